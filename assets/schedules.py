@@ -1,0 +1,2 @@
+"""Schedules (weekly alignment refresh, nightly eval)."""
+SCHEDULES: list = []

@@ -1,0 +1,2 @@
+"""Sensors (new dump folders start ingestion)."""
+SENSORS: list = []

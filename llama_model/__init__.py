@@ -1,0 +1,1 @@
+"""The LLaMA model, its training and alignment, in plain PyTorch (no Dagster here)."""

@@ -1,0 +1,5 @@
+"""CLI commands of the model package (convert)."""
+
+
+def register(sub) -> None:
+    pass

@@ -1,0 +1,211 @@
+"""Scale profiles: model, pretraining, data and alignment hyper-parameters, from a 2-core demo to 70B.
+
+The paper profiles (llama-*, llama2-*) use the numbers of SPEC.md exactly; `tiny` and `small` are
+scaled down so the whole graph runs on a laptop. This module imports nothing heavy (no torch), so the
+data pipeline and the CLI can read it cheaply.
+
+    llama-pipeline config llama-7b      # prints one profile and its parameter count
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_PROFILE = "tiny"
+
+
+@dataclass(frozen=True)
+class ModelArgs:
+    dim: int = 4096                  # model width d
+    n_layers: int = 32
+    n_heads: int = 32
+    n_kv_heads: int | None = None    # grouped-query attention; None = n_heads (multi-head)
+    vocab_size: int = 32000          # SPEC §2
+    multiple_of: int = 256           # SwiGLU hidden size is rounded up to a multiple of this
+    ffn_dim_multiplier: float | None = None  # Llama-2-70B: 1.3
+    norm_eps: float = 1e-6           # RMSNorm eps: 1e-6 LLaMA-1, 1e-5 Llama 2
+    rope_theta: float = 10000.0
+    max_seq_len: int = 2048          # context: 2048 LLaMA-1, 4096 Llama 2
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_heads or self.n_heads
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+    @property
+    def hidden_dim(self) -> int:
+        """SwiGLU width: 2/3 of 4d, times the optional multiplier, rounded up to `multiple_of`."""
+        hidden = int(2 * (4 * self.dim) / 3)
+        if self.ffn_dim_multiplier is not None:
+            hidden = int(self.ffn_dim_multiplier * hidden)
+        return self.multiple_of * math.ceil(hidden / self.multiple_of)
+
+    def num_params(self) -> int:
+        """Exact parameter count of llama_model.model.Transformer (untied embeddings, no biases)."""
+        d, h, kv = self.dim, self.hidden_dim, self.kv_heads * self.head_dim
+        attn = d * d * 2 + d * kv * 2           # wq, wo, wk, wv
+        ffn = 3 * d * h                         # w1, w2, w3
+        per_layer = attn + ffn + 2 * d          # + two RMSNorm weights
+        return 2 * self.vocab_size * d + self.n_layers * per_layer + d
+
+    def params_json(self) -> dict:
+        """The reference code's params.json (SPEC §3)."""
+        return {
+            "dim": self.dim, "n_layers": self.n_layers, "n_heads": self.n_heads,
+            "n_kv_heads": self.kv_heads, "vocab_size": self.vocab_size, "multiple_of": self.multiple_of,
+            "ffn_dim_multiplier": self.ffn_dim_multiplier, "norm_eps": self.norm_eps,
+            "rope_theta": self.rope_theta, "max_seq_len": self.max_seq_len,
+        }
+
+
+@dataclass(frozen=True)
+class TrainArgs:
+    lr: float = 3.0e-4               # peak learning rate
+    min_lr_ratio: float = 0.1        # cosine decays to 10% of the peak
+    warmup_steps: int = 2000
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-5
+    weight_decay: float = 0.1        # not applied to norms (or embeddings' bias: there are none)
+    grad_clip: float = 1.0
+    batch_tokens: int = 4_000_000    # global batch in tokens (4M in every paper profile)
+    seq_len: int = 2048
+    total_tokens: int = 1_000_000_000_000
+    micro_batch: int = 1             # sequences per device per forward; grad accumulation fills the batch
+    seed: int = 1337
+    eval_every: int = 1000
+    checkpoint_every: int = 1000
+
+    @property
+    def batch_seqs(self) -> int:
+        return max(1, self.batch_tokens // self.seq_len)
+
+    @property
+    def steps(self) -> int:
+        return max(1, self.total_tokens // (self.batch_seqs * self.seq_len))
+
+
+@dataclass(frozen=True)
+class DataArgs:
+    token_budget: int = 1_400_000_000_000   # tokens in the mixture (SPEC §1: 1.4T)
+    val_fraction: float = 0.005             # held-out share of each source's documents
+    tokenizer_sample_chars: int = 1_000_000_000  # characters of mixture text the tokenizer is trained on
+    minhash_perms: int = 128                # 9 bands x 13 rows + 11 unused ≈ Jaccard 0.8 threshold
+    minhash_bands: int = 9
+    minhash_ngram: int = 13                 # word n-grams (shingles)
+
+
+@dataclass(frozen=True)
+class AlignArgs:
+    # SFT (SPEC §4)
+    sft_lr: float = 2e-5
+    sft_weight_decay: float = 0.1
+    sft_batch: int = 64
+    sft_seq_len: int = 4096
+    sft_epochs: int = 2
+    # Reward models (SPEC §5)
+    rm_lr: float = 1e-5
+    rm_epochs: int = 1
+    rm_batch: int = 512
+    rm_warmup_frac: float = 0.03
+    rm_min_warmup: int = 5
+    rm_margin: str = "small"                 # "small" {3:1, 2:2/3, 1:1/3, 0:0}, "large" {3:3,...}, "none"
+    # Rejection sampling (SPEC §6)
+    rs_samples: int = 10                     # K answers per prompt
+    rs_temperature: float = 1.2
+    # PPO (SPEC §6)
+    ppo_lr: float = 1e-6
+    ppo_batch: int = 512
+    ppo_minibatch: int = 64
+    ppo_clip: float = 0.2
+    ppo_beta: float = 0.01                   # KL penalty: 0.01 for 7B/13B, 0.005 for 34B/70B
+    ppo_iterations: int = 200
+    safety_threshold: float = 0.15           # use the safety RM when its score < 0.15 or the prompt is unsafe
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    model: ModelArgs
+    train: TrainArgs
+    data: DataArgs = field(default_factory=DataArgs)
+    align: AlignArgs = field(default_factory=AlignArgs)
+    paper: bool = False              # numbers come from SPEC.md and must not be changed
+
+    def describe(self) -> dict:
+        return {
+            "profile": self.name,
+            "parameters": self.model.num_params(),
+            "model": dataclasses.asdict(self.model) | {"hidden_dim": self.model.hidden_dim},
+            "train": dataclasses.asdict(self.train) | {"steps": self.train.steps},
+            "data": dataclasses.asdict(self.data),
+            "align": dataclasses.asdict(self.align),
+        }
+
+
+def _llama1(dim: int, heads: int, layers: int, lr: float, tokens: float) -> tuple[ModelArgs, TrainArgs]:
+    model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, norm_eps=1e-6, max_seq_len=2048)
+    train = TrainArgs(lr=lr, seq_len=2048, total_tokens=int(tokens))
+    return model, train
+
+
+def _llama2(dim: int, heads: int, layers: int, lr: float, kv_heads: int | None = None,
+            ffn_dim_multiplier: float | None = None, multiple_of: int = 256) -> tuple[ModelArgs, TrainArgs]:
+    model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, n_kv_heads=kv_heads, norm_eps=1e-5,
+                      max_seq_len=4096, ffn_dim_multiplier=ffn_dim_multiplier, multiple_of=multiple_of)
+    train = TrainArgs(lr=lr, seq_len=4096, total_tokens=int(2.0e12))
+    return model, train
+
+
+def _paper(name: str, pair: tuple[ModelArgs, TrainArgs], beta: float = 0.01, rm_lr: float = 1e-5) -> Profile:
+    return Profile(name, pair[0], pair[1], align=AlignArgs(ppo_beta=beta, rm_lr=rm_lr), paper=True)
+
+
+PROFILES: dict[str, Profile] = {
+    # A few minutes for the whole graph on 2 CPU cores. Exercises GQA (2 KV heads for 4 query heads).
+    "tiny": Profile(
+        "tiny",
+        ModelArgs(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=2048, multiple_of=32,
+                  norm_eps=1e-5, max_seq_len=256),
+        TrainArgs(lr=3e-3, warmup_steps=20, batch_tokens=16 * 128, seq_len=128, total_tokens=200 * 16 * 128,
+                  micro_batch=16, eval_every=50, checkpoint_every=100),
+        DataArgs(token_budget=2_000_000, val_fraction=0.05, tokenizer_sample_chars=3_000_000,
+                 minhash_perms=128, minhash_bands=9, minhash_ngram=5),
+        AlignArgs(sft_lr=1e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, rm_lr=1e-3, rm_batch=32,
+                  rs_samples=4, ppo_lr=1e-4, ppo_batch=64, ppo_minibatch=16, ppo_iterations=10),
+    ),
+    # A workstation or a single GPU.
+    "small": Profile(
+        "small",
+        ModelArgs(dim=256, n_layers=4, n_heads=8, n_kv_heads=4, vocab_size=8000, multiple_of=64,
+                  norm_eps=1e-5, max_seq_len=512),
+        TrainArgs(lr=1e-3, warmup_steps=100, batch_tokens=32 * 256, seq_len=256, total_tokens=2000 * 32 * 256,
+                  micro_batch=32, eval_every=200, checkpoint_every=500),
+        DataArgs(token_budget=50_000_000, val_fraction=0.01, tokenizer_sample_chars=50_000_000),
+        AlignArgs(sft_lr=2e-4, sft_batch=32, sft_seq_len=512, rm_lr=1e-4, rm_batch=64, rs_samples=8,
+                  ppo_lr=1e-5, ppo_batch=128, ppo_minibatch=32, ppo_iterations=50),
+    ),
+    # LLaMA-1 (SPEC §3 table; context 2048; RMSNorm eps 1e-6).
+    "llama-7b": _paper("llama-7b", _llama1(4096, 32, 32, 3.0e-4, 1.0e12)),
+    "llama-13b": _paper("llama-13b", _llama1(5120, 40, 40, 3.0e-4, 1.0e12)),
+    "llama-33b": _paper("llama-33b", _llama1(6656, 52, 60, 1.5e-4, 1.4e12), beta=0.005),
+    "llama-65b": _paper("llama-65b", _llama1(8192, 64, 80, 1.5e-4, 1.4e12), beta=0.005),
+    # Llama 2 (context 4096; eps 1e-5; 70B: 8 KV heads, FFN multiplier 1.3 rounded to 4096 -> 28672).
+    "llama2-7b": _paper("llama2-7b", _llama2(4096, 32, 32, 3.0e-4)),
+    "llama2-13b": _paper("llama2-13b", _llama2(5120, 40, 40, 3.0e-4)),
+    "llama2-70b": _paper("llama2-70b", _llama2(8192, 64, 80, 1.5e-4, kv_heads=8, ffn_dim_multiplier=1.3,
+                                               multiple_of=4096), beta=0.005, rm_lr=5e-6),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile `name`, else $LLAMA_PROFILE, else tiny. Unknown names fail with the valid ones listed."""
+    name = name or os.environ.get("LLAMA_PROFILE") or DEFAULT_PROFILE
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
