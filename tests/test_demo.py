@@ -1,0 +1,54 @@
+"""The demo runner orders partitioned and unpartitioned assets correctly and reports failed checks."""
+import dagster as dg
+
+from assets.demo import plan, run_all
+
+parts = dg.StaticPartitionsDefinition(["a", "b"])
+seen: list[str] = []
+
+
+@dg.asset(partitions_def=parts)
+def first(context):
+    seen.append(f"first[{context.partition_key}]")
+
+
+@dg.asset(partitions_def=parts, deps=[first])
+def second(context):
+    seen.append(f"second[{context.partition_key}]")
+
+
+@dg.asset(deps=[dg.AssetDep(second, partition_mapping=dg.AllPartitionMapping())])
+def combined():
+    seen.append("combined")
+
+
+@dg.asset(partitions_def=dg.WeeklyPartitionsDefinition(start_date="2025-01-05"), deps=[combined])
+def weekly(context):
+    seen.append("weekly")
+
+
+@dg.asset_check(asset=combined)
+def combined_fails():
+    return dg.AssetCheckResult(passed=False)
+
+
+DEFS = dg.Definitions(assets=[first, second, combined, weekly], asset_checks=[combined_fails],
+                      executor=dg.in_process_executor)
+
+
+def test_plan_orders_levels_and_partitions():
+    steps = plan(DEFS, dg.DagsterInstance.ephemeral())
+    labels = [(",".join(k.to_user_string() for k in keys), pk) for keys, pk in steps]
+    assert labels[:5] == [("first", "a"), ("first", "b"), ("second", "a"), ("second", "b"), ("combined", None)]
+    # Only the three most recent weeks of a time-partitioned asset.
+    assert [l[0] for l in labels[5:]] == ["weekly"] * 3
+
+
+def test_run_all_materializes_everything_and_reports_failed_checks():
+    seen.clear()
+    instance = dg.DagsterInstance.ephemeral()
+    summary = run_all(DEFS, instance, log=lambda *_: None)
+    assert seen[:5] == ["first[a]", "first[b]", "second[a]", "second[b]", "combined"]
+    assert summary["steps"] == 8
+    assert summary["checks_failed"] == ["combined:combined_fails"]
+    assert instance.get_latest_materialization_event(dg.AssetKey("combined")) is not None
