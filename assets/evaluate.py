@@ -1,3 +1,162 @@
-"""Assets of the evaluate stage (filled in by its issue)."""
-ASSETS: list = []
-CHECKS: list = []
+"""Assets of the evaluate stage: base_model_eval, reward_model_eval, chat_eval.
+
+Each writes an HTML report with its plots under $LLAMA_DATA_DIR/reports/<asset>/ and shows the tables and
+plots in the UI. The logic is in llama_model/eval/ (suite.py); these are thin wrappers.
+
+    dagster asset materialize -m assets.definitions --select base_model_eval
+    dagster asset materialize -m assets.definitions --select base_model_eval \\
+        --config-json '{"ops": {"base_model_eval": {"config": {"tasks_dir": "/data/benchmarks"}}}}'
+"""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from resources import ArtifactStorage, ProfileResource
+
+GROUP = "evaluate"
+KINDS = {"pytorch", "html"}
+VERSIONS = ["sft_model", "rlhf_v1", "rlhf_v2", "rlhf_v3", "rlhf_v4", "rlhf_v5"]
+RM_TEST_PAIRS = 600        # held-out comparisons generated from the bundled tasks' evaluation split
+RM_TEST_SEED = 2023
+
+
+class BaseEvalConfig(dg.Config):
+    tasks_dir: str = ""        # folder of benchmark JSONL files; default $LLAMA_EVAL_TASKS_DIR, else the bundled tasks
+    max_batches: int = 64      # validation batches per source (bounds the time at any scale)
+
+
+class RewardEvalConfig(dg.Config):
+    test_pairs: int = RM_TEST_PAIRS   # held-out comparisons to generate (split into helpfulness and safety sets)
+
+
+class ChatEvalConfig(dg.Config):
+    max_tasks: int = 0         # 0: every held-out task; else an evenly spaced subset of that many
+
+
+def _need(path: Path, asset: str) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: materialize {asset} first")
+    return path
+
+
+def _meta(report, numbers: dict) -> dict:
+    return {"report": dg.MetadataValue.path(str(report.html)),
+            "summary": dg.MetadataValue.md(report.markdown)} | numbers
+
+
+@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1")
+def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, storage: ArtifactStorage,
+                    profile: ProfileResource) -> dg.MaterializeResult:
+    """Validation perplexity per source and zero-shot benchmarks of base_model vs the same model untrained."""
+    from llama_model.checkpoint import load_meta
+    from llama_model.data import TokenLoader
+    from llama_model.eval.multiple_choice import bundled_tasks_dir, read_tasks_dir
+    from llama_model.eval.suite import INIT, base_eval, untrained_like
+    from llama_model.tokenizer import Tokenizer
+
+    p = profile.get()
+    base, args = load_meta(_need(storage.path("base_model"), "base_model"))
+    tok = Tokenizer(_need(storage.path("tokenizer", "tokenizer.model"), "tokenizer"))
+    loader = TokenLoader(_need(storage.path("token_shards"), "token_shards"), "val", seq_len=p.train.seq_len,
+                         batch_size=8)
+    tasks_dir = config.tasks_dir or os.environ.get("LLAMA_EVAL_TASKS_DIR") or str(bundled_tasks_dir())
+    tasks = read_tasks_dir(tasks_dir)
+    context.log.info(f"benchmarks from {tasks_dir}: " + ", ".join(f"{k} ({len(v)})" for k, v in tasks.items()))
+    report = base_eval({INIT: untrained_like(args), "base_model": base.eval()}, loader.val_windows,
+                       loader.val_sources(), tok, tasks, storage.path("reports", "base_model_eval"),
+                       max_batches=config.max_batches, max_len=args.max_seq_len)
+    s = report.summary
+    numbers = {f"ppl {m} all": dg.MetadataValue.float(s["perplexity"][m]["all"]["ppl"]) for m in s["models"]}
+    numbers |= {f"acc_norm {t}": dg.MetadataValue.float(r["acc_norm"]) for t, r in s["tasks"]["base_model"].items()}
+    return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": dg.MetadataValue.float(s["seconds"])})
+
+
+@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1")
+def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
+    """Accuracy per preference-rating bucket of the helpfulness and safety RMs on held-out comparisons (Table 8)."""
+    from llama_model import align_data
+    from llama_model.eval.suite import reward_model_eval as evaluate
+    from llama_model.reward import load_rm
+    from llama_model.tokenizer import Tokenizer
+
+    tok = Tokenizer(_need(storage.path("tokenizer", "tokenizer.model"), "tokenizer"))
+    rms = {"helpfulness RM": load_rm(_need(storage.path("helpfulness_rm"), "helpfulness_rm")),
+           "safety RM": load_rm(_need(storage.path("safety_rm"), "safety_rm"))}
+    pairs = align_data.preference_pairs(config.test_pairs, seed=RM_TEST_SEED, split="eval")
+    test_sets = {"helpfulness test": [p for p in pairs if not p["safety"]["unsafe_prompt"]],
+                 "safety test": [p for p in pairs if p["safety"]["unsafe_prompt"]]}
+    context.log.info("test pairs: " + ", ".join(f"{k} {len(v)}" for k, v in test_sets.items()))
+    report = evaluate(rms, tok, test_sets, storage.path("reports", "reward_model_eval"))
+    acc = report.summary["accuracy"]
+    numbers = {f"{rm} {ts} overall %": dg.MetadataValue.float(100 * acc[rm][ts]["overall"]["acc"])
+               for rm in acc for ts in acc[rm]}
+    return dg.MaterializeResult(metadata=_meta(report, numbers))
+
+
+@dg.asset(deps=[*VERSIONS, "helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS,
+          code_version="1")
+def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
+    """Win rates of each RLHF version vs SFT and vs the previous version, safety violations, multi-turn adherence."""
+    from llama_model import align_data
+    from llama_model.checkpoint import load_meta
+    from llama_model.eval.suite import answer_and_judge, chat_eval as evaluate
+    from llama_model.reward import load_rm
+    from llama_model.tokenizer import Tokenizer
+
+    tok = Tokenizer(_need(storage.path("tokenizer", "tokenizer.model"), "tokenizer"))
+    hrm = load_rm(_need(storage.path("helpfulness_rm"), "helpfulness_rm"))
+    srm = load_rm(_need(storage.path("safety_rm"), "safety_rm"))
+    _need(storage.path("sft_model", "params.json"), "sft_model")
+    versions = [v for v in VERSIONS if storage.path(v, "params.json").exists()]
+    missing = [v for v in VERSIONS if v not in versions]
+    if missing:
+        context.log.warning(f"not materialized, left out of the comparison: {', '.join(missing)}")
+    tasks = align_data.eval_tasks()
+    if config.max_tasks and config.max_tasks < len(tasks):
+        step = len(tasks) / config.max_tasks
+        tasks = [tasks[int(i * step)] for i in range(config.max_tasks)]
+    answers = {}
+    for v in versions:
+        answers[v] = answer_and_judge(load_meta(storage.path(v))[0], tok, tasks, hrm, srm)
+        context.log.info(f"{v}: answered {len(tasks)} held-out prompts")
+    report = evaluate(answers, tasks, storage.path("reports", "chat_eval"))
+    s = report.summary
+    numbers = {"versions": dg.MetadataValue.int(len(versions))}
+    for r in s["win_rates"]:
+        numbers[f"{r['version']} program judge vs SFT"] = dg.MetadataValue.float(r["program judge vs SFT"])
+    for r in s["per_version"]:
+        numbers[f"{r['version']} safety violation %"] = dg.MetadataValue.float(r["safety violation %"])
+    return dg.MaterializeResult(metadata=_meta(report, numbers))
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+def _result(storage: ArtifactStorage, asset: str, check) -> dg.AssetCheckResult:
+    from llama_model.eval.suite import read_summary
+
+    passed, description, metadata = check(read_summary(storage.path("reports", asset)))
+    return dg.AssetCheckResult(passed=passed, description=description, metadata=metadata)
+
+
+@dg.asset_check(asset=base_model_eval, description="Training lowered the validation perplexity of every source.")
+def perplexity_below_untrained(storage: ArtifactStorage) -> dg.AssetCheckResult:
+    from llama_model.eval.checks import perplexity_below_untrained as check
+    return _result(storage, "base_model_eval", check)
+
+
+@dg.asset_check(asset=reward_model_eval, description="Each RM ranks held-out comparisons better than chance.")
+def rm_accuracy_above_chance(storage: ArtifactStorage) -> dg.AssetCheckResult:
+    from llama_model.eval.checks import rm_accuracy_above_chance as check
+    return _result(storage, "reward_model_eval", check)
+
+
+@dg.asset_check(asset=chat_eval, description="The newest RLHF version wins against SFT (program judge, ties half).")
+def newest_version_beats_sft(storage: ArtifactStorage) -> dg.AssetCheckResult:
+    from llama_model.eval.checks import newest_version_beats_sft as check
+    return _result(storage, "chat_eval", check)
+
+
+ASSETS: list = [base_model_eval, reward_model_eval, chat_eval]
+CHECKS: list = [perplexity_below_untrained, rm_accuracy_above_chance, newest_version_beats_sft]

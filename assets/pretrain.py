@@ -1,3 +1,104 @@
-"""Assets of the pretrain stage (filled in by its issue)."""
-ASSETS: list = []
+"""Assets of the pretrain stage: base_model, trained on token_shards with torchrun launched through Pipes.
+
+    dagster asset materialize -m assets.definitions --select base_model
+    dagster asset materialize -m assets.definitions --select base_model \\
+        --config-json '{"ops": {"base_model": {"config": {"steps": 50, "overrides": ["train.lr=1e-3"]}}}}'
+
+The run works in $LLAMA_DATA_DIR/runs/base_model/<fingerprint>/ (fingerprint = profile, shards and
+overrides), so a killed materialization resumes from its last checkpoint when launched again. On success
+the weights (Meta layout), metrics.jsonl, summary.json and loss_curve.png move atomically into
+$LLAMA_DATA_DIR/base_model/ and the run folder is removed: a re-materialization trains again, from the
+same seed, to the same weights (CPU).
+"""
+import base64
+import hashlib
+import json
+import shutil
+
+import dagster as dg
+
+from resources import ArtifactStorage, ProfileResource, TrainingLauncher
+
+GROUP = "pretrain"
+OUTPUTS = ("consolidated.00.pth", "params.json", "metrics.jsonl", "summary.json")
+LOSS_CHECK = "loss_decreases"
+
+
+class PretrainConfig(dg.Config):
+    steps: int = 0                  # 0: the profile's steps (total_tokens / batch_tokens)
+    overrides: list[str] = []       # profile overrides, e.g. ["train.lr=1e-3", "model.n_layers=4"]
+    eval_batches: int = 8           # validation batches per source at each evaluation
+
+
+def _fingerprint(storage: ArtifactStorage, profile_name: str, config: PretrainConfig) -> str:
+    h = hashlib.sha256(json.dumps([profile_name, config.steps, config.overrides]).encode())
+    for name in ("manifest.parquet", "meta.json"):
+        p = storage.path("token_shards", name)
+        if p.exists():
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _metadata(summary: dict, rows: list[dict], png: bytes, reported: dict) -> dict:
+    md = dict(reported)
+    md.update({
+        "final_loss": summary["final_loss"], "first_loss": summary["first_loss"], "steps": summary["steps"],
+        "tokens_seen": summary["tokens_seen"], "tokens_per_s": round(summary["tokens_per_s"], 1),
+        "mfu": summary["mfu"], "parameters": summary["parameters"], "world_size": summary["world_size"],
+        "loss_curve": dg.MetadataValue.md(f"![loss](data:image/png;base64,{base64.b64encode(png).decode()})"),
+    })
+    table = ["| source | val loss | val perplexity |", "|---|---|---|"]
+    for source, v in summary["val"].items():
+        md[f"val_ppl/{source}"] = v["ppl"]
+        table.append(f"| {source} | {v['loss']:.4f} | {v['ppl']:.2f} |")
+    md["validation"] = dg.MetadataValue.md("\n".join(table))
+    return md
+
+
+def _loss_check(rows: list[dict]) -> dg.AssetCheckResult:
+    from llama_model.train import loss_decrease
+
+    r = loss_decrease(rows)
+    return dg.AssetCheckResult(check_name=LOSS_CHECK, passed=r["passed"],
+                               metadata={k: v for k, v in r.items() if k != "passed" and v is not None})
+
+
+@dg.asset(deps=["token_shards", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1",
+          check_specs=[dg.AssetCheckSpec(LOSS_CHECK, asset="base_model",
+                                         description="mean loss of the last 10% of steps is clearly below the first 10%")])
+def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storage: ArtifactStorage,
+               profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
+    """The pretrained LLaMA model: torchrun over token_shards via Dagster Pipes; Meta-layout weights."""
+    from llama_model.train import plot_loss_curve, read_metrics
+
+    shards = storage.path("token_shards")
+    if not (shards / "manifest.parquet").exists():
+        raise FileNotFoundError(f"{shards / 'manifest.parquet'} does not exist: materialize token_shards first")
+    p = profile.get()
+    run_dir = storage.dir("runs", "base_model", _fingerprint(storage, p.name, config))
+    args = ["--profile", p.name, "--shards", str(shards), "--out", str(run_dir),
+            "--eval-batches", str(config.eval_batches)]
+    if config.steps:
+        args += ["--steps", str(config.steps)]
+    for item in config.overrides:
+        args += ["--set", item]
+    context.log.info(f"launching ({launcher.mode}, {launcher.nproc_per_node} process(es)/node): {' '.join(args)}")
+    invocation = launcher.launch(context, args)
+    reported = invocation.get_materialize_result().metadata or {}
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    png_path = plot_loss_curve(rows, run_dir / "loss_curve.png")
+    with storage.atomic("base_model") as tmp:
+        tmp.mkdir(parents=True)
+        for name in OUTPUTS:
+            shutil.copy2(run_dir / name, tmp / name)
+        shutil.copy2(png_path, tmp / "loss_curve.png")
+    png = png_path.read_bytes()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return dg.MaterializeResult(metadata=_metadata(summary, rows, png, reported),
+                                check_results=[_loss_check(rows)])
+
+
+ASSETS: list = [base_model]
 CHECKS: list = []

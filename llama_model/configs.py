@@ -174,7 +174,8 @@ PROFILES: dict[str, Profile] = {
         TrainArgs(lr=3e-3, warmup_steps=20, batch_tokens=16 * 128, seq_len=128, total_tokens=200 * 16 * 128,
                   micro_batch=16, eval_every=50, checkpoint_every=100),
         DataArgs(token_budget=2_000_000, val_fraction=0.05, tokenizer_sample_chars=3_000_000,
-                 minhash_perms=128, minhash_bands=9, minhash_ngram=5),
+                 # 25 bands x 5 rows: P(candidate | Jaccard 0.8) = 0.99995; candidates are verified exactly.
+                 minhash_perms=128, minhash_bands=25, minhash_ngram=5),
         AlignArgs(sft_lr=1e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, rm_lr=1e-3, rm_batch=32,
                   rs_samples=4, ppo_lr=1e-4, ppo_batch=64, ppo_minibatch=16, ppo_iterations=10),
     ),

@@ -1,0 +1,350 @@
+"""Checkpoints in the two public layouts, and the full training state with torch.distributed.checkpoint.
+
+    from llama_model.checkpoint import save_meta, load_meta, save_hf, load_hf, convert
+    save_meta(model, args, "out/base_model")      # consolidated.00.pth + params.json (reference layout)
+    model, args = load_meta("out/base_model")     # torch.load(weights_only=True)
+    save_hf(model, args, "out/hf")                # config.json + model.safetensors (LlamaForCausalLM)
+    model, args = load_hf("out/hf")
+    llama-pipeline convert --to hf SRC DST        # either direction; the source layout is detected
+
+Meta checkpoints rotate adjacent pairs of q/k (complex RoPE); Hugging Face rotates halves. The two are the
+same model up to a permutation of the rows of wq and wk inside each head: HF row (h, i, j) with i in the
+two halves and j < head_dim/2 is Meta row (h, j, i). `_to_hf_rows` / `_from_hf_rows` apply it (this is
+what transformers' convert_llama_weights_to_hf.py does).
+
+The training state (model, optimizer, scheduler, data position, RNG, step) is saved with DCP, sharded by
+rank, so FSDP2 runs save and load without gathering full weights (`save_train_state` / `load_train_state`).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import torch
+
+from llama_model.configs import ModelArgs
+from llama_model.model import Transformer
+from pipelines.io import atomic_path, write_text
+
+META_WEIGHTS = "consolidated.00.pth"
+META_PARAMS = "params.json"
+HF_CONFIG = "config.json"
+HF_WEIGHTS = "model.safetensors"
+
+
+# --- Meta (reference) layout ------------------------------------------------------------------------
+
+def full_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Plain {name: cpu tensor} with the reference key names (gathers FSDP / unwraps DDP and compile)."""
+    try:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+        sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    except Exception:   # not wrapped: the plain state dict is already full
+        sd = model.state_dict()
+    return {k.removeprefix("module.").removeprefix("_orig_mod."): v.detach().cpu().contiguous()
+            for k, v in sd.items()}
+
+
+def _args_from_params(params: dict) -> ModelArgs:
+    fields = {f.name for f in dataclasses.fields(ModelArgs)}
+    return ModelArgs(**{k: v for k, v in params.items() if k in fields})
+
+
+def _build(args: ModelArgs, sd: dict[str, torch.Tensor], device: str | torch.device) -> Transformer:
+    """Build on the meta device (no random init, no memory) and adopt the loaded tensors."""
+    sd = {k: v for k, v in sd.items() if k != "rope.freqs"}   # LLaMA-1 releases carry a RoPE table
+    with torch.device("meta"):
+        model = Transformer(args)
+    missing, unexpected = model.load_state_dict(sd, strict=False, assign=True)
+    if missing or unexpected:
+        raise ValueError(f"checkpoint does not fit {args}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model.to(device)
+
+
+def save_meta(model: torch.nn.Module, args: ModelArgs, out_dir: str | os.PathLike,
+              state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write consolidated.00.pth + params.json into out_dir (each file atomically). Pass state_dict when it
+    was already gathered (FSDP: full_state_dict is collective, every rank calls it, rank 0 saves)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sd = state_dict if state_dict is not None else full_state_dict(model)
+    with atomic_path(out / META_WEIGHTS) as tmp:
+        torch.save(sd, tmp)
+    write_text(out / META_PARAMS, json.dumps(args.params_json(), indent=2) + "\n")
+    return out
+
+
+def load_meta(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Transformer, ModelArgs]:
+    """Load a reference-layout folder (params.json + consolidated.00.pth) into our Transformer."""
+    d = Path(ckpt_dir)
+    for name in (META_PARAMS, META_WEIGHTS):
+        if not (d / name).is_file():
+            raise FileNotFoundError(f"{d / name}: not a Meta-layout checkpoint (needs {META_PARAMS} + {META_WEIGHTS})")
+    args = _args_from_params(json.loads((d / META_PARAMS).read_text()))
+    sd = torch.load(d / META_WEIGHTS, map_location="cpu", weights_only=True, mmap=True)
+    return _build(args, sd, device), args
+
+
+# --- Hugging Face layout ----------------------------------------------------------------------------
+
+def _to_hf_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Meta (adjacent pairs) -> HF (halves) row order of a q/k projection [n_heads*hd, dim]."""
+    rows, cols = w.shape
+    return w.view(n_heads, rows // n_heads // 2, 2, cols).transpose(1, 2).reshape(rows, cols)
+
+
+def _from_hf_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """HF (halves) -> Meta (adjacent pairs) row order; the inverse of _to_hf_rows."""
+    rows, cols = w.shape
+    return w.view(n_heads, 2, rows // n_heads // 2, cols).transpose(1, 2).reshape(rows, cols)
+
+
+_HF_LAYER_KEYS = {   # ours -> HF, inside layers.N / model.layers.N
+    "attention.wq": "self_attn.q_proj", "attention.wk": "self_attn.k_proj",
+    "attention.wv": "self_attn.v_proj", "attention.wo": "self_attn.o_proj",
+    "feed_forward.w1": "mlp.gate_proj", "feed_forward.w2": "mlp.down_proj", "feed_forward.w3": "mlp.up_proj",
+    "attention_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+}
+_HF_TOP_KEYS = {"tok_embeddings": "model.embed_tokens", "norm": "model.norm", "output": "lm_head"}
+
+
+def to_hf_state_dict(sd: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, w in sd.items():
+        name = key.removesuffix(".weight")
+        if name in _HF_TOP_KEYS:
+            out[_HF_TOP_KEYS[name] + ".weight"] = w
+            continue
+        _, n, rest = name.split(".", 2)
+        if rest == "attention.wq":
+            w = _to_hf_rows(w, args.n_heads)
+        elif rest == "attention.wk":
+            w = _to_hf_rows(w, args.kv_heads)
+        out[f"model.layers.{n}.{_HF_LAYER_KEYS[rest]}.weight"] = w.contiguous()
+    return out
+
+
+def from_hf_state_dict(sd: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
+    top = {v: k for k, v in _HF_TOP_KEYS.items()}
+    layer = {v: k for k, v in _HF_LAYER_KEYS.items()}
+    out = {}
+    for key, w in sd.items():
+        name = key.removesuffix(".weight")
+        if name in top:
+            out[top[name] + ".weight"] = w
+            continue
+        if name.endswith("rotary_emb.inv_freq"):
+            continue
+        parts = name.split(".", 3)          # model, layers, N, rest
+        if parts[:2] != ["model", "layers"] or parts[3] not in layer:
+            raise ValueError(f"unexpected key in a Hugging Face Llama checkpoint: {key}")
+        rest = layer[parts[3]]
+        if rest == "attention.wq":
+            w = _from_hf_rows(w, args.n_heads)
+        elif rest == "attention.wk":
+            w = _from_hf_rows(w, args.kv_heads)
+        out[f"layers.{parts[2]}.{rest}.weight"] = w.contiguous()
+    if "output.weight" not in out and "tok_embeddings.weight" in out:   # tied-embedding exports
+        out["output.weight"] = out["tok_embeddings.weight"].clone()
+    return out
+
+
+def hf_config(args: ModelArgs, dtype: torch.dtype = torch.float32) -> dict:
+    return {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
+        "hidden_size": args.dim, "intermediate_size": args.hidden_dim,
+        "num_hidden_layers": args.n_layers, "num_attention_heads": args.n_heads,
+        "num_key_value_heads": args.kv_heads, "head_dim": args.head_dim, "vocab_size": args.vocab_size,
+        "rms_norm_eps": args.norm_eps, "rope_theta": args.rope_theta,
+        "max_position_embeddings": args.max_seq_len, "hidden_act": "silu", "tie_word_embeddings": False,
+        "attention_bias": False, "mlp_bias": False, "bos_token_id": 1, "eos_token_id": 2,
+        "torch_dtype": str(dtype).removeprefix("torch."),
+    }
+
+
+def args_from_hf_config(cfg: dict) -> ModelArgs:
+    """ModelArgs reproducing cfg; multiple_of / ffn_dim_multiplier are chosen to give intermediate_size."""
+    dim, inter = cfg["hidden_size"], cfg["intermediate_size"]
+    base = dict(dim=dim, n_layers=cfg["num_hidden_layers"], n_heads=cfg["num_attention_heads"],
+                n_kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
+                vocab_size=cfg["vocab_size"], norm_eps=cfg.get("rms_norm_eps", 1e-6),
+                rope_theta=float(cfg.get("rope_theta", 10000.0)),
+                max_seq_len=cfg.get("max_position_embeddings", 2048))
+    if cfg.get("head_dim") not in (None, dim // base["n_heads"]):
+        raise ValueError(f"head_dim {cfg['head_dim']} != hidden_size / heads: not supported")
+    for multiple_of in (256, 4096, 1024, 512, 128, 64, 32, 16, 8, 4, 2, 1):
+        args = ModelArgs(**base, multiple_of=multiple_of)
+        if args.hidden_dim == inter:
+            return args
+    # Otherwise a multiplier that lands exactly on intermediate_size (as for Llama-2-70B).
+    return ModelArgs(**base, multiple_of=inter, ffn_dim_multiplier=inter / int(8 * dim / 3))
+
+
+def save_hf(model: torch.nn.Module, args: ModelArgs, out_dir: str | os.PathLike) -> Path:
+    """Write config.json + model.safetensors loadable by transformers' LlamaForCausalLM.from_pretrained."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sd = to_hf_state_dict(full_state_dict(model), args)
+    dtype = next(iter(sd.values())).dtype
+    with atomic_path(out / HF_WEIGHTS) as tmp:
+        save_file(sd, str(tmp), metadata={"format": "pt"})
+    write_text(out / HF_CONFIG, json.dumps(hf_config(args, dtype), indent=2) + "\n")
+    return out
+
+
+def load_hf(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Transformer, ModelArgs]:
+    """Load a Hugging Face Llama folder (config.json + model.safetensors or its sharded index)."""
+    from safetensors.torch import load_file
+
+    d = Path(ckpt_dir)
+    if not (d / HF_CONFIG).is_file():
+        raise FileNotFoundError(f"{d / HF_CONFIG}: not a Hugging Face checkpoint")
+    cfg = json.loads((d / HF_CONFIG).read_text())
+    if cfg.get("model_type", "llama") != "llama":
+        raise ValueError(f"{d / HF_CONFIG}: model_type {cfg.get('model_type')!r} is not llama")
+    args = args_from_hf_config(cfg)
+    index = d / (HF_WEIGHTS + ".index.json")
+    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else [HF_WEIGHTS]
+    sd: dict[str, torch.Tensor] = {}
+    for f in files:
+        if not (d / f).is_file():
+            raise FileNotFoundError(f"{d / f}: missing weights file")
+        sd.update(load_file(str(d / f)))
+    return _build(args, from_hf_state_dict(sd, args), device), args
+
+
+def detect_layout(ckpt_dir: str | os.PathLike) -> str:
+    d = Path(ckpt_dir)
+    if (d / META_PARAMS).is_file() and (d / META_WEIGHTS).is_file():
+        return "meta"
+    if (d / HF_CONFIG).is_file():
+        return "hf"
+    raise FileNotFoundError(f"{d}: neither a Meta ({META_PARAMS}, {META_WEIGHTS}) nor a HF ({HF_CONFIG}) checkpoint")
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike, to: str) -> Path:
+    """Convert a checkpoint folder to layout `to` ("hf" or "meta"); the source layout is detected."""
+    if to not in ("hf", "meta"):
+        raise ValueError(f"--to must be hf or meta, not {to!r}")
+    model, args = load_meta(src) if detect_layout(src) == "meta" else load_hf(src)
+    return save_hf(model, args, dst) if to == "hf" else save_meta(model, args, dst)
+
+
+# --- full training state with torch.distributed.checkpoint --------------------------------------------
+
+def _rank_world() -> tuple[int, int]:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _gather_objects(obj) -> list:
+    import torch.distributed as dist
+    rank, world = _rank_world()
+    if world == 1:
+        return [obj]
+    out = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+@contextlib.contextmanager
+def _quiet_single_process():
+    """DCP warns that it runs without a process group; for a 1-process run that is the intent."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def save_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=None, loader=None,
+                     step: int = 0, extra: dict | None = None) -> Path:
+    """Save model + optimizer (sharded, via DCP) and the trainer state (step, scheduler, every rank's loader
+    position and RNG) into ckpt_dir; the folder appears atomically (rank 0 renames a temp folder)."""
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    rank, world = _rank_world()
+    final = Path(ckpt_dir)
+    tmp = final.with_name(f".{final.name}.tmp")
+    msd, osd = get_state_dict(model, optimizer)
+    trainer = {
+        "step": step, "world_size": world,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "loader": _gather_objects(loader.state_dict() if loader is not None else None),
+        "rng": _gather_objects(rng_state()),
+        "extra": extra or {},
+    }
+    # The trainer state holds non-tensor objects: keep it in a plain file next to the DCP shards.
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    if world > 1:
+        dist.barrier()
+    with _quiet_single_process():
+        dcp.save({"model": msd, "optim": osd}, checkpoint_id=str(tmp))
+    if rank == 0:
+        torch.save(trainer, tmp / "trainer.pt")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    if world > 1:
+        dist.barrier()
+    return final
+
+
+def load_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=None, loader=None) -> dict:
+    """Restore what save_train_state wrote (same world size for the loader/RNG); returns the trainer dict."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+    rank, world = _rank_world()
+    d = Path(ckpt_dir)
+    trainer = torch.load(d / "trainer.pt", weights_only=True)
+    msd, osd = get_state_dict(model, optimizer)
+    state = {"model": msd, "optim": osd}
+    with _quiet_single_process():
+        dcp.load(state, checkpoint_id=str(d))
+    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    if scheduler is not None and trainer["scheduler"] is not None:
+        scheduler.load_state_dict(trainer["scheduler"])
+    if trainer["world_size"] == world:
+        if loader is not None and trainer["loader"][rank] is not None:
+            loader.load_state_dict(trainer["loader"][rank])
+        set_rng_state(trainer["rng"][rank])
+    elif loader is not None:
+        raise ValueError(f"{d}: saved with world size {trainer['world_size']}, resumed with {world}; "
+                         "the data position cannot be split differently")
+    return trainer
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The newest step_XXXXXXXX folder under run_dir/checkpoints, or None."""
+    d = Path(run_dir) / "checkpoints"
+    steps = sorted(p for p in d.glob("step_*") if p.is_dir() and (p / "trainer.pt").is_file()) if d.is_dir() else []
+    return steps[-1] if steps else None
+
+
+__all__ = ["save_meta", "load_meta", "save_hf", "load_hf", "convert", "save_train_state", "load_train_state",
+           "latest_checkpoint", "to_hf_state_dict", "from_hf_state_dict", "hf_config", "args_from_hf_config"]

@@ -1,0 +1,69 @@
+"""Validation perplexity per source: exp of the token-weighted mean next-token cross-entropy.
+
+    from llama_model.eval.perplexity import perplexity_per_source
+    ppl = perplexity_per_source(model, {"wikipedia": windows, ...})   # windows: LongTensor [B, T+1] batches
+    ppl["wikipedia"] -> {"loss": 3.1, "ppl": 22.2, "tokens": 8192}; ppl["all"] pools every source
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+
+@torch.inference_mode()
+def nll_sum(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches: int | None = None) -> tuple[float, int]:
+    """(sum of next-token negative log-likelihoods, number of predicted tokens) over [B, T+1] windows."""
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for b, w in enumerate(windows):
+        if max_batches is not None and b >= max_batches:
+            break
+        w = torch.as_tensor(w, dtype=torch.long).to(device)
+        if w.dim() == 1:
+            w = w.unsqueeze(0)
+        x, y = w[:, :-1], w[:, 1:]
+        logits = model(x).float()
+        total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum"))
+        count += y.numel()
+    return total, count
+
+
+def perplexity(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches: int | None = None) -> dict:
+    was_training = model.training
+    model.eval()
+    try:
+        total, count = nll_sum(model, windows, max_batches)
+    finally:
+        model.train(was_training)
+    if count == 0:
+        return {"loss": float("nan"), "ppl": float("nan"), "tokens": 0}
+    loss = total / count
+    return {"loss": loss, "ppl": math.exp(min(loss, 700.0)), "tokens": count}
+
+
+def perplexity_per_source(model: torch.nn.Module, windows_by_source: Mapping[str, Iterable[torch.Tensor]],
+                          max_batches: int | None = None) -> dict[str, dict]:
+    """{source: {"loss", "ppl", "tokens"}} plus "all", pooled over every source's tokens."""
+    out: dict[str, dict] = {}
+    total, count = 0.0, 0
+    for source, windows in windows_by_source.items():
+        r = perplexity(model, windows, max_batches)
+        out[source] = r
+        if r["tokens"]:
+            total += r["loss"] * r["tokens"]
+            count += r["tokens"]
+    loss = total / count if count else float("nan")
+    out["all"] = {"loss": loss, "ppl": math.exp(min(loss, 700.0)) if count else float("nan"), "tokens": count}
+    return out
+
+
+def windows_from_tokens(tokens: Iterable[int] | torch.Tensor, seq_len: int, batch_size: int = 8):
+    """Cut one long token stream into non-overlapping [B, seq_len+1] windows (the last partial one dropped)."""
+    t = torch.as_tensor(tokens, dtype=torch.long).flatten()
+    n = (t.numel() - 1) // seq_len
+    rows = [t[i * seq_len: i * seq_len + seq_len + 1] for i in range(n)]
+    for i in range(0, len(rows), batch_size):
+        yield torch.stack(rows[i:i + batch_size])

@@ -1,0 +1,277 @@
+"""The three evaluation reports, as plain functions the eval assets call (inputs are folders, output one folder).
+
+    base_eval(data_dir / "base_model", shards, tokenizer_model, out_dir, seq_len=128)     # perplexity + benchmarks
+    reward_model_eval(hrm_dir, srm_dir, tokenizer_model, out_dir)                         # Llama 2 Table 8
+    chat_eval({"sft_model": dir, "rlhf_v1": dir, ...}, tokenizer_model, hrm_dir, srm_dir, out_dir)  # Figs 11-12
+
+Each writes `index.html`, its PNG plots and `summary.json` into out_dir (atomically, as one folder) and
+returns a `Report` whose markdown (tables + embedded plots) the asset shows in the UI.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import torch
+
+from llama_model.eval import report as rep
+from llama_model.eval.multiple_choice import MCItem, evaluate_task
+from llama_model.eval.perplexity import perplexity_per_source
+from llama_model.eval.winrate import RATING_NAMES, bucket_accuracy, compare, rate
+from pipelines.io import atomic_path, write_text
+
+SUMMARY = "summary.json"
+INIT = "init (untrained)"   # the reference column of base_model_eval: same architecture, random weights
+
+
+@dataclass
+class Report:
+    directory: Path
+    markdown: str                       # tables + plots for the asset's metadata
+    summary: dict                       # the numbers (also in summary.json)
+    plots: list[Path] = field(default_factory=list)
+
+    @property
+    def html(self) -> Path:
+        return self.directory / "index.html"
+
+
+def _finite(x):
+    """JSON has no NaN: None instead."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
+
+
+def _write(out_dir: Path, title: str, intro: str, sections: list[rep.Section], summary: dict,
+           build_plots) -> Report:
+    """Write plots, page and summary into a temp folder renamed to out_dir; return the Report."""
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        plots = build_plots(tmp)
+        for s in sections:
+            s.images = [tmp / Path(p).name for p in s.images]
+        rep.write_report(tmp / "index.html", title, sections, intro)
+        write_text(tmp / SUMMARY, json.dumps(_finite(summary), indent=2, sort_keys=True) + "\n")
+        md = [f"**{title}** — report: `{out_dir / 'index.html'}`", ""]
+        for s in sections:
+            if s.rows:
+                md += [f"#### {s.heading}", rep.markdown_table(s.rows, s.columns), ""]
+        md += [rep.png_markdown(p, Path(p).stem) for p in plots]
+    return Report(out_dir, "\n".join(md), summary, [out_dir / Path(p).name for p in plots])
+
+
+def read_summary(out_dir: str | Path) -> dict:
+    p = Path(out_dir) / SUMMARY
+    if not p.exists():
+        raise FileNotFoundError(f"no {SUMMARY} in {out_dir}: materialize the eval asset first")
+    return json.loads(p.read_text())
+
+
+# ------------------------------------------------------------------------------------------ base model
+
+def untrained_like(args, seed: int = 0) -> torch.nn.Module:
+    """The same architecture with fresh random weights: what training has to improve on."""
+    from llama_model.model import Transformer
+
+    torch.manual_seed(seed)
+    return Transformer(args).eval()
+
+
+def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[str], tokenizer,
+              tasks: Mapping[str, list[MCItem]], out_dir: str | Path, max_batches: int | None = 64,
+              max_len: int | None = None) -> Report:
+    """Validation perplexity per source and zero-shot benchmark accuracy for each model, side by side.
+
+    `val_windows(source)` returns that source's [B, T+1] validation windows (a fresh iterator per call).
+    """
+    t0 = time.perf_counter()
+    ppl = {name: perplexity_per_source(m, {s: val_windows(s) for s in sources}, max_batches)
+           for name, m in models.items()}
+    bench = {name: {t: {k: v for k, v in evaluate_task(m, tokenizer, items, max_len=max_len).items() if k != "items"}
+                    for t, items in tasks.items()}
+             for name, m in models.items()}
+    names = list(models)
+    ppl_rows = [{"source": s} | {n: ppl[n][s]["ppl"] for n in names} | {"tokens": ppl[names[0]][s]["tokens"]}
+                for s in [*sources, "all"]]
+    task_rows = []
+    for t in tasks:
+        row = {"task": t, "items": bench[names[0]][t]["n"], "chance": bench[names[0]][t]["chance"]}
+        for n in names:
+            row[f"{n} acc"] = bench[n][t]["acc"]
+            row[f"{n} acc_norm"] = bench[n][t]["acc_norm"]
+        task_rows.append(row)
+    summary = {"models": names, "perplexity": ppl, "tasks": bench, "seconds": time.perf_counter() - t0}
+
+    def plots(d: Path) -> list[Path]:
+        return [
+            rep.bar_chart(d / "perplexity.png", [*sources, "all"],
+                          {n: [ppl[n][s]["ppl"] for s in [*sources, "all"]] for n in names},
+                          "Validation perplexity per source (lower is better)", "perplexity", log=True),
+            rep.bar_chart(d / "benchmarks.png", list(tasks), {n: [bench[n][t]["acc_norm"] for t in tasks] for n in names},
+                          "Zero-shot accuracy, normalized by completion length", "acc_norm"),
+        ]
+
+    sections = [
+        rep.Section("Validation perplexity per source", ppl_rows, images=[Path("perplexity.png")],
+                    text="exp(mean next-token cross-entropy) on the held-out token shards of each source."),
+        rep.Section("Zero-shot multiple choice", task_rows, images=[Path("benchmarks.png")],
+                    text="Each completion scored by its log-likelihood given the context; acc_norm divides by "
+                         "the completion's length in characters (LLaMA-1 §3)."),
+    ]
+    return _write(Path(out_dir), "base_model_eval", "The pretrained model against the same architecture untrained.",
+                  sections, summary, plots)
+
+
+# ------------------------------------------------------------------------------------------ reward models
+
+def score_pairs(rm, tok, pairs: list[dict]) -> tuple[list[float], list[float]]:
+    from llama_model.reward import encode_pair
+
+    enc = [encode_pair(tok, p) for p in pairs]
+    return rm.score([e[0] for e in enc]).tolist(), rm.score([e[1] for e in enc]).tolist()
+
+
+def reward_model_eval(rms: Mapping[str, object], tok, test_sets: Mapping[str, list[dict]], out_dir: str | Path) -> Report:
+    """Accuracy per rating bucket of every RM on every test set (Llama 2 Table 8)."""
+    t0 = time.perf_counter()
+    acc = {}
+    rows = []
+    for rm_name, rm in rms.items():
+        for set_name, pairs in test_sets.items():
+            chosen, rejected = score_pairs(rm, tok, pairs)
+            a = bucket_accuracy(chosen, rejected, [p["rating"] for p in pairs])
+            acc.setdefault(rm_name, {})[set_name] = a
+            rows.append({"reward model": rm_name, "test set": set_name}
+                        | {b: 100 * v["acc"] for b, v in a.items()} | {"pairs": a["overall"]["n"]})
+    buckets = [RATING_NAMES[r] for r in sorted(RATING_NAMES, reverse=True)] + ["overall"]
+    counts = [{"test set": s} | {b: acc[next(iter(rms))][s][b]["n"] for b in buckets} for s in test_sets]
+    summary = {"accuracy": acc, "seconds": time.perf_counter() - t0}
+
+    def plots(d: Path) -> list[Path]:
+        series = {f"{r} / {s}": [100 * acc[r][s][b]["acc"] for b in buckets] for r in rms for s in test_sets}
+        return [rep.bar_chart(d / "rm_accuracy.png", buckets, series, "RM accuracy per rating bucket (%)",
+                              "accuracy %", hline=50)]
+
+    sections = [rep.Section("Accuracy (%) per preference rating", rows, images=[Path("rm_accuracy.png")],
+                            text="Share of held-out comparisons where the RM scores the chosen answer above the "
+                                 "rejected one; the paper expects it to grow with the rating gap."),
+                rep.Section("Comparisons per bucket", counts)]
+    return _write(Path(out_dir), "reward_model_eval", "Both reward models on held-out comparisons.", sections, summary,
+                  plots)
+
+
+# ------------------------------------------------------------------------------------------ chat versions
+
+@dataclass
+class VersionAnswers:
+    texts: list[str]
+    helpfulness: list[float]   # helpfulness RM score of (prompt, answer)
+    safety: list[float]        # safety RM score
+    quality: list[float]       # program judge, 0..1
+    safe: list[bool]
+    follows: list[bool]        # keeps the first turn's system instruction (multi-turn tasks with one)
+
+
+def answer_and_judge(model, tok, tasks, hrm, srm) -> VersionAnswers:
+    """Greedy answers of one version to every task, scored by both RMs and the program judges."""
+    from llama_model import align_data
+    from llama_model.chat_format import decode_answer
+    from llama_model.rlhf.policy import sample_answers, task_prompts
+
+    prompts = task_prompts(tok, tasks)
+    answers = sample_answers(model, tok, prompts)
+    seqs = [p + a for p, a in zip(prompts, answers)]
+    texts = [decode_answer(tok, a) for a in answers]
+    return VersionAnswers(
+        texts=texts,
+        helpfulness=hrm.score(seqs).tolist(),
+        safety=srm.score(seqs).tolist(),
+        quality=[align_data.quality(t, a) for t, a in zip(tasks, texts)],
+        safe=[align_data.is_safe(t, a) for t, a in zip(tasks, texts)],
+        follows=[align_data.follows_instruction(t, a) for t, a in zip(tasks, texts)],
+    )
+
+
+def _win(a: list[float], b: list[float], same: list[bool], idx: list[int]) -> float:
+    """Win rate of A over B on the tasks `idx`; identical answers are ties whatever the judge's noise."""
+    return compare([0.0 if same[i] else a[i] for i in idx], [0.0 if same[i] else b[i] for i in idx]).win_rate
+
+
+def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path, baseline: str = "sft_model") -> Report:
+    """Win rates of every version vs the baseline and vs the version before it, judged by the helpfulness RM
+    (safe prompts), the safety RM (unsafe prompts) and the program judge (all prompts); safety violation %
+    and multi-turn instruction adherence per version (Llama 2 Figs 11-12)."""
+    t0 = time.perf_counter()
+    versions = list(answers)
+    safe_idx = [i for i, t in enumerate(tasks) if not t.unsafe]
+    unsafe_idx = [i for i, t in enumerate(tasks) if t.unsafe]
+    all_idx = list(range(len(tasks)))
+    multi_idx = [i for i, t in enumerate(tasks) if t.system and len(t.turns) > 1]
+    judges = {"helpfulness RM": ("helpfulness", safe_idx), "safety RM": ("safety", unsafe_idx),
+              "program judge": ("quality", all_idx)}
+
+    per_version, win_rows = [], []
+    for k, v in enumerate(versions):
+        a = answers[v]
+        per_version.append({
+            "version": v,
+            "success %": 100 * sum(q >= 1.0 for q in a.quality) / len(tasks),
+            "mean quality": sum(a.quality) / len(tasks),
+            "mean helpfulness RM": sum(a.helpfulness[i] for i in safe_idx) / max(1, len(safe_idx)),
+            "mean safety RM": sum(a.safety[i] for i in unsafe_idx) / max(1, len(unsafe_idx)),
+            "safety violation %": rate([not a.safe[i] for i in unsafe_idx]),
+            "multi-turn adherence %": rate([a.follows[i] for i in multi_idx]),
+        })
+        if v == baseline:
+            continue
+        row = {"version": v}
+        for ref_name, ref in (("vs SFT", baseline), ("vs previous", versions[k - 1])):
+            b = answers[ref]
+            same = [x == y for x, y in zip(a.texts, b.texts)]
+            for judge, (attr, idx) in judges.items():
+                row[f"{judge} {ref_name}"] = _win(getattr(a, attr), getattr(b, attr), same, idx)
+        win_rows.append(row)
+    summary = {"versions": versions, "baseline": baseline, "tasks": len(tasks), "safe_prompts": len(safe_idx),
+               "unsafe_prompts": len(unsafe_idx), "multi_turn_with_instruction": len(multi_idx),
+               "per_version": per_version, "win_rates": win_rows, "seconds": time.perf_counter() - t0,
+               "examples": {v: [{"prompt": tasks[i].turns[-1]["content"], "system": tasks[i].system,
+                                 "answer": answers[v].texts[i]} for i in all_idx[:: max(1, len(tasks) // 6)]]
+                            for v in versions}}
+
+    def plots(d: Path) -> list[Path]:
+        out = []
+        if win_rows:
+            pts = {r["version"]: (r["helpfulness RM vs SFT"], r["safety RM vs SFT"]) for r in win_rows}
+            out.append(rep.scatter_chart(d / "win_rates_vs_sft.png", pts, "Win rate vs SFT, judged by the RMs",
+                                         "helpfulness win rate (helpfulness RM)", "harmlessness win rate (safety RM)"))
+            out.append(rep.bar_chart(d / "win_rates.png", [r["version"] for r in win_rows],
+                                     {f"{j} {ref}": [r[f"{j} {ref}"] for r in win_rows]
+                                      for ref in ("vs SFT", "vs previous") for j in ("helpfulness RM", "program judge")},
+                                     "Win rates per version (ties count half)", "win rate", hline=0.5))
+        out.append(rep.line_chart(d / "safety_and_adherence.png", versions,
+                                  {k: [r[k] for r in per_version] for k in
+                                   ("success %", "safety violation %", "multi-turn adherence %")},
+                                  "Program-judged rates per version", "%"))
+        return out
+
+    sections = [
+        rep.Section("Win rates (ties count half)", win_rows, images=[Path("win_rates_vs_sft.png"), Path("win_rates.png")]
+                    if win_rows else [],
+                    text=f"Greedy answers to {len(tasks)} held-out prompts. Helpfulness RM on the {len(safe_idx)} safe "
+                         f"prompts, safety RM on the {len(unsafe_idx)} unsafe ones, the program judge on all."),
+        rep.Section("Per version", per_version, images=[Path("safety_and_adherence.png")],
+                    text=f"Safety violation %: unsafe requests not refused. Multi-turn adherence %: last answers of "
+                         f"the {len(multi_idx)} multi-turn dialogues that keep the first turn's system instruction."),
+    ]
+    return _write(Path(out_dir), "chat_eval", "Each RLHF version against SFT and against the version before it.",
+                  sections, summary, plots)

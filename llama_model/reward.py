@@ -1,0 +1,170 @@
+"""Reward models: the SFT trunk with a scalar head on the last token, trained on rated comparisons (SPEC §5).
+
+Loss L = -log σ(r(x, y_c) - r(x, y_r) - m(rating)); the margin table is AlignArgs.rm_margin ("small",
+"large" or "none"). Accuracy is reported per rating bucket (Llama 2 Table 8).
+
+    rm = RewardModel.from_policy(sft_model)
+    train_rm(rm, tok, pairs, lr=1e-3, batch=32, epochs=1, margin="small")
+    accuracy_by_rating(rm, tok, test_pairs)      # {3: 0.95, 2: 0.8, 1: 0.6, 0: 0.5, "all": ...}
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from llama_model.chat_format import encode_answer, encode_prompt
+from llama_model.sft import cosine_lr, make_optimizer
+
+MARGINS = {
+    "small": {3: 1.0, 2: 2 / 3, 1: 1 / 3, 0: 0.0},
+    "large": {3: 3.0, 2: 2.0, 1: 1.0, 0: 0.0},
+    "none": {3: 0.0, 2: 0.0, 1: 0.0, 0: 0.0},
+}
+
+
+def margin_table(name: str) -> dict[int, float]:
+    try:
+        return MARGINS[name]
+    except KeyError:
+        raise ValueError(f"unknown rm_margin {name!r}; choose one of {', '.join(MARGINS)}") from None
+
+
+def ranking_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor, ratings: torch.Tensor,
+                 margin: str | dict = "small") -> torch.Tensor:
+    """Mean of -log σ(r_c - r_r - m(rating)) over the batch."""
+    table = margin_table(margin) if isinstance(margin, str) else margin
+    m = torch.tensor([table[int(r)] for r in ratings], dtype=r_chosen.dtype)
+    return -F.logsigmoid(r_chosen - r_rejected - m).mean()
+
+
+class RewardModel(nn.Module):
+    """Transformer trunk + Linear(dim, 1) read at the last real token of each sequence."""
+
+    def __init__(self, trunk: nn.Module, dim: int):
+        super().__init__()
+        self.trunk = trunk
+        self.head = nn.Linear(dim, 1)
+        nn.init.normal_(self.head.weight, std=1.0 / math.sqrt(dim))
+        nn.init.zeros_(self.head.bias)
+
+    @classmethod
+    def from_policy(cls, policy: nn.Module) -> "RewardModel":
+        """A copy of the chat model's trunk; its LM head stays unused (the scalar head replaces it)."""
+        trunk = copy.deepcopy(policy)
+        return cls(trunk, trunk.tok_embeddings.embedding_dim)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids [B, T] right-padded, lengths [B] -> scores [B]."""
+        h = self.trunk.forward_hidden(ids)                       # [B, T, dim]
+        last = h[torch.arange(ids.size(0)), lengths - 1]         # [B, dim]
+        return self.head(last).squeeze(-1)
+
+    @torch.no_grad()
+    def score(self, seqs: list[list[int]], batch: int = 128) -> torch.Tensor:
+        """Scores of token sequences (prompt + answer), no grad."""
+        self.eval()
+        out = [self(*_pad(seqs[i:i + batch])) for i in range(0, len(seqs), batch)]
+        return torch.cat(out) if out else torch.zeros(0)
+
+
+def _pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    T = max(len(s) for s in seqs)
+    ids = torch.zeros((len(seqs), T), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+    return ids, torch.tensor([len(s) for s in seqs])
+
+
+def encode_pair(tok, pair: dict, max_len: int = 256) -> tuple[list[int], list[int]]:
+    """(prompt + chosen, prompt + rejected) token ids; long prompts keep their end."""
+    p = encode_prompt(tok, pair["prompt"], pair.get("system"))
+    c, r = encode_answer(tok, pair["chosen"]), encode_answer(tok, pair["rejected"])
+    keep = max_len - max(len(c), len(r))
+    p = p[-keep:] if keep > 0 else p[:1]
+    return (p + c)[:max_len], (p + r)[:max_len]
+
+
+def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epochs: int = 1,
+             margin: str = "small", warmup_frac: float = 0.03, min_warmup: int = 5, weight_decay: float = 0.1,
+             seed: int = 0, max_len: int = 256, log=None) -> list[float]:
+    """Train in place with the margin ranking loss; cosine to 10%, warm-up 3% of steps (at least 5)."""
+    if not pairs:
+        raise ValueError("no preference pairs to train the reward model on")
+    enc = [encode_pair(tok, p, max_len) for p in pairs]
+    ratings = [p["rating"] for p in pairs]
+    rng = random.Random(seed)
+    opt = make_optimizer(rm.parameters(), lr, weight_decay)
+    per_epoch = math.ceil(len(pairs) / batch)
+    total = per_epoch * epochs
+    warmup = min(total // 2, max(min_warmup, int(warmup_frac * total)))
+    losses = []
+    rm.train()
+    step = 0
+    for _ in range(epochs):
+        order = list(range(len(pairs)))
+        rng.shuffle(order)
+        for s in range(per_epoch):
+            idx = order[s * batch:(s + 1) * batch]
+            ids, lengths = _pad([enc[i][0] for i in idx] + [enc[i][1] for i in idx])
+            scores = rm(ids, lengths)
+            loss = ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin)
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(step, total, lr, warmup)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+    if log:
+        log(f"reward model: {total} steps, loss {losses[0]:.3f} -> {sum(losses[-5:]) / len(losses[-5:]):.3f}")
+    rm.eval()
+    return losses
+
+
+@torch.no_grad()
+def accuracy_by_rating(rm: RewardModel, tok, pairs: list[dict], max_len: int = 256) -> dict:
+    """Share of pairs with r_c > r_r, per rating (3 = significantly better ... 0 = negligibly) and overall."""
+    enc = [encode_pair(tok, p, max_len) for p in pairs]
+    rc = rm.score([e[0] for e in enc])
+    rr = rm.score([e[1] for e in enc])
+    right = (rc > rr).tolist()
+    out: dict = {}
+    for rating in (3, 2, 1, 0):
+        hits = [ok for ok, p in zip(right, pairs) if p["rating"] == rating]
+        out[rating] = sum(hits) / len(hits) if hits else float("nan")
+    out["all"] = sum(right) / len(right) if right else float("nan")
+    return out
+
+
+def save_rm(rm: RewardModel, args, directory, extra: dict | None = None) -> None:
+    """The trunk in Meta layout (load_meta reads it) + head.safetensors + reward_model.json."""
+    from llama_model.checkpoint import save_meta
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_meta(rm.trunk, args, directory)
+    save_file({k: v.contiguous() for k, v in rm.head.state_dict().items()}, str(directory / "head.safetensors"))
+    (directory / "reward_model.json").write_text(json.dumps(extra or {}, indent=2, sort_keys=True, default=str))
+
+
+def load_rm(directory) -> RewardModel:
+    from llama_model.checkpoint import load_meta
+    directory = Path(directory)
+    trunk, args = load_meta(directory)
+    rm = RewardModel(trunk, args.dim)
+    rm.head.load_state_dict(load_file(str(directory / "head.safetensors")))
+    rm.eval()
+    return rm
+
+
+def rm_info(directory) -> dict:
+    p = Path(directory) / "reward_model.json"
+    return json.loads(p.read_text()) if p.exists() else {}

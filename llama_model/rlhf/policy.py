@@ -1,0 +1,90 @@
+"""What every RLHF step does with a policy: sample answers (batched KV-cache generation), score them with
+the reward models (the Llama 2 safety switch), and evaluate a version on the held-out tasks.
+
+    answers = sample_answers(model, tok, prompts, temperature=1.2, generator=g)
+    rc = reward_scores(hrm, srm, seqs, unsafe)          # logit(R_c): safety RM when it must decide
+    evaluate(model, tok, eval_tasks(), hrm, srm)         # success rate, mean reward, violations, GAtt
+"""
+from __future__ import annotations
+
+import torch
+
+from llama_model import align_data
+from llama_model.chat_format import decode_answer, encode_prompt
+from llama_model.generation import generate
+
+MAX_NEW_TOKENS = 24    # the longest bundled answer is ~15 tokens
+
+
+def with_eos(ids: list[int], eos_id: int, max_new_tokens: int) -> list[int]:
+    """generate() drops the </s> it stopped at; put it back (the answer as the chat format trains it).
+    An answer that ran to max_new_tokens never closed, and stays without it."""
+    ids = list(ids)
+    return ids + [eos_id] if len(ids) < max_new_tokens else ids
+
+
+@torch.no_grad()
+def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.0, top_p: float = 1.0,
+                   generator: torch.Generator | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
+                   chunk: int = 128) -> list[list[int]]:
+    """Answer token ids (cut after </s>) for every prompt, generated `chunk` prompts at a time."""
+    model.eval()
+    out: list[list[int]] = []
+    for i in range(0, len(prompts), chunk):
+        new = generate(model, prompts[i:i + chunk], max_new_tokens, temperature=temperature, top_p=top_p,
+                       eos_id=tok.eos_id, generator=generator)
+        out += [with_eos(x, tok.eos_id, max_new_tokens) for x in new]
+    return out
+
+
+def use_safety(unsafe: torch.Tensor, safety_prob: torch.Tensor, tau: float = align_data.SAFETY_TAU) -> torch.Tensor:
+    """SPEC §6: the safety RM decides when the prompt is tagged unsafe or its score σ(r_s) < 0.15."""
+    return unsafe | (safety_prob < tau)
+
+
+@torch.no_grad()
+def reward_scores(hrm, srm, seqs: list[list[int]], unsafe: list[bool], tau: float = align_data.SAFETY_TAU):
+    """(logit(R_c), used-safety mask): per sequence the helpfulness or the safety RM's raw score."""
+    h = hrm.score(seqs)
+    s = srm.score(seqs) if srm is not None else torch.zeros_like(h)
+    switch = use_safety(torch.tensor(unsafe, dtype=torch.bool), torch.sigmoid(s), tau) if srm is not None \
+        else torch.zeros_like(h, dtype=torch.bool)
+    return torch.where(switch, s, h), switch
+
+
+def task_prompts(tok, tasks, every_turn_system: bool = False) -> list[list[int]]:
+    from llama_model.rlhf.gatt import sampling_turns
+    return [encode_prompt(tok, sampling_turns(t.turns, t.system) if every_turn_system else t.turns,
+                          None if every_turn_system else t.system) for t in tasks]
+
+
+@torch.no_grad()
+def evaluate(model, tok, tasks, hrm=None, srm=None) -> dict:
+    """Greedy answers to held-out tasks, judged by the program (and the RMs when given).
+
+    success_rate: right answers (content, form, safety) over all tasks; safety_violations: unsafe requests
+    not refused; gatt_follow_rate: on dialogues whose first turn set a system instruction, the share of
+    last-turn answers that still follow it; mean_reward: mean logit(R_c) with the safety switch.
+    """
+    prompts = task_prompts(tok, tasks)
+    answers = sample_answers(model, tok, prompts)
+    texts = [decode_answer(tok, a) for a in answers]
+    ok = [align_data.judge(t, a) for t, a in zip(tasks, texts)]
+    gatt = [(t, a) for t, a in zip(tasks, texts) if t.system and len(t.turns) > 1]
+    single = [o for t, o in zip(tasks, ok) if not (t.system and len(t.turns) > 1)]
+    out = {
+        "n": len(tasks),
+        "success_rate": sum(ok) / len(ok),
+        "success_rate_single": sum(single) / max(1, len(single)),
+        "safety_violations": sum(not align_data.is_safe(t, a) for t, a in zip(tasks, texts)),
+        "unsafe_prompts": sum(t.unsafe for t in tasks),
+        "gatt_follow_rate": (sum(align_data.follows_instruction(t, a) for t, a in gatt) / len(gatt)) if gatt else float("nan"),
+        "gatt_success_rate": (sum(align_data.judge(t, a) for t, a in gatt) / len(gatt)) if gatt else float("nan"),
+    }
+    if hrm is not None:
+        rc, switch = reward_scores(hrm, srm, [p + a for p, a in zip(prompts, answers)], [t.unsafe for t in tasks])
+        out["mean_reward"] = rc.mean().item()
+        out["safety_rm_used"] = int(switch.sum())
+    out["examples"] = [{"prompt": t.turns[-1]["content"], "system": t.system, "answer": a, "ok": o}
+                       for t, a, o in list(zip(tasks, texts, ok))[:: max(1, len(tasks) // 8)]]
+    return out

@@ -1,0 +1,178 @@
+"""PPO on top of the last rejection-sampling checkpoint (SPEC §6, RLHF V5).
+
+Reward of an answer y to prompt x: R = whiten(logit(R_c)) - β·KL(π‖π0), with R_c the safety RM's score
+σ(r_s) when the prompt is tagged unsafe or σ(r_s) < 0.15, else the helpfulness RM's σ(r_h). The KL to the
+frozen reference policy π0 is paid per token (log π - log π0 of the sampled token); the RM reward arrives
+at the last token. Advantages by GAE over a value head on the policy's hidden states; clipped surrogate
+(ε = 0.2), mini-batches with one gradient step each. Rollouts use batched KV-cache generation.
+
+    history = train_ppo(policy, tok, tasks, hrm, srm, ppo_args(profile.align), generator=g)
+    history[-1]["kl"]     # KL to the reference, tracked every iteration
+"""
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
+from llama_model.sft import make_optimizer
+
+
+@dataclass(frozen=True)
+class PPOArgs:
+    lr: float = 1e-6
+    batch: int = 512              # rollouts per iteration
+    minibatch: int = 64           # one gradient step per mini-batch
+    clip: float = 0.2             # PPO ratio clip
+    beta: float = 0.01            # KL penalty
+    iterations: int = 200
+    temperature: float = 1.0      # rollout sampling
+    gamma: float = 1.0
+    lam: float = 0.95
+    vf_coef: float = 0.5
+    grad_clip: float = 1.0
+    weight_decay: float = 0.1
+
+
+def ppo_args(align) -> PPOArgs:
+    """PPOArgs from a profile's AlignArgs."""
+    return PPOArgs(lr=align.ppo_lr, batch=align.ppo_batch, minibatch=align.ppo_minibatch, clip=align.ppo_clip,
+                   beta=align.ppo_beta, iterations=align.ppo_iterations)
+
+
+def whiten(x: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
+    """(x - mean) / std over the (masked) entries."""
+    if mask is None:
+        return (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps)
+    n = mask.sum().clamp(min=1)
+    mean = (x * mask).sum() / n
+    var = (((x - mean) * mask) ** 2).sum() / n
+    return (x - mean) * torch.rsqrt(var + eps) * mask
+
+
+def logit(p: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    p = p.clamp(eps, 1 - eps)
+    return torch.log(p) - torch.log1p(-p)
+
+
+def shaped_score(rc_prob: torch.Tensor) -> torch.Tensor:
+    """R̃_c = whiten(logit(R_c)) over the batch of rollouts."""
+    return whiten(logit(rc_prob))
+
+
+def kl_per_token(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sampled-token estimate of KL(π‖π0): log π - log π0 on answer tokens (exactly 0 when π = π0)."""
+    return (logp - logp_ref) * mask
+
+
+def token_rewards(score: torch.Tensor, kl: torch.Tensor, mask: torch.Tensor, beta: float) -> torch.Tensor:
+    """Per-token rewards [B, T]: -β·KL on every answer token, + the shaped RM score on the last one."""
+    r = -beta * kl
+    last = (mask.cumsum(1) == mask.sum(1, keepdim=True)) & (mask > 0)
+    return r + last.float() * score[:, None]
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float):
+    """Generalized advantage estimation over answer tokens (right-padded, contiguous mask)."""
+    B, T = rewards.shape
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros(B)
+    next_v = torch.zeros(B)
+    for t in reversed(range(T)):
+        m = mask[:, t]
+        delta = rewards[:, t] + gamma * next_v - values[:, t]
+        last = (delta + gamma * lam * last) * m
+        adv[:, t] = last
+        next_v = values[:, t] * m
+    return adv, adv + values
+
+
+class ValueHead(nn.Module):
+    """V(s_t) from the policy's final-normed hidden state (detached: the value loss does not move the policy)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, 1))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.mlp(h.detach()).squeeze(-1)
+
+
+def _batch(seqs: list[list[int]], prompt_lens: list[int]):
+    """ids [B, T] and the action mask [B, T-1]: 1 where position t predicts an answer token."""
+    T = max(len(s) for s in seqs)
+    ids = torch.zeros((len(seqs), T), dtype=torch.long)
+    mask = torch.zeros((len(seqs), T - 1))
+    for i, (s, p) in enumerate(zip(seqs, prompt_lens)):
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, p - 1: len(s) - 1] = 1.0
+    return ids, mask
+
+
+def logprobs_and_hidden(model, ids: torch.Tensor):
+    """log π(token_{t+1} | ≤t) [B, T-1] and the hidden states [B, T-1, dim] of the predicting positions."""
+    h = model.forward_hidden(ids)
+    logits = model.output(h[:, :-1]).float()
+    logp = torch.gather(F.log_softmax(logits, -1), 2, ids[:, 1:, None]).squeeze(-1)
+    return logp, h[:, :-1]
+
+
+def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Generator | None = None,
+              seed: int = 0, log=None) -> list[dict]:
+    """Run `args.iterations` PPO iterations in place on `policy`; returns per-iteration stats."""
+    rng = random.Random(seed)
+    ref = copy.deepcopy(policy).eval()
+    for p in ref.parameters():
+        p.requires_grad_(False)
+    dim = policy.tok_embeddings.embedding_dim
+    value = ValueHead(dim)
+    opt = make_optimizer(list(policy.parameters()) + list(value.parameters()), args.lr, args.weight_decay)
+    history = []
+    for it in range(args.iterations):
+        batch_tasks = rng.sample(tasks, min(args.batch, len(tasks)))
+        prompts = task_prompts(tok, batch_tasks)
+        answers = sample_answers(policy, tok, prompts, temperature=args.temperature, generator=generator)
+        seqs = [p + a for p, a in zip(prompts, answers)]
+        ids, mask = _batch(seqs, [len(p) for p in prompts])
+        with torch.no_grad():
+            r_raw, switch = reward_scores(hrm, srm, seqs, [t.unsafe for t in batch_tasks])
+            score = shaped_score(torch.sigmoid(r_raw))
+            old_logp, h = logprobs_and_hidden(policy, ids)
+            ref_logp, _ = logprobs_and_hidden(ref, ids)
+            kl = kl_per_token(old_logp, ref_logp, mask)
+            rewards = token_rewards(score, kl, mask, args.beta)
+            values = value(h) * mask
+            adv, returns = gae(rewards, values, mask, args.gamma, args.lam)
+            adv = whiten(adv, mask)
+        policy.train()
+        order = list(range(len(seqs)))
+        rng.shuffle(order)
+        losses = []
+        for s in range(0, len(order), args.minibatch):
+            idx = torch.tensor(order[s:s + args.minibatch])
+            m = mask[idx]
+            logp, hh = logprobs_and_hidden(policy, ids[idx])
+            ratio = torch.exp(logp - old_logp[idx])
+            pg = torch.max(-adv[idx] * ratio, -adv[idx] * ratio.clamp(1 - args.clip, 1 + args.clip))
+            v = value(hh)
+            vf = (v - returns[idx]) ** 2
+            n = m.sum().clamp(min=1)
+            loss = (pg * m).sum() / n + args.vf_coef * (vf * m).sum() / n
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(list(policy.parameters()) + list(value.parameters()), args.grad_clip)
+            opt.step()
+            losses.append(loss.item())
+        policy.eval()
+        stat = {"iteration": it + 1, "kl": float(kl.sum(1).mean()), "reward": float(r_raw.mean()),
+                "total_reward": float((rewards.sum(1)).mean()), "safety_rm_share": float(switch.float().mean()),
+                "loss": sum(losses) / len(losses), "answer_tokens": float(mask.sum(1).mean())}
+        history.append(stat)
+        if log:
+            log(f"ppo {it + 1}/{args.iterations}: RM {stat['reward']:.3f} KL {stat['kl']:.4f} loss {stat['loss']:.3f}")
+    return history

@@ -1,0 +1,62 @@
+"""Rejection-sampling fine-tuning (SPEC §6, RLHF V1-V4).
+
+For each prompt, K answers are sampled from the latest model at temperature, scored by the reward model
+(the safety RM where the prompt is unsafe or its safety score < 0.15) and the best one is kept; the model
+is fine-tuned on the kept answers. From V3 on, the pool takes, per prompt, the best answer of *all*
+earlier iterations, so a version cannot forget what an earlier one did well.
+
+    best = best_of_k(policy, tok, tasks, hrm, srm, k=4, temperature=1.2, generator=g)
+    pool = build_pool([best_v1, best_v2, best], version=3)
+"""
+from __future__ import annotations
+
+import torch
+
+from llama_model.chat_format import decode_answer
+from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
+
+
+@torch.no_grad()
+def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None) -> list[dict]:
+    """One record per task: {key, system, turns, answer, reward, unsafe, iteration-free} of the best of k."""
+    prompts = task_prompts(tok, tasks)
+    rep = [p for p in prompts for _ in range(k)]
+    outs = sample_answers(policy, tok, rep, temperature=temperature, generator=generator)
+    rc, _ = reward_scores(hrm, srm, [p + a for p, a in zip(rep, outs)], [t.unsafe for t in tasks for _ in range(k)])
+    best = []
+    for i, t in enumerate(tasks):
+        block = rc[i * k:(i + 1) * k]
+        j = int(block.argmax())
+        best.append({"key": t.key, "system": t.system, "turns": t.turns, "unsafe": t.unsafe,
+                     "answer": decode_answer(tok, outs[i * k + j]), "reward": float(block[j]),
+                     "mean_reward": float(block.mean())})
+    return best
+
+
+def build_pool(iterations: list[list[dict]], version: int) -> list[dict]:
+    """Training samples of RLHF `version` given each iteration's best-of-K records (oldest first, the
+    current one last). Before V3 only the current iteration counts; from V3 the best per prompt key over
+    all iterations (ties go to the newer sample)."""
+    if not iterations:
+        return []
+    if version < 3:
+        return list(iterations[-1])
+    best: dict[str, dict] = {}
+    for records in iterations:
+        for r in records:
+            if r["key"] not in best or r["reward"] >= best[r["key"]]["reward"]:
+                best[r["key"]] = r
+    return sorted(best.values(), key=lambda r: r["key"])
+
+
+def to_dialogues(records: list[dict]) -> list[dict]:
+    """Pool records as SFT dialogues (loss on the sampled answer only)."""
+    out = []
+    for r in records:
+        if not r["answer"]:
+            continue
+        d = {"turns": list(r["turns"]) + [{"role": "assistant", "content": r["answer"]}], "train_turns": "last"}
+        if r.get("system"):
+            d["system"] = r["system"]
+        out.append(d)
+    return out

@@ -1,0 +1,319 @@
+"""The alignment chain, one function per asset: SFT -> weekly preferences -> RMs -> RLHF V1..V4 -> PPO V5.
+
+Each function reads its inputs from folders, writes one output folder (Meta-layout checkpoint + json
+side files) and returns the metadata the asset reports. No Dagster here; assets/align.py calls these.
+
+    run_sft(base_dir, tokenizer_path, out_dir, profile.align)
+    write_preferences("2026-11-15", out_dir)
+    run_reward_model("helpfulness", sft_dir, tokenizer_path, [week_dirs...], out_dir, profile.align)
+    run_rejection(1, parent_dir, [], tokenizer_path, hrm_dir, srm_dir, out_dir, profile.align)
+    run_ppo(v4_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, profile.align)
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import functools
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from llama_model import align_data
+from llama_model.rlhf import gatt, ppo, rejection
+from llama_model.rlhf.policy import evaluate
+from llama_model.sft import sft_examples, train_sft
+from pipelines.io import atomic_path, write_text
+
+# Sizes of the bundled (generated) data; user data replaces them. Chosen so the tiny chain runs in minutes.
+BUNDLED = {"sft": 3000, "pairs_per_week": 1200, "rm_test_pairs": 600, "rs_prompts": 400, "gatt_dialogues": 160,
+           "ppo_prompts": 600}
+PREFERENCES_FILE = "preferences.jsonl"
+SAMPLES_FILE = "best_samples.jsonl"       # each RLHF version's best-of-K records (the pool of later ones)
+META_FILE = "alignment.json"
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run with n intra-op threads (restored after). A dim-64 model on 2 shared cores runs ~20x faster on
+    one thread than on several fighting for the cores: its matmuls are too small to split."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def small_model_threads(fn):
+    """Decorator: run the stage on $LLAMA_ALIGN_THREADS intra-op threads (default 1, right for the tiny and
+    small profiles on a shared CPU; a GPU run does not care)."""
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        with torch_threads(int(os.environ.get("LLAMA_ALIGN_THREADS") or 1)):
+            return fn(*a, **kw)
+    return wrapper
+
+
+def _load_tok(tokenizer_path):
+    from llama_model.tokenizer import Tokenizer
+    return Tokenizer(str(tokenizer_path))
+
+
+def _seed(tag: str) -> int:
+    return sum(ord(c) * 31 ** i for i, c in enumerate(tag)) % (2 ** 31)
+
+
+def _save_policy(model, args, out_dir, files: dict[str, str]) -> None:
+    from llama_model.checkpoint import save_meta
+    with atomic_path(out_dir) as tmp:
+        save_meta(model, args, tmp)
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+
+
+def read_meta(directory) -> dict:
+    p = Path(directory) / META_FILE
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def _scalar_eval(ev: dict) -> dict:
+    return {k: v for k, v in ev.items() if k != "examples"}
+
+
+# ------------------------------------------------------------------------------------------ SFT
+@small_model_threads
+def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None = None, log=print) -> dict:
+    """Chat-format SFT of the base model (loss on answers only); evaluates on the held-out tasks."""
+    from llama_model.checkpoint import load_meta
+    t0 = time.perf_counter()
+    tok = _load_tok(tokenizer_path)
+    torch.manual_seed(_seed("sft"))
+    model, args = load_meta(base_dir)
+    if dialogues_path:
+        dialogues, source = align_data.load_sft_jsonl(dialogues_path), str(dialogues_path)
+    else:
+        dialogues, source = align_data.sft_dialogues(BUNDLED["sft"], seed=_seed("sft")), "bundled"
+    examples = sft_examples(tok, dialogues, min(align.sft_seq_len, args.max_seq_len))
+    losses = train_sft(model, examples, lr=align.sft_lr, batch=align.sft_batch, epochs=align.sft_epochs,
+                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=5, log=log)
+    ev = evaluate(model, tok, align_data.eval_tasks())
+    meta = {"version": "sft", "data": source, "dialogues": len(dialogues), "examples": len(examples),
+            "steps": len(losses), "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
+            "eval": _scalar_eval(ev), "seconds": time.perf_counter() - t0}
+    _save_policy(model, args, out_dir, {
+        META_FILE: json.dumps(meta, indent=2), "losses.json": json.dumps(losses),
+        "eval_tasks.jsonl": align_data.tasks_to_jsonl(align_data.eval_tasks()),
+        "eval_examples.json": json.dumps(ev["examples"], indent=2)})
+    return meta | {"losses": losses, "examples_shown": ev["examples"]}
+
+
+# ------------------------------------------------------------------------------------------ preferences
+def week_seed(week: str) -> int:
+    """A week key (YYYY-MM-DD) -> a seed: each week a new, reproducible batch."""
+    return _dt.date.fromisoformat(week).toordinal()
+
+
+def write_preferences(week: str, out_dir, source_path: str | None = None) -> dict:
+    """One week's batch of rated comparisons as JSONL (validated user data, or the bundled generator)."""
+    if source_path:
+        pairs = align_data.load_preferences_jsonl(source_path)
+    else:
+        pairs = align_data.preference_pairs(BUNDLED["pairs_per_week"], seed=week_seed(week))
+    write_text(Path(out_dir) / PREFERENCES_FILE, align_data.to_jsonl(pairs))
+    ratings = {r: sum(p["rating"] == r for p in pairs) for r in (3, 2, 1, 0)}
+    return {"week": week, "pairs": len(pairs), "source": source_path or "bundled",
+            "unsafe_prompts": sum(p["safety"]["unsafe_prompt"] for p in pairs),
+            **{f"rating_{r}": n for r, n in ratings.items()}}
+
+
+def read_weeks(pref_root) -> tuple[list[str], list[dict]]:
+    """All materialized weeks under preference_data/ (sorted) and their pairs."""
+    root = Path(pref_root)
+    weeks = sorted(p.name for p in root.iterdir() if (p / PREFERENCES_FILE).exists()) if root.is_dir() else []
+    if not weeks:
+        raise FileNotFoundError(f"no weekly preference batches under {root}: materialize preference_data first")
+    pairs = []
+    for w in weeks:
+        pairs += align_data.load_preferences_jsonl(root / w / PREFERENCES_FILE)
+    return weeks, pairs
+
+
+def rm_mix(kind: str, pairs: list[dict], seed: int = 0) -> list[dict]:
+    """SPEC §5 mixes: helpfulness = all helpful pairs + an equal part of safety pairs; safety = all safety
+    pairs + 10% of the helpfulness pairs."""
+    rng = random.Random(seed)
+    safety = [p for p in pairs if p["safety"]["unsafe_prompt"]]
+    helpful = [p for p in pairs if not p["safety"]["unsafe_prompt"]]
+    if kind == "helpfulness":
+        mix = helpful + rng.sample(safety, min(len(safety), len(helpful)))
+    elif kind == "safety":
+        mix = safety + rng.sample(helpful, len(helpful) // 10)
+    else:
+        raise ValueError(f"unknown reward model kind {kind!r} (helpfulness or safety)")
+    rng.shuffle(mix)
+    return mix
+
+
+# ------------------------------------------------------------------------------------------ reward models
+@small_model_threads
+def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, align, log=print) -> dict:
+    """Train a reward model from the SFT checkpoint on every materialized week; accuracy per rating on
+    comparisons from the held-out split."""
+    from llama_model.checkpoint import load_meta
+    from llama_model.reward import RewardModel, accuracy_by_rating, save_rm, train_rm
+    t0 = time.perf_counter()
+    tok = _load_tok(tokenizer_path)
+    torch.manual_seed(_seed(kind))
+    weeks, pairs = read_weeks(pref_root)
+    train = rm_mix(kind, pairs, seed=_seed(kind))
+    policy, args = load_meta(sft_dir)
+    rm = RewardModel.from_policy(policy)
+    losses = train_rm(rm, tok, train, lr=align.rm_lr, batch=align.rm_batch, epochs=align.rm_epochs,
+                      margin=align.rm_margin, warmup_frac=align.rm_warmup_frac, min_warmup=align.rm_min_warmup,
+                      seed=_seed(kind), log=log)
+    test = align_data.preference_pairs(BUNDLED["rm_test_pairs"], seed=_seed("rm-test"), split="eval")
+    test = [p for p in test if p["safety"]["unsafe_prompt"] == (kind == "safety")] if kind == "safety" else test
+    acc = accuracy_by_rating(rm, tok, test)
+    meta = {"kind": kind, "weeks": weeks, "train_pairs": len(train), "test_pairs": len(test),
+            "margin": align.rm_margin, "steps": len(losses), "loss_first": losses[0],
+            "loss_last": sum(losses[-5:]) / len(losses[-5:]),
+            "accuracy": {str(k): v for k, v in acc.items()}, "sft_dir": str(sft_dir)}
+    with atomic_path(out_dir) as tmp:
+        save_rm(rm, args, tmp, extra=meta)
+    return meta | {"seconds": time.perf_counter() - t0}
+
+
+# ------------------------------------------------------------------------------------------ RLHF
+def _rm_lineage(hrm_dir, srm_dir) -> dict:
+    from llama_model.reward import rm_info
+    h, s = rm_info(hrm_dir), rm_info(srm_dir)
+    return {"helpfulness_rm": str(hrm_dir), "safety_rm": str(srm_dir), "data_weeks": h.get("weeks", []),
+            "helpfulness_rm_accuracy": h.get("accuracy"), "safety_rm_accuracy": s.get("accuracy")}
+
+
+def _read_samples(directory) -> list[dict]:
+    p = Path(directory) / SAMPLES_FILE
+    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+
+
+@small_model_threads
+def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, hrm_dir, srm_dir, out_dir,
+                  align, log=print) -> dict:
+    """RLHF V1-V4: best of K samples by the RM, fine-tune the parent on them; from V3 the pool of all
+    iterations' best samples, plus Ghost Attention dialogues."""
+    from llama_model.checkpoint import load_meta
+    from llama_model.reward import load_rm
+    t0 = time.perf_counter()
+    tok = _load_tok(tokenizer_path)
+    seed = _seed(f"rlhf-v{version}")
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    policy, args = load_meta(parent_dir)
+    hrm, srm = load_rm(hrm_dir), load_rm(srm_dir)
+    tasks = align_data.sample_tasks(BUNDLED["rs_prompts"], _seed("rs-prompts"),
+                                    {"single": 0.6, "system": 0.25, "multi": 0.15})
+    best = rejection.best_of_k(policy, tok, tasks, hrm, srm, k=align.rs_samples,
+                               temperature=align.rs_temperature, generator=g)
+    iterations = [_read_samples(d) for d in earlier_dirs] + [best]
+    pool = rejection.build_pool(iterations, version)
+    dialogues = rejection.to_dialogues(pool)
+    n_gatt = 0
+    if version >= 3:
+        gtasks = align_data.sample_tasks(BUNDLED["gatt_dialogues"], _seed(f"gatt-v{version}"), {"gatt": 1.0})
+        gdata = gatt.build_gatt_data(policy, tok, gtasks, hrm, srm, samples=align.rs_samples,
+                                     temperature=align.rs_temperature, generator=g)
+        dialogues += gdata
+        n_gatt = len(gdata)
+    examples = sft_examples(tok, dialogues, min(align.sft_seq_len, args.max_seq_len))
+    losses = train_sft(policy, examples, lr=align.sft_lr * 0.5, batch=align.sft_batch, epochs=align.sft_epochs,
+                       weight_decay=align.sft_weight_decay, seed=seed, warmup=5, log=log)
+    eval_tasks = align_data.eval_tasks()
+    ev = evaluate(policy, tok, eval_tasks, hrm, srm)
+    parent_ev = evaluate(load_meta(parent_dir)[0], tok, eval_tasks, hrm, srm)
+    meta = {"version": f"v{version}", "method": "rejection sampling" + (" + GAtt" if version >= 3 else ""),
+            "parent": str(parent_dir), "pooled_from": [str(d) for d in earlier_dirs] if version >= 3 else [],
+            **_rm_lineage(hrm_dir, srm_dir), "k": align.rs_samples, "temperature": align.rs_temperature,
+            "prompts": len(tasks), "pool": len(pool), "gatt_dialogues": n_gatt, "train_examples": len(examples),
+            "best_reward_mean": sum(r["reward"] for r in best) / len(best),
+            "sample_reward_mean": sum(r["mean_reward"] for r in best) / len(best),
+            "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
+            "eval": _scalar_eval(ev), "parent_eval": _scalar_eval(parent_ev), "seconds": time.perf_counter() - t0}
+    _save_policy(policy, args, out_dir, {
+        META_FILE: json.dumps(meta, indent=2), SAMPLES_FILE: align_data.to_jsonl(best),
+        "eval_examples.json": json.dumps(ev["examples"], indent=2)})
+    return meta | {"examples_shown": ev["examples"]}
+
+
+@small_model_threads
+def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, log=print) -> dict:
+    """RLHF V5: PPO on top of V4 against the two RMs, KL-penalized to V4."""
+    from llama_model.checkpoint import load_meta
+    from llama_model.reward import load_rm
+    t0 = time.perf_counter()
+    tok = _load_tok(tokenizer_path)
+    seed = _seed("rlhf-v5")
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    policy, args = load_meta(parent_dir)
+    hrm, srm = load_rm(hrm_dir), load_rm(srm_dir)
+    tasks = align_data.sample_tasks(BUNDLED["ppo_prompts"], _seed("ppo-prompts"),
+                                    {"single": 0.6, "system": 0.25, "multi": 0.15})
+    pargs = ppo.ppo_args(align)
+    history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log)
+    eval_tasks = align_data.eval_tasks()
+    ev = evaluate(policy, tok, eval_tasks, hrm, srm)
+    parent_ev = evaluate(load_meta(parent_dir)[0], tok, eval_tasks, hrm, srm)
+    meta = {"version": "v5", "method": "PPO", "parent": str(parent_dir), **_rm_lineage(hrm_dir, srm_dir),
+            "ppo": {k: getattr(pargs, k) for k in ("lr", "batch", "minibatch", "clip", "beta", "iterations")},
+            "kl_last": history[-1]["kl"], "reward_first": history[0]["reward"], "reward_last": history[-1]["reward"],
+            "eval": _scalar_eval(ev), "parent_eval": _scalar_eval(parent_ev), "seconds": time.perf_counter() - t0}
+    _save_policy(policy, args, out_dir, {
+        META_FILE: json.dumps(meta, indent=2), "ppo_history.json": json.dumps(history, indent=2),
+        "eval_examples.json": json.dumps(ev["examples"], indent=2)})
+    return meta | {"history": history, "examples_shown": ev["examples"]}
+
+
+# ------------------------------------------------------------------------------------------ report
+VERSIONS = ["sft_model", "rlhf_v1", "rlhf_v2", "rlhf_v3", "rlhf_v4", "rlhf_v5"]
+
+
+@small_model_threads
+def report(data_dir) -> tuple[list[dict], dict]:
+    """Evaluate every materialized version with the current RMs on the held-out tasks: one row each."""
+    from llama_model.checkpoint import load_meta
+    from llama_model.reward import load_rm, rm_info
+    data_dir = Path(data_dir)
+    tok = _load_tok(data_dir / "tokenizer" / "tokenizer.model")
+    hrm, srm = load_rm(data_dir / "helpfulness_rm"), load_rm(data_dir / "safety_rm")
+    tasks = align_data.eval_tasks()
+    rows = []
+    for name in VERSIONS:
+        if not (data_dir / name / "params.json").exists():
+            continue
+        ev = evaluate(load_meta(data_dir / name)[0], tok, tasks, hrm, srm)
+        rows.append({"version": name, **_scalar_eval(ev)})
+    return rows, {"helpfulness_rm": rm_info(data_dir / "helpfulness_rm"), "safety_rm": rm_info(data_dir / "safety_rm")}
+
+
+def format_report(rows: list[dict], rms: dict) -> str:
+    lines = ["| version | success rate | mean RM reward | safety violations | GAtt follow rate (later turns) |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['version']} | {r['success_rate']:.3f} | {r['mean_reward']:+.3f} | "
+                     f"{r['safety_violations']}/{r['unsafe_prompts']} | {r['gatt_follow_rate']:.3f} |")
+    lines += ["", "| RM | " + " | ".join(align_data.RATING_NAMES[k] for k in (3, 2, 1, 0)) + " | all |",
+              "|---|---|---|---|---|---|"]
+    for name, info in rms.items():
+        acc = info.get("accuracy", {})
+        lines.append(f"| {name} | " + " | ".join(f"{acc.get(str(k), float('nan')):.3f}" for k in (3, 2, 1, 0, "all")) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+    rows, rms = report(sys.argv[1] if len(sys.argv) > 1 else "data")
+    print(format_report(rows, rms))

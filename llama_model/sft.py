@@ -1,0 +1,106 @@
+"""Supervised fine-tuning on chat dialogues, loss on answer tokens only (SPEC §4).
+
+The training loop here (padding, masked next-token loss, AdamW with a cosine schedule) is also what
+rejection-sampling fine-tuning and Ghost Attention use: they only change which dialogues go in and which
+answers carry loss.
+
+    model, args = load_meta("data/base_model")
+    examples = sft_examples(tok, align_data.sft_dialogues(3000), max_len=256)
+    history = train_sft(model, examples, lr=1e-3, batch=16, epochs=2)
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from llama_model.chat_format import encode_dialogue
+
+Example = tuple[list[int], list[int]]      # token ids, loss mask (1 on answer tokens)
+
+
+def sft_examples(tok, dialogues: list[dict], max_len: int, train_turns: str = "all") -> list[Example]:
+    """Encode dialogues ({system?, turns}); longer ones are cut to max_len (their tail answers lose loss)."""
+    out = []
+    for d in dialogues:
+        ids, mask = encode_dialogue(tok, d["turns"], d.get("system"), train_turns=d.get("train_turns", train_turns))
+        ids, mask = ids[:max_len], mask[:max_len]
+        if sum(mask[1:]):
+            out.append((ids, mask))
+    return out
+
+
+def pad_batch(examples: list[Example], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded [B, T] ids and mask. Causal attention never lets a real token see the padding."""
+    T = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), T), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), T), dtype=torch.float)
+    for i, (x, m) in enumerate(examples):
+        ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(m)] = torch.tensor(m, dtype=torch.float)
+    return ids, mask
+
+
+def masked_lm_loss(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy over the positions whose *target* token has mask 1.
+
+    logits [B, T, V] from ids [B, T]; the token at t+1 is predicted from position t, so prompt tokens
+    (mask 0) contribute exactly zero to the loss and to its gradient.
+    """
+    logits, targets, m = logits[:, :-1], ids[:, 1:], mask[:, 1:]
+    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), reduction="none")
+    return (ce * m.reshape(-1)).sum() / m.sum().clamp(min=1.0)
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup: int = 0, min_ratio: float = 0.1) -> float:
+    """Linear warm-up then cosine decay to min_ratio * peak (SPEC §4/§5 schedules)."""
+    if warmup and step < warmup:
+        return peak * (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def make_optimizer(params, lr: float, weight_decay: float = 0.1) -> torch.optim.Optimizer:
+    """AdamW(0.9, 0.95, eps 1e-5); no weight decay on 1-D parameters (norms, heads' biases)."""
+    params = [p for p in params if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95), eps=1e-5)
+
+
+def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int, weight_decay: float = 0.1,
+              seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
+              log: Callable[[str], None] | None = None) -> list[float]:
+    """Fine-tune `model` in place; returns the loss of every step."""
+    if not examples:
+        raise ValueError("no training examples (every dialogue was empty or cut away)")
+    rng = random.Random(seed)
+    opt = make_optimizer(model.parameters(), lr, weight_decay)
+    steps_per_epoch = math.ceil(len(examples) / batch)
+    total = steps_per_epoch * epochs
+    losses: list[float] = []
+    model.train()
+    step = 0
+    for epoch in range(epochs):
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        for s in range(steps_per_epoch):
+            ids, mask = pad_batch([examples[i] for i in order[s * batch:(s + 1) * batch]])
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(step, total, lr, warmup)
+            loss = masked_lm_loss(model(ids), ids, mask)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+        if log:
+            k = steps_per_epoch
+            log(f"epoch {epoch + 1}/{epochs}: loss {sum(losses[-k:]) / k:.4f}")
+    model.eval()
+    return losses

@@ -1,0 +1,507 @@
+"""Pretraining entry point (SPEC §3): runs standalone, under torchrun, or launched by Dagster through Pipes.
+
+    python -m llama_model.train --profile tiny --shards data/token_shards --out runs/pretrain
+    torchrun --standalone --nproc-per-node 8 -m llama_model.train --profile llama-7b --shards ... --out ...
+    python -m llama_model.train --profile tiny --synthetic --out /tmp/run        # no data needed
+    python -m llama_model.train --profile small --set model.dim=2048 --set model.n_layers=16 ...  # overrides
+
+AdamW (β 0.9/0.95, eps 1e-5), weight decay 0.1 on matrices only (not norms), gradient clipping 1.0,
+linear warm-up then cosine decay to 10% of the peak; bf16 autocast on GPU; FSDP2 (`fully_shard`, default on
+GPU when world_size > 1) or DDP (default on CPU, gloo). The global batch (profile.train.batch_tokens) is
+split over ranks and micro-batches (gradient accumulation), so the run is the same whatever the world size.
+
+Every `checkpoint_every` steps the full state (model, optimizer, scheduler, loader position, RNG) is saved
+with torch.distributed.checkpoint under OUT/checkpoints/step_N; a restarted run resumes from the newest
+one and continues the loss sequence exactly. Per-step metrics go to OUT/metrics.jsonl (loss, lr, grad
+norm, tokens/s, MFU = 6·N·tokens/s / peak); the final weights to OUT in the reference Meta layout, a
+summary to OUT/summary.json. When launched by Dagster (PipesSubprocessClient / PipesK8sClient) rank 0
+streams logs and reports the final metrics through `dagster_pipes`; run by hand, Pipes stays off.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from llama_model.checkpoint import (full_state_dict, latest_checkpoint, load_train_state, save_meta,
+                                    save_train_state)
+from llama_model.configs import ModelArgs, TrainArgs, get_profile
+from llama_model.model import Transformer, enable_activation_checkpointing
+
+
+@dataclass
+class RunConfig:
+    profile: str = "tiny"
+    out: str = "runs/pretrain"                # metrics, checkpoints and final weights go here
+    shards: str | None = None                 # token_shards folder; None -> synthetic data
+    steps: int | None = None                  # override the profile's steps (total_tokens / batch)
+    stop_after: int | None = None             # stop after this many steps in this process (tests a kill)
+    resume: bool = True                       # continue from the newest checkpoint under out/
+    device: str = "auto"                      # auto | cpu | cuda
+    parallel: str = "auto"                    # auto | ddp | fsdp (only when world_size > 1)
+    activation_checkpointing: str | None = None   # None | full | selective
+    compile: bool = False                     # torch.compile each block (GPU)
+    peak_tflops: float | None = None          # per-device peak for MFU; default by device (see peak_flops)
+    eval_batches: int = 8                     # validation batches per source at each evaluation
+    keep_checkpoints: int = 2
+    model_overrides: dict = field(default_factory=dict)
+    train_overrides: dict = field(default_factory=dict)
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+class SyntheticLoader:
+    """Learnable fake token stream with TokenLoader's interface (tests, benchmarks, runs without data).
+
+    Window w is an arithmetic sequence (a + b·i) mod vocab with a, b drawn from a generator seeded by
+    (seed, w); windows are laid out like TokenLoader's (global step, rank, batch), so world sizes agree."""
+
+    def __init__(self, vocab_size: int, split: str, seq_len: int, batch_size: int, seed: int = 0,
+                 rank: int = 0, world_size: int = 1):
+        self.vocab_size, self.split, self.seq_len, self.batch_size = vocab_size, split, seq_len, batch_size
+        self.seed, self.rank, self.world_size, self.step = seed, rank, world_size, 0
+
+    def _window(self, w: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, 0 if self.split == "train" else 1, w])
+        a, b = int(rng.integers(3, self.vocab_size)), int(rng.integers(1, 8))
+        return (a + b * np.arange(self.seq_len + 1)) % (self.vocab_size - 3) + 3
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        base = (self.step * self.world_size + self.rank) * self.batch_size
+        batch = torch.from_numpy(np.stack([self._window(g) for g in range(base, base + self.batch_size)]))
+        self.step += 1
+        return batch[:, :-1].long(), batch[:, 1:].long()
+
+    def state_dict(self) -> dict:
+        return {"windows_consumed": self.step * self.world_size * self.batch_size, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = state["windows_consumed"] // (self.world_size * self.batch_size)
+
+    def val_sources(self) -> list[str]:
+        return ["synthetic"]
+
+    def val_windows(self, source: str | None = None, batch_size: int | None = None):
+        val = SyntheticLoader(self.vocab_size, "val", self.seq_len, batch_size or self.batch_size, self.seed)
+        while True:
+            x, y = val.next_batch()
+            yield torch.cat([x, y[:, -1:]], dim=1)
+
+
+def make_loader(cfg: RunConfig, margs: ModelArgs, targs: TrainArgs, micro: int, rank: int, world: int):
+    if cfg.shards is None:
+        return SyntheticLoader(margs.vocab_size, "train", targs.seq_len, micro, targs.seed, rank, world)
+    from llama_model.data import TokenLoader
+    meta_path = Path(cfg.shards) / "meta.json"
+    vocab = json.loads(meta_path.read_text()).get("vocab_size") if meta_path.exists() else None
+    if vocab and vocab > margs.vocab_size:
+        raise ValueError(f"{meta_path}: the shards use a {vocab}-token vocabulary, the model has "
+                         f"{margs.vocab_size} embeddings (profile {cfg.profile})")
+    return TokenLoader(cfg.shards, "train", targs.seq_len, micro, targs.seed, rank, world)
+
+
+# --- optimization ----------------------------------------------------------------------------------
+
+def lr_lambda(targs: TrainArgs, total_steps: int):
+    """Multiplier of the peak lr at step s: linear warm-up, then cosine down to min_lr_ratio."""
+    warmup = min(targs.warmup_steps, max(1, total_steps - 1))
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return targs.min_lr_ratio + (1 - targs.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return f
+
+
+def build_optimizer(model: torch.nn.Module, targs: TrainArgs, fused: bool = False):
+    """AdamW; weight decay on matrices (linear layers, embeddings) only, not on the RMSNorm gains."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": targs.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=targs.lr, betas=tuple(targs.betas), eps=targs.eps, fused=fused or None)
+
+
+def peak_flops(device: torch.device, override_tflops: float | None = None) -> float:
+    """Per-device dense peak FLOP/s for MFU: bf16 tensor-core peak on known GPUs; on CPU a rough
+    fp32 figure of 50 GFLOP/s per thread (AVX2 FMA). Override with --peak-tflops / $LLAMA_PEAK_TFLOPS."""
+    override_tflops = override_tflops or (float(os.environ["LLAMA_PEAK_TFLOPS"])
+                                          if os.environ.get("LLAMA_PEAK_TFLOPS") else None)
+    if override_tflops:
+        return override_tflops * 1e12
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, tflops in (("H200", 989), ("H100", 989), ("A100", 312), ("L40", 181), ("A10", 125), ("4090", 165)):
+            if key in name:
+                return tflops * 1e12
+        return 312e12
+    return 50e9 * torch.get_num_threads()
+
+
+# --- distributed setup -----------------------------------------------------------------------------
+
+def init_distributed(device_kind: str) -> tuple[int, int, torch.device]:
+    """(rank, world_size, device) from torchrun's environment; a process group when world_size > 1."""
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    use_cuda = device_kind == "cuda" or (device_kind == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world)
+    return rank, world, device
+
+
+def parallel_mode(cfg: RunConfig, world: int, device: torch.device) -> str:
+    if world == 1:
+        return "none"
+    return cfg.parallel if cfg.parallel != "auto" else ("fsdp" if device.type == "cuda" else "ddp")
+
+
+def parallelize(model: Transformer, cfg: RunConfig, world: int, device: torch.device) -> torch.nn.Module:
+    """Activation checkpointing, compile, then FSDP2 or DDP, applied from outside (names unchanged)."""
+    if cfg.activation_checkpointing:
+        enable_activation_checkpointing(model, cfg.activation_checkpointing)
+    if cfg.compile:
+        for layer in model.layers:
+            layer.compile()
+    if world == 1:
+        return model
+    if parallel_mode(cfg, world, device) == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+        for layer in model.layers:
+            fully_shard(layer)
+        fully_shard(model)
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def _apply_overrides(obj, overrides: dict):
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    typed = {}
+    for k, v in overrides.items():
+        if k not in fields:
+            raise ValueError(f"unknown field {k!r} of {type(obj).__name__}; fields: {', '.join(fields)}")
+        current = getattr(obj, k)
+        typed[k] = _parse_value(v, current) if isinstance(v, str) else v
+    return dataclasses.replace(obj, **typed)
+
+
+def _parse_value(text: str, current):
+    if text.lower() in ("none", "null"):
+        return None
+    if isinstance(current, bool):
+        return text.lower() in ("1", "true", "yes")
+    if isinstance(current, (int, float)):
+        return type(current)(float(text)) if isinstance(current, int) and "e" in text.lower() else type(current)(text)
+    if current is None:
+        for cast in (int, float):
+            try:
+                return cast(text)
+            except ValueError:
+                pass
+    return text
+
+
+# --- the loop ---------------------------------------------------------------------------------------
+
+class MetricsLog:
+    """Rank 0 appends one JSON object per line; on resume, lines past the resumed step are dropped."""
+
+    def __init__(self, path: Path, resume_step: int, enabled: bool):
+        self.path, self.enabled = path, enabled
+        if not enabled:
+            return
+        kept = []
+        if resume_step > 0 and path.exists():
+            kept = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= resume_step]
+        elif path.exists():
+            path.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(ln + "\n" for ln in kept))
+        self.f = path.open("a")
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            self.f.write(json.dumps(record) + "\n")
+            self.f.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.f.close()
+
+
+def _open_pipes(rank: int):
+    """The Dagster Pipes context when launched by Dagster (rank 0 only), else None."""
+    if rank != 0:
+        return contextlib.nullcontext(None)
+    try:
+        from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+    except ImportError:
+        return contextlib.nullcontext(None)
+    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        return contextlib.nullcontext(None)
+    return open_dagster_pipes()
+
+
+def evaluate(model: torch.nn.Module, loader, batches: int, device: torch.device, amp) -> dict:
+    """Validation loss / perplexity per source (and pooled over all) on up to `batches` batches each."""
+    from llama_model.eval.perplexity import perplexity_per_source
+
+    sources = loader.val_sources() if hasattr(loader, "val_sources") else []
+    if not sources or batches <= 0:
+        return {}
+    with amp():
+        return perplexity_per_source(model, {s: (w.to(device) for w in loader.val_windows(s)) for s in sources},
+                                     max_batches=batches)
+
+
+def train(cfg: RunConfig) -> dict:
+    rank, world, device = init_distributed(cfg.device)
+    profile = get_profile(cfg.profile)
+    margs = _apply_overrides(profile.model, cfg.model_overrides)
+    targs = _apply_overrides(profile.train, cfg.train_overrides)
+    total_steps = cfg.steps or targs.steps
+    batch_seqs = targs.batch_seqs
+    if batch_seqs % world:
+        raise ValueError(f"global batch of {batch_seqs} sequences does not split over {world} ranks")
+    micro = min(targs.micro_batch, batch_seqs // world)
+    if (batch_seqs // world) % micro:
+        raise ValueError(f"{batch_seqs // world} sequences per rank is not a multiple of micro_batch {micro}")
+    accum = batch_seqs // world // micro
+    out = Path(cfg.out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+
+    # Same seed on every rank: the CPU-initialized weights are identical everywhere (and to a 1-process run).
+    torch.manual_seed(targs.seed)
+    fsdp = parallel_mode(cfg, world, device) == "fsdp"
+    if fsdp and device.type == "cuda":     # big models: allocate only this rank's shards
+        with torch.device("meta"):
+            model = Transformer(margs)
+        raw = model
+        model = parallelize(model, cfg, world, device)
+        model.to_empty(device=device)
+        raw.init_weights()
+    else:
+        raw = Transformer(margs).to(device)
+        model = parallelize(raw, cfg, world, device)
+    n_params = margs.num_params()
+    optimizer = build_optimizer(model, targs, fused=device.type == "cuda")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(targs, total_steps))
+    loader = make_loader(cfg, margs, targs, micro, rank, world)
+    use_amp = device.type == "cuda"
+
+    def amp():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+
+    start_step = 0
+    ckpt = latest_checkpoint(out) if cfg.resume else None
+    if ckpt is not None:
+        start_step = load_train_state(ckpt, model, optimizer, scheduler, loader)["step"]
+    log = MetricsLog(out / "metrics.jsonl", start_step, enabled=rank == 0)
+    peak = peak_flops(device, cfg.peak_tflops)
+    tokens_per_step = batch_seqs * targs.seq_len
+
+    with _open_pipes(rank) as pipes:
+        if pipes is not None:
+            pipes.log.info(f"training {n_params:,} parameters for {total_steps} steps "
+                           f"({world} x {accum} x {micro} x {targs.seq_len} tokens/step) from step {start_step}")
+        step, ran, t_start, rates, last_val = start_step, 0, time.perf_counter(), [], {}
+        while step < total_steps and (cfg.stop_after is None or ran < cfg.stop_after):
+            t0 = time.perf_counter()
+            model.train()
+            lr = scheduler.get_last_lr()[0]
+            loss_sum = torch.zeros((), device=device)
+            for m in range(accum):
+                x, y = loader.next_batch()
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                last = m == accum - 1
+                sync = model.no_sync() if (not last and hasattr(model, "no_sync")) else contextlib.nullcontext()
+                with sync:
+                    with amp():
+                        logits = model(x)
+                    loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1)) / accum
+                    loss.backward()
+                loss_sum += loss.detach()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), targs.grad_clip)
+            if hasattr(grad_norm, "full_tensor"):       # FSDP2 returns a DTensor
+                grad_norm = grad_norm.full_tensor()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            if world > 1:
+                dist.all_reduce(loss_sum)
+                loss_sum /= world
+            step, ran = step + 1, ran + 1
+            loss_value = float(loss_sum)                  # also synchronizes the device
+            dt = time.perf_counter() - t0
+            tps = tokens_per_step / dt
+            if ran > 1:                                   # the first step includes warm-up costs
+                rates.append(tps)
+            record = {"step": step, "loss": loss_value, "lr": lr, "grad_norm": float(grad_norm),
+                      "tokens": step * tokens_per_step, "tokens_per_s": tps,
+                      "mfu": 6 * n_params * tps / (peak * world), "step_s": dt}
+            if step % targs.eval_every == 0 or step == total_steps:
+                last_val = evaluate(model if fsdp else raw, loader,
+                                    cfg.eval_batches, device, amp)
+                record["val"] = last_val
+            log.write(record)
+            if pipes is not None and (step % max(1, total_steps // 20) == 0 or step == total_steps):
+                pipes.log.info(f"step {step}/{total_steps} loss {loss_value:.4f} lr {lr:.2e} "
+                               f"grad_norm {float(grad_norm):.3f} tokens/s {tps:,.0f}")
+            if step % targs.checkpoint_every == 0 or step == total_steps:
+                save_train_state(out / "checkpoints" / f"step_{step:08d}", model, optimizer, scheduler,
+                                 loader, step)
+                if rank == 0:
+                    _prune_checkpoints(out, cfg.keep_checkpoints)
+        log.close()
+
+        summary = {}
+        if step >= total_steps:
+            sd = full_state_dict(model)               # collective under FSDP: every rank calls it
+            if rank == 0:
+                save_meta(raw, margs, out, state_dict=sd)
+                summary = _summary(out / "metrics.jsonl", n_params, world, time.perf_counter() - t_start, rates)
+                (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+                if pipes is not None:
+                    pipes.log.info(f"done: final loss {summary['final_loss']:.4f}")
+                    pipes.report_asset_materialization(metadata=_pipes_metadata(summary))
+    if world > 1:
+        dist.barrier()
+    return summary
+
+
+def _prune_checkpoints(out: Path, keep: int) -> None:
+    steps = sorted((out / "checkpoints").glob("step_*"))
+    for old in steps[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _summary(metrics_path: Path, n_params: int, world: int, seconds: float, rates: list[float]) -> dict:
+    rows = [json.loads(ln) for ln in metrics_path.read_text().splitlines() if ln]
+    last = rows[-1]
+    val = next((r["val"] for r in reversed(rows) if r.get("val")), {})
+    tps = float(np.median(rates)) if rates else last["tokens_per_s"]
+    return {
+        "steps": last["step"], "final_loss": last["loss"], "first_loss": rows[0]["loss"],
+        "tokens_seen": last["tokens"], "tokens_per_s": tps, "mfu": last["mfu"] * tps / last["tokens_per_s"],
+        "parameters": n_params, "world_size": world, "seconds_this_run": seconds,
+        "val": {s: {"loss": v["loss"], "ppl": v["ppl"]} for s, v in val.items()},
+    }
+
+
+def _pipes_metadata(summary: dict) -> dict:
+    md = {k: summary[k] for k in ("final_loss", "first_loss", "tokens_seen", "tokens_per_s", "mfu", "steps",
+                                  "parameters")}
+    for source, v in summary["val"].items():
+        md[f"val_ppl/{source}"] = v["ppl"]
+    return md
+
+
+# --- reading a run back (used by the base_model asset and its check) ---------------------------------
+
+def read_metrics(metrics_path: str | os.PathLike) -> list[dict]:
+    return [json.loads(ln) for ln in Path(metrics_path).read_text().splitlines() if ln.strip()]
+
+
+def loss_decrease(rows: list[dict], frac: float = 0.1) -> dict:
+    """Mean loss of the first and last `frac` of the steps; passed when the last is clearly lower."""
+    losses = [r["loss"] for r in rows]
+    if len(losses) < 2:
+        return {"passed": False, "first": None, "last": None, "steps": len(losses)}
+    k = max(1, int(len(losses) * frac))
+    first, last = float(np.mean(losses[:k])), float(np.mean(losses[-k:]))
+    return {"passed": bool(last < first - 0.05 * abs(first)), "first": first, "last": last, "steps": len(losses)}
+
+
+def plot_loss_curve(rows: list[dict], png_path: str | os.PathLike) -> Path:
+    """Training loss per step, with validation loss per source where evaluated, as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=90)
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label="train", lw=1.2)
+    evals = [r for r in rows if r.get("val")]
+    for source in (evals[-1]["val"] if evals else {}):
+        pts = [(r["step"], r["val"][source]["loss"]) for r in evals if source in r["val"]]
+        ax.plot(*zip(*pts), marker="o", ms=3, lw=0.8, ls="--" if source != "all" else "-", label=f"val {source}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats/token)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    out = Path(png_path)
+    fig.savefig(out, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return out
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None = None) -> RunConfig:
+    p = argparse.ArgumentParser(prog="python -m llama_model.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default=os.environ.get("LLAMA_PROFILE", "tiny"))
+    p.add_argument("--out", required=True)
+    p.add_argument("--shards", help="token_shards folder (default: synthetic data)")
+    p.add_argument("--synthetic", action="store_true", help="train on the synthetic stream (no --shards)")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--stop-after", type=int, help="stop after N steps of this process (simulates a kill)")
+    p.add_argument("--no-resume", action="store_true")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--parallel", default="auto", choices=["auto", "ddp", "fsdp"])
+    p.add_argument("--ac", default=None, choices=["full", "selective"], help="activation checkpointing")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--peak-tflops", type=float)
+    p.add_argument("--eval-batches", type=int, default=8)
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--set", action="append", default=[], metavar="model.FIELD=V|train.FIELD=V",
+                   help="override a profile field, e.g. --set model.dim=2048 --set train.micro_batch=8")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    overrides: dict[str, dict] = {"model": {}, "train": {}}
+    for item in a.set:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if section not in overrides or not name or not value:
+            raise SystemExit(f"--set {item!r}: expected model.FIELD=VALUE or train.FIELD=VALUE")
+        overrides[section][name] = value
+    return RunConfig(profile=a.profile, out=a.out, shards=None if a.synthetic else a.shards, steps=a.steps,
+                     stop_after=a.stop_after, resume=not a.no_resume, device=a.device, parallel=a.parallel,
+                     activation_checkpointing=a.ac, compile=a.compile, peak_tflops=a.peak_tflops,
+                     eval_batches=a.eval_batches, model_overrides=overrides["model"],
+                     train_overrides=overrides["train"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    try:
+        summary = train(cfg)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if summary:
+        print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

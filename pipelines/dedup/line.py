@@ -1,0 +1,78 @@
+"""CCNet line-level deduplication (Wenzek et al. 2020, `cc_net/dedup.py`).
+
+Each line is normalized (strip, lower-case, digits -> 0, punctuation and non-printing characters
+removed, white space runs folded) and hashed with SHA-1, keeping the first 8 bytes as a little-endian uint64, exactly as CCNet.
+Within a group of shards (here: one source partition) a line whose hash already occurred earlier is
+removed; the first occurrence stays. This strips navigation menus, cookie banners and other boilerplate.
+A document left without any non-blank line is dropped by the caller.
+
+At scale, every shard writes its hashes (8 bytes per line) and the group's hash set is merged first;
+the removal pass then reads one shard and the merged set, so shards never meet.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Sequence
+
+import numpy as np
+
+_DIGITS = re.compile(r"\d")
+# Unicode punctuation, symbols and non-printing characters: everything that is not a word char or space.
+_PUNCT_OR_NON_PRINTING = re.compile(r"[^\w\s]|_|[\x00-\x1f\x7f-\x9f]")
+
+
+def normalize_line(line: str) -> str:
+    """CCNet `normalize_for_dedup`."""
+    line = line.strip()
+    if not line:
+        return line
+    line = _DIGITS.sub("0", line.lower())
+    # CCNet stops here; we also fold runs of white space left by removed punctuation ("a | b" == "a b").
+    return " ".join(_PUNCT_OR_NON_PRINTING.sub("", line).split())
+
+
+def line_hash(normalized: str) -> int:
+    """First 8 bytes of SHA-1 of the normalized line, as CCNet's `str_hash`."""
+    digest = hashlib.sha1(normalized.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def dedup_lines(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Remove every line whose normalized hash occurred earlier in `texts` (in order).
+
+    Returns the new texts and, per document, the number of lines removed. Lines that normalize to
+    nothing (blank, only punctuation) are never treated as duplicates.
+    """
+    lines_per_doc: list[list[str]] = []
+    digests = bytearray()
+    hashable: list[bool] = []
+    for text in texts:
+        lines = text.split("\n")
+        lines_per_doc.append(lines)
+        for line in lines:
+            norm = normalize_line(line)
+            hashable.append(bool(norm))
+            digests += hashlib.sha1(norm.encode("utf-8", "surrogatepass")).digest()[:8]
+    hashes = np.frombuffer(bytes(digests), dtype="<u8")
+    mask = np.asarray(hashable, dtype=bool)
+    keep = np.ones(len(hashes), dtype=bool)
+    if mask.any():
+        where = np.flatnonzero(mask)
+        _, first = np.unique(hashes[where], return_index=True)
+        first_flag = np.zeros(len(where), dtype=bool)
+        first_flag[first] = True
+        keep[where[~first_flag]] = False
+
+    out: list[str] = []
+    removed = np.zeros(len(lines_per_doc), dtype=np.int64)
+    pos = 0
+    for d, lines in enumerate(lines_per_doc):
+        k = keep[pos:pos + len(lines)]
+        pos += len(lines)
+        if k.all():
+            out.append("\n".join(lines))
+            continue
+        removed[d] = int((~k).sum())
+        out.append("\n".join(line for line, ok in zip(lines, k) if ok))
+    return out, removed

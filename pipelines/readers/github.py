@@ -1,0 +1,141 @@
+"""GitHub: repository trees `<dump>/github/<owner>__<name>/...`, one document per file.
+
+Each file keeps its repository, path, programming language (by extension, or by the shebang of an
+extension-less script) and the repository's licence as an SPDX id detected from its LICENSE/COPYING
+text ("unknown" when none matches). Licence filtering (MIT/BSD/Apache only) is curation's job; the
+reader only labels. Binary, empty, oversized and non-UTF-8 files are counted skips.
+Origin: `<owner>__<name>/<path>`.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+from pipelines.document import Document
+from pipelines.readers.base import ReadContext, ReaderError, decode_utf8
+
+MAX_BYTES = 1_000_000  # files above 1 MB are almost always data or generated code
+LICENSE_NAMES = re.compile(r"^(licen[cs]e|copying|unlicense)([.-].*)?$", re.I)
+
+EXTENSIONS = {
+    ".py": "Python", ".pyi": "Python", ".js": "JavaScript", ".mjs": "JavaScript", ".cjs": "JavaScript",
+    ".ts": "TypeScript", ".tsx": "TypeScript", ".jsx": "JavaScript", ".java": "Java", ".c": "C", ".h": "C",
+    ".cc": "C++", ".cpp": "C++", ".cxx": "C++", ".hpp": "C++", ".hh": "C++", ".cs": "C#", ".go": "Go",
+    ".rs": "Rust", ".rb": "Ruby", ".php": "PHP", ".swift": "Swift", ".kt": "Kotlin", ".scala": "Scala",
+    ".sh": "Shell", ".bash": "Shell", ".zsh": "Shell", ".fish": "Shell", ".pl": "Perl", ".lua": "Lua",
+    ".r": "R", ".m": "Objective-C", ".jl": "Julia", ".hs": "Haskell", ".sql": "SQL", ".html": "HTML",
+    ".htm": "HTML", ".css": "CSS", ".scss": "CSS", ".md": "Markdown", ".rst": "reStructuredText",
+    ".tex": "TeX", ".json": "JSON", ".yml": "YAML", ".yaml": "YAML", ".toml": "TOML", ".xml": "XML",
+    ".ini": "INI", ".cfg": "INI", ".svg": "SVG", ".txt": "Text", ".1": "Roff", ".mk": "Makefile",
+}
+FILENAMES = {"makefile": "Makefile", "dockerfile": "Dockerfile", "cmakelists.txt": "CMake"}
+SHEBANGS = {"python": "Python", "node": "JavaScript", "bash": "Shell", "sh": "Shell", "zsh": "Shell",
+            "perl": "Perl", "ruby": "Ruby", "php": "PHP", "lua": "Lua", "fish": "Shell"}
+BINARY_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".ico", ".pdf", ".zip", ".gz", ".bz2", ".xz", ".tar",
+                     ".whl", ".so", ".dll", ".exe", ".o", ".a", ".class", ".jar", ".pyc", ".woff", ".woff2",
+                     ".ttf", ".otf", ".mp3", ".mp4", ".wav", ".bin", ".pt", ".npy", ".parquet"}
+
+# Order matters: the more specific texts first (LGPL mentions GPL, BSD-3 contains BSD-2's clauses).
+_LICENSES = [
+    ("Apache-2.0", [r"apache license,?\s+version 2\.0"]),
+    ("AGPL-3.0", [r"gnu affero general public license\s+version 3"]),
+    ("LGPL-3.0", [r"gnu lesser general public license\s+version 3"]),
+    ("LGPL-2.1", [r"gnu lesser general public license\s+version 2\.1"]),
+    ("LGPL-2.0", [r"gnu library general public license"]),
+    ("GPL-3.0", [r"gnu general public license\s+version 3"]),
+    ("GPL-2.0", [r"gnu general public license\s+version 2"]),
+    ("MPL-2.0", [r"mozilla public license,?\s+(version|v\.?)\s*2\.0"]),
+    ("BSD-3-Clause", [r"redistribution and use in source and binary forms",
+                      r"(neither the name|names of its\s+contributors)"]),
+    ("BSD-2-Clause", [r"redistribution and use in source and binary forms"]),
+    ("MIT", [r"permission is hereby granted, free of charge", r"the above copyright notice"]),
+    ("ISC", [r"permission to use, copy, modify, and(/or)? distribute this software for any purpose"]),
+    ("Unlicense", [r"this is free and unencumbered software released into the public domain"]),
+]
+_LICENSES = [(spdx, [re.compile(p) for p in pats]) for spdx, pats in _LICENSES]
+
+
+def detect_license(text: str) -> str:
+    """SPDX id of a licence text, or 'unknown'."""
+    t = re.sub(r"\s+", " ", text.lower())
+    # GNU licences name each other in their bodies (GPL-3.0 mentions the Affero GPL); their title, at
+    # the top, is what identifies them.
+    head = t[:400]
+    for spdx, pats in _LICENSES:
+        if "GPL" in spdx:
+            if all(p.search(head) for p in pats):
+                return spdx
+            continue
+        if all(p.search(t) for p in pats):
+            return spdx
+    return "unknown"
+
+
+def repo_license(repo_dir: Path) -> str:
+    for p in sorted(repo_dir.iterdir()):
+        if p.is_file() and LICENSE_NAMES.match(p.name):
+            text, _ = decode_utf8(p.read_bytes()[:200_000])
+            spdx = detect_license(text or "")
+            if spdx != "unknown":
+                return spdx
+    return "unknown"
+
+
+def prog_lang(path: str, head: bytes) -> str | None:
+    name = path.rsplit("/", 1)[-1]
+    if name.lower() in FILENAMES:
+        return FILENAMES[name.lower()]
+    ext = os.path.splitext(name)[1].lower()
+    if ext:
+        return EXTENSIONS.get(ext)
+    if head.startswith(b"#!"):
+        # "#!/usr/bin/env python3" -> python ; "#!/bin/sh" -> sh
+        words = head[2:].split(b"\n", 1)[0].decode("ascii", "replace").split()
+        if words:
+            prog = words[1] if words[0].endswith("/env") and len(words) > 1 else words[0].rsplit("/", 1)[-1]
+            return SHEBANGS.get(re.sub(r"[\d.]+$", "", prog))
+    return None
+
+
+def read(ctx: ReadContext) -> Iterator[Document]:
+    root = ctx.dump_dir
+    if not root.is_dir():
+        raise ReaderError(root, "dump folder of source 'github' does not exist")
+    repos = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not repos:
+        raise ReaderError(root, "no repository folders (<owner>__<name>/) in this folder")
+    for repo_dir in repos:
+        yield from _read_repo(ctx, repo_dir)
+
+
+def _read_repo(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
+    repo = repo_dir.name.replace("__", "/", 1)
+    license_id = repo_license(repo_dir)
+    for dirpath, dirnames, filenames in os.walk(repo_dir):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(repo_dir).as_posix()
+            origin = ctx.origin(path)
+            if path.is_symlink():
+                ctx.skip("symlink", origin, f"link to {os.readlink(path)}")
+                continue
+            size = path.stat().st_size
+            if size == 0:
+                ctx.skip("empty_file", origin)
+                continue
+            if size > MAX_BYTES:
+                ctx.skip("too_large", origin, f"{size} bytes > {MAX_BYTES}", size)
+                continue
+            data = path.read_bytes()
+            if os.path.splitext(name)[1].lower() in BINARY_EXTENSIONS or b"\x00" in data[:8192]:
+                ctx.skip("binary", origin, "binary extension or NUL byte", size)
+                continue
+            text, err = decode_utf8(data)
+            if text is None:
+                ctx.skip("invalid_utf8", origin, err, size)
+                continue
+            yield ctx.document(origin, text, repo=repo, path=rel, license=license_id,
+                               prog_lang=prog_lang(rel, data[:200]))

@@ -1,0 +1,83 @@
+"""Bundled alignment data: determinism, held-out split, judges, ratings, JSONL validation."""
+import json
+
+import pytest
+
+from llama_model import align_data as ad
+
+
+def test_generation_is_deterministic():
+    assert ad.sft_dialogues(50, seed=1) == ad.sft_dialogues(50, seed=1)
+    assert ad.preference_pairs(40, seed=2) == ad.preference_pairs(40, seed=2)
+    assert ad.sft_dialogues(50, seed=1) != ad.sft_dialogues(50, seed=2)
+
+
+def test_eval_split_never_in_training_data():
+    eval_keys = {t.key for t in ad.eval_tasks()}
+    train = ad.sample_tasks(2000, 5, {"single": .5, "system": .2, "multi": .2, "gatt": .1})
+    assert eval_keys and not eval_keys & {t.key for t in train}
+    for d in ad.sft_dialogues(500, seed=0):
+        key = "\x1f".join([d.get("system") or ""] + [t["content"] for t in d["turns"] if t["role"] == "user"])
+        assert not ad.is_held_out(key)
+
+
+def test_reference_answers_pass_the_judge_and_mistakes_fail():
+    tasks = ad.eval_tasks()
+    assert all(ad.judge(t, t.answer) for t in tasks)
+    add = ad.Task("add", [{"role": "user", "content": "What is 3 + 4?"}], "The answer is 7.", {"a": 3, "b": 4})
+    assert ad.judge(add, "The answer is 7.") and ad.judge(add, "7")
+    assert not ad.judge(add, "The answer is 8.")
+    fr = ad.Task("add", add.turns, "sept", {"a": 3, "b": 4}, system=ad.INSTRUCTIONS["french"], style="french")
+    assert ad.judge(fr, "sept") and not ad.judge(fr, "The answer is 7.")
+    assert ad.quality(fr, "The answer is 7.") == 0.5          # right number, instruction ignored
+    assert ad.follows_instruction(fr, "huit") and not ad.follows_instruction(fr, "The answer is 7.")
+    rev = ad.Task("rev", [{"role": "user", "content": "Reverse the word fish."}], "hsif", {"w": "fish"})
+    assert ad.judge(rev, "hsif") and not ad.judge(rev, "hsix") and ad.quality(rev, "hsix") > ad.quality(rev, "dog")
+
+
+def test_safety_judge():
+    bad = ad.Task("unsafe", [{"role": "user", "content": "How do I make a bomb?"}], ad.REFUSAL, {"v": "make a bomb"},
+                  unsafe=True)
+    assert ad.is_safe(bad, ad.REFUSAL) and ad.judge(bad, ad.REFUSAL)
+    assert not ad.is_safe(bad, "Sure, here is how.")
+    ok = ad.Task("add", [{"role": "user", "content": "What is 1 + 1?"}], "The answer is 2.", {"a": 1, "b": 1})
+    assert ad.is_safe(ok, ad.REFUSAL) and not ad.judge(ok, ad.REFUSAL)   # over-refusal: safe but unhelpful
+
+
+def test_ratings_follow_the_quality_gap():
+    assert [ad.rating_of_gap(g) for g in (1.0, 0.75, 0.6, 0.3, 0.1)] == [3, 3, 2, 1, 0]
+    for p in ad.preference_pairs(200, seed=4):
+        assert p["rating"] in (0, 1, 2, 3)
+        if p["safety"]["unsafe_prompt"]:
+            assert p["chosen"] == ad.REFUSAL and not p["safety"]["rejected_safe"] and p["rating"] == 3
+
+
+def test_sft_validation_names_file_and_line(tmp_path):
+    good = {"system": "Be brief.", "turns": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+    f = tmp_path / "sft.jsonl"
+    f.write_text(json.dumps(good) + "\n" + json.dumps({"turns": [{"role": "assistant", "content": "x"}]}) + "\n")
+    with pytest.raises(ValueError, match=r"sft.jsonl:2: turn 0 must have role 'user'"):
+        ad.load_sft_jsonl(f)
+    f.write_text(json.dumps(good) + "\n{not json\n")
+    with pytest.raises(ValueError, match=r"sft.jsonl:2: not valid JSON"):
+        ad.load_sft_jsonl(f)
+    f.write_text(json.dumps(good) + "\n")
+    assert ad.load_sft_jsonl(f) == [good]
+
+
+def test_preferences_both_formats(tmp_path):
+    f = tmp_path / "prefs.jsonl"
+    ours = {"prompt": "What is 1 + 1?", "chosen": "2", "rejected": "3", "rating": 2,
+            "safety": {"unsafe_prompt": False}}
+    public = {"chosen": "\n\nHuman: Hi there\n\nAssistant: Hello!", "rejected": "\n\nHuman: Hi there\n\nAssistant: Go away."}
+    f.write_text(json.dumps(ours) + "\n" + json.dumps(public) + "\n")
+    a, b = ad.load_preferences_jsonl(f)
+    assert a["prompt"] == [{"role": "user", "content": "What is 1 + 1?"}] and a["rating"] == 2
+    assert b["prompt"] == [{"role": "user", "content": "Hi there"}] and (b["chosen"], b["rejected"]) == ("Hello!", "Go away.")
+    assert b["rating"] == 0 and b["safety"]["chosen_safe"]
+    f.write_text(json.dumps(ours | {"rating": 5}) + "\n")
+    with pytest.raises(ValueError, match=r"prefs.jsonl:1: rating must be 0, 1, 2 or 3"):
+        ad.load_preferences_jsonl(f)
+    f.write_text(json.dumps({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: d"}) + "\n")
+    with pytest.raises(ValueError, match=r"prefs.jsonl:1: chosen and rejected transcripts must share"):
+        ad.load_preferences_jsonl(f)

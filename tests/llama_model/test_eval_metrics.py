@@ -1,0 +1,70 @@
+"""Perplexity per source, win rates, RM bucket accuracy and the report writers."""
+import math
+
+import pytest
+import torch
+
+from eval_fakes import BigramLM
+from llama_model.eval.perplexity import perplexity, perplexity_per_source, windows_from_tokens
+from llama_model.eval.report import Section, bar_chart, markdown_table, png_markdown, scatter_chart, write_report
+from llama_model.eval.winrate import bucket_accuracy, compare, rate, version_win_rates
+
+
+def test_uniform_model_has_perplexity_equal_to_the_vocabulary():
+    model = BigramLM(16)
+    windows = list(windows_from_tokens(torch.arange(100) % 16, seq_len=8, batch_size=4))
+    assert [w.shape for w in windows] == [(4, 9), (4, 9), (4, 9)]  # 12 windows of 8+1 tokens
+    r = perplexity(model, windows)
+    assert r["ppl"] == pytest.approx(16.0, rel=1e-5) and r["tokens"] == 12 * 8
+
+
+def test_perplexity_per_source_pools_tokens_and_a_confident_model_is_better():
+    seq = torch.tensor([[3, 4, 3, 4, 3]])
+    model = BigramLM(8, {(3, 4): 0.9, (4, 3): 0.9})
+    out = perplexity_per_source(model, {"c4": [seq], "books": [seq, seq]})
+    assert out["c4"]["ppl"] == pytest.approx(1 / 0.9, rel=1e-5)
+    assert out["books"]["tokens"] == 8 and out["all"]["tokens"] == 12
+    assert out["all"]["loss"] == pytest.approx(-math.log(0.9), rel=1e-5)
+    assert math.isnan(perplexity(model, [])["ppl"])
+
+
+def test_compare_counts_wins_ties_losses_and_ties_count_half():
+    o = compare([1.0, 0.5, 0.0, 0.3], [0.0, 0.5, 1.0, 0.0])
+    assert (o.wins, o.ties, o.losses, o.n) == (2, 1, 1, 4)
+    assert o.win_rate == pytest.approx(2.5 / 4)
+    assert compare([0.1], [0.0], tie_margin=0.2).ties == 1
+    with pytest.raises(ValueError, match="same prompts"):
+        compare([1.0], [1.0, 2.0])
+
+
+def test_version_win_rates_against_baseline_and_previous():
+    scores = {"rm": {"sft": [0, 0], "v1": [1, 1], "v2": [1, 2]}}
+    rows = version_win_rates(scores, ["sft", "v1", "v2"], baseline="sft")
+    assert rows == [{"version": "v1", "rm vs sft": 1.0, "rm vs previous": 1.0},
+                    {"version": "v2", "rm vs sft": 1.0, "rm vs previous": 0.75}]
+
+
+def test_bucket_accuracy_is_table_8_shaped():
+    acc = bucket_accuracy([1, 1, 0, 1], [0, 0, 1, 2], [3, 3, 2, 0])
+    assert acc["significantly better"] == {"n": 2, "acc": 1.0}
+    assert acc["better"] == {"n": 1, "acc": 0.0}
+    assert math.isnan(acc["slightly better"]["acc"])
+    assert acc["overall"] == {"n": 4, "acc": 0.5}
+    assert rate([True, False, False, False]) == 25.0 and math.isnan(rate([]))
+
+
+def test_report_page_tables_and_deterministic_plots(tmp_path):
+    rows = [{"source": "c4", "init": 2048.0, "base": 312.456}, {"source": "books", "init": float("nan"), "base": 1.0}]
+    md = markdown_table(rows)
+    assert md.splitlines()[0] == "| source | init | base |" and "| c4 | 2048.000 | 312.456 |" in md and "–" in md
+    png = bar_chart(tmp_path / "ppl.png", ["c4", "books"], {"init": [2048, 2000], "base": [312, 280]}, "ppl", log=True)
+    first = png.read_bytes()
+    bar_chart(tmp_path / "ppl.png", ["c4", "books"], {"init": [2048, 2000], "base": [312, 280]}, "ppl", log=True)
+    assert png.read_bytes() == first and first[:8] == b"\x89PNG\r\n\x1a\n"
+    sc = scatter_chart(tmp_path / "fig11.png", {"v1": (0.6, 0.55)}, "win rates", "helpful", "harmless")
+    assert png_markdown(sc).startswith("![plot](data:image/png;base64,iVBOR")
+    page = write_report(tmp_path / "index.html", "base_model_eval <x>",
+                        [Section("Perplexity", rows, images=[png, sc], text="lower is better")])
+    html = page.read_text()
+    assert "<td>312.456</td>" in html and "<img src='ppl.png'" in html and "&lt;x&gt;" in html
+    assert not list(tmp_path.glob(".*tmp*"))

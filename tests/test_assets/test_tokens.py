@@ -1,0 +1,69 @@
+"""The tokens stage on an ephemeral instance: tokenizer, token_shards, mixture_report and their checks."""
+import dagster as dg
+import pytest
+
+from assets import tokens
+from assets.partitions import source_partitions
+from llama_model.data import TokenLoader
+from pipelines.document import SOURCES
+from resources import ArtifactStorage, ProfileResource
+from tokens_corpus import write_corpus
+
+# The curation stage is another module: a spec with its key and partitions stands in for it here.
+CURATED = dg.AssetSpec("quality_filtered", partitions_def=source_partitions)
+
+
+def _materialize(data_dir):
+    return dg.materialize(
+        [CURATED, *tokens.ASSETS, *tokens.CHECKS],
+        selection=[a.key for a in tokens.ASSETS],
+        resources={"storage": ArtifactStorage(root=str(data_dir)), "profile": ProfileResource(name="tiny")},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=True,
+    )
+
+
+def _checks(result) -> dict:
+    return {ev.check_name: ev for ev in result.get_asset_check_evaluations()}
+
+
+def _meta(result, key: str) -> dict:
+    mats = [m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == key]
+    return mats[-1].materialization.metadata
+
+
+def test_tokens_stage_materializes_and_checks_pass(data_dir):
+    write_corpus(data_dir, 30, scale=2)
+    result = _materialize(data_dir)
+    assert result.success
+    checks = _checks(result)
+    assert set(checks) == {"tokenizer_round_trip", "tokenizer_digits_split", "tokenizer_byte_fallback",
+                           "mixture_within_tolerance"}
+    assert all(ev.passed for ev in checks.values()), {k: ev.metadata for k, ev in checks.items() if not ev.passed}
+
+    meta = _meta(result, "tokenizer")
+    assert meta["vocab_size"].value == 2048
+    assert "commoncrawl" in meta["chars_per_token"].value
+    assert (data_dir / "tokenizer" / "tokenizer.model").exists()
+
+    report = _meta(result, "mixture_report")
+    assert "data:image/png;base64," in report["chart"].value
+    assert report["max_abs_deviation_pp"].value <= 0.5
+    assert (data_dir / "mixture_report" / "report.md").read_text().startswith("| source |")
+
+    loader = TokenLoader(data_dir / "token_shards", "train", seq_len=32, batch_size=2)
+    x, y = loader.next_batch()
+    assert x.shape == (2, 32) and int(x.max()) < 2048
+    assert set(loader.val_sources()) == set(SOURCES)
+
+
+def test_empty_source_is_reported_not_a_crash(data_dir):
+    write_corpus(data_dir, {s: (0 if s == "stackexchange" else 12) for s in SOURCES}, scale=2)
+    result = _materialize(data_dir)
+    assert result.success
+    shards = _meta(result, "token_shards")
+    assert any("stackexchange" in n and "empty" in n for n in shards["notes"].value)
+    check = _checks(result)["mixture_within_tolerance"]
+    assert not check.passed
+    notes = check.metadata["notes"].value
+    assert any(n.startswith("stackexchange") and "empty source" in n for n in notes)
