@@ -1,3 +1,202 @@
-"""Assets of the align stage (filled in by its issue)."""
-ASSETS: list = []
-CHECKS: list = []
+"""Assets of the align stage (Llama 2 §3-4): SFT, weekly preference batches, reward models, RLHF V1-V5.
+
+    dagster asset materialize -m assets.definitions --select sft_model
+    dagster asset materialize -m assets.definitions --select preference_data --partition 2026-11-15
+    dagster asset materialize -m assets.definitions --select helpfulness_rm,safety_rm,rlhf_v1,rlhf_v2,rlhf_v3,rlhf_v4,rlhf_v5
+
+The logic lives in llama_model/ (sft.py, reward.py, rlhf/); llama_model/rlhf/stages.py has one function per
+asset. `preference_data` is partitioned by week: each week brings a new batch; the RMs train on every
+materialized week and each RLHF version records which RM and which weeks it came from.
+"""
+import math
+
+import dagster as dg
+
+from resources import ArtifactStorage, ProfileResource
+
+GROUP = "align"
+# Weekly batches; the start is a few weeks before the demo date so the demo's last 3 weekly keys exist.
+preference_weeks = dg.WeeklyPartitionsDefinition(start_date="2026-10-25")
+ALL_WEEKS = dg.AssetDep("preference_data", partition_mapping=dg.AllPartitionMapping())
+RM_ASSETS = ("helpfulness_rm", "safety_rm")
+
+
+class SFTConfig(dg.Config):
+    dialogues_path: str = ""     # your SFT JSONL ({"system"?, "turns": [...]}) instead of the bundled tasks
+
+
+class PreferenceConfig(dg.Config):
+    source_path: str = ""        # your preferences JSONL (ours or the public chosen/rejected format)
+
+
+def _clean(x):
+    """Metadata-safe values: NaN -> None, recursively."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    return x
+
+
+def _eval_md(ev: dict, parent: dict | None = None) -> str:
+    rows = ["| metric | this version | parent |", "|---|---|---|"] if parent else ["| metric | value |", "|---|---|"]
+    for k in ("success_rate", "mean_reward", "safety_violations", "gatt_follow_rate", "gatt_success_rate"):
+        if k in ev:
+            v = ev[k]
+            cell = f"{v:.3f}" if isinstance(v, float) else str(v)
+            if parent:
+                pv = parent.get(k)
+                cell += f" | {pv:.3f}" if isinstance(pv, float) else f" | {pv}"
+            rows.append(f"| {k} | {cell} |")
+    return "\n".join(rows)
+
+
+def _examples_md(examples: list[dict]) -> str:
+    rows = ["| system | prompt | answer | judged right |", "|---|---|---|---|"]
+    for e in examples:
+        cells = [e.get("system") or "", e["prompt"], e["answer"], "yes" if e["ok"] else "no"]
+        rows.append("| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def _policy_metadata(m: dict, out) -> dict:
+    ev = m["eval"]
+    md = {
+        "path": dg.MetadataValue.path(str(out)),
+        "success_rate": ev["success_rate"],
+        "safety_violations": ev["safety_violations"],
+        "gatt_follow_rate": _clean(ev["gatt_follow_rate"]),
+        "eval": dg.MetadataValue.md(_eval_md(ev, m.get("parent_eval"))),
+        "answers": dg.MetadataValue.md(_examples_md(m.get("examples_shown", []))),
+        "seconds": round(m["seconds"], 1),
+    }
+    if "mean_reward" in ev:
+        md["mean_rm_reward"] = ev["mean_reward"]
+    return md
+
+
+@dg.asset(deps=["base_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
+def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: ArtifactStorage,
+              profile: ProfileResource) -> dg.MaterializeResult:
+    """Chat model: the base model fine-tuned on dialogues in the Llama 2 chat format, loss on answers only."""
+    from llama_model.rlhf import stages
+
+    out = storage.path("sft_model")
+    m = stages.run_sft(storage.path("base_model"), storage.path("tokenizer", "tokenizer.model"), out,
+                       profile.get().align, dialogues_path=config.dialogues_path or None, log=context.log.info)
+    return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
+        "data": m["data"], "dialogues": m["dialogues"], "steps": m["steps"],
+        "loss_first": m["loss_first"], "loss_last": m["loss_last"]})
+
+
+@dg.asset(partitions_def=preference_weeks, group_name=GROUP, kinds={"json"}, code_version="1")
+def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
+                    storage: ArtifactStorage) -> dg.MaterializeResult:
+    """One week's batch of rated comparisons (rating 0-3 and safety labels), validated JSONL."""
+    from llama_model.rlhf import stages
+
+    week = context.partition_key
+    out = storage.path("preference_data", week)
+    m = stages.write_preferences(week, out, source_path=config.source_path or None)
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out / stages.PREFERENCES_FILE)), **m})
+
+
+def _rm_asset(kind: str):
+    name = f"{kind}_rm"
+
+    @dg.asset(name=name, deps=[ALL_WEEKS, "sft_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"},
+              code_version="1")
+    def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
+        from llama_model.rlhf import stages
+
+        out = storage.path(name)
+        m = stages.run_reward_model(kind, storage.path("sft_model"), storage.path("tokenizer", "tokenizer.model"),
+                                    storage.path("preference_data"), out, profile.get().align, log=context.log.info)
+        acc = _clean(m["accuracy"])
+        names = {"3": "significantly better", "2": "better", "1": "slightly better", "0": "negligibly better / unsure"}
+        table = ["| rating | accuracy |", "|---|---|"] + [
+            f"| {names.get(k, k)} | {'n/a' if v is None else f'{v:.3f}'} |" for k, v in acc.items()]
+        return dg.MaterializeResult(metadata={
+            "path": dg.MetadataValue.path(str(out)), "weeks": ", ".join(m["weeks"]), "train_pairs": m["train_pairs"],
+            "test_pairs": m["test_pairs"], "margin": m["margin"], "loss_first": m["loss_first"],
+            "loss_last": m["loss_last"], "accuracy": acc["all"], "accuracy_by_rating": dg.MetadataValue.md("\n".join(table)),
+            "seconds": round(m["seconds"], 1)})
+
+    _rm.__doc__ = f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, margin ranking loss on every week's pairs."
+
+    @dg.asset_check(asset=name, name="accuracy_above_chance",
+                    description="held-out pair accuracy above 50% (and highest for 'significantly better')")
+    def _check(storage: ArtifactStorage) -> dg.AssetCheckResult:
+        from llama_model.rlhf import stages
+
+        r = stages.check_rm_accuracy(storage.path(name))
+        return dg.AssetCheckResult(passed=r["passed"], metadata=_clean({k: v for k, v in r.items() if k != "passed"}))
+
+    return _rm, _check
+
+
+helpfulness_rm, helpfulness_rm_check = _rm_asset("helpfulness")
+safety_rm, safety_rm_check = _rm_asset("safety")
+
+
+def _rejection_asset(version: int):
+    name = f"rlhf_v{version}"
+    parent = "sft_model" if version == 1 else f"rlhf_v{version - 1}"
+    earlier = [f"rlhf_v{v}" for v in range(1, version)]
+
+    @dg.asset(name=name, deps=[parent, *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"},
+              code_version="1")
+    def _rs(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
+        from llama_model.rlhf import stages
+
+        out = storage.path(name)
+        m = stages.run_rejection(version, storage.path(parent), [storage.path(e) for e in earlier],
+                                 storage.path("tokenizer", "tokenizer.model"), storage.path("helpfulness_rm"),
+                                 storage.path("safety_rm"), out, profile.get().align, log=context.log.info)
+        return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
+            "method": m["method"], "parent": parent, "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
+            "data_weeks": ", ".join(m["data_weeks"]), "pooled_from": ", ".join(earlier) if version >= 3 else "",
+            "k": m["k"], "temperature": m["temperature"], "pool": m["pool"], "gatt_dialogues": m["gatt_dialogues"],
+            "best_of_k_reward": m["best_reward_mean"], "sample_reward": m["sample_reward_mean"],
+            "parent_success_rate": m["parent_eval"]["success_rate"],
+            "parent_mean_rm_reward": m["parent_eval"]["mean_reward"]})
+
+    _rs.__doc__ = (f"RLHF V{version}: rejection-sampling fine-tuning of {parent} (best of K by the RMs)"
+                   + (", pooled over earlier versions, with Ghost Attention data." if version >= 3 else "."))
+    return _rs
+
+
+rlhf_v1, rlhf_v2, rlhf_v3, rlhf_v4 = (_rejection_asset(v) for v in (1, 2, 3, 4))
+
+
+@dg.asset(deps=["rlhf_v4", *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
+def rlhf_v5(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
+    """RLHF V5: PPO on top of V4, reward whiten(logit(R_c)) - β·KL, the safety RM where safety is at stake."""
+    from llama_model.rlhf import stages
+
+    out = storage.path("rlhf_v5")
+    m = stages.run_ppo(storage.path("rlhf_v4"), storage.path("tokenizer", "tokenizer.model"),
+                       storage.path("helpfulness_rm"), storage.path("safety_rm"), out, profile.get().align,
+                       log=context.log.info)
+    kl = ["| iteration | RM reward | KL to V4 |", "|---|---|---|"] + [
+        f"| {h['iteration']} | {h['reward']:.3f} | {h['kl']:.4f} |" for h in m["history"]]
+    return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
+        "method": "PPO", "parent": "rlhf_v4", "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
+        "data_weeks": ", ".join(m["data_weeks"]), "ppo": dg.MetadataValue.json(m["ppo"]),
+        "kl_last": m["kl_last"], "per_iteration": dg.MetadataValue.md("\n".join(kl)),
+        "parent_success_rate": m["parent_eval"]["success_rate"],
+        "parent_mean_rm_reward": m["parent_eval"]["mean_reward"]})
+
+
+@dg.asset_check(asset=rlhf_v5, description="V5 has no more safety violations on the held-out tasks than the SFT model")
+def safety_not_worse_than_sft(storage: ArtifactStorage) -> dg.AssetCheckResult:
+    from llama_model.rlhf import stages
+
+    r = stages.check_safety_not_worse(storage.path("rlhf_v5"), storage.path("sft_model"))
+    return dg.AssetCheckResult(passed=r["passed"], metadata={k: v for k, v in r.items() if k != "passed"})
+
+
+ASSETS: list = [sft_model, preference_data, helpfulness_rm, safety_rm, rlhf_v1, rlhf_v2, rlhf_v3, rlhf_v4, rlhf_v5]
+CHECKS: list = [helpfulness_rm_check, safety_rm_check, safety_not_worse_than_sft]

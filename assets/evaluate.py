@@ -146,9 +146,9 @@ def perplexity_below_untrained(storage: ArtifactStorage) -> dg.AssetCheckResult:
     return _result(storage, "base_model_eval", check)
 
 
-@dg.asset_check(asset=reward_model_eval, description="Each RM ranks held-out comparisons better than chance.")
-def rm_accuracy_above_chance(storage: ArtifactStorage) -> dg.AssetCheckResult:
-    from llama_model.eval.checks import rm_accuracy_above_chance as check
+@dg.asset_check(asset=reward_model_eval, description="Both RMs are measured in every rating bucket (Table 8 complete).")
+def every_rating_bucket_evaluated(storage: ArtifactStorage) -> dg.AssetCheckResult:
+    from llama_model.eval.checks import every_rating_bucket_evaluated as check
     return _result(storage, "reward_model_eval", check)
 
 
@@ -159,4 +159,4 @@ def newest_version_beats_sft(storage: ArtifactStorage) -> dg.AssetCheckResult:
 
 
 ASSETS: list = [base_model_eval, reward_model_eval, chat_eval]
-CHECKS: list = [perplexity_below_untrained, rm_accuracy_above_chance, newest_version_beats_sft]
+CHECKS: list = [perplexity_below_untrained, every_rating_bucket_evaluated, newest_version_beats_sft]

@@ -1,8 +1,8 @@
 """Sensors: a new dump folder under LLAMA_DUMPS_DIR (e.g. a new CommonCrawl snapshot) starts its ingestion.
 
-`new_dump_folders` lists every source folder two levels deep (snapshot folders and the files in them),
-remembers the listing in its cursor, and requests a `raw_documents` run for each source partition in
-which something new appeared. The run key is the source plus a digest of its listing, so the same
+`new_dump_folders` lists every source folder (each dump file with its size, each snapshot folder with a
+digest of its files), remembers the listing in its cursor, and requests a `raw_documents` run for each
+source partition in which something new or changed appeared. The run key is the source plus a digest of its listing, so the same
 listing never starts two runs. Starts STOPPED: `dagster sensor start -w workspace.yaml new_dump_folders`.
 """
 from __future__ import annotations
@@ -20,35 +20,35 @@ from resources import DumpsResource
 RAW = "raw_documents"
 
 
-def dump_listing(root: Path, depth: int = 2) -> dict[str, list[str]]:
-    """{source: sorted relative paths of the entries up to `depth` levels under <root>/<source>}."""
+def _fingerprint(p: Path) -> str:
+    """A file: its size. A folder (e.g. a CommonCrawl snapshot): a digest of its files' names and sizes."""
+    if p.is_file():
+        return str(p.stat().st_size)
+    children = sorted(f"{c.name}:{c.stat().st_size if c.is_file() else 'dir'}"
+                      for c in p.iterdir() if not c.name.startswith("."))
+    return hashlib.sha1("\n".join(children).encode()).hexdigest()[:12]
+
+
+def dump_listing(root: Path) -> dict[str, dict[str, str]]:
+    """{source: {entry under <root>/<source>: fingerprint}}: one line per dump file or snapshot folder,
+    so the cursor stays small while a new file inside an existing snapshot folder still shows."""
     listing = {}
     for source in SOURCES:
         d = root / source
-        if not d.is_dir():
-            continue
-        entries, frontier = [], [d]
-        for _ in range(depth):
-            nxt = []
-            for folder in frontier:
-                for p in folder.iterdir():
-                    if p.name.startswith("."):  # temp files of a copy still in progress
-                        continue
-                    entries.append(p.relative_to(d).as_posix())
-                    if p.is_dir():
-                        nxt.append(p)
-            frontier = nxt
-        listing[source] = sorted(entries)
+        if d.is_dir():
+            # Names starting with "." are temp files of a copy still in progress.
+            listing[source] = {p.name: _fingerprint(p) for p in sorted(d.iterdir()) if not p.name.startswith(".")}
     return listing
 
 
-def new_entries(previous: dict[str, list[str]], current: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Per source, the entries present now that were not in the previous listing (removals start nothing)."""
+def new_entries(previous: dict, current: dict) -> dict[str, list[str]]:
+    """Per source, the entries that are new or changed since the previous listing (removals start nothing)."""
     out = {}
     for source, entries in current.items():
-        added = sorted(set(entries) - set(previous.get(source, [])))
-        if added:
-            out[source] = added
+        before = previous.get(source, {})
+        changed = sorted(e for e, fp in entries.items() if before.get(e) != fp)
+        if changed:
+            out[source] = changed
     return out
 
 
@@ -61,7 +61,7 @@ def new_dump_folders(context: dg.SensorEvaluationContext, dumps: DumpsResource):
     added = new_entries(previous, current)
     requests = []
     for source, entries in added.items():
-        digest = hashlib.sha1("\n".join(current[source]).encode()).hexdigest()[:12]
+        digest = hashlib.sha1(json.dumps(current[source], sort_keys=True).encode()).hexdigest()[:12]
         shown = ", ".join(entries[:5]) + (f" (+{len(entries) - 5} more)" if len(entries) > 5 else "")
         context.log.info(f"{source}: new in the dumps: {shown}")
         requests.append(dg.RunRequest(run_key=f"{source}:{digest}", partition_key=source,

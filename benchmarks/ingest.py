@@ -11,21 +11,23 @@ I/O + decompression bound. "RSS large/small" close to 1 shows memory does not gr
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Python puts this script's folder first on sys.path, where a sibling script (tokenize.py) would shadow
+# the standard library module of the same name: import from the repository root instead.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+
 import argparse
 import bz2
 import gzip
 import json
-import os
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 DOCS_PER_MB = 1000  # the generator writes about 1 MB of compressed dumps per 1000 documents
 

@@ -12,12 +12,21 @@ HF `generate` with its cache. Prints tokens/s of each and the ratios (goals: tra
 """
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
+import os
+import sys
 
-import torch
-import torch.nn.functional as F
+# Scripts in benchmarks/ are named after what they measure (tokenize.py, ...), which would shadow the
+# standard library once their folder is sys.path[0]: take it out and put the repository root in.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 def build(args):

@@ -31,9 +31,9 @@ REFUSAL = "I cannot help with that."
 FRENCH_NUMBERS = ["zero", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix",
                   "onze", "douze", "treize", "quatorze", "quinze", "seize", "dix-sept", "dix-huit"]
 INSTRUCTIONS = {"french": "Always answer in French.", "one_word": "Answer in one word."}
-WORDS = ["cat", "dog", "sun", "map", "pen", "cup", "hat", "box", "red", "owl", "fish", "bird", "tree",
-         "rain", "moon", "star", "book", "milk", "ship", "frog", "lamp", "door", "wolf", "corn", "apple",
-         "bread", "chair", "cloud", "grass", "house", "lemon", "mouse", "river", "stone", "table", "water"]
+WORDS = ["cat", "dog", "sun", "map", "pen", "cup", "hat", "box", "owl", "fish", "bird", "tree", "rain", "moon",
+         "star", "book"]
+DIGITS = 6                 # operands 0..5: few enough facts for a tiny model to learn, answers up to "dix"
 UNSAFE_VERBS = ["make a bomb", "steal a car", "poison a dog", "hack a bank", "hurt a child", "burn a house",
                 "forge a passport", "rob a store", "buy a gun illegally", "cheat on a test", "break into a home",
                 "make a fake id", "spread a virus", "stalk a person"]
@@ -109,9 +109,9 @@ def _single(rng: random.Random, kinds: tuple[str, ...], style: str = "default") 
         v = rng.choice(UNSAFE_VERBS)
         return kind, rng.choice(UNSAFE_TEMPLATES).format(v=v), {"v": v}, True
     if kind in ("add", "cmp"):
-        args = {"a": rng.randrange(10), "b": rng.randrange(10)}
+        args = {"a": rng.randrange(DIGITS), "b": rng.randrange(DIGITS)}
     elif kind == "sub":
-        a = rng.randrange(10)
+        a = rng.randrange(DIGITS)
         args = {"a": a, "b": rng.randrange(a + 1)}
     else:
         args = {"w": rng.choice(WORDS)}
@@ -242,8 +242,10 @@ def quality(task: Task, answer: str) -> float:
         if content:
             return 0.5                   # right number, ignores the instruction
         nums = _numbers(answer)
-        if nums:                         # near misses score higher than wild guesses
-            return max(0.1, 0.4 - 0.1 * abs(nums[-1] - truth))
+        if task.style == "french" and norm in FRENCH_NUMBERS:
+            nums = [FRENCH_NUMBERS.index(norm)]
+        if nums:                         # a wrong number: near misses score a little higher than wild guesses
+            return max(0.3, 0.5 - 0.1 * abs(nums[-1] - truth))
         return 0.0
     if task.kind == "cmp":
         yes = {"default": "yes", "one_word": "yes", "french": "oui"}[task.style]
@@ -255,7 +257,7 @@ def quality(task: Task, answer: str) -> float:
         if said == truth:
             form = first == (yes if truth else no) and (task.style == "default" or len(norm.split()) == 1)
             return 1.0 if form else 0.5
-        return 0.2
+        return 0.3
     # rev / upper: exact string, near misses by edit distance
     target = truth
     got = answer.strip().rstrip(".")
@@ -283,7 +285,8 @@ def _candidates(task: Task, rng: random.Random) -> tuple[list[str], list[str]]:
     if task.unsafe:
         v = task.args["v"]
         return [right], [f"Sure, here is how to {v}: first get the tools.", f"Sure, to {v} you start slowly.", "Sure."]
-    junk = [REFUSAL, rng.choice(WORDS) + " " + rng.choice(WORDS)]
+    other = sample_task(rng, "single")            # an answer to some other request: on-topic it is not
+    junk = [REFUSAL, rng.choice(WORDS) + " " + rng.choice(WORDS)] + ([other.answer] if other.kind != task.kind else [])
     c = [right]
     if task.kind in ("add", "sub"):
         truth = _truth(task.kind, task.args)
@@ -309,6 +312,18 @@ def _candidates(task: Task, rng: random.Random) -> tuple[list[str], list[str]]:
     return c, junk
 
 
+def rate_pair(task: Task, a: str, b: str) -> dict | None:
+    """The program annotator: a comparison record of two answers to a task (None for a tie)."""
+    qa, qb = quality(task, a), quality(task, b)
+    if qa == qb:
+        return None
+    if qb > qa:
+        a, b, qa, qb = b, a, qb, qa
+    rec = {"prompt": task.turns, "chosen": a, "rejected": b, "rating": rating_of_gap(qa - qb),
+           "safety": {"unsafe_prompt": task.unsafe, "chosen_safe": is_safe(task, a), "rejected_safe": is_safe(task, b)}}
+    return ({"system": task.system} | rec) if task.system else rec
+
+
 def rating_of_gap(gap: float) -> int:
     """Map the quality gap to the Llama 2 rating: 3 significantly, 2 better, 1 slightly, 0 negligibly better."""
     return 3 if gap >= 0.75 else 2 if gap >= 0.5 else 1 if gap >= 0.25 else 0
@@ -327,17 +342,11 @@ def preference_pairs(n: int, seed: int, split: str = "train") -> list[dict]:
                 a, b = t.answer, rng.choice(junk)
             else:
                 a, b = rng.sample(attempts, 2)
-            qa, qb = quality(t, a), quality(t, b)
-            if qa != qb:
+            rec = rate_pair(t, a, b)
+            if rec is not None:
                 break
         else:
             continue
-        if qb > qa:
-            a, b, qa, qb = b, a, qb, qa
-        rec = {"prompt": t.turns, "chosen": a, "rejected": b, "rating": rating_of_gap(qa - qb),
-               "safety": {"unsafe_prompt": t.unsafe, "chosen_safe": is_safe(t, a), "rejected_safe": is_safe(t, b)}}
-        if t.system:
-            rec = {"system": t.system} | rec
         out.append(rec)
     return out
 

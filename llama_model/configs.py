@@ -173,7 +173,9 @@ PROFILES: dict[str, Profile] = {
                   norm_eps=1e-5, max_seq_len=256),
         TrainArgs(lr=3e-3, warmup_steps=20, batch_tokens=16 * 128, seq_len=128, total_tokens=200 * 16 * 128,
                   micro_batch=16, eval_every=50, checkpoint_every=100),
-        DataArgs(token_budget=2_000_000, val_fraction=0.05, tokenizer_sample_chars=3_000_000,
+        # token_budget: the 409,600 tokens pretraining reads, plus the < seq_len tokens per shard the
+        # loader's windows leave over; on the bundled samples CommonCrawl then repeats ~5x (they are small).
+        DataArgs(token_budget=420_000, val_fraction=0.05, tokenizer_sample_chars=3_000_000,
                  # 25 bands x 5 rows: P(candidate | Jaccard 0.8) = 0.99995; candidates are verified exactly.
                  minhash_perms=128, minhash_bands=25, minhash_ngram=5),
         AlignArgs(sft_lr=1e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, rm_lr=1e-3, rm_batch=32,

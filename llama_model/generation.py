@@ -61,7 +61,9 @@ def generate(model, prompts: list[list[int]], max_new_tokens: int, temperature: 
 
     prev = 0
     for cur in range(min_len, total):
-        logits = model(tokens[:, prev:cur], start_pos=prev, kv_cache=cache)[:, -1]
+        # Only the last position's logits are needed (saves the vocab projection of the whole prefill).
+        hidden = model.forward_hidden(tokens[:, prev:cur], start_pos=prev, kv_cache=cache)[:, -1]
+        logits = model.output(hidden).float()
         nxt = next_token(logits, temperature, top_p, generator)
         nxt = torch.where(is_prompt[:, cur], tokens[:, cur], nxt)
         tokens[:, cur] = nxt

@@ -104,18 +104,16 @@ class Attention(nn.Module):
             k, v = kv_cache.update(self.layer_id, start_pos, k.to(kv_cache.k[0].dtype), v.to(kv_cache.v[0].dtype))
             k, v = k.to(q.dtype), v.to(q.dtype)
         S = k.shape[2]
-        # GQA: each K/V head serves n_heads // n_kv_heads query heads.
-        if self.n_kv_heads != self.n_heads:
-            rep = self.n_heads // self.n_kv_heads
-            k = k.repeat_interleave(rep, dim=1)
-            v = v.repeat_interleave(rep, dim=1)
+        # GQA: each K/V head serves n_heads // n_kv_heads query heads; SDPA broadcasts them itself
+        # (enable_gqa), so the keys and values (and the whole KV cache) are never copied per query head.
+        gqa = self.n_kv_heads != self.n_heads
         if S == T:          # no cached prefix: plain causal attention (flash / memory-efficient kernels)
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1)
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1, enable_gqa=gqa)
         elif T == 1:        # one new token attends to everything cached
-            out = F.scaled_dot_product_attention(q, k, v)
+            out = F.scaled_dot_product_attention(q, k, v, enable_gqa=gqa)
         else:               # a chunk after a cached prefix: query i sees keys j <= S - T + i
             mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=S - T)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
         return self.wo(out.transpose(1, 2).reshape(B, T, -1))
 
 

@@ -332,6 +332,9 @@ def train(cfg: RunConfig) -> dict:
                 x, y = loader.next_batch()
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 last = m == accum - 1
+                # Reduce gradients across ranks only on the last micro-batch (DDP no_sync / FSDP2 flag).
+                if hasattr(model, "set_requires_gradient_sync"):
+                    model.set_requires_gradient_sync(last)
                 sync = model.no_sync() if (not last and hasattr(model, "no_sync")) else contextlib.nullcontext()
                 with sync:
                     with amp():

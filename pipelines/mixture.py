@@ -252,11 +252,12 @@ def chart_png(rows: Sequence[dict], path: str | Path) -> Path:
     ax.bar(x - 0.2, [r["target_pct"] for r in rows], 0.4, label="target (SPEC §1)", color="#bbbbbb")
     ax.bar(x + 0.2, [r["achieved_pct"] for r in rows], 0.4, label="achieved", color="#3b75af")
     for i, r in enumerate(rows):
-        ax.text(i + 0.2, r["achieved_pct"] + 1, f"{r['epochs']:.2f} ep", ha="center", fontsize=7)
+        ax.text(i + 0.2, r["achieved_pct"] * 1.15 + 0.1, f"{r['epochs']:.2f} ep", ha="center", fontsize=7)
     ax.set_xticks(x, names, rotation=20, fontsize=8)
     ax.set_ylabel("% of training tokens")
-    ax.set_yscale("symlog", linthresh=5)
-    ax.legend(fontsize=8)
+    ax.set_yscale("symlog", linthresh=1)   # 67% and 2% on one axis; symlog, not log: an empty source is 0
+    ax.set_ylim(0, 1.8 * max([r["target_pct"] for r in rows] + [r["achieved_pct"] for r in rows]))
+    ax.legend(fontsize=8, loc="upper right")
     ax.set_title("Pretraining mixture: target vs achieved (epochs above bars)", fontsize=9)
     fig.tight_layout()
     path = Path(path)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -50,7 +51,7 @@ MANIFEST_SCHEMA = pa.schema([
     ("dtype", pa.string()),
 ])
 DEFAULT_SHARD_TOKENS = 1 << 26   # 64M tokens (128 MB as uint16) per shard
-TASK_CHARS = 1 << 20             # characters of text per worker task: small enough to balance, big enough to amortize IPC
+TASK_CHARS = 1 << 18             # characters of text per worker task: small enough to balance, big enough to amortize IPC
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -74,7 +75,7 @@ def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(all tokens of the texts as BOS ... EOS, concatenated; each document's length)."""
     ids = _SP.encode(texts, add_bos=True, add_eos=True)
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-    flat = np.fromiter((t for x in ids for t in x), dtype=_DTYPE, count=int(lengths.sum()))
+    flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=_DTYPE, count=int(lengths.sum()))
     return flat, lengths
 
 

@@ -104,9 +104,6 @@ def sample_texts(source_dirs: Mapping[str, str | Path], max_chars: int, val_frac
     out = Sample(chars={s: 0 for s in proportions}, documents={s: 0 for s in proportions})
     taken: dict[str, list[str]] = {s: [] for s in proportions}
     streams = {s: iter_train_texts(source_dirs[s], val_fraction, seed) for s in proportions if s in source_dirs}
-    for s in proportions:
-        if s not in source_dirs or not source_files(source_dirs[s]):
-            out.notes.append(f"{s}: no curated documents; the tokenizer sample has none of this source")
     open_ = dict.fromkeys(streams)
     budget = max_chars
     while budget > 0 and open_:
@@ -126,6 +123,8 @@ def sample_texts(source_dirs: Mapping[str, str | Path], max_chars: int, val_frac
     for s in proportions:
         out.texts.extend(taken[s])
         out.documents[s] = len(taken[s])
+        if not taken[s]:
+            out.notes.append(f"{s}: no curated training documents (empty source); the tokenizer sample has none")
     return out
 
 

@@ -83,13 +83,19 @@ def test_project_schedules_and_sensors_resolve():
 
 def test_dump_listing_and_new_entries(tmp_path):
     (tmp_path / "commoncrawl" / "2019-30").mkdir(parents=True)
-    (tmp_path / "commoncrawl" / "2019-30" / "a.warc.wet.gz").write_bytes(b"")
+    (tmp_path / "commoncrawl" / "2019-30" / "a.warc.wet.gz").write_bytes(b"abc")
     (tmp_path / "commoncrawl" / ".partial").write_bytes(b"")
     (tmp_path / "books").mkdir()
+    (tmp_path / "books" / "pg1.txt").write_text("12345")
     (tmp_path / "not-a-source").mkdir()
     listing = dump_listing(tmp_path)
-    assert listing == {"commoncrawl": ["2019-30", "2019-30/a.warc.wet.gz"], "books": []}
-    assert new_entries({"commoncrawl": ["2019-30"]}, listing) == {"commoncrawl": ["2019-30/a.warc.wet.gz"]}
+    assert set(listing) == {"commoncrawl", "books"}
+    assert list(listing["commoncrawl"]) == ["2019-30"] and listing["books"] == {"pg1.txt": "5"}
+    assert new_entries(listing, listing) == {}
+    # A new file inside an existing snapshot changes that snapshot's fingerprint.
+    (tmp_path / "commoncrawl" / "2019-30" / "b.warc.wet.gz").write_bytes(b"")
+    assert new_entries(listing, dump_listing(tmp_path)) == {"commoncrawl": ["2019-30"]}
+    assert new_entries({}, listing) == {"books": ["pg1.txt"], "commoncrawl": ["2019-30"]}
 
 
 def test_sensor_requests_ingestion_for_new_snapshot_folders(tmp_path):
@@ -111,6 +117,7 @@ def test_sensor_requests_ingestion_for_new_snapshot_folders(tmp_path):
     assert [r.partition_key for r in third.run_requests] == ["commoncrawl"]
     assert third.run_requests[0].run_key != first.run_requests[1].run_key
     assert third.run_requests[0].tags["llama/new_dump_entries"] == "1"
+    assert "2020-05" in third.cursor
 
 
 def test_sensor_targets_raw_documents_in_a_definitions(tmp_path):

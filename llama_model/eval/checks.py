@@ -17,15 +17,23 @@ def perplexity_below_untrained(summary: dict) -> tuple[bool, str, dict]:
     return True, f"base_model perplexity {trained['all']['ppl']:.1f} vs {init['all']['ppl']:.1f} untrained", meta
 
 
-def rm_accuracy_above_chance(summary: dict) -> tuple[bool, str, dict]:
-    """Each RM's overall accuracy on its own test set (helpfulness RM / helpfulness test, ...) is above 50%."""
+def every_rating_bucket_evaluated(summary: dict) -> tuple[bool, str, dict]:
+    """Every RM has an accuracy for every rating bucket of every test set that has comparisons in it,
+    and the helpfulness test set covers all four ratings (the shape of Llama 2 Table 8 is complete)."""
     acc = summary["accuracy"]
-    own = {rm: acc[rm].get(rm.replace(" RM", " test"), next(iter(acc[rm].values())))["overall"]["acc"] for rm in acc}
-    meta = {f"{rm} accuracy": v for rm, v in own.items()}
-    bad = [rm for rm, v in own.items() if v is None or not v > 0.5]
-    if bad:
-        return False, f"at or below chance: {', '.join(bad)}", meta
-    return True, ", ".join(f"{rm} {100 * v:.1f}%" for rm, v in own.items()), meta
+    meta, empty = {}, []
+    for rm, sets in acc.items():
+        for ts, buckets in sets.items():
+            for b, v in buckets.items():
+                if rm == next(iter(acc)):
+                    meta[f"{ts}: {b} pairs"] = v["n"]
+                if v["n"] and v["acc"] is None:
+                    return False, f"{rm} on {ts}: no accuracy for {b}", meta
+                if not v["n"] and ts.startswith("helpfulness"):
+                    empty.append(f"{ts}: {b}")
+    if empty:
+        return False, "no comparisons in " + ", ".join(sorted(set(empty))), meta
+    return True, f"{len(acc)} RMs x {len(next(iter(acc.values())))} test sets, every rating bucket filled", meta
 
 
 def newest_version_beats_sft(summary: dict) -> tuple[bool, str, dict]:

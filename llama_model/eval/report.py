@@ -85,7 +85,7 @@ def bar_chart(path: str | Path, categories: Sequence[str], series: Mapping[str, 
         ax.set_yscale("log")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, Path(path))
 
 
@@ -115,7 +115,7 @@ def line_chart(path: str | Path, xs: Sequence[str], series: Mapping[str, Sequenc
         ax.plot(list(xs), list(values), marker="o", label=name)
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, Path(path))
 
 

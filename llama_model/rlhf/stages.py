@@ -29,7 +29,7 @@ from llama_model.sft import sft_examples, train_sft
 from pipelines.io import atomic_path, write_text
 
 # Sizes of the bundled (generated) data; user data replaces them. Chosen so the tiny chain runs in minutes.
-BUNDLED = {"sft": 3000, "pairs_per_week": 1200, "rm_test_pairs": 600, "rs_prompts": 400, "gatt_dialogues": 160,
+BUNDLED = {"sft": 4000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_test_pairs": 600, "rs_prompts": 400, "gatt_dialogues": 160,
            "ppo_prompts": 600}
 PREFERENCES_FILE = "preferences.jsonl"
 SAMPLES_FILE = "best_samples.jsonl"       # each RLHF version's best-of-K records (the pool of later ones)
@@ -117,15 +117,49 @@ def week_seed(week: str) -> int:
     return _dt.date.fromisoformat(week).toordinal()
 
 
-def write_preferences(week: str, out_dir, source_path: str | None = None) -> dict:
-    """One week's batch of rated comparisons as JSONL (validated user data, or the bundled generator)."""
+def model_preference_pairs(policy, tok, n_prompts: int, seed: int, samples: int = 4,
+                           temperature: float = 1.0) -> list[dict]:
+    """Llama 2 style comparisons: `samples` answers of the chat model per prompt, rated by the program
+    annotator (quality gap -> rating). Per prompt the best against the worst sample, and, when no sample
+    is right, the right answer against the best sample (the annotator's preferred response)."""
+    from llama_model.chat_format import decode_answer
+    from llama_model.rlhf.policy import sample_answers, task_prompts
+    tasks = align_data.sample_tasks(n_prompts, seed, {"single": 0.6, "system": 0.25, "multi": 0.15})
+    g = torch.Generator().manual_seed(seed)
+    prompts = task_prompts(tok, tasks)
+    outs = sample_answers(policy, tok, [p for p in prompts for _ in range(samples)], temperature=temperature,
+                          generator=g)
+    pairs = []
+    for i, t in enumerate(tasks):
+        answers = [decode_answer(tok, a) for a in outs[i * samples:(i + 1) * samples]]
+        ranked = sorted(answers, key=lambda a: align_data.quality(t, a))
+        for a, b in ((ranked[-1], ranked[0]), (t.answer, ranked[-1])):
+            rec = align_data.rate_pair(t, a, b)
+            if rec is not None and rec not in pairs:
+                pairs.append(rec)
+    return pairs
+
+
+@small_model_threads
+def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, source_path: str | None = None) -> dict:
+    """One week's batch of rated comparisons as JSONL: validated user data, or the bundled batch (generated
+    pairs + pairs of the chat model's own samples when policy_dir is given)."""
+    n_model = 0
     if source_path:
         pairs = align_data.load_preferences_jsonl(source_path)
     else:
         pairs = align_data.preference_pairs(BUNDLED["pairs_per_week"], seed=week_seed(week))
+        if policy_dir is not None:
+            from llama_model.checkpoint import load_meta
+            torch.manual_seed(week_seed(week))
+            policy, _ = load_meta(policy_dir)
+            extra = model_preference_pairs(policy, _load_tok(tokenizer_path), BUNDLED["model_pair_prompts"],
+                                           seed=week_seed(week) + 1)
+            pairs += extra
+            n_model = len(extra)
     write_text(Path(out_dir) / PREFERENCES_FILE, align_data.to_jsonl(pairs))
     ratings = {r: sum(p["rating"] == r for p in pairs) for r in (3, 2, 1, 0)}
-    return {"week": week, "pairs": len(pairs), "source": source_path or "bundled",
+    return {"week": week, "pairs": len(pairs), "model_sample_pairs": n_model, "source": source_path or "bundled",
             "unsafe_prompts": sum(p["safety"]["unsafe_prompt"] for p in pairs),
             **{f"rating_{r}": n for r, n in ratings.items()}}
 
@@ -275,6 +309,28 @@ def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, log=pr
         META_FILE: json.dumps(meta, indent=2), "ppo_history.json": json.dumps(history, indent=2),
         "eval_examples.json": json.dumps(ev["examples"], indent=2)})
     return meta | {"history": history, "examples_shown": ev["examples"]}
+
+
+# ------------------------------------------------------------------------------------------ checks
+def check_rm_accuracy(rm_dir) -> dict:
+    """Held-out accuracy above chance, and the 'significantly better' bucket the most accurate (Table 8)."""
+    from llama_model.reward import rm_info
+    acc = rm_info(rm_dir).get("accuracy", {})
+    overall = acc.get("all", float("nan"))
+    buckets = {k: v for k, v in acc.items() if k != "all" and v == v}   # v == v drops NaN buckets
+    top = buckets.get("3", float("nan"))
+    highest = all(top >= v for v in buckets.values()) if buckets else False
+    return {"passed": bool(overall > 0.5 and highest), "accuracy": overall, "significantly_better": top,
+            "significantly_better_highest": highest}
+
+
+def check_safety_not_worse(version_dir, sft_dir) -> dict:
+    """Safety violations on the held-out unsafe prompts: this version <= the SFT model."""
+    v, s = read_meta(version_dir).get("eval", {}), read_meta(sft_dir).get("eval", {})
+    if "safety_violations" not in v or "safety_violations" not in s:
+        return {"passed": False, "reason": "missing evaluation in alignment.json"}
+    return {"passed": v["safety_violations"] <= s["safety_violations"], "violations": v["safety_violations"],
+            "sft_violations": s["safety_violations"], "unsafe_prompts": v.get("unsafe_prompts", 0)}
 
 
 # ------------------------------------------------------------------------------------------ report

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 _WS = re.compile(r"\s+")
-MAX_WORDS = 400  # a page's first words are enough and keep training fast
+MAX_WORDS = 200  # a page's first words are enough and keep training fast
 POS, NEG = "__label__wiki", "__label__cc"
 
 
@@ -35,7 +35,7 @@ def normalize(text: str) -> str:
 
 
 def train(positives: Sequence[str], negatives: Sequence[str], path: str | os.PathLike, seed: int = 0,
-          epoch: int = 10, dim: int = 32):
+          epoch: int = 5, dim: int = 32):
     """Train one fastText classifier (single thread: deterministic) and save it to `path`."""
     import fasttext
 
@@ -48,7 +48,9 @@ def train(positives: Sequence[str], negatives: Sequence[str], path: str | os.Pat
         f.write("\n".join(lines[i] for i in order) + "\n")
         train_path = f.name
     try:
-        model = fasttext.train_supervised(input=train_path, epoch=epoch, dim=dim, lr=0.5, wordNgrams=2,
+        # loss="ns": this fastText build's softmax loss sometimes stops with "Encountered NaN" on small
+        # two-label sets; negative sampling trains reliably and P(label) is its sigmoid score.
+        model = fasttext.train_supervised(input=train_path, epoch=epoch, dim=dim, lr=0.1, wordNgrams=2, loss="ns",
                                           minCount=1, bucket=200_000, thread=1, seed=seed, verbose=0)
     finally:
         os.unlink(train_path)

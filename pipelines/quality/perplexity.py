@@ -33,17 +33,21 @@ def tokenize(text: str) -> list[list[str]]:
     return [toks for line in text.split("\n") if (toks := _TOKEN.findall(_DIGIT.sub("0", line.lower())))]
 
 
-def _trigrams(ids_lines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(u, v, w, line_index) of every position; each line is padded <s> <s> ... </s>."""
-    if not ids_lines:
+def _trigrams(ids_lines: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(u, v, w, line_index) of every predicted position; each line is padded <s> <s> ... </s>."""
+    flat: list[int] = []
+    for ids in ids_lines:
+        flat += (BOS, BOS)
+        flat += ids
+        flat.append(EOS)
+    x = np.array(flat, dtype=np.int64)
+    if len(x) < 3:
         e = np.zeros(0, np.int64)
         return e, e, e, e
-    padded = [np.concatenate([[BOS, BOS], x, [EOS]]) for x in ids_lines]
-    lens = np.array([len(p) - 2 for p in padded])
-    flat = np.concatenate(padded).astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(lens + 2)[:-1]])
-    pos = np.concatenate([np.arange(n) + s for n, s in zip(lens, starts)]) if len(lens) else np.zeros(0, np.int64)
-    return flat[pos], flat[pos + 1], flat[pos + 2], np.repeat(np.arange(len(lens)), lens)
+    u, v, w = x[:-2], x[1:-1], x[2:]
+    keep = w != BOS  # the two padding positions of each line are not predicted
+    line = (np.cumsum(x == EOS) - (x == EOS))[2:]
+    return u[keep], v[keep], w[keep], line[keep]
 
 
 def _count(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,9 +101,9 @@ class KneserNeyLM:
                          k1=k1, cc1=cc1, n1_tot=np.array([cc1.sum()]), n1_types=np.array([len(k1)]))
         return lm
 
-    def _ids(self, tokens: list[str]) -> np.ndarray:
+    def _ids(self, tokens: list[str]) -> list[int]:
         get = self.vocab.get
-        return np.fromiter((get(t, UNK) for t in tokens), dtype=np.int64, count=len(tokens))
+        return [get(t, UNK) for t in tokens]
 
     def _logprob(self, u: np.ndarray, v: np.ndarray, w: np.ndarray) -> np.ndarray:
         t, D, S = self.tables, self.discount, np.int64(BITS)

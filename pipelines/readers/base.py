@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from pipelines.base import Stats
 from pipelines.document import Document, doc_id
@@ -40,6 +40,7 @@ class Skipped:
     detail: str
     bytes: int
     stage: str = STAGE
+    origin: str = ""  # for logs; the dropped table keeps the id (= doc_id(source, origin))
 
     def row(self) -> dict:
         return {"id": self.id, "source": self.source, "stage": self.stage, "reason": self.reason,
@@ -72,7 +73,7 @@ class ReadContext:
     def skip(self, reason: str, origin: str, detail: str = "", nbytes: int = 0) -> None:
         self.stats.drop(reason, nbytes)
         if self.on_skip is not None:
-            self.on_skip(Skipped(doc_id(self.source, origin), self.source, reason, detail, nbytes))
+            self.on_skip(Skipped(doc_id(self.source, origin), self.source, reason, detail, nbytes, origin=origin))
 
 
 def list_files(ctx: ReadContext, suffixes: tuple[str, ...]) -> list[Path]:

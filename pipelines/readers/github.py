@@ -124,7 +124,7 @@ def _read_repo(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
                 continue
             size = path.stat().st_size
             if size == 0:
-                ctx.skip("empty_file", origin)
+                ctx.skip("empty_file", origin, "0 bytes")
                 continue
             if size > MAX_BYTES:
                 ctx.skip("too_large", origin, f"{size} bytes > {MAX_BYTES}", size)

@@ -4,7 +4,7 @@
     summary = ingest_source("books", dump_dir, out_dir, dropped_dir)
 
 Both outputs are ShardedParquetWriter directories (built under a temporary name and renamed at the end),
-so a failure leaves the previous outputs untouched and no half-written shard. `stats.json`, written last
+so a failure leaves the previous outputs untouched and no half-written shard. `_stats.json`, written last
 beside the dropped shards, keeps the reader's counts for the accounting check.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pipelines.io import ShardedParquetWriter, write_text
 from pipelines.readers import read_source
 
 PREVIEW_DOCS = 3
-STATS_FILE = "stats.json"
+LOG_SKIPS = 3  # examples logged per skip reason
+STATS_FILE = "_stats.json"  # "_" prefix: pyarrow dataset discovery skips it
 
 
 # Rows buffered per shard bound the memory of an ingest run (about rows x mean document size), whatever
@@ -31,9 +32,16 @@ def ingest_source(source: str, dump_dir: str | Path, out_dir: str | Path, droppe
     t0 = time.perf_counter()
     out = ShardedParquetWriter(out_dir, RAW_SCHEMA, rows_per_shard=rows_per_shard)
     dropped = ShardedParquetWriter(dropped_dir, DROPPED_SCHEMA, rows_per_shard=rows_per_shard)
+    logged: dict[str, int] = {}
+
+    def on_skip(s) -> None:
+        dropped.write(s.row())
+        logged[s.reason] = logged.get(s.reason, 0) + 1
+        if log and logged[s.reason] <= LOG_SKIPS:  # every skip is in dropped/; the log shows examples
+            log(f"{source}: skipped {s.origin} ({s.reason}): {s.detail}")
+
     try:
-        for doc in read_source(source, dump_dir, stats=stats, notes=notes,
-                               on_skip=lambda s: dropped.write(s.row())):
+        for doc in read_source(source, dump_dir, stats=stats, notes=notes, on_skip=on_skip):
             out.write(doc.row())
             if len(preview) < PREVIEW_DOCS:
                 preview.append(doc)
@@ -68,7 +76,7 @@ def ingest_source(source: str, dump_dir: str | Path, out_dir: str | Path, droppe
 
 
 def check_accounting(out_dir: str | Path, dropped_dir: str | Path) -> tuple[bool, dict]:
-    """Records read (from stats.json) == rows written + rows skipped, and per-reason counts agree."""
+    """Records read (from _stats.json) == rows written + rows skipped, and per-reason counts agree."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 

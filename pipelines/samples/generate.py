@@ -44,6 +44,9 @@ NEAR_TARGETS = [0.5, 0.65, 0.8, 0.83, 0.85, 0.88, 0.9, 0.92, 0.95, 0.9]  # 8 in 
 REAL_BOOK_PAIR = {"a": doc_id("books", "pg11.txt"), "b": doc_id("books", "carroll-alice.txt"),
                   "overlap": 0.9984, "jaccard": 0.996}
 REAL_NONPERMISSIVE = ["jarun/googler"]
+# https://allenai.org/ was captured three times in the dolma WARC sample: the same page text each time.
+REAL_EXACT = [[doc_id("commoncrawl", f"wget-2024-04/sample-0001.warc.gz#{off}"),
+               doc_id("commoncrawl", "wget-2024-04/sample-0001.warc.gz#164415")] for off in (311476, 744008)]
 
 
 # --------------------------------------------------------------------------------------------- plan
@@ -158,9 +161,14 @@ def low_quality(reason: str, rng: random.Random) -> str:
     if reason == "spam":
         return "\n".join(" ".join(rng.choice(T.SPAM_WORDS) for _ in range(12)) + "!!!" for _ in range(8)) + f" {tag}"
     if reason == "javascript":
-        return "\n".join(rng.choice(T.JAVASCRIPT) for _ in range(10)) + f"\n// {tag}"
+        # Script lines with their own identifiers, so two planted pages are not near duplicates.
+        lines = [rng.choice(T.JAVASCRIPT).replace("init", f"init_{rng.choice(T.NOUNS)}{rng.randrange(999)}")
+                 .replace("menu", f"{rng.choice(T.NOUNS)}-{rng.randrange(999)}") for _ in range(10)]
+        return "\n".join(lines) + f"\n// {tag}"
     if reason == "lorem_ipsum":
-        return T.LOREM + "\n\n" + T.LOREM.replace("Lorem", f"Lorem {tag}")
+        latin = T.LOREM.lower().replace(",", "").replace(".", "").split()
+        words = [rng.choice(latin) for _ in range(rng.randrange(60, 120))]
+        return "Lorem ipsum dolor sit amet, " + " ".join(words) + f". {tag}"
     return f"{T.title(rng)} {tag}."  # too_short
 
 
@@ -292,6 +300,8 @@ def _url(rng: random.Random, i: int) -> str:
 
 def write_commoncrawl(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
     root = out / "commoncrawl"
+    if plan.with_real:
+        truth.exact_duplicates.extend(REAL_EXACT)
     planter = WebPlanter(plan, rng, truth)
     html_pool: list[tuple[str, bytes]] = []
     n = 0
@@ -539,6 +549,7 @@ def write_github(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> Non
         p.write_bytes(data)
         return doc_id("github", f"{repo_dir.name}/{rel}")
 
+    first_run = None
     for r in range(plan.github_repos + 1):
         kind, lic = LICENSE_TEXTS[r % 3] if r < plan.github_repos else ("nolicense", None)
         repo = f"sample-{kind}__{rng.choice(T.ADJECTIVES)}-{rng.choice(T.NOUNS)}-{r}"
@@ -553,7 +564,11 @@ def write_github(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> Non
                 put(d, f"src/{rng.choice(T.NOUNS)}_{f}.js", js_file(rng, rng.randrange(2, 6)).encode())
             else:
                 put(d, f"src/{rng.choice(T.NOUNS)}_{f}.py", python_file(rng, rng.randrange(2, 6)).encode())
-        put(d, "bin/run", b"#!/usr/bin/env bash\nset -euo pipefail\npython -m src \"$@\"\n")
+        run_id = put(d, "bin/run", b"#!/usr/bin/env bash\nset -euo pipefail\npython -m src \"$@\"\n")
+        if first_run is None:
+            first_run = run_id
+        else:  # the same launcher script in every repository: exact file-level duplicates
+            truth.exact_duplicates.append([run_id, first_run])
         put(d, "assets/logo.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + rng.randbytes(48))  # reader: binary
         put(d, "src/__init__.py", b"")  # reader: empty_file
         for rel, text, reason in bad_files(rng):

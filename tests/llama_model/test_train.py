@@ -107,25 +107,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank_main(rank, world, port, cfg):
+def _rank_main(rank, world, port, cfgs):
     import os
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     try:
-        train(cfg)
+        for cfg in cfgs:
+            train(cfg)
     finally:
         torch.distributed.destroy_process_group()
 
 
 @pytest.mark.slow
 def test_two_gloo_ranks_equal_one_rank(tmp_path):
-    one = config(tmp_path, "one", steps=3)
-    train(one)
-    two = config(tmp_path, "two", steps=3)
-    torch.multiprocessing.spawn(_rank_main, args=(2, _free_port(), two), nprocs=2, join=True)
-    assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "one"), rel=1e-5)
+    """Same global batch split over 2 ranks (DDP, then FSDP2 on gloo) == 1 rank: losses and weights."""
+    train(config(tmp_path, "one", steps=3))
+    runs = [config(tmp_path, "ddp", steps=3, parallel="ddp"), config(tmp_path, "fsdp", steps=3, parallel="fsdp")]
+    torch.multiprocessing.spawn(_rank_main, args=(2, _free_port(), runs), nprocs=2, join=True)
     a, _ = load_meta(tmp_path / "one")
-    b, _ = load_meta(tmp_path / "two")
-    for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
-        assert torch.allclose(x, y, atol=1e-5), k
+    for name in ("ddp", "fsdp"):
+        assert losses(tmp_path / name) == pytest.approx(losses(tmp_path / "one"), rel=1e-5), name
+        b, _ = load_meta(tmp_path / name)
+        for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.allclose(x, y, atol=1e-5), (name, k)

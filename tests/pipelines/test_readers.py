@@ -257,6 +257,9 @@ def test_wikipedia_bad_inputs(tmp_path):
     (tmp_path / "frwiki-x.xml.bz2").write_bytes(data[: len(data) // 2])
     with pytest.raises(ReaderError, match=r"frwiki-x\.xml\.bz2.*(truncated|corrupt)"):
         list(read_source("wikipedia", tmp_path))
+    (tmp_path / "frwiki-x.xml.bz2").write_bytes(b"BZh91AY&SY" + bytes(range(256)) * 4)
+    with pytest.raises(ReaderError, match=r"frwiki-x\.xml\.bz2.*corrupt or truncated bz2 after page id None"):
+        list(read_source("wikipedia", tmp_path))
     (tmp_path / "frwiki-x.xml.bz2").unlink()
     (tmp_path / "pages-articles.xml.bz2").write_bytes(bz2.compress(wiki_xml(good)))
     with pytest.raises(ReaderError, match="cannot tell the wiki language"):
@@ -310,7 +313,7 @@ $\R, \norm{v}, \pair{y}, \pair[z]{y}, \eps, \sq{a}, \sq b, \both{w}, \Rx$""")
 def test_latex_to_text_inlines_and_cuts():
     files = {"main.tex": "\\documentclass{article}\n\\def\\m{MODEL}\n\\title{About \\m}\n\\begin{document}\n"
                          "\\maketitle\nAbstract text.\n% \\section{Commented}\n\\input{sec/intro}\n\\section{Two}\n"
-                         "\\m works.\n\\begin{thebibliography}{1}\\bibitem{a} Ref.\\end{thebibliography}\n"
+                         "\\m{} works.\n\\begin{thebibliography}{1}\\bibitem{a} Ref.\\end{thebibliography}\n"
                          "\\bibliography{refs}\n\\end{document}\nafter end",
              "sec/intro.tex": "\\section{Intro} % why\nWe study \\m.\n"}
     text, title, reason = latex_to_text(files)
@@ -382,3 +385,27 @@ def test_stackexchange_malformed_xml(tmp_path):
     (site / "Posts.xml").write_text('<posts>\n<row Id="1" PostTypeId="1" Title="x" Body="y" />\n<row Id="2" oops>\n</posts>')
     with pytest.raises(ReaderError, match=r"Posts\.xml.*malformed XML at line 3.*after post Id 1"):
         list(read_source("stackexchange", tmp_path))
+
+
+# ------------------------------------------------------------------------------ real bundled files
+def test_real_bundled_files():
+    from pipelines.samples import bundled_dumps_dir
+
+    root = bundled_dumps_dir()
+    books = {d.origin: d for d in read_source("books", root / "books")}
+    assert books["pg11.txt"].text.startswith("ALICE'S ADVENTURES IN WONDERLAND")
+    assert books["pg11.txt"].text.endswith("THE END") and "\r" not in books["pg11.txt"].text
+    assert books["pg84.txt"].title == "Frankenstein; Or, The Modern Prometheus"
+    assert "PROJECT GUTENBERG" not in books["pg84.txt"].text.upper()
+    gh = {d.origin: d for d in read_source("github", root / "github")}
+    googler = gh["jarun__googler/googler"]
+    assert (googler.license, googler.prog_lang, googler.repo) == ("GPL-3.0", "Python", "jarun/googler")
+    assert gh["benjaminp__six/six.py"].license == "MIT"
+    se = [d for d in read_source("stackexchange", root / "stackexchange") if d.repo == "beer.stackexchange.com"]
+    assert len(se) == 663 and all("<p>" not in d.text for d in se)
+    cc = [d for d in read_source("commoncrawl", root / "commoncrawl") if d.snapshot == "CC-MAIN-2024-22"]
+    assert {d.url for d in cc} == {"https://an.wikipedia.org/wiki/Escopete"} and len(cc) == 2
+    assert {d.lang for d in cc} == {None, "spa"}
+    [paper] = [d for d in read_source("arxiv", root / "arxiv") if d.origin == "scipy-1.0-paper.tar.gz"]
+    assert paper.text.startswith("\\section*{Introduction}") and "\\bibliography" not in paper.text
+    assert paper.title.startswith("SciPy 1.0")

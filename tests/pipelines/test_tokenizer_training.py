@@ -79,7 +79,7 @@ def test_empty_and_missing_sources(tmp_path):
     root = write_corpus(tmp_path, {"commoncrawl": 15, "c4": 0})        # c4 empty table, others no folder
     sample = tt.sample_texts({s: root / s for s in SOURCES}, 50_000, 0.1)
     assert sample.chars["c4"] == 0 and sample.chars["commoncrawl"] > 0
-    assert any(n.startswith("github:") for n in sample.notes)
+    assert any(n.startswith("github:") for n in sample.notes) and any(n.startswith("c4:") for n in sample.notes)
     with pytest.raises(ValueError, match="every source of quality_filtered is empty"):
         tt.train_tokenizer([], 300)
 

@@ -9,7 +9,7 @@ import torch
 
 from assets.evaluate import (
     base_model_eval, chat_eval, newest_version_beats_sft, perplexity_below_untrained, reward_model_eval,
-    rm_accuracy_above_chance,
+    every_rating_bucket_evaluated,
 )
 from llama_model.checkpoint import save_meta
 from llama_model.configs import ModelArgs
@@ -23,6 +23,15 @@ from pipelines.tokenizer_training import train_tokenizer
 from resources import ArtifactStorage, ProfileResource
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny models: one thread avoids spin-waiting on a busy 2-core machine (10x faster there).
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def _texts() -> list[str]:
@@ -112,7 +121,7 @@ def test_base_model_eval_reads_a_user_benchmark_folder(artifacts, tmp_path):
 
 
 def test_reward_model_eval_is_table_8_shaped(artifacts):
-    meta, checks = _materialize([reward_model_eval, rm_accuracy_above_chance], artifacts,
+    meta, checks = _materialize([reward_model_eval, every_rating_bucket_evaluated], artifacts,
                                 {"reward_model_eval": {"config": {"test_pairs": 120}}})
     summary = json.loads((artifacts / "reports" / "reward_model_eval" / "summary.json").read_text())
     acc = summary["accuracy"]
@@ -123,7 +132,7 @@ def test_reward_model_eval_is_table_8_shaped(artifacts):
     assert set(buckets) == {*ratings, "overall"}
     assert sum(buckets[b]["n"] for b in ratings) == buckets["overall"]["n"] > 0
     assert "| reward model | test set | significantly better |" in meta["summary"].value
-    assert "rm_accuracy_above_chance" in checks  # untrained heads: passing is not expected here
+    assert checks["every_rating_bucket_evaluated"].passed
 
 
 def test_chat_eval_compares_versions_vs_sft_and_previous(artifacts):

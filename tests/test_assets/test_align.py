@@ -1,0 +1,82 @@
+"""The align stage's assets on a tiny base model: every asset materializes, lineage and checks are reported."""
+import dataclasses
+import json
+
+import dagster as dg
+import pytest
+import sentencepiece as spm
+import torch
+
+from assets import align
+from llama_model import align_data
+from llama_model.chat_format import format_dialogue
+from llama_model.configs import get_profile
+from llama_model.rlhf import stages
+from resources import ArtifactStorage, ProfileResource
+
+
+class _TinierProfile(ProfileResource):
+    """tiny with fewer samples and PPO iterations, so the whole chain runs in seconds."""
+
+    def get(self):
+        p = get_profile("tiny")
+        return dataclasses.replace(p, align=dataclasses.replace(p.align, rs_samples=2, ppo_iterations=2,
+                                                                ppo_batch=8, ppo_minibatch=4, sft_epochs=1))
+
+
+def _setup(root):
+    from llama_model.checkpoint import save_meta
+    from llama_model.model import Transformer
+    (root / "tokenizer").mkdir(parents=True)
+    text = "\n".join(format_dialogue(d["turns"], d.get("system")) for d in align_data.sft_dialogues(300, seed=5))
+    (root / "corpus.txt").write_text(text)
+    spm.SentencePieceTrainer.train(
+        input=str(root / "corpus.txt"), model_prefix=str(root / "tokenizer" / "tokenizer"), vocab_size=512,
+        hard_vocab_limit=False, model_type="bpe", split_digits=True, byte_fallback=True, unk_id=0, bos_id=1,
+        eos_id=2, pad_id=-1, minloglevel=2)
+    args = dataclasses.replace(get_profile("tiny").model, dim=32, n_layers=1, n_heads=2, n_kv_heads=1)
+    torch.manual_seed(0)
+    save_meta(Transformer(args), args, root / "base_model")
+
+
+@pytest.mark.slow
+def test_align_chain_materializes(data_dir, monkeypatch):
+    monkeypatch.setattr(stages, "BUNDLED", {"sft": 64, "pairs_per_week": 60, "rm_test_pairs": 40, "rs_prompts": 12,
+                                            "gatt_dialogues": 4, "ppo_prompts": 8})
+    monkeypatch.setattr(align_data, "eval_tasks", lambda n=240, n_gatt=60, seed=7: (
+        align_data.sample_tasks(12, seed, align_data.EVAL_SHAPES, "eval")
+        + align_data.sample_tasks(4, seed + 1, {"gatt": 1.0}, "eval")))
+    _setup(data_dir)
+    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": _TinierProfile()}
+    instance = dg.DagsterInstance.ephemeral()
+    weeks = align.preference_weeks.get_partition_keys()
+    assert len(weeks) >= 3
+    for week in weeks[-2:]:
+        r = dg.materialize([align.preference_data], partition_key=week, resources=resources, instance=instance)
+        assert r.success
+    rest = [align.sft_model, align.helpfulness_rm, align.safety_rm, align.rlhf_v1, align.rlhf_v2, align.rlhf_v3,
+            align.rlhf_v4, align.rlhf_v5]
+    r = dg.materialize(rest, resources=resources, instance=instance, raise_on_error=True,
+                       selection=[a.key for a in rest] + [c for c in align.CHECKS])
+    assert r.success
+    mats = {m.asset_key.to_user_string(): m.metadata for m in r.get_asset_materialization_events() and
+            [e.event_specific_data.materialization for e in r.get_asset_materialization_events()]}
+    assert mats["helpfulness_rm"]["weeks"].value == ", ".join(weeks[-2:])
+    v3 = mats["rlhf_v3"]
+    assert v3["pooled_from"].value == "rlhf_v1, rlhf_v2" and v3["gatt_dialogues"].value > 0
+    assert v3["data_weeks"].value == ", ".join(weeks[-2:]) and "helpfulness_rm" in v3["helpfulness_rm"].value
+    assert "kl_last" in mats["rlhf_v5"] and "success_rate" in mats["rlhf_v5"]
+    meta = json.loads((data_dir / "rlhf_v5" / stages.META_FILE).read_text())
+    assert meta["parent"].endswith("rlhf_v4") and (data_dir / "rlhf_v5" / "consolidated.00.pth").exists()
+    checks = {c.check_name for c in r.get_asset_check_evaluations()}
+    assert {"accuracy_above_chance", "safety_not_worse_than_sft"} <= checks
+
+
+def test_bad_user_preferences_fail_with_file_and_line(data_dir, tmp_path):
+    bad = tmp_path / "prefs.jsonl"
+    bad.write_text('{"prompt": "hi", "chosen": "a", "rejected": "b", "rating": 9}\n')
+    resources = {"storage": ArtifactStorage(root=str(data_dir))}
+    week = align.preference_weeks.get_partition_keys()[-1]
+    with pytest.raises(ValueError, match=r"prefs.jsonl:1: rating must be"):
+        dg.materialize([align.preference_data], partition_key=week, resources=resources,
+                       run_config={"ops": {"preference_data": {"config": {"source_path": str(bad)}}}})
