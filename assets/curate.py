@@ -100,6 +100,8 @@ def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage) 
     cc, _ = read_partition(storage.path("language_identified", "commoncrawl"))
     with storage.atomic("quality_models") as tmp:
         manifest = train_models(wiki, cc, tmp)
+    if manifest.get("skipped"):
+        context.log.warning(f"quality models not trained: {manifest['skipped']}")
     context.log.info(f"quality models: {manifest}")
     return dg.MaterializeResult(metadata={
         "lm_documents": manifest["lm_docs"], "lm_vocabulary": manifest["lm_vocab"],

@@ -13,6 +13,7 @@ same seed, to the same weights (CPU).
 import base64
 import hashlib
 import json
+import os
 import shutil
 
 import dagster as dg
@@ -25,13 +26,14 @@ LOSS_CHECK = "loss_decreases"
 
 
 class PretrainConfig(dg.Config):
-    steps: int = 0                  # 0: the profile's steps (total_tokens / batch_tokens)
+    steps: int = 0                  # 0: $LLAMA_PRETRAIN_STEPS if set, else the profile's (total_tokens / batch_tokens)
     overrides: list[str] = []       # profile overrides, e.g. ["train.lr=1e-3", "model.n_layers=4"]
     eval_batches: int = 8           # validation batches per source at each evaluation
 
 
 def _fingerprint(storage: ArtifactStorage, profile_name: str, config: PretrainConfig) -> str:
-    h = hashlib.sha256(json.dumps([profile_name, config.steps, config.overrides]).encode())
+    steps = config.steps or int(os.environ.get("LLAMA_PRETRAIN_STEPS") or 0)
+    h = hashlib.sha256(json.dumps([profile_name, steps, config.overrides]).encode())
     for name in ("manifest.parquet", "meta.json"):
         p = storage.path("token_shards", name)
         if p.exists():
@@ -78,8 +80,9 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
     run_dir = storage.dir("runs", "base_model", _fingerprint(storage, p.name, config))
     args = ["--profile", p.name, "--shards", str(shards), "--out", str(run_dir),
             "--eval-batches", str(config.eval_batches)]
-    if config.steps:
-        args += ["--steps", str(config.steps)]
+    steps = config.steps or int(os.environ.get("LLAMA_PRETRAIN_STEPS") or 0)   # a quick knob for CI
+    if steps:
+        args += ["--steps", str(steps)]
     for item in config.overrides:
         args += ["--set", item]
     context.log.info(f"launching ({launcher.mode}, {launcher.nproc_per_node} process(es)/node): {' '.join(args)}")

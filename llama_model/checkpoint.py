@@ -315,7 +315,7 @@ def save_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=No
 
 
 def load_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=None, loader=None) -> dict:
-    """Restore what save_train_state wrote (same world size for the loader/RNG); returns the trainer dict."""
+    """Restore what save_train_state wrote into model, optimizer, scheduler, loader; returns the trainer dict."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
@@ -329,13 +329,13 @@ def load_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=No
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
     if scheduler is not None and trainer["scheduler"] is not None:
         scheduler.load_state_dict(trainer["scheduler"])
+    # The loader position is global (windows consumed by all ranks), so any rank's entry fits any world
+    # size the loader accepts; RNG streams are per rank and only restored for the same world size.
+    saved = trainer["loader"][rank if rank < len(trainer["loader"]) else 0]
+    if loader is not None and saved is not None:
+        loader.load_state_dict(saved)
     if trainer["world_size"] == world:
-        if loader is not None and trainer["loader"][rank] is not None:
-            loader.load_state_dict(trainer["loader"][rank])
         set_rng_state(trainer["rng"][rank])
-    elif loader is not None:
-        raise ValueError(f"{d}: saved with world size {trainer['world_size']}, resumed with {world}; "
-                         "the data position cannot be split differently")
     return trainer
 
 

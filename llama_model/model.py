@@ -107,6 +107,12 @@ class Attention(nn.Module):
         # GQA: each K/V head serves n_heads // n_kv_heads query heads; SDPA broadcasts them itself
         # (enable_gqa), so the keys and values (and the whole KV cache) are never copied per query head.
         gqa = self.n_kv_heads != self.n_heads
+        if gqa and q.is_cuda and (q.dtype == torch.float32 or S != T):
+            # On GPU only the flash kernel (bf16/fp16, no mask) takes enable_gqa; for the others expand
+            # K/V so the memory-efficient kernel is used instead of the math one.
+            k = k.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
+            v = v.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
+            gqa = False
         if S == T:          # no cached prefix: plain causal attention (flash / memory-efficient kernels)
             out = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1, enable_gqa=gqa)
         elif T == 1:        # one new token attends to everything cached

@@ -39,8 +39,9 @@ RECIPES: dict[str, tuple[Step, ...]] = {
         _EXACT, _NEAR, _LINE, _LID_EN,
         Step(QUALITY, "perplexity", {"percentiles": [30, 60], "keep": ["head", "middle"]},
              "Wikipedia-trained Kneser-Ney LM; CCNet buckets by CC percentile; tail dropped"),
-        Step(QUALITY, "wiki_classifier", {"min_score": 0.1, "folds": 2},
-             "fastText: Wikipedia-like (reference) vs random CC page, cross-fitted; drop non-reference"),
+        Step(QUALITY, "wiki_classifier", {"drop_quantile": 0.1, "folds": 2},
+             "fastText: Wikipedia-like (reference) vs random CC page, cross-fitted; drop the pages "
+             "least like references (below the 10% quantile of P(ref), never P(ref) >= 0.5)"),
     ),
     "c4": (
         _EXACT, _NEAR, _LID_EN,

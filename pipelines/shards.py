@@ -28,6 +28,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,14 @@ def _init_worker(model_path: str, dtype: str) -> None:
     global _SP, _DTYPE
     _SP = spm.SentencePieceProcessor(model_file=model_path)
     _DTYPE = np.dtype(dtype)
+
+
+def _init_pool_worker(model_path: str, dtype: str) -> None:
+    # A forked worker inherits the parent's signal handlers (Dagster installs its own, which raise on
+    # SIGTERM); restore the defaults so Pool.terminate() ends workers quietly.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(model_path, dtype)
 
 
 def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -201,6 +210,8 @@ def build_token_shards(source_dirs: Mapping[str, str | Path], model_path: str | 
                        proportions: Mapping[str, float] = PROPORTIONS) -> ShardsResult:
     """Encode, split, mix and write the shards of every source of `proportions` (see the module doc)."""
     model_path = Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"no tokenizer model at {model_path}: materialize the tokenizer asset first")
     sp = spm.SentencePieceProcessor(model_file=str(model_path))
     dtype = token_dtype(sp.get_piece_size())
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
@@ -248,19 +259,21 @@ def build_token_shards(source_dirs: Mapping[str, str | Path], model_path: str | 
                 encoded_chars += sum(len(x) for x in t.texts)
                 yield t
 
-        if workers == 1:
-            _init_worker(str(model_path), dtype.name)
-            consume(_run_task(t) for t in counted(tasks()))
-        else:
-            # fork by default: a spawned worker re-imports the caller's main module (torch, Dagster: seconds
-            # each). The forked workers only run SentencePiece and NumPy, never a lock the parent's threads
-            # may hold; pass start_method="spawn" (or "forkserver") where fork is not wanted or available.
-            ctx = mp.get_context(start_method or ("fork" if "fork" in mp.get_all_start_methods() else "spawn"))
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(str(model_path), dtype.name)) as pool:
-                consume(_ordered_map(pool, _run_task, counted(tasks()), ahead=2 * workers))
-        for f in train_files.values():
-            f.close()
-        val_rows = [r for w in val_writers.values() for r in w.close()]
+        try:
+            if workers == 1:
+                _init_worker(str(model_path), dtype.name)
+                consume(_run_task(t) for t in counted(tasks()))
+            else:
+                # fork by default: a spawned worker re-imports the caller's main module (torch, Dagster:
+                # seconds each). The forked workers only run SentencePiece and NumPy, never a lock the
+                # parent's threads may hold; start_method="spawn" or "forkserver" where fork is unwanted.
+                ctx = mp.get_context(start_method or ("fork" if "fork" in mp.get_all_start_methods() else "spawn"))
+                with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(str(model_path), dtype.name)) as pool:
+                    consume(_ordered_map(pool, _run_task, counted(tasks()), ahead=2 * workers))
+        finally:
+            for f in train_files.values():
+                f.close()
+            val_rows = [r for w in val_writers.values() for r in w.close()]
         encode_seconds = time.perf_counter() - t0
 
         # 2. Plan the mixture on the training documents' lengths and copy the tokens into train shards.
@@ -273,7 +286,7 @@ def build_token_shards(source_dirs: Mapping[str, str | Path], model_path: str | 
                 notes.append(plan.note)
             if not plan.achieved:
                 continue
-            tokens = np.fromfile(cache / f"{s}.bin", dtype=dtype)
+            tokens = np.memmap(cache / f"{s}.bin", dtype=dtype, mode="r")
             offsets = np.concatenate([[0], np.cumsum(lengths[s])])
             writer = ShardWriter(tmp, "train", s, dtype, shard_tokens)
             for i in range(0, len(plan.order), 4096):   # gather in blocks: bounded memory, few writes
@@ -281,6 +294,7 @@ def build_token_shards(source_dirs: Mapping[str, str | Path], model_path: str | 
                 flat = np.concatenate([tokens[offsets[d]:offsets[d] + n] for d, n in zip(docs, take)])
                 writer.write(flat, take)
             rows = writer.close()
+            del tokens  # unmap before the cache is removed
             for r in rows:
                 r["epochs"] = plan.epochs
             train_rows += rows

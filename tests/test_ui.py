@@ -86,7 +86,7 @@ class DagsterDev:
         raise AssertionError(f"dagster dev not ready after {timeout}s ({last}):\n{self.tail()}")
 
     def stop(self) -> None:
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
             try:
                 os.killpg(self.proc.pid, sig)
             except ProcessLookupError:

@@ -29,8 +29,11 @@ from llama_model.sft import sft_examples, train_sft
 from pipelines.io import atomic_path, write_text
 
 # Sizes of the bundled (generated) data; user data replaces them. Chosen so the tiny chain runs in minutes.
-BUNDLED = {"sft": 4000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_test_pairs": 600, "rs_prompts": 400, "gatt_dialogues": 160,
+BUNDLED = {"sft": 4000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_test_pairs": 600, "rs_prompts": 800, "gatt_dialogues": 160,
            "ppo_prompts": 600}
+# Rejection-sampling fine-tuning takes a fraction of the SFT learning rate: each version starts from the last
+# one and should move it only towards its best samples, not away from what SFT taught (tiny models forget fast).
+RS_LR_SCALE = 0.25
 PREFERENCES_FILE = "preferences.jsonl"
 SAMPLES_FILE = "best_samples.jsonl"       # each RLHF version's best-of-K records (the pool of later ones)
 META_FILE = "alignment.json"
@@ -263,7 +266,7 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
         dialogues += gdata
         n_gatt = len(gdata)
     examples = sft_examples(tok, dialogues, min(align.sft_seq_len, args.max_seq_len))
-    losses = train_sft(policy, examples, lr=align.sft_lr * 0.5, batch=align.sft_batch, epochs=align.sft_epochs,
+    losses = train_sft(policy, examples, lr=align.sft_lr * RS_LR_SCALE, batch=align.sft_batch, epochs=align.sft_epochs,
                        weight_decay=align.sft_weight_decay, seed=seed, warmup=5, log=log)
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm)

@@ -36,7 +36,13 @@ def train_models(wiki: pa.Table, cc: pa.Table, out_dir: str | os.PathLike, seed:
     out_dir.mkdir(parents=True, exist_ok=True)
     wiki_texts = [t for t in wiki.column("text").to_pylist() if t and t.strip()]
     if not wiki_texts:
-        raise ValueError("quality models need Wikipedia text: language_identified[wikipedia] has no documents")
+        # Nothing to train on: write a manifest that says so; quality_filtered[commoncrawl] then keeps
+        # every page and reports the skip instead of failing the whole graph.
+        manifest = {"lm": None, "skipped": "language_identified[wikipedia] has no text to train on",
+                    "lm_docs": 0, "lm_vocab": 0, "lm_language": None, "cutoffs": None, "classifier": [],
+                    "classifier_positives": 0, "classifier_negatives": 0, "seconds": 0.0}
+        (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        return manifest
     langs = wiki.column("lid_lang").to_pylist() if "lid_lang" in wiki.column_names else [None] * wiki.num_rows
     en = [t for t, l in zip(wiki.column("text").to_pylist(), langs) if l == "en" and t and t.strip()]
     lm_texts = en if len(en) >= MIN_LM_DOCS else wiki_texts
@@ -87,7 +93,13 @@ def filter_partition(table: pa.Table, source: str, models_dir: str | os.PathLike
 
     step = recipes.step(source, STAGE, "perplexity")
     if step and n:
-        manifest = json.loads((Path(models_dir) / MANIFEST).read_text())
+        path = Path(models_dir) / MANIFEST
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} missing: materialize quality_models first")
+        manifest = json.loads(path.read_text())
+    if step and n and manifest["lm"] is None:
+        info["skipped"] = f"perplexity and classifier skipped: {manifest['skipped']}"
+    elif step and n:
         lm = KneserNeyLM.load(Path(models_dir) / manifest["lm"])
         live = [i for i in range(n) if keep[i]]
         p = lm.perplexity([texts[i] for i in live])
@@ -102,11 +114,15 @@ def filter_partition(table: pa.Table, source: str, models_dir: str | os.PathLike
             live = [i for i in range(n) if keep[i]]
             paths = [Path(models_dir) / m for m in manifest["classifier"]]
             scores = classifier.score_folds(paths, [ids[i] for i in live], [texts[i] for i in live])
+            # Held-out CC pages look like the classifier's negatives, so most score low: a fixed
+            # cut would empty the partition. Drop the pages least like references instead: below
+            # the `drop_quantile` of this partition's scores (pages scored >= 0.5 are always kept).
+            cut = min(0.5, float(np.quantile(scores, cls.params["drop_quantile"]))) if len(scores) else 0.0
             for i, s in zip(live, scores):
                 wscore[i] = float(s)
-                if s < cls.params["min_score"]:
-                    drop(i, "not_wiki_reference", f"{s:.3f}")
-            info["classifier_threshold"] = cls.params["min_score"]
+                if s < cut:
+                    drop(i, "not_wiki_reference", f"{s:.4f}")
+            info["classifier_threshold"] = cut
 
     step = recipes.step(source, STAGE, "c4_heuristics")
     if step:

@@ -24,6 +24,7 @@ import numpy as np
 _WS = re.compile(r"\s+")
 MAX_WORDS = 200  # a page's first words are enough and keep training fast
 POS, NEG = "__label__wiki", "__label__cc"
+RETRIES = 4
 
 
 def fold_of(doc_id: str, folds: int) -> int:
@@ -48,10 +49,18 @@ def train(positives: Sequence[str], negatives: Sequence[str], path: str | os.Pat
         f.write("\n".join(lines[i] for i in order) + "\n")
         train_path = f.name
     try:
-        # loss="ns": this fastText build's softmax loss sometimes stops with "Encountered NaN" on small
-        # two-label sets; negative sampling trains reliably and P(label) is its sigmoid score.
-        model = fasttext.train_supervised(input=train_path, epoch=epoch, dim=dim, lr=0.1, wordNgrams=2, loss="ns",
-                                          minCount=1, bucket=200_000, thread=1, seed=seed, verbose=0)
+        # loss="ns": this fastText build's softmax loss often stops with "Encountered NaN" on small
+        # two-label sets; negative sampling is far more reliable (P(label) is its sigmoid score), but
+        # the error still shows up now and then, so a failed run is retried with the next seed.
+        for attempt in range(RETRIES):
+            try:
+                model = fasttext.train_supervised(input=train_path, epoch=epoch, dim=dim, lr=0.1, wordNgrams=2,
+                                                  loss="ns", minCount=1, bucket=200_000, thread=1,
+                                                  seed=seed + 101 * attempt, verbose=0)
+                break
+            except RuntimeError as e:
+                if "NaN" not in str(e) or attempt == RETRIES - 1:
+                    raise RuntimeError(f"fastText classifier training failed {attempt + 1} times: {e}") from e
     finally:
         os.unlink(train_path)
     model.save_model(str(path))

@@ -24,6 +24,7 @@ import numpy as np
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _DIGIT = re.compile(r"\d")
+_TOKEN_NL = re.compile(r"\w+|[^\w\s]|\n")
 BITS = 21
 BOS, EOS, UNK = 0, 1, 2
 
@@ -121,13 +122,30 @@ class KneserNeyLM:
         p3 = np.where(tot3 > 0, np.maximum(c3 - D, 0) / safe3 + D * typ3 / safe3 * p2, p2)
         return np.log(p3)
 
+    def _doc_ids(self, text: str) -> list[list[int]]:
+        """Token ids per non-empty line, in one regex pass over the whole document."""
+        get, lines, cur = self.vocab.get, [], []
+        for tok in _TOKEN_NL.findall(_DIGIT.sub("0", text.lower())):
+            if tok == "\n":
+                if cur:
+                    lines.append(cur)
+                    cur = []
+            else:
+                cur.append(get(tok, UNK))
+        if cur:
+            lines.append(cur)
+        return lines
+
     def perplexity(self, texts: Sequence[str]) -> np.ndarray:
         """Per-document perplexity exp(-mean log p) over all tokens and line ends; inf for no tokens."""
-        doc_lines = [tokenize(t or "") for t in texts]
-        ids_lines = [self._ids(l) for lines in doc_lines for l in lines]
+        doc_lines = [self._doc_ids(t or "") for t in texts]
         line_doc = np.repeat(np.arange(len(texts)), [len(lines) for lines in doc_lines])
-        u, v, w, line = _trigrams(ids_lines)
-        lp = self._logprob(u, v, w)
+        u, v, w, line = _trigrams([l for lines in doc_lines for l in lines])
+        # Score each distinct trigram once (text repeats a lot of them), then scatter back.
+        S = np.int64(BITS)
+        keys, inv = np.unique((u << 2 * S) | (v << S) | w, return_inverse=True)
+        mask = (np.int64(1) << S) - 1
+        lp = self._logprob(keys >> 2 * S, (keys >> S) & mask, keys & mask)[inv]
         doc = line_doc[line] if len(line) else np.zeros(0, np.int64)
         total = np.bincount(doc, weights=lp, minlength=len(texts))
         n = np.bincount(doc, minlength=len(texts))

@@ -42,10 +42,27 @@ DROP_TAGS = {"ref", "table", "gallery", "math", "timeline", "references", "score
 _REFS_AND_COMMENTS = re.compile(r"<ref[^>]*?/>|<ref(\s[^>]*)?>.*?</ref\s*>|<!--.*?-->", re.S | re.I)
 
 
+def _strip_tables(wikitext: str) -> str:
+    """Drop wiki tables (`{|` ... `|}`, nested ones too): both markers open a line. Tables are dropped
+    anyway, and building their cells is most of mwparserfromhell's time on table-heavy pages."""
+    if "{|" not in wikitext:
+        return wikitext
+    out, depth = [], 0
+    for line in wikitext.split("\n"):
+        s = line.lstrip()
+        if s.startswith("{|"):
+            depth += 1
+        elif depth and s.startswith("|}"):
+            depth -= 1
+        elif not depth:
+            out.append(line)
+    return "\n".join(out)
+
+
 def wikitext_to_text(wikitext: str) -> str:
     """Plain prose of an article's wikitext."""
     out: list[str] = []
-    _render(mwparserfromhell.parse(_REFS_AND_COMMENTS.sub("", wikitext)), out)
+    _render(mwparserfromhell.parse(_strip_tables(_REFS_AND_COMMENTS.sub("", wikitext))), out)
     lines = (re.sub(r"[ \t]+", " ", ln).strip() for ln in "".join(out).split("\n"))
     return "\n".join(ln for ln in lines if ln)
 

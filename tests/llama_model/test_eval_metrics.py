@@ -68,3 +68,28 @@ def test_report_page_tables_and_deterministic_plots(tmp_path):
     html = page.read_text()
     assert "<td>312.456</td>" in html and "<img src='ppl.png'" in html and "&lt;x&gt;" in html
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_eval_checks_on_summaries():
+    from llama_model.eval.checks import every_rating_bucket_evaluated, newest_version_beats_sft, perplexity_below_untrained
+
+    ppl = {"init (untrained)": {"c4": {"ppl": 2000.0}, "all": {"ppl": 2000.0}},
+           "base_model": {"c4": {"ppl": 300.0}, "all": {"ppl": 300.0}}}
+    assert perplexity_below_untrained({"perplexity": ppl})[0]
+    ppl["base_model"]["c4"]["ppl"] = 2500.0
+    ok, why, _ = perplexity_below_untrained({"perplexity": ppl})
+    assert not ok and "c4" in why
+
+    full = {b: {"n": 3, "acc": 0.5} for b in ("significantly better", "better", "slightly better",
+                                               "negligibly better / unsure", "overall")}
+    acc = {"helpfulness RM": {"helpfulness test": full, "safety test": full | {"better": {"n": 0, "acc": None}}}}
+    assert every_rating_bucket_evaluated({"accuracy": acc})[0]  # a safety test set may lack a bucket
+    acc["helpfulness RM"]["helpfulness test"] = full | {"better": {"n": 0, "acc": None}}
+    ok, why, _ = every_rating_bucket_evaluated({"accuracy": acc})
+    assert not ok and "helpfulness test: better" in why
+
+    rows = [{"version": "rlhf_v1", "program judge vs SFT": 0.5, "helpfulness RM vs SFT": 0.6},
+            {"version": "rlhf_v5", "program judge vs SFT": 0.7, "helpfulness RM vs SFT": 0.8}]
+    assert newest_version_beats_sft({"win_rates": rows})[0]
+    assert not newest_version_beats_sft({"win_rates": rows[:1]})[0]
+    assert not newest_version_beats_sft({"win_rates": []})[0]

@@ -1,10 +1,13 @@
 """Chat format and SFT: answer-only loss masking, the exact Llama 2 template, training reduces the loss."""
+import pytest
 import torch
 import torch.nn.functional as F
 
 from llama_model import chat_format as cf
 from llama_model.sft import cosine_lr, masked_lm_loss, pad_batch, sft_examples, train_sft
-from align_helpers import tiny_model, tokenizer
+from align_helpers import one_thread, tiny_model, tokenizer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 DIALOGUE = [{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "The answer is 5."},
             {"role": "user", "content": "Reverse the word cat."}, {"role": "assistant", "content": "tac"}]
@@ -67,5 +70,5 @@ def test_sft_lowers_answer_loss():
     model, _ = tiny_model(tok.n_words)
     dialogues = [{"turns": DIALOGUE[:2]}, {"system": "Answer in one word.", "turns": DIALOGUE[2:]}] * 8
     examples = sft_examples(tok, dialogues, max_len=64)
-    losses = train_sft(model, examples, lr=1e-2, batch=8, epochs=6)
-    assert losses[-1] < losses[0] * 0.5
+    losses = train_sft(model, examples, lr=2e-2, batch=8, epochs=6)
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3

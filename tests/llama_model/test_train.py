@@ -131,3 +131,10 @@ def test_two_gloo_ranks_equal_one_rank(tmp_path):
         b, _ = load_meta(tmp_path / name)
         for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
             assert torch.allclose(x, y, atol=1e-5), (name, k)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bf16_training_on_gpu(tmp_path):
+    summary = train(config(tmp_path, "gpu", steps=4, device="cuda", activation_checkpointing="selective"))
+    assert summary["final_loss"] < summary["first_loss"] and 0 < summary["mfu"] < 1

@@ -11,7 +11,7 @@ from datasketch import MinHash
 from pipelines.dedup import deduplicate
 from pipelines.dedup.exact import exact_duplicates
 from pipelines.dedup.line import dedup_lines, line_hash, normalize_line
-from pipelines.dedup.minhash import (MinHashParams, band_table, candidate_pairs, find_near_duplicates,
+from pipelines.dedup.minhash import (MinHashParams, band_tables, candidate_pairs, clusters, find_near_duplicates,
                                      shingle_hash32, shingle_hash64, shingle_hashes, shingles, signatures)
 from pipelines.document import RAW_SCHEMA
 
@@ -103,9 +103,25 @@ def test_band_keys_join_finds_pairs(tmp_path):
     rng = random.Random(1)
     a = text(rng)
     texts = [a, near_copy(rng, a, 3), text(rng), text(rng)]
+    texts += [texts[2]] * 3  # identical copies link to their smallest member, not to each other
     (tmp_path / "b").mkdir()
-    pq.write_table(band_table(texts, MinHashParams(bands=25, ngram=5)), tmp_path / "b" / "bands-00000.parquet")
-    assert candidate_pairs(tmp_path / "b").tolist() == [[0, 1]]
+    bands, docs = band_tables(texts, MinHashParams(bands=25, ngram=5))
+    pq.write_table(bands, tmp_path / "b" / "bands-00000.parquet")
+    pq.write_table(docs, tmp_path / "b" / "docs-00000.parquet")
+    assert candidate_pairs(tmp_path / "b").tolist() == [[0, 1], [2, 4], [2, 5], [2, 6]]
+
+
+def test_big_buckets_link_to_their_smallest_member(tmp_path):
+    rng = random.Random(5)
+    base = text(rng, 200)
+    texts = [near_copy(rng, base, 1) for _ in range(6)]
+    (tmp_path / "b").mkdir()
+    bands, docs = band_tables(texts, MinHashParams(bands=25, ngram=5))
+    pq.write_table(bands, tmp_path / "b" / "bands-00000.parquet")
+    pq.write_table(docs, tmp_path / "b" / "docs-00000.parquet")
+    pairs = candidate_pairs(tmp_path / "b", big_bucket=3).tolist()
+    assert [0, 5] in pairs and len(pairs) >= 5
+    assert len(candidate_pairs(tmp_path / "b", big_bucket=64)) == 15
 
 
 def _planted(rng, n_docs=400, n_pairs=60):
@@ -182,3 +198,8 @@ def test_books_use_containment():
     reissue = book + "\n" + text(rng, 200)  # contains the whole first book: Jaccard ~0.9, overlap 1.0
     r = deduplicate(table([book, reissue, text(rng, 500)], "books"), "books", MinHashParams(bands=25, ngram=5))
     assert r.dropped.column("reason").to_pylist() == ["near_duplicate"]
+
+
+def test_clusters_are_connected_components():
+    pairs = np.array([[3, 1], [1, 4], [5, 6]])
+    assert clusters(7, pairs).tolist() == [0, 1, 2, 1, 1, 5, 5]

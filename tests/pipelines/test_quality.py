@@ -138,3 +138,11 @@ def test_other_sources_pass_through_and_empty_partition():
     assert r.kept.num_rows == 1 and r.dropped.column("reason").to_pylist() == ["empty_text"]
     r = filter_partition(_table([], "c4"), "c4", None)
     assert r.kept.num_rows == 0 and r.stats.balanced
+
+
+def test_no_wikipedia_text_skips_cc_models_without_losing_pages(tmp_path):
+    cc = _table([article(), gibberish()], "commoncrawl")
+    manifest = train_models(_table([""], "wikipedia"), cc, tmp_path / "m")
+    assert manifest["lm"] is None
+    r = filter_partition(cc, "commoncrawl", tmp_path / "m")
+    assert r.kept.num_rows == 2 and "skipped" in r.info["skipped"]

@@ -41,7 +41,7 @@ def _setup(root):
 
 @pytest.mark.slow
 def test_align_chain_materializes(data_dir, monkeypatch):
-    monkeypatch.setattr(stages, "BUNDLED", {"sft": 64, "pairs_per_week": 60, "rm_test_pairs": 40, "rs_prompts": 12,
+    monkeypatch.setattr(stages, "BUNDLED", {"sft": 64, "pairs_per_week": 60, "model_pair_prompts": 8, "rm_test_pairs": 40, "rs_prompts": 12,
                                             "gatt_dialogues": 4, "ppo_prompts": 8})
     monkeypatch.setattr(align_data, "eval_tasks", lambda n=240, n_gatt=60, seed=7: (
         align_data.sample_tasks(12, seed, align_data.EVAL_SHAPES, "eval")
@@ -51,16 +51,18 @@ def test_align_chain_materializes(data_dir, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     weeks = align.preference_weeks.get_partition_keys()
     assert len(weeks) >= 3
+    assert dg.materialize([align.sft_model], resources=resources, instance=instance).success
     for week in weeks[-2:]:
         r = dg.materialize([align.preference_data], partition_key=week, resources=resources, instance=instance)
         assert r.success
-    rest = [align.sft_model, align.helpfulness_rm, align.safety_rm, align.rlhf_v1, align.rlhf_v2, align.rlhf_v3,
+    rest = [align.helpfulness_rm, align.safety_rm, align.rlhf_v1, align.rlhf_v2, align.rlhf_v3,
             align.rlhf_v4, align.rlhf_v5]
-    r = dg.materialize(rest, resources=resources, instance=instance, raise_on_error=True,
-                       selection=[a.key for a in rest] + [c for c in align.CHECKS])
+    r = dg.materialize(rest + align.CHECKS, resources=resources, instance=instance)
     assert r.success
-    mats = {m.asset_key.to_user_string(): m.metadata for m in r.get_asset_materialization_events() and
-            [e.event_specific_data.materialization for e in r.get_asset_materialization_events()]}
+    mats = {}
+    for e in r.get_asset_materialization_events():
+        m = e.event_specific_data.materialization
+        mats[m.asset_key.to_user_string()] = m.metadata
     assert mats["helpfulness_rm"]["weeks"].value == ", ".join(weeks[-2:])
     v3 = mats["rlhf_v3"]
     assert v3["pooled_from"].value == "rlhf_v1, rlhf_v2" and v3["gatt_dialogues"].value > 0

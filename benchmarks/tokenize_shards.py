@@ -1,7 +1,7 @@
 """Shard writer throughput vs raw SentencePiece encoding of the same texts on the same cores; loader tokens/s.
 
-    .venv/bin/python benchmarks/tokenize.py                      # curated data under $LLAMA_DATA_DIR (./data)
-    .venv/bin/python benchmarks/tokenize.py --data-dir /tmp/x --workers 2 --min-chars 20000000
+    .venv/bin/python benchmarks/tokenize_shards.py                      # curated data under $LLAMA_DATA_DIR (./data)
+    .venv/bin/python benchmarks/tokenize_shards.py --data-dir /tmp/x --workers 2 --min-chars 20000000
 
 Reference: `SentencePieceProcessor.encode(texts, num_threads=W)` on texts already in memory (C++ threads,
 no I/O). Ours: `pipelines.shards.build_token_shards` with W worker processes, end to end: reading the
