@@ -9,6 +9,7 @@ plots in the UI. The logic is in llama_model/eval/ (suite.py); these are thin wr
 """
 
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -41,6 +42,11 @@ def _need(path: Path, asset: str) -> Path:
     return path
 
 
+def _num(x, digits: int = 4) -> dg.MetadataValue:
+    """A float rounded for the UI's metadata table (the exact values are in the report's summary.json)."""
+    return dg.MetadataValue.float(round(x, digits) if x is not None else float("nan"))
+
+
 def _meta(report, numbers: dict) -> dict:
     return {"report": dg.MetadataValue.path(str(report.html)),
             "summary": dg.MetadataValue.md(report.markdown)} | numbers
@@ -53,7 +59,7 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
     from llama_model.checkpoint import load_meta
     from llama_model.data import TokenLoader
     from llama_model.eval.multiple_choice import bundled_tasks_dir, read_tasks_dir
-    from llama_model.eval.suite import INIT, base_eval, untrained_like
+    from llama_model.eval.suite import INIT, base_eval, small_model_threads, untrained_like
     from llama_model.tokenizer import Tokenizer
 
     p = profile.get()
@@ -64,20 +70,21 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
     tasks_dir = config.tasks_dir or os.environ.get("LLAMA_EVAL_TASKS_DIR") or str(bundled_tasks_dir())
     tasks = read_tasks_dir(tasks_dir)
     context.log.info(f"benchmarks from {tasks_dir}: " + ", ".join(f"{k} ({len(v)})" for k, v in tasks.items()))
-    report = base_eval({INIT: untrained_like(args), "base_model": base.eval()}, loader.val_windows,
-                       loader.val_sources(), tok, tasks, storage.path("reports", "base_model_eval"),
-                       max_batches=config.max_batches, max_len=args.max_seq_len)
+    with small_model_threads(base):
+        report = base_eval({INIT: untrained_like(args), "base_model": base.eval()}, loader.val_windows,
+                           loader.val_sources(), tok, tasks, storage.path("reports", "base_model_eval"),
+                           max_batches=config.max_batches, max_len=args.max_seq_len)
     s = report.summary
-    numbers = {f"ppl {m} all": dg.MetadataValue.float(s["perplexity"][m]["all"]["ppl"]) for m in s["models"]}
-    numbers |= {f"acc_norm {t}": dg.MetadataValue.float(r["acc_norm"]) for t, r in s["tasks"]["base_model"].items()}
-    return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": dg.MetadataValue.float(s["seconds"])})
+    numbers = {f"ppl {m} all": _num(s["perplexity"][m]["all"]["ppl"]) for m in s["models"]}
+    numbers |= {f"acc_norm {t}": _num(r["acc_norm"]) for t, r in s["tasks"]["base_model"].items()}
+    return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": _num(report.seconds, 1)})
 
 
 @dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1")
 def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Accuracy per preference-rating bucket of the helpfulness and safety RMs on held-out comparisons (Table 8)."""
     from llama_model import align_data
-    from llama_model.eval.suite import reward_model_eval as evaluate
+    from llama_model.eval.suite import reward_model_eval as evaluate, small_model_threads
     from llama_model.reward import load_rm
     from llama_model.tokenizer import Tokenizer
 
@@ -88,11 +95,12 @@ def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfi
     test_sets = {"helpfulness test": [p for p in pairs if not p["safety"]["unsafe_prompt"]],
                  "safety test": [p for p in pairs if p["safety"]["unsafe_prompt"]]}
     context.log.info("test pairs: " + ", ".join(f"{k} {len(v)}" for k, v in test_sets.items()))
-    report = evaluate(rms, tok, test_sets, storage.path("reports", "reward_model_eval"))
+    with small_model_threads(rms["helpfulness RM"]):
+        report = evaluate(rms, tok, test_sets, storage.path("reports", "reward_model_eval"))
     acc = report.summary["accuracy"]
-    numbers = {f"{rm} {ts} overall %": dg.MetadataValue.float(100 * acc[rm][ts]["overall"]["acc"])
+    numbers = {f"{rm} {ts} overall %": _num(100 * acc[rm][ts]["overall"]["acc"], 2)
                for rm in acc for ts in acc[rm]}
-    return dg.MaterializeResult(metadata=_meta(report, numbers))
+    return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": _num(report.seconds, 1)})
 
 
 @dg.asset(deps=[*VERSIONS, "helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS,
@@ -101,7 +109,7 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
     """Win rates of each RLHF version vs SFT and vs the previous version, safety violations, multi-turn adherence."""
     from llama_model import align_data
     from llama_model.checkpoint import load_meta
-    from llama_model.eval.suite import answer_and_judge, chat_eval as evaluate
+    from llama_model.eval.suite import answer_and_judge, chat_eval as evaluate, small_model_threads
     from llama_model.reward import load_rm
     from llama_model.tokenizer import Tokenizer
 
@@ -117,17 +125,19 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
     if config.max_tasks and config.max_tasks < len(tasks):
         step = len(tasks) / config.max_tasks
         tasks = [tasks[int(i * step)] for i in range(config.max_tasks)]
-    answers = {}
-    for v in versions:
-        answers[v] = answer_and_judge(load_meta(storage.path(v))[0], tok, tasks, hrm, srm)
-        context.log.info(f"{v}: answered {len(tasks)} held-out prompts")
+    answers, t0 = {}, time.perf_counter()
+    with small_model_threads(hrm):
+        for v in versions:
+            answers[v] = answer_and_judge(load_meta(storage.path(v))[0], tok, tasks, hrm, srm)
+            context.log.info(f"{v}: answered {len(tasks)} held-out prompts")
     report = evaluate(answers, tasks, storage.path("reports", "chat_eval"))
+    report.seconds = time.perf_counter() - t0
     s = report.summary
-    numbers = {"versions": dg.MetadataValue.int(len(versions))}
+    numbers = {"versions": dg.MetadataValue.int(len(versions)), "seconds": _num(report.seconds, 1)}
     for r in s["win_rates"]:
-        numbers[f"{r['version']} program judge vs SFT"] = dg.MetadataValue.float(r["program judge vs SFT"])
+        numbers[f"{r['version']} program judge vs SFT"] = _num(r["program judge vs SFT"])
     for r in s["per_version"]:
-        numbers[f"{r['version']} safety violation %"] = dg.MetadataValue.float(r["safety violation %"])
+        numbers[f"{r['version']} safety violation %"] = _num(r["safety violation %"], 2)
     return dg.MaterializeResult(metadata=_meta(report, numbers))
 
 

@@ -9,6 +9,7 @@ returns a `Report` whose markdown (tables + embedded plots) the asset shows in t
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -34,6 +35,7 @@ class Report:
     markdown: str                       # tables + plots for the asset's metadata
     summary: dict                       # the numbers (also in summary.json)
     plots: list[Path] = field(default_factory=list)
+    seconds: float = 0.0                # time to compute it (metadata only: the files stay byte-identical)
 
     @property
     def html(self) -> Path:
@@ -70,6 +72,29 @@ def _write(out_dir: Path, title: str, intro: str, sections: list[rep.Section], s
     return Report(out_dir, "\n".join(md), summary, [out_dir / Path(p).name for p in plots])
 
 
+def _timed(report: Report, t0: float) -> Report:
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+@contextlib.contextmanager
+def small_model_threads(model: torch.nn.Module, max_params: int = 20_000_000):
+    """One intra-op thread while evaluating a small model, then back to the previous setting.
+
+    A tiny model's matmuls are too small to split across threads, and on a busy machine the extra
+    threads spin-wait: the three tiny-profile evals took 183 s with 2 threads and 36 s with 1 on the
+    shared 2-core box (same data, same outputs)."""
+    n = torch.get_num_threads()
+    small = sum(p.numel() for p in model.parameters()) < max_params
+    if small:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small:
+            torch.set_num_threads(n)
+
+
 def read_summary(out_dir: str | Path) -> dict:
     p = Path(out_dir) / SUMMARY
     if not p.exists():
@@ -83,8 +108,9 @@ def untrained_like(args, seed: int = 0) -> torch.nn.Module:
     """The same architecture with fresh random weights: what training has to improve on."""
     from llama_model.model import Transformer
 
-    torch.manual_seed(seed)
-    return Transformer(args).eval()
+    with torch.random.fork_rng():  # leave the caller's RNG stream alone
+        torch.manual_seed(seed)
+        return Transformer(args).eval()
 
 
 def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[str], tokenizer,
@@ -110,7 +136,7 @@ def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[
             row[f"{n} acc"] = bench[n][t]["acc"]
             row[f"{n} acc_norm"] = bench[n][t]["acc_norm"]
         task_rows.append(row)
-    summary = {"models": names, "perplexity": ppl, "tasks": bench, "seconds": time.perf_counter() - t0}
+    summary = {"models": names, "perplexity": ppl, "tasks": bench}
 
     def plots(d: Path) -> list[Path]:
         return [
@@ -128,8 +154,8 @@ def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[
                     text="Each completion scored by its log-likelihood given the context; acc_norm divides by "
                          "the completion's length in characters (LLaMA-1 §3)."),
     ]
-    return _write(Path(out_dir), "base_model_eval", "The pretrained model against the same architecture untrained.",
-                  sections, summary, plots)
+    return _timed(_write(Path(out_dir), "base_model_eval", "The pretrained model against the same architecture "
+                         "untrained.", sections, summary, plots), t0)
 
 
 # ------------------------------------------------------------------------------------------ reward models
@@ -155,7 +181,7 @@ def reward_model_eval(rms: Mapping[str, object], tok, test_sets: Mapping[str, li
                         | {b: 100 * v["acc"] for b, v in a.items()} | {"pairs": a["overall"]["n"]})
     buckets = [RATING_NAMES[r] for r in sorted(RATING_NAMES, reverse=True)] + ["overall"]
     counts = [{"test set": s} | {b: acc[next(iter(rms))][s][b]["n"] for b in buckets} for s in test_sets]
-    summary = {"accuracy": acc, "seconds": time.perf_counter() - t0}
+    summary = {"accuracy": acc}
 
     def plots(d: Path) -> list[Path]:
         series = {f"{r} / {s}": [100 * acc[r][s][b]["acc"] for b in buckets] for r in rms for s in test_sets}
@@ -166,8 +192,8 @@ def reward_model_eval(rms: Mapping[str, object], tok, test_sets: Mapping[str, li
                             text="Share of held-out comparisons where the RM scores the chosen answer above the "
                                  "rejected one; the paper expects it to grow with the rating gap."),
                 rep.Section("Comparisons per bucket", counts)]
-    return _write(Path(out_dir), "reward_model_eval", "Both reward models on held-out comparisons.", sections, summary,
-                  plots)
+    return _timed(_write(Path(out_dir), "reward_model_eval", "Both reward models on held-out comparisons.", sections,
+                         summary, plots), t0)
 
 
 # ------------------------------------------------------------------------------------------ chat versions
@@ -211,7 +237,6 @@ def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path,
     """Win rates of every version vs the baseline and vs the version before it, judged by the helpfulness RM
     (safe prompts), the safety RM (unsafe prompts) and the program judge (all prompts); safety violation %
     and multi-turn instruction adherence per version (Llama 2 Figs 11-12)."""
-    t0 = time.perf_counter()
     versions = list(answers)
     safe_idx = [i for i, t in enumerate(tasks) if not t.unsafe]
     unsafe_idx = [i for i, t in enumerate(tasks) if t.unsafe]
@@ -243,7 +268,7 @@ def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path,
         win_rows.append(row)
     summary = {"versions": versions, "baseline": baseline, "tasks": len(tasks), "safe_prompts": len(safe_idx),
                "unsafe_prompts": len(unsafe_idx), "multi_turn_with_instruction": len(multi_idx),
-               "per_version": per_version, "win_rates": win_rows, "seconds": time.perf_counter() - t0,
+               "per_version": per_version, "win_rates": win_rows,
                "examples": {v: [{"prompt": tasks[i].turns[-1]["content"], "system": tasks[i].system,
                                  "answer": answers[v].texts[i]} for i in all_idx[:: max(1, len(tasks) // 6)]]
                             for v in versions}}

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from pipelines.io import write_parquet
+from pipelines.io import atomic_path
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _MULT = np.uint64(0x9E3779B97F4A7C15)   # odd 64-bit constant of the rolling n-gram hash
@@ -129,8 +129,10 @@ def shingle_hashes(texts, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """
     arr = _as_text_array(texts)
     low = pc.utf8_lower(arr)
-    if not pc.all(pc.string_is_ascii(low)).as_py():
-        low = pc.replace_substring_regex(low, _UNICODE_WS, " ")
+    other = pc.invert(pc.string_is_ascii(low))
+    if pc.any(other).as_py():  # the regex runs on the non-ASCII documents only
+        fixed = pc.replace_substring_regex(low.filter(other), _UNICODE_WS, " ")
+        low = pc.replace_with_mask(low, other, fixed)
     words = pc.ascii_split_whitespace(low)
     word_off = words.offsets.to_numpy().astype(np.int64)
     word_off = word_off - word_off[0]
@@ -150,31 +152,27 @@ def shingle_hashes(texts, ngram: int) -> tuple[np.ndarray, np.ndarray]:
     h = wh[enc.indices.to_numpy()]
 
     n_words = np.diff(word_off)
-    # Rolling polynomial over the flat word stream: s[i] = hash of words i .. i+ngram-1.
-    m = len(h) - ngram + 1
-    if m > 0:
-        s = h[:m].copy()
-        for j in range(1, ngram):
-            s *= _MULT
-            s += h[j:m + j]
-    else:
-        s = np.zeros(0, np.uint64)
-    # A window is a shingle of document d when it starts in d and ends inside d.
     n_sh = np.where(n_words >= ngram, n_words - ngram + 1, np.minimum(n_words, 1))
     sh_off = np.zeros(n_docs + 1, np.int64)
     np.cumsum(n_sh, out=sh_off[1:])
-    out = np.empty(int(sh_off[-1]), np.uint64)
-    full = np.flatnonzero(n_words >= ngram)
-    cnt = n_sh[full]
-    doc_rep = np.repeat(full, cnt)
-    pos = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    out[sh_off[doc_rep] + pos] = s[word_off[doc_rep] + pos]
-    # Short documents (fewer words than ngram): one shingle of all their words.
+    # Rolling polynomial over the flat word stream: s[i] = hash of words i .. i+ngram-1 (zero padded).
+    total = len(h)
+    hp = np.concatenate([h, np.zeros(ngram - 1, np.uint64)])
+    s = hp[:total].copy()
+    for j in range(1, ngram):
+        s *= _MULT
+        s += hp[j:total + j]
+    # A window is a shingle when it ends inside the document it starts in.
+    end = np.repeat(word_off[1:], n_words)
+    mask = np.arange(total, dtype=np.int64) + ngram <= end
+    # Short documents (fewer words than ngram): one shingle of all their words, at their first word.
     for d in np.flatnonzero((n_words > 0) & (n_words < ngram)):
         v = 0
         for x in h[word_off[d]:word_off[d + 1]].tolist():
             v = (v * 0x9E3779B97F4A7C15 + x) & 0xFFFFFFFFFFFFFFFF
-        out[sh_off[d]] = v
+        s[word_off[d]] = v
+        mask[word_off[d]] = True
+    out = s[mask]
     return out, sh_off
 
 
@@ -235,7 +233,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 BAND_SCHEMA = pa.schema([("doc", pa.int64()), ("band", pa.int16()), ("key", pa.int64())])
-DOC_SCHEMA = pa.schema([("doc", pa.int64()), ("sig", pa.int64())])
+DOC_SCHEMA_BASE = [("doc", pa.int64()), ("sig", pa.int64())]  # + "minhash": the signature's bytes
 BIG_BUCKET = 64  # a band bucket with more documents links each to its smallest member, not all pairs
 
 
@@ -254,8 +252,27 @@ def band_tables(texts, params: MinHashParams, doc_offset: int = 0) -> tuple[pa.T
         "band": pa.array(np.tile(np.arange(params.bands, dtype=np.int16), len(docs))),
         "key": pa.array(keys.reshape(-1).view(np.int64)),
     }, schema=BAND_SCHEMA)
+    width = 4 * params.num_perm
+    minhash = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(docs),
+                                                   [None, pa.py_buffer(np.ascontiguousarray(sig[docs]).tobytes())])
     return bands, pa.table({"doc": pa.array((docs + doc_offset).astype(np.int64)),
-                            "sig": pa.array(whole.view(np.int64))}, schema=DOC_SCHEMA)
+                            "sig": pa.array(whole.view(np.int64)), "minhash": minhash})
+
+
+def read_signatures(band_dir: str | os.PathLike, docs: np.ndarray, num_perm: int) -> np.ndarray:
+    """Signatures [len(docs), num_perm] of the given (sorted, unique) documents from the docs-*.parquet files."""
+    out = np.full((len(docs), num_perm), 0xFFFFFFFF, dtype=np.uint32)
+    for f in sorted(Path(band_dir).glob("docs-*.parquet")):
+        t = pq.read_table(f, columns=["doc", "minhash"])
+        d = t.column("doc").to_numpy()
+        hit = np.isin(d, docs)
+        if not hit.any():
+            continue
+        col = t.column("minhash").combine_chunks()
+        raw = np.frombuffer(col.buffers()[1], dtype=np.uint32, count=len(col) * num_perm,
+                            offset=col.offset * 4 * num_perm).reshape(-1, num_perm)
+        out[np.searchsorted(docs, d[hit])] = raw[hit]
+    return out
 
 
 def band_table(texts, params: MinHashParams, doc_offset: int = 0) -> pa.Table:
@@ -267,8 +284,10 @@ def shard_band_keys(shard: str, out_dir: str, params: MinHashParams, doc_offset:
     """Worker: read one Parquet shard's text column, write its band and signature keys. Returns rows."""
     texts = pq.read_table(shard, columns=[column]).column(column)
     bands, docs = band_tables(texts, params, doc_offset)
-    write_parquet(bands, Path(out_dir) / f"bands-{index:05d}.parquet")
-    write_parquet(docs, Path(out_dir) / f"docs-{index:05d}.parquet")
+    for table, name in ((bands, "bands"), (docs, "docs")):
+        # Intermediate files of random 64-bit keys: compression costs time and saves nothing.
+        with atomic_path(Path(out_dir) / f"{name}-{index:05d}.parquet") as tmp:
+            pq.write_table(table, tmp, compression="none")
     return len(texts)
 
 
@@ -343,7 +362,8 @@ def similarity(x: np.ndarray, y: np.ndarray, measure: str = "jaccard") -> float:
     return inter / (len(x) + len(y) - inter)
 
 
-def verify_pairs(pairs: np.ndarray, texts, params: MinHashParams, margin: float = 0.2) -> np.ndarray:
+def verify_pairs(pairs: np.ndarray, texts, params: MinHashParams, margin: float = 0.2,
+                 band_dir: str | os.PathLike | None = None) -> np.ndarray:
     """Similarity of each candidate pair (texts indexed by the pairs' document indices).
 
     Jaccard: a pair whose MinHash estimate is more than `margin` away from the threshold (over 5
@@ -354,22 +374,31 @@ def verify_pairs(pairs: np.ndarray, texts, params: MinHashParams, margin: float 
     if len(pairs) == 0:
         return np.zeros(0)
     docs = np.unique(pairs)
-    arr = _as_text_array(texts)
-    hashes, offsets = shingle_hashes(arr.take(pa.array(docs)), params.ngram)
     pos = np.searchsorted(docs, pairs)
+    texts = _as_text_array(texts)
     out = np.zeros(len(pairs))
     check = np.ones(len(pairs), dtype=bool)
     if params.measure == "jaccard":
-        sig = signatures_from_hashes(hashes, offsets, params.num_perm, params.seed)
+        if band_dir is not None:  # the signatures the workers stored
+            sig = read_signatures(band_dir, docs, params.num_perm)
+        else:
+            sig = signatures(texts.take(pa.array(docs)), params)
         est = (sig[pos[:, 0]] == sig[pos[:, 1]]).mean(axis=1)
         check = np.abs(est - params.threshold) < margin
         out[~check] = est[~check]
+    # Exact shingle sets, only for the documents of the pairs still to check.
+    need = np.unique(pos[check])
+    hashes, offsets = shingle_hashes(texts.take(pa.array(docs[need])), params.ngram) \
+        if len(need) else (np.zeros(0, np.uint64), np.zeros(1, np.int64))
+    slot = np.full(len(docs), -1, dtype=np.int64)
+    slot[need] = np.arange(len(need))
     sets: dict[int, np.ndarray] = {}
 
     def get(i: int) -> np.ndarray:
-        if i not in sets:
-            sets[i] = np.unique(hashes[offsets[i]:offsets[i + 1]])
-        return sets[i]
+        j = int(slot[i])
+        if j not in sets:
+            sets[j] = np.unique(hashes[offsets[j]:offsets[j + 1]])
+        return sets[j]
 
     for k in np.flatnonzero(check):
         out[k] = similarity(get(int(pos[k, 0])), get(int(pos[k, 1])), params.measure)
@@ -410,7 +439,7 @@ def find_near_duplicates(shards: Sequence[str | os.PathLike], ids: Sequence[str]
     if n != len(ids):
         raise ValueError(f"shards hold {n} documents but {len(ids)} ids were given")
     cand = candidate_pairs(workdir)
-    sim = verify_pairs(cand, texts, params)
+    sim = verify_pairs(cand, texts, params, band_dir=workdir)
     ok = sim >= params.threshold
     pairs, sim = cand[ok], sim[ok]
     roots = clusters(n, pairs)
