@@ -29,7 +29,7 @@ class Step:
 
 _EXACT = Step(DEDUP, "exact", {}, "identical text: keep the smallest id")
 _NEAR = Step(DEDUP, "minhash", {"threshold": 0.8, "measure": "jaccard"},
-             "MinHash LSH candidates, exact word n-gram Jaccard >= threshold")
+             "MinHash LSH candidates with word n-gram Jaccard >= threshold (exact check near it)")
 _LINE = Step(DEDUP, "line", {}, "CCNet: drop lines whose normalized SHA-1[:8] occurred earlier")
 _LID_EN = Step(LID, "langid", {"keep": ["en"], "min_score": 0.5}, "fastText lid.176, CCNet threshold 0.5")
 _LID_TAG = Step(LID, "langid", {"keep": None, "min_score": 0.0}, "label + score only, nothing dropped")
