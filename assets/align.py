@@ -110,7 +110,8 @@ def _rm_asset(kind: str):
     name = f"{kind}_rm"
 
     @dg.asset(name=name, deps=[ALL_WEEKS, "sft_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"},
-              code_version="1")
+              code_version="1", description=f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, "
+                                            f"margin ranking loss on every week's pairs.")
     def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
         from llama_model.rlhf import stages
 
@@ -126,8 +127,6 @@ def _rm_asset(kind: str):
             "test_pairs": m["test_pairs"], "margin": m["margin"], "loss_first": m["loss_first"],
             "loss_last": m["loss_last"], "accuracy": acc["all"], "accuracy_by_rating": dg.MetadataValue.md("\n".join(table)),
             "seconds": round(m["seconds"], 1)})
-
-    _rm.__doc__ = f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, margin ranking loss on every week's pairs."
 
     @dg.asset_check(asset=name, name="accuracy_above_chance",
                     description="held-out pair accuracy above 50% (and highest for 'significantly better')")
@@ -149,8 +148,11 @@ def _rejection_asset(version: int):
     parent = "sft_model" if version == 1 else f"rlhf_v{version - 1}"
     earlier = [f"rlhf_v{v}" for v in range(1, version)]
 
+    description = (f"RLHF V{version}: rejection-sampling fine-tuning of {parent} (best of K by the RMs)"
+                   + (", pooled over earlier versions, with Ghost Attention data." if version >= 3 else "."))
+
     @dg.asset(name=name, deps=[parent, *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"},
-              code_version="1")
+              code_version="1", description=description)
     def _rs(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
         from llama_model.rlhf import stages
 
@@ -166,8 +168,6 @@ def _rejection_asset(version: int):
             "parent_success_rate": m["parent_eval"]["success_rate"],
             "parent_mean_rm_reward": m["parent_eval"]["mean_reward"]})
 
-    _rs.__doc__ = (f"RLHF V{version}: rejection-sampling fine-tuning of {parent} (best of K by the RMs)"
-                   + (", pooled over earlier versions, with Ghost Attention data." if version >= 3 else "."))
     return _rs
 
 

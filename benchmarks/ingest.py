@@ -14,10 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Python puts this script's folder first on sys.path, where a sibling script (tokenize.py) would shadow
-# the standard library module of the same name: import from the repository root instead.
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
 import argparse
 import bz2

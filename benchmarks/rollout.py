@@ -9,14 +9,9 @@ same generate() called with one prompt per call.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import sys
 import time
 
-# Python puts this script's folder first on sys.path; benchmarks/tokenize.py (now tokenize_shards.py) would then shadow the standard
-# library's tokenize module (which torch imports). Drop the folder; the repository root stays importable.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
 import torch  # noqa: E402
 

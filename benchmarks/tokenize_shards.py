@@ -15,13 +15,7 @@ without `<data-dir>/tokenizer/tokenizer.model` a tiny-profile tokenizer is train
 from __future__ import annotations
 
 import os
-import sys
 
-# This file is named like the standard library's `tokenize`, which pyarrow and linecache import: take
-# the script's own folder off the path before anything else, and the repository root on it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-sys.path.insert(0, os.path.dirname(_HERE))
 
 import argparse  # noqa: E402
 import resource  # noqa: E402

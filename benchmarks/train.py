@@ -13,14 +13,7 @@ HF `generate` with its cache. Prints tokens/s of each and the ratios (goals: tra
 """
 from __future__ import annotations
 
-import os
-import sys
 
-# Scripts in benchmarks/ are named after what they measure (tokenize.py, ...), which would shadow the
-# standard library once their folder is sys.path[0]: take it out and put the repository root in.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-sys.path.insert(0, os.path.dirname(_HERE))
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402

@@ -202,7 +202,10 @@ class Transformer(nn.Module):
         f = self._freqs_cis
         if f is None or f.device != device:
             # Twice the context, like the reference, so generation may run a little past max_seq_len.
-            f = precompute_freqs_cis(self.args.head_dim, self.args.max_seq_len * 2, self.args.rope_theta, device)
+            # Built outside inference mode: a table first made inside generate() would otherwise be an
+            # inference tensor and break every later training step of the same model.
+            with torch.inference_mode(False):
+                f = precompute_freqs_cis(self.args.head_dim, self.args.max_seq_len * 2, self.args.rope_theta, device)
             self._freqs_cis = f
         return f
 

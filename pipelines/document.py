@@ -6,7 +6,7 @@ stages keep them and append their own (see each stage's `ADDED_COLUMNS`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 import pyarrow as pa
 

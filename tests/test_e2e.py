@@ -1,5 +1,4 @@
 """End to end: the whole graph materializes on the tiny profile and the bundled samples, every check passes."""
-import json
 
 import dagster as dg
 import pytest

@@ -29,24 +29,12 @@ def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.
                    chunk: int = 128) -> list[list[int]]:
     """Answer token ids (cut after </s>) for every prompt, generated `chunk` prompts at a time."""
     model.eval()
-    _rope_outside_inference(model)
     out: list[list[int]] = []
     for i in range(0, len(prompts), chunk):
         new = generate(model, prompts[i:i + chunk], max_new_tokens, temperature=temperature, top_p=top_p,
                        eos_id=tok.eos_id, generator=generator)
         out += [with_eos(x, tok.eos_id, max_new_tokens) for x in new]
     return out
-
-
-def _rope_outside_inference(model) -> None:
-    """generate() runs under inference_mode; if the model's lazily built RoPE table were first built there
-    it would be an inference tensor and break a later backward pass. Build it here, outside."""
-    if hasattr(model, "freqs_cis"):
-        f = getattr(model, "_freqs_cis", None)
-        if f is not None and f.is_inference():
-            model._freqs_cis = None
-        with torch.inference_mode(False):
-            model.freqs_cis(next(model.parameters()).device)
 
 
 def use_safety(unsafe: torch.Tensor, safety_prob: torch.Tensor, tau: float = align_data.SAFETY_TAU) -> torch.Tensor:

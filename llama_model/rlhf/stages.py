@@ -33,7 +33,7 @@ BUNDLED = {"sft": 4000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_te
            "ppo_prompts": 600}
 # Rejection-sampling fine-tuning takes a fraction of the SFT learning rate: each version starts from the last
 # one and should move it only towards its best samples, not away from what SFT taught (tiny models forget fast).
-RS_LR_SCALE = 0.25
+RS_LR_SCALE = 0.05
 PREFERENCES_FILE = "preferences.jsonl"
 SAMPLES_FILE = "best_samples.jsonl"       # each RLHF version's best-of-K records (the pool of later ones)
 META_FILE = "alignment.json"
@@ -372,7 +372,31 @@ def format_report(rows: list[dict], rms: dict) -> str:
     return "\n".join(lines)
 
 
+def run_chain(data_dir, weeks=("2026-11-01", "2026-11-08", "2026-11-15"), align=None, log=print) -> None:
+    """The whole chain without Dagster, into data_dir (which must hold tokenizer/ and base_model/)."""
+    from llama_model.configs import get_profile
+    d = Path(data_dir)
+    align = align or get_profile().align
+    tok = d / "tokenizer" / "tokenizer.model"
+    run_sft(d / "base_model", tok, d / "sft_model", align, log=log)
+    for w in weeks:
+        write_preferences(w, d / "preference_data" / w, d / "sft_model", tok)
+    for kind in ("helpfulness", "safety"):
+        run_reward_model(kind, d / "sft_model", tok, d / "preference_data", d / f"{kind}_rm", align, log=log)
+    parent, earlier = d / "sft_model", []
+    for v in (1, 2, 3, 4):
+        run_rejection(v, parent, earlier, tok, d / "helpfulness_rm", d / "safety_rm", d / f"rlhf_v{v}", align, log=log)
+        earlier.append(d / f"rlhf_v{v}")
+        parent = d / f"rlhf_v{v}"
+    run_ppo(parent, tok, d / "helpfulness_rm", d / "safety_rm", d / "rlhf_v5", align, log=log)
+
+
 if __name__ == "__main__":
+    # python -m llama_model.rlhf.stages [run] DATA_DIR   (run: the whole chain first; then the table)
     import sys
-    rows, rms = report(sys.argv[1] if len(sys.argv) > 1 else "data")
+    argv = sys.argv[1:]
+    if argv and argv[0] == "run":
+        argv = argv[1:]
+        run_chain(argv[0] if argv else "data")
+    rows, rms = report(argv[0] if argv else "data")
     print(format_report(rows, rms))

@@ -6,7 +6,7 @@ import torch
 
 from llama_model.reward import (MARGINS, RewardModel, accuracy_by_rating, load_rm, margin_table, ranking_loss,
                                 save_rm, train_rm)
-from align_helpers import one_thread, tiny_model, tokenizer
+from align_helpers import tiny_model, tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

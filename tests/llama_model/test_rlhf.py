@@ -9,7 +9,7 @@ from llama_model.chat_format import B_SYS, E_SYS, encode_dialogue
 from llama_model.reward import RewardModel
 from llama_model.rlhf import gatt, ppo, rejection
 from llama_model.rlhf.policy import reward_scores, sample_answers, use_safety
-from align_helpers import one_thread, tiny_model, tokenizer
+from align_helpers import tiny_model, tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from llama_model import chat_format as cf
 from llama_model.sft import cosine_lr, masked_lm_loss, pad_batch, sft_examples, train_sft
-from align_helpers import one_thread, tiny_model, tokenizer
+from align_helpers import tiny_model, tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

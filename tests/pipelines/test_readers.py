@@ -28,7 +28,7 @@ def read_all(source, folder):
 
 # ------------------------------------------------------------------------------------- WARC/WET
 def warc_record(rtype: str, block: bytes, uri="https://example.org/a", extra=()) -> bytes:
-    head = [f"WARC/1.0", f"WARC-Type: {rtype}", f"WARC-Target-URI: {uri}", "WARC-Date: 2024-05-18T01:58:10Z",
+    head = ["WARC/1.0", f"WARC-Type: {rtype}", f"WARC-Target-URI: {uri}", "WARC-Date: 2024-05-18T01:58:10Z",
             "WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>", *extra,
             f"Content-Length: {len(block)}"]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + block + b"\r\n\r\n"

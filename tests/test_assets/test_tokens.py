@@ -1,6 +1,5 @@
 """The tokens stage on an ephemeral instance: tokenizer, token_shards, mixture_report and their checks."""
 import dagster as dg
-import pytest
 
 from assets import tokens
 from assets.partitions import source_partitions
