@@ -5,7 +5,6 @@ import functools
 import tempfile
 from pathlib import Path
 
-import pytest
 import sentencepiece as spm
 import torch
 
@@ -41,12 +40,3 @@ def tiny_model(vocab: int, seed: int = 0):
     torch.manual_seed(seed)
     args = tiny_args(vocab)
     return Transformer(args), args
-
-
-@pytest.fixture(autouse=False)
-def one_thread():
-    """Tiny models run much faster on one intra-op thread on a shared CPU (restored afterwards)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)

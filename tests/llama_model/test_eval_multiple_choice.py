@@ -40,7 +40,7 @@ def test_left_truncation_keeps_the_completion():
 
 def test_acc_prefers_short_completions_acc_norm_corrects_for_length():
     tok = CharTokenizer()
-    a, b = tok.encode("a", False, False)[0], tok.encode("b", False, False)[0]
+    a = tok.encode("a", False, False)[0]
     # After "a", another "a" has p=0.5 and "b" p≈0.01: eight a's (total -5.5, -0.69/char) vs one b (-4.6/char).
     model = BigramLM(tok.n_words, {(a, a): 0.5})
     item = MCItem("x", "xa", ("aaaaaaaa", "b"), label=0)

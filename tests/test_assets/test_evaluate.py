@@ -25,13 +25,7 @@ from resources import ArtifactStorage, ProfileResource
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: one thread avoids spin-waiting on a busy 2-core machine (10x faster there).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _texts() -> list[str]:
