@@ -329,11 +329,17 @@ def rating_of_gap(gap: float) -> int:
     return 3 if gap >= 0.75 else 2 if gap >= 0.5 else 1 if gap >= 0.25 else 0
 
 
+# Annotators also compare answers late in dialogues whose first turn set an instruction (the gatt shape).
+# Without those pairs the RM never learns that following the instruction there is better, and scores the
+# GAtt-trained versions (V3+) lower exactly where the program judge says they improved.
+PREFERENCE_SHAPES = {"single": 0.55, "system": 0.2, "multi": 0.15, "gatt": 0.1}
+
+
 def preference_pairs(n: int, seed: int, split: str = "train") -> list[dict]:
     """n rated comparisons (the preferences JSONL format) from the training split; chosen has the higher
     program quality, the rating is the size of the gap, the safety labels come from the safety judge."""
     rng = random.Random(seed)
-    tasks = sample_tasks(n, seed, {"single": 0.6, "system": 0.25, "multi": 0.15}, split)
+    tasks = sample_tasks(n, seed, PREFERENCE_SHAPES, split)
     out = []
     for t in tasks:
         attempts, junk = _candidates(t, rng)

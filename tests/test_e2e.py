@@ -12,9 +12,9 @@ from pipelines.io import read_parquet_dir
 
 pytestmark = pytest.mark.slow
 
-# Issue 7 is open: on the tiny profile rejection sampling and PPO do not yet beat the SFT model on the
-# program-judged tasks (the tiny reward models cannot rank the policy's own samples). This check is
-# expected to fail until then; every other check must pass.
+# Issue 8 is open on this point: on the tiny profile the newest RLHF version's program-judged win rate
+# against SFT is about 0.50 (its gains are on multi-turn instruction following, while single-turn answers
+# mostly tie), so this check may fail; every other check must pass.
 KNOWN_OPEN_CHECKS = {"chat_eval:newest_version_beats_sft"}
 
 
