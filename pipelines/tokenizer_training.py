@@ -65,8 +65,8 @@ class Sample:
     notes: list[str] = field(default_factory=list)
 
 
-def iter_train_texts(directory: str | Path, val_fraction: float, seed: int = 0) -> Iterator[str]:
-    """Texts of one source's training documents (held-out validation ones skipped), in file order."""
+def _iter_split_texts(directory: str | Path, val_fraction: float, seed: int, held_out: bool) -> Iterator[str]:
+    """Texts of one source's documents on one side of the validation split, in file order (streamed)."""
     files = source_files(directory)
     if not files:
         return
@@ -75,22 +75,18 @@ def iter_train_texts(directory: str | Path, val_fraction: float, seed: int = 0) 
     for f in files:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=2_000, columns=["id", "text"]):
             for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
-                if doc_id not in val and text:
+                if (doc_id in val) == held_out and text:
                     yield text
+
+
+def iter_train_texts(directory: str | Path, val_fraction: float, seed: int = 0) -> Iterator[str]:
+    """Texts of one source's training documents (held-out validation ones skipped), in file order."""
+    return _iter_split_texts(directory, val_fraction, seed, held_out=False)
 
 
 def iter_val_texts(directory: str | Path, val_fraction: float, seed: int = 0) -> Iterator[str]:
     """Texts of one source's held-out validation documents, in file order."""
-    files = source_files(directory)
-    if not files:
-        return
-    ids = [i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()]
-    val = split_validation(ids, val_fraction, seed)
-    for f in files:
-        t = pq.read_table(f, columns=["id", "text"])
-        for doc_id, text in zip(t.column("id").to_pylist(), t.column("text").to_pylist()):
-            if doc_id in val and text:
-                yield text
+    return _iter_split_texts(directory, val_fraction, seed, held_out=True)
 
 
 def sample_texts(source_dirs: Mapping[str, str | Path], max_chars: int, val_fraction: float, seed: int = 0,

@@ -70,6 +70,24 @@ def _seed(tag: str) -> int:
     return sum(ord(c) * 31 ** i for i, c in enumerate(tag)) % (2 ** 31)
 
 
+# Shapes of the prompts the policy is sampled on (rejection sampling, PPO, the model's own comparisons).
+PROMPT_SHAPES = {"single": 0.6, "system": 0.25, "multi": 0.15}
+
+
+def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prompts: int, prompts_tag: str):
+    """What every RLHF stage starts from: tokenizer, a seeded RNG, the parent policy, both RMs, its prompts."""
+    from llama_model.checkpoint import load_meta
+    from llama_model.reward import load_rm
+    tok = _load_tok(tokenizer_path)
+    seed = _seed(tag)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    policy, args = load_meta(parent_dir)
+    hrm, srm = load_rm(hrm_dir), load_rm(srm_dir)
+    tasks = align_data.sample_tasks(n_prompts, _seed(prompts_tag), PROMPT_SHAPES)
+    return tok, seed, g, policy, args, hrm, srm, tasks
+
+
 def _save_policy(model, args, out_dir, files: dict[str, str]) -> None:
     from llama_model.checkpoint import save_meta
     with atomic_path(out_dir) as tmp:
@@ -127,7 +145,7 @@ def model_preference_pairs(policy, tok, n_prompts: int, seed: int, samples: int 
     is right, the right answer against the best sample (the annotator's preferred response)."""
     from llama_model.chat_format import decode_answer
     from llama_model.rlhf.policy import sample_answers, task_prompts
-    tasks = align_data.sample_tasks(n_prompts, seed, {"single": 0.6, "system": 0.25, "multi": 0.15})
+    tasks = align_data.sample_tasks(n_prompts, seed, PROMPT_SHAPES)
     g = torch.Generator().manual_seed(seed)
     prompts = task_prompts(tok, tasks)
     outs = sample_answers(policy, tok, [p for p in prompts for _ in range(samples)], temperature=temperature,
@@ -243,16 +261,9 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
     """RLHF V1-V4: best of K samples by the RM, fine-tune the parent on them; from V3 the pool of all
     iterations' best samples, plus Ghost Attention dialogues."""
     from llama_model.checkpoint import load_meta
-    from llama_model.reward import load_rm
     t0 = time.perf_counter()
-    tok = _load_tok(tokenizer_path)
-    seed = _seed(f"rlhf-v{version}")
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    policy, args = load_meta(parent_dir)
-    hrm, srm = load_rm(hrm_dir), load_rm(srm_dir)
-    tasks = align_data.sample_tasks(BUNDLED["rs_prompts"], _seed("rs-prompts"),
-                                    {"single": 0.6, "system": 0.25, "multi": 0.15})
+    tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
+        f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts")
     best = rejection.best_of_k(policy, tok, tasks, hrm, srm, k=align.rs_samples,
                                temperature=align.rs_temperature, generator=g)
     iterations = [_read_samples(d) for d in earlier_dirs] + [best]
@@ -289,16 +300,9 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
 def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, log=print) -> dict:
     """RLHF V5: PPO on top of V4 against the two RMs, KL-penalized to V4."""
     from llama_model.checkpoint import load_meta
-    from llama_model.reward import load_rm
     t0 = time.perf_counter()
-    tok = _load_tok(tokenizer_path)
-    seed = _seed("rlhf-v5")
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    policy, args = load_meta(parent_dir)
-    hrm, srm = load_rm(hrm_dir), load_rm(srm_dir)
-    tasks = align_data.sample_tasks(BUNDLED["ppo_prompts"], _seed("ppo-prompts"),
-                                    {"single": 0.6, "system": 0.25, "multi": 0.15})
+    tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
+        "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts")
     pargs = ppo.ppo_args(align)
     history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log)
     eval_tasks = align_data.eval_tasks()
