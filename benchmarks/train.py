@@ -5,7 +5,10 @@
 
 Both models get the same configuration, the same weights (our checkpoint converted with
 llama_model.checkpoint.to_hf_state_dict), the same batch and the same number of torch threads. One
-training step = forward, float32 cross-entropy, backward, AdamW step. Steps of the two models are
+training step = forward, mean cross-entropy over float32 logits, backward, fused AdamW step. Each model
+computes the loss its own way: ours with `model(x, targets=y)` (fused with the output projection,
+llama_model/loss.py, as llama_model/train.py does), HF the way LlamaForCausalLM does with labels
+(float32 logits, then F.cross_entropy). Steps of the two models are
 interleaved (ours, theirs, ours, ...) so background load hits both alike; the ratio is the median of
 the back-to-back pairs' time ratios (tokens/s columns: medians).
 Generation: greedy, a batch of prompts, a fixed number of new tokens (no early EOS), our KV cache vs
@@ -40,18 +43,23 @@ def build(args):
     return margs, ours, hf
 
 
-def train_step_fn(model, logits_of, x, y):
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-5, weight_decay=0.1)
+def train_step_fn(model, loss_of, x, y):
+    # The fused AdamW kernel for both: what llama_model/train.py uses and transformers' Trainer default
+    # (optim "adamw_torch_fused" for torch >= 2.8).
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-5, weight_decay=0.1, fused=True)
 
     def step() -> float:
         t = time.perf_counter()
-        logits = logits_of(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1))
-        loss.backward()
+        loss_of(x, y).backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         return time.perf_counter() - t
     return step
+
+
+def hf_loss(logits, y):
+    """What LlamaForCausalLM does with labels (ForCausalLMLoss): float32 logits, mean cross-entropy."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1))
 
 
 def bench_train(args, margs, ours, hf) -> tuple[float, float]:
@@ -60,8 +68,8 @@ def bench_train(args, margs, ours, hf) -> tuple[float, float]:
     x, y = batch[:, :-1], batch[:, 1:]
     ours.train()
     hf.train()
-    a = train_step_fn(ours, lambda t: ours(t), x, y)
-    b = train_step_fn(hf, lambda t: hf(input_ids=t, use_cache=False).logits, x, y)
+    a = train_step_fn(ours, lambda t, y: ours(t, targets=y), x, y)
+    b = train_step_fn(hf, lambda t, y: hf_loss(hf(input_ids=t, use_cache=False).logits, y), x, y)
     for _ in range(args.warmup):
         a(), b()
     ta, tb = [], []
@@ -131,8 +139,14 @@ def main() -> None:
     p.add_argument("--new-tokens", type=int, default=48)
     p.add_argument("--gen-reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="glibc mallopt: never trim the heap nor mmap big blocks, so freed memory is reused "
+                        "without page faults (what llama_model/train.py does on CPU); applies to both models")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.keep_freed_memory:
+        from llama_model.train import keep_freed_memory
+        print(f"keep freed memory (mallopt): {keep_freed_memory()}")
 
     import transformers
     margs, ours, hf = build(args)

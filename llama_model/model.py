@@ -25,10 +25,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from llama_model.configs import ModelArgs
+from llama_model.loss import linear_cross_entropy
 
 
-# Compute q/k/v (and w1/w3) with one matmul over the concatenated weights: fewer, larger GEMMs (faster on
-# CPU, fewer kernel launches on GPU). The parameters, their names and the math are unchanged.
+# At inference (generation, scoring) compute q/k/v (and w1/w3) with one matmul over the concatenated
+# weights: fewer, larger GEMMs and fewer kernel launches for the short steps of decoding. The parameters,
+# their names and the math are unchanged. Not while training: there the concatenation and the split of its
+# gradient cost more than they save (measured ~2% slower per CPU step, benchmarks/train.py shape).
 FUSED_PROJECTIONS = True
 
 
@@ -100,7 +103,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, freqs_cis: torch.Tensor, start_pos: int = 0,
                 kv_cache: KVCache | None = None) -> torch.Tensor:
         B, T, _ = x.shape
-        if FUSED_PROJECTIONS:   # one matmul for q, k, v (same math; parameters stay separate)
+        if FUSED_PROJECTIONS and not torch.is_grad_enabled():   # one matmul for q, k, v
             w = torch.cat([self.wq.weight, self.wk.weight, self.wv.weight])
             dq, dkv = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
             q, k, v = F.linear(x, w).split([dq, dkv, dkv], dim=-1)
@@ -144,7 +147,7 @@ class FeedForward(nn.Module):
         self.w3 = nn.Linear(dim, hidden_dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if FUSED_PROJECTIONS:   # w1 and w3 in one matmul
+        if FUSED_PROJECTIONS and not torch.is_grad_enabled():   # w1 and w3 in one matmul
             gate, up = F.linear(x, torch.cat([self.w1.weight, self.w3.weight])).chunk(2, dim=-1)
             return self.w2(F.silu(gate) * up)
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
@@ -231,9 +234,16 @@ class Transformer(nn.Module):
                 h = layer(h, freqs, start_pos, kv_cache)
         return self.norm(h)
 
-    def forward(self, tokens: torch.Tensor, start_pos: int = 0, kv_cache: KVCache | None = None) -> torch.Tensor:
-        """tokens [B, T] -> next-token logits [B, T, vocab] in float32."""
-        return self.output(self.forward_hidden(tokens, start_pos, kv_cache)).float()
+    def forward(self, tokens: torch.Tensor, start_pos: int = 0, kv_cache: KVCache | None = None,
+                targets: torch.Tensor | None = None, ignore_index: int = -100) -> torch.Tensor:
+        """tokens [B, T] -> next-token logits [B, T, vocab] in float32; with targets [B, T], the mean
+        cross-entropy instead (targets equal to ignore_index skipped), computed fused with the output
+        projection so the logits are never stored (llama_model/loss.py). Going through forward keeps
+        FSDP2's and DDP's hooks in the loop."""
+        h = self.forward_hidden(tokens, start_pos, kv_cache)
+        if targets is not None:
+            return linear_cross_entropy(h, self.output.weight, targets, ignore_index=ignore_index)
+        return self.output(h).float()
 
 
 # --- activation checkpointing, applied from outside the model --------------------------------------
