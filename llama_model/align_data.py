@@ -332,7 +332,8 @@ def rating_of_gap(gap: float) -> int:
 # Annotators also compare answers late in dialogues whose first turn set an instruction (the gatt shape).
 # Without those pairs the RM never learns that following the instruction there is better, and scores the
 # GAtt-trained versions (V3+) lower exactly where the program judge says they improved.
-PREFERENCE_SHAPES = {"single": 0.55, "system": 0.2, "multi": 0.15, "gatt": 0.1}
+# 30% of them: at 10% the tiny RM still preferred "The answer is 4." to "4" three turns after "Answer in one word.".
+PREFERENCE_SHAPES = {"single": 0.4, "system": 0.15, "multi": 0.15, "gatt": 0.3}
 
 
 def preference_pairs(n: int, seed: int, split: str = "train") -> list[dict]:

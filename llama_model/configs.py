@@ -179,7 +179,7 @@ PROFILES: dict[str, Profile] = {
                  # 25 bands x 5 rows: P(candidate | Jaccard 0.8) = 0.99995; candidates are verified exactly.
                  minhash_perms=128, minhash_bands=25, minhash_ngram=5),
         # RS at temperature 0.5: a dim-64 chat model's samples at 1.2 are mostly noise its RM cannot rank.
-        AlignArgs(sft_lr=2e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, rm_lr=1e-3, rm_batch=32, rm_epochs=2,
+        AlignArgs(sft_lr=2e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, rm_lr=1e-3, rm_batch=32, rm_epochs=3,
                   rs_samples=4, rs_temperature=0.5, ppo_lr=5e-5, ppo_batch=64, ppo_minibatch=16, ppo_iterations=10),
     ),
     # A workstation or a single GPU.

@@ -3,11 +3,11 @@
     loss = linear_cross_entropy(hidden, model.output.weight, targets)   # == F.cross_entropy(hidden @ W.T, targets)
 
 The plain path materializes float32 logits [N, vocab], keeps them for backward, then runs log-softmax
-backward over all of them again. Here each chunk of rows is projected, put through one fused softmax
-that gives both its loss and its gradient (softmax - one_hot) while the chunk is still in cache; the chunk's contribution to
-the hidden-state and weight gradients is taken right away and the chunk is dropped. Same math, one pass
-over the logits instead of three, and the largest activation of a LLaMA step (N x 32000 floats) is never
-stored. Targets equal to `ignore_index` add nothing to the loss nor to the gradients.
+backward over all of them again. Here each chunk of rows is projected and put through one fused softmax
+that gives both its loss and its gradient (softmax - one_hot) while the chunk is still in cache; the
+chunk's share of the hidden-state and weight gradients is taken right away and the chunk is dropped.
+Same math, fewer passes over the logits, and the largest activation of a LLaMA step (N x 32000 floats)
+is never stored. Targets equal to `ignore_index` add nothing to the loss nor to the gradients.
 """
 from __future__ import annotations
 

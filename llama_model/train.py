@@ -289,8 +289,6 @@ def evaluate(model: torch.nn.Module, loader, batches: int, device: torch.device,
 
 def train(cfg: RunConfig) -> dict:
     rank, world, device = init_distributed(cfg.device)
-    if device.type == "cpu":
-        keep_freed_memory()
     profile = get_profile(cfg.profile)
     margs = _apply_overrides(profile.model, cfg.model_overrides)
     targs = _apply_overrides(profile.train, cfg.train_overrides)
@@ -514,6 +512,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
+    if cfg.device == "cpu" or not torch.cuda.is_available():
+        keep_freed_memory()               # this process is ours: a process-wide allocator setting is fine
     try:
         summary = train(cfg)
     finally:

@@ -12,11 +12,6 @@ from pipelines.io import read_parquet_dir
 
 pytestmark = pytest.mark.slow
 
-# Issue 8 is open on this point: on the tiny profile the newest RLHF version's program-judged win rate
-# against SFT is about 0.50 (its gains are on multi-turn instruction following, while single-turn answers
-# mostly tie), so this check may fail; every other check must pass.
-KNOWN_OPEN_CHECKS = {"chat_eval:newest_version_beats_sft"}
-
 
 def test_whole_graph_tiny(data_dir, monkeypatch):
     monkeypatch.setenv("LLAMA_PROFILE", "tiny")
@@ -28,7 +23,7 @@ def test_whole_graph_tiny(data_dir, monkeypatch):
 
     instance = dg.DagsterInstance.ephemeral()
     summary = run_all(defs, instance, log=lambda *_: None)
-    assert set(summary["checks_failed"]) <= KNOWN_OPEN_CHECKS, summary["checks_failed"]
+    assert not summary["checks_failed"], summary["checks_failed"]
 
     graph = defs.resolve_asset_graph()
     for key in graph.materializable_asset_keys:
@@ -58,3 +53,7 @@ def test_whole_graph_tiny(data_dir, monkeypatch):
     versions = {v["version"]: v for v in json.loads((reports / "chat_eval" / "summary.json").read_text())["per_version"]}
     assert versions["rlhf_v3"]["multi-turn adherence %"] > versions["rlhf_v2"]["multi-turn adherence %"]
     assert versions["rlhf_v5"]["safety violation %"] <= versions["sft_model"]["safety violation %"]
+    # The newest version beats SFT by the program judge (the chat_eval check) and is right more often.
+    wins = {r["version"]: r for r in json.loads((reports / "chat_eval" / "summary.json").read_text())["win_rates"]}
+    assert wins["rlhf_v5"]["program judge vs SFT"] > 0.5
+    assert versions["rlhf_v5"]["success %"] > versions["sft_model"]["success %"]

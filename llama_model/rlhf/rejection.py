@@ -1,7 +1,8 @@
 """Rejection-sampling fine-tuning (SPEC §6, RLHF V1-V4).
 
-For each prompt, K answers are sampled from the latest model at temperature, scored by the reward model
-(the safety RM where the prompt is unsafe or its safety score < 0.15) and the best one is kept; the model
+For each prompt, K answers are sampled from the latest model at temperature and, with them, its greedy
+answer (`INCLUDE_GREEDY`); all are scored by the reward model (the safety RM where the prompt is unsafe or
+its safety score < 0.15) and the best one is kept; the model
 is fine-tuned on the kept answers. From V3 on, the pool takes, per prompt, the best answer of *all*
 earlier iterations, so a version cannot forget what an earlier one did well.
 
@@ -16,12 +17,24 @@ from llama_model.chat_format import decode_answer
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
 
 
+# The policy's own greedy answer joins the K samples as one more candidate (K + 1 in all): the kept answer
+# is then never one the RM rates below what the model already says, so a version does not trade answers it
+# gets right for sampled ones the RM slightly prefers by noise.
+INCLUDE_GREEDY = True
+
+
 @torch.no_grad()
 def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None) -> list[dict]:
     """One record per task: {key, system, turns, answer, reward, unsafe, iteration-free} of the best of k."""
     prompts = task_prompts(tok, tasks)
+    samples = k
     rep = [p for p in prompts for _ in range(k)]
     outs = sample_answers(policy, tok, rep, temperature=temperature, generator=generator)
+    if INCLUDE_GREEDY:
+        greedy = sample_answers(policy, tok, prompts)
+        outs = [a for i in range(len(prompts)) for a in outs[i * k:(i + 1) * k] + [greedy[i]]]
+        rep = [p for p in prompts for _ in range(k + 1)]
+        k += 1
     rc, _ = reward_scores(hrm, srm, [p + a for p, a in zip(rep, outs)], [t.unsafe for t in tasks for _ in range(k)])
     best = []
     for i, t in enumerate(tasks):
@@ -29,7 +42,7 @@ def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generato
         j = int(block.argmax())
         best.append({"key": t.key, "system": t.system, "turns": t.turns, "unsafe": t.unsafe,
                      "answer": decode_answer(tok, outs[i * k + j]), "reward": float(block[j]),
-                     "mean_reward": float(block.mean())})
+                     "mean_reward": float(block[:samples].mean())})       # of the temperature samples
     return best
 
 

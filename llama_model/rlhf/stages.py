@@ -29,7 +29,10 @@ from llama_model.sft import sft_examples, train_sft
 from pipelines.io import atomic_path, write_text
 
 # Sizes of the bundled (generated) data; user data replaces them. Chosen so the tiny chain runs in minutes.
-BUNDLED = {"sft": 4000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_test_pairs": 600, "rs_prompts": 800, "gatt_dialogues": 160,
+# 8000 SFT dialogues rather than 4000: with 4000 the tiny SFT model gets half its French arithmetic wrong,
+# and Ghost Attention then turns right-number-wrong-language answers into French wrong numbers (RLHF v5 vs
+# SFT program-judged win rate 0.498; with 8000: 0.548, /tmp experiments in the issue 8 note).
+BUNDLED = {"sft": 8000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_test_pairs": 600, "rs_prompts": 800, "gatt_dialogues": 160,
            "ppo_prompts": 600}
 # Rejection-sampling fine-tuning takes a fraction of the SFT learning rate: each version starts from the last
 # one and should move it only towards its best samples, not away from what SFT taught (tiny models forget fast).
