@@ -28,13 +28,6 @@ from llama_model.configs import ModelArgs
 from llama_model.loss import linear_cross_entropy
 
 
-# At inference (generation, scoring) compute q/k/v (and w1/w3) with one matmul over the concatenated
-# weights: fewer, larger GEMMs and fewer kernel launches for the short steps of decoding. The parameters,
-# their names and the math are unchanged. Not while training: there the concatenation and the split of its
-# gradient cost more than they save (measured ~2% slower per CPU step, benchmarks/train.py shape).
-FUSED_PROJECTIONS = True
-
-
 class RMSNorm(nn.Module):
     """x / rms(x) * weight, computed in float32 (as the reference does) and cast back."""
 
@@ -103,12 +96,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, freqs_cis: torch.Tensor, start_pos: int = 0,
                 kv_cache: KVCache | None = None) -> torch.Tensor:
         B, T, _ = x.shape
-        if FUSED_PROJECTIONS and not torch.is_grad_enabled():   # one matmul for q, k, v
-            w = torch.cat([self.wq.weight, self.wk.weight, self.wv.weight])
-            dq, dkv = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
-            q, k, v = F.linear(x, w).split([dq, dkv, dkv], dim=-1)
-        else:
-            q, k, v = self.wq(x), self.wk(x), self.wv(x)
+        q, k, v = self.wq(x), self.wk(x), self.wv(x)
         q = q.view(B, T, self.n_heads, self.head_dim)
         k = k.view(B, T, self.n_kv_heads, self.head_dim)
         v = v.view(B, T, self.n_kv_heads, self.head_dim)
@@ -147,9 +135,6 @@ class FeedForward(nn.Module):
         self.w3 = nn.Linear(dim, hidden_dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if FUSED_PROJECTIONS and not torch.is_grad_enabled():   # w1 and w3 in one matmul
-            gate, up = F.linear(x, torch.cat([self.w1.weight, self.w3.weight])).chunk(2, dim=-1)
-            return self.w2(F.silu(gate) * up)
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
