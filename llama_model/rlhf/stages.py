@@ -31,7 +31,7 @@ from pipelines.io import atomic_path, write_text
 # Sizes of the bundled (generated) data; user data replaces them. Chosen so the tiny chain runs in minutes.
 # 8000 SFT dialogues rather than 4000: with 4000 the tiny SFT model gets half its French arithmetic wrong,
 # and Ghost Attention then turns right-number-wrong-language answers into French wrong numbers (RLHF v5 vs
-# SFT program-judged win rate 0.498; with 8000: 0.548, /tmp experiments in the issue 8 note).
+# SFT program-judged win rate 0.498; with 8000: 0.548; the variants tried are in docs/alignment.md).
 BUNDLED = {"sft": 8000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_test_pairs": 600, "rs_prompts": 800, "gatt_dialogues": 160,
            "ppo_prompts": 600}
 # Rejection-sampling fine-tuning takes a fraction of the SFT learning rate: each version starts from the last

@@ -69,3 +69,15 @@ def test_model_forward_with_targets_is_the_mean_cross_entropy():
     assert fused.item() == pytest.approx(plain.item(), rel=1e-6)
     for g_plain, p in zip(grads, model.parameters()):
         assert torch.allclose(p.grad, g_plain, atol=1e-6)
+
+
+def test_autocast_path_matches_plain_cross_entropy_under_the_same_autocast():
+    """Under autocast (bf16 on GPU in train.py) the chunks take the non-buffered path; checked here on CPU."""
+    g = torch.Generator().manual_seed(2)
+    h, w = torch.randn(64, 32, generator=g), torch.randn(40, 32, generator=g) * 0.2
+    t = torch.randint(0, 40, (64,), generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        (lp, hp, wp), (lf, hf, wf) = _plain_and_fused(h, w, t, chunk_rows=16)
+    assert lf.dtype == torch.float32 and hf.dtype == h.dtype and wf.dtype == w.dtype
+    assert lf.item() == pytest.approx(lp.item(), rel=1e-2)
+    assert torch.allclose(hf, hp.float(), atol=2e-3) and torch.allclose(wf, wp.float(), atol=2e-3)
