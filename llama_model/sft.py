@@ -55,6 +55,13 @@ def masked_lm_loss(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) 
     return (ce * m.reshape(-1)).sum() / m.sum().clamp(min=1.0)
 
 
+def answer_targets(ids: torch.Tensor, mask: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Next-token targets [B, T-1] for inputs ids[:, :-1]: the token at t+1, or ignore_index where that
+    token is not an answer token (mask 0). `model(ids[:, :-1], targets=...)` is then masked_lm_loss
+    without storing the logits."""
+    return ids[:, 1:].masked_fill(mask[:, 1:] == 0, ignore_index)
+
+
 def cosine_lr(step: int, total: int, peak: float, warmup: int = 0, min_ratio: float = 0.1) -> float:
     """Linear warm-up then cosine decay to min_ratio * peak (SPEC §4/§5 schedules)."""
     if warmup and step < warmup:
@@ -92,7 +99,8 @@ def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int
             ids, mask = pad_batch([examples[i] for i in order[s * batch:(s + 1) * batch]])
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(step, total, lr, warmup)
-            loss = masked_lm_loss(model(ids), ids, mask)
+            # masked_lm_loss, computed fused with the output projection (the [B, T, vocab] logits are never stored)
+            loss = model(ids[:, :-1], targets=answer_targets(ids, mask))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)

@@ -54,6 +54,20 @@ def test_prompt_tokens_contribute_zero_loss_and_gradient():
     assert torch.allclose(masked_lm_loss(logits, ids2, mask), loss)
 
 
+def test_fused_model_loss_on_answer_targets_is_the_masked_loss():
+    from llama_model.configs import ModelArgs
+    from llama_model.model import Transformer
+    from llama_model.sft import answer_targets
+
+    torch.manual_seed(0)
+    model = Transformer(ModelArgs(dim=32, n_layers=1, n_heads=4, n_kv_heads=2, vocab_size=50, multiple_of=16,
+                                  max_seq_len=32))
+    ids = torch.randint(3, 50, (2, 7))
+    mask = torch.tensor([[0, 0, 0, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1, 0]], dtype=torch.float)
+    fused = model(ids[:, :-1], targets=answer_targets(ids, mask))
+    assert torch.allclose(fused, masked_lm_loss(model(ids), ids, mask), atol=1e-6)
+
+
 def test_pad_batch_right_pads():
     ids, mask = pad_batch([([1, 5, 6], [0, 1, 1]), ([1, 7], [0, 1])])
     assert ids.tolist() == [[1, 5, 6], [1, 7, 0]] and mask.tolist() == [[0, 1, 1], [0, 1, 0]]
