@@ -16,14 +16,12 @@ HF `generate` with its cache. Prints tokens/s of each and the ratios (goals: tra
 """
 from __future__ import annotations
 
+import argparse
+import statistics
+import time
 
-
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
 
 def build(args):
