@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import random
 from pathlib import Path
 
 import torch
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from llama_model.chat_format import encode_answer, encode_prompt
-from llama_model.sft import cosine_lr, make_optimizer
+from llama_model.sft import fit
 
 MARGINS = {
     "small": {3: 1.0, 2: 2 / 3, 1: 1 / 3, 0: 0.0},
@@ -100,33 +99,17 @@ def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epo
         raise ValueError("no preference pairs to train the reward model on")
     enc = [encode_pair(tok, p, max_len) for p in pairs]
     ratings = [p["rating"] for p in pairs]
-    rng = random.Random(seed)
-    opt = make_optimizer(rm.parameters(), lr, weight_decay)
-    per_epoch = math.ceil(len(pairs) / batch)
-    total = per_epoch * epochs
+    total = math.ceil(len(pairs) / batch) * epochs
     warmup = min(total // 2, max(min_warmup, int(warmup_frac * total)))
-    losses = []
-    rm.train()
-    step = 0
-    for _ in range(epochs):
-        order = list(range(len(pairs)))
-        rng.shuffle(order)
-        for s in range(per_epoch):
-            idx = order[s * batch:(s + 1) * batch]
-            ids, lengths = _pad([enc[i][0] for i in idx] + [enc[i][1] for i in idx])
-            scores = rm(ids, lengths)
-            loss = ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin)
-            for g in opt.param_groups:
-                g["lr"] = cosine_lr(step, total, lr, warmup)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(rm.parameters(), 1.0)
-            opt.step()
-            losses.append(loss.item())
-            step += 1
+
+    def loss_of(idx: list[int]) -> torch.Tensor:
+        ids, lengths = _pad([enc[i][0] for i in idx] + [enc[i][1] for i in idx])
+        scores = rm(ids, lengths)
+        return ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin)
+
+    losses = fit(rm, len(pairs), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip=1.0)
     if log:
         log(f"reward model: {total} steps, loss {losses[0]:.3f} -> {sum(losses[-5:]) / len(losses[-5:]):.3f}")
-    rm.eval()
     return losses
 
 

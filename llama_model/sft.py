@@ -79,28 +79,26 @@ def make_optimizer(params, lr: float, weight_decay: float = 0.1) -> torch.optim.
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95), eps=1e-5)
 
 
-def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int, weight_decay: float = 0.1,
-              seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
-              log: Callable[[str], None] | None = None) -> list[float]:
-    """Fine-tune `model` in place; returns the loss of every step."""
-    if not examples:
-        raise ValueError("no training examples (every dialogue was empty or cut away)")
+def fit(model, n_items: int, loss_of: Callable[[list[int]], torch.Tensor], lr: float, batch: int, epochs: int,
+        weight_decay: float = 0.1, seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
+        log: Callable[[str], None] | None = None, name: str = "") -> list[float]:
+    """The loop SFT and the reward models share: each epoch a seeded shuffle of the item indices cut into
+    batches; `loss_of(indices)` gives a batch's loss; AdamW with a cosine LR after `warmup` steps and
+    gradient clipping. Trains `model` in place and returns the loss of every step."""
     rng = random.Random(seed)
     opt = make_optimizer(model.parameters(), lr, weight_decay)
-    steps_per_epoch = math.ceil(len(examples) / batch)
+    steps_per_epoch = math.ceil(n_items / batch)
     total = steps_per_epoch * epochs
     losses: list[float] = []
     model.train()
     step = 0
     for epoch in range(epochs):
-        order = list(range(len(examples)))
+        order = list(range(n_items))
         rng.shuffle(order)
         for s in range(steps_per_epoch):
-            ids, mask = pad_batch([examples[i] for i in order[s * batch:(s + 1) * batch]])
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(step, total, lr, warmup)
-            # masked_lm_loss, computed fused with the output projection (the [B, T, vocab] logits are never stored)
-            loss = model(ids[:, :-1], targets=answer_targets(ids, mask))
+            loss = loss_of(order[s * batch:(s + 1) * batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -109,6 +107,21 @@ def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int
             step += 1
         if log:
             k = steps_per_epoch
-            log(f"epoch {epoch + 1}/{epochs}: loss {sum(losses[-k:]) / k:.4f}")
+            log(f"{name}epoch {epoch + 1}/{epochs}: loss {sum(losses[-k:]) / k:.4f}")
     model.eval()
     return losses
+
+
+def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int, weight_decay: float = 0.1,
+              seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
+              log: Callable[[str], None] | None = None) -> list[float]:
+    """Fine-tune `model` in place on the answer tokens of `examples`; returns the loss of every step."""
+    if not examples:
+        raise ValueError("no training examples (every dialogue was empty or cut away)")
+
+    def loss_of(idx: list[int]) -> torch.Tensor:
+        ids, mask = pad_batch([examples[i] for i in idx])
+        # masked_lm_loss, computed fused with the output projection (the [B, T, vocab] logits are never stored)
+        return model(ids[:, :-1], targets=answer_targets(ids, mask))
+
+    return fit(model, len(examples), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip, log)

@@ -44,7 +44,7 @@ def train_models(wiki: pa.Table, cc: pa.Table, out_dir: str | os.PathLike, seed:
         (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))
         return manifest
     langs = wiki.column("lid_lang").to_pylist() if "lid_lang" in wiki.column_names else [None] * wiki.num_rows
-    en = [t for t, l in zip(wiki.column("text").to_pylist(), langs) if l == "en" and t and t.strip()]
+    en = [t for t, lang in zip(wiki.column("text").to_pylist(), langs) if lang == "en" and t and t.strip()]
     lm_texts = en if len(en) >= MIN_LM_DOCS else wiki_texts
     lm = KneserNeyLM.train(lm_texts)
     lm.save(out_dir / "lm.npz")
@@ -124,15 +124,19 @@ def filter_partition(table: pa.Table, source: str, models_dir: str | os.PathLike
                     drop(i, "not_wiki_reference", f"{s:.4f}")
             info["classifier_threshold"] = cut
 
-    step = recipes.step(source, STAGE, "c4_heuristics")
-    if step:
+    def check_each(check, rewrite: bool) -> None:
+        """check(text) -> (text', reason) on every kept document: dropped with the reason, else (rewrite) text'."""
         for i in range(n):
             if keep[i]:
-                out, reason = heuristics.c4_filter(texts[i], **step.params)
+                out, reason = check(texts[i])
                 if reason:
                     drop(i, reason)
-                else:
+                elif rewrite:
                     texts[i] = out
+
+    step = recipes.step(source, STAGE, "c4_heuristics")
+    if step:
+        check_each(lambda t: heuristics.c4_filter(t, **step.params), rewrite=True)
 
     lic = recipes.step(source, STAGE, "license")
     if lic:
@@ -152,11 +156,7 @@ def filter_partition(table: pa.Table, source: str, models_dir: str | os.PathLike
         info["headers_removed"] = stripped
     gh = recipes.step(source, STAGE, "github_heuristics")
     if gh:
-        for i in range(n):
-            if keep[i]:
-                _, reason = heuristics.github_filter(texts[i], **gh.params)
-                if reason:
-                    drop(i, reason)
+        check_each(lambda t: heuristics.github_filter(t, **gh.params), rewrite=False)
 
     out = add_columns(table, {"text": pa.array(texts, pa.string()),
                               "perplexity": pa.array(ppl, pa.float64()),
