@@ -81,7 +81,7 @@ def make_optimizer(params, lr: float, weight_decay: float = 0.1) -> torch.optim.
 
 def fit(model, n_items: int, loss_of: Callable[[list[int]], torch.Tensor], lr: float, batch: int, epochs: int,
         weight_decay: float = 0.1, seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
-        log: Callable[[str], None] | None = None, name: str = "") -> list[float]:
+        log: Callable[[str], None] | None = None) -> list[float]:
     """The loop SFT and the reward models share: each epoch a seeded shuffle of the item indices cut into
     batches; `loss_of(indices)` gives a batch's loss; AdamW with a cosine LR after `warmup` steps and
     gradient clipping. Trains `model` in place and returns the loss of every step."""
@@ -107,7 +107,7 @@ def fit(model, n_items: int, loss_of: Callable[[list[int]], torch.Tensor], lr: f
             step += 1
         if log:
             k = steps_per_epoch
-            log(f"{name}epoch {epoch + 1}/{epochs}: loss {sum(losses[-k:]) / k:.4f}")
+            log(f"epoch {epoch + 1}/{epochs}: loss {sum(losses[-k:]) / k:.4f}")
     model.eval()
     return losses
 
