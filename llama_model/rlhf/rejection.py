@@ -27,22 +27,21 @@ INCLUDE_GREEDY = True
 def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None) -> list[dict]:
     """One record per task: {key, system, turns, answer, reward, unsafe, iteration-free} of the best of k."""
     prompts = task_prompts(tok, tasks)
-    samples = k
-    rep = [p for p in prompts for _ in range(k)]
-    outs = sample_answers(policy, tok, rep, temperature=temperature, generator=generator)
+    outs = sample_answers(policy, tok, [p for p in prompts for _ in range(k)], temperature=temperature,
+                          generator=generator)
+    n = k + 1 if INCLUDE_GREEDY else k           # candidates per prompt: the k samples, then the greedy one
     if INCLUDE_GREEDY:
         greedy = sample_answers(policy, tok, prompts)
         outs = [a for i in range(len(prompts)) for a in outs[i * k:(i + 1) * k] + [greedy[i]]]
-        rep = [p for p in prompts for _ in range(k + 1)]
-        k += 1
-    rc, _ = reward_scores(hrm, srm, [p + a for p, a in zip(rep, outs)], [t.unsafe for t in tasks for _ in range(k)])
+    seqs = [p + a for i, p in enumerate(prompts) for a in outs[i * n:(i + 1) * n]]
+    rc, _ = reward_scores(hrm, srm, seqs, [t.unsafe for t in tasks for _ in range(n)])
     best = []
     for i, t in enumerate(tasks):
-        block = rc[i * k:(i + 1) * k]
+        block = rc[i * n:(i + 1) * n]
         j = int(block.argmax())
         best.append({"key": t.key, "system": t.system, "turns": t.turns, "unsafe": t.unsafe,
-                     "answer": decode_answer(tok, outs[i * k + j]), "reward": float(block[j]),
-                     "mean_reward": float(block[:samples].mean())})       # of the temperature samples
+                     "answer": decode_answer(tok, outs[i * n + j]), "reward": float(block[j]),
+                     "mean_reward": float(block[:k].mean())})       # of the temperature samples
     return best
 
 
