@@ -75,9 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands():
     """Sub-commands contributed by the library packages (imported lazily so --help stays fast)."""
+    from assets.dumps_cli import register as dumps
     from pipelines.samples.cli import register as samples
     from llama_model.cli import register as model
-    return [samples, model]
+    return [dumps, samples, model]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,10 @@ def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | N
     if defs is None:
         from assets.definitions import defs
     instance = instance or dg.DagsterInstance.get()
+    from assets.dumps_cli import register_all
+
+    keys, new = register_all(instance)  # every dump folder becomes a partition before planning
+    log(f"{len(keys)} dumps ({len(new)} newly registered)")
     job = defs.resolve_implicit_global_asset_job_def()
     steps = plan(defs, instance, selection)
     t0 = time.perf_counter()

@@ -115,10 +115,17 @@ class ShardedParquetWriter:
             self.abort()
 
 
+def _parts(directory: Path) -> list[Path]:
+    """A manifest-committed partition's files (pipelines.partition), else the folder's part-* files."""
+    from pipelines.partition import committed_files
+
+    return committed_files(directory) or sorted(directory.glob("part-*.parquet"))
+
+
 def read_parquet_dir(directory: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
     """Read every `part-*.parquet` of a directory written by ShardedParquetWriter, in order."""
     directory = Path(directory)
-    parts = sorted(directory.glob("part-*.parquet"))
+    parts = _parts(directory)
     if not parts:
         raise FileNotFoundError(f"no Parquet shards under {directory}: materialize the upstream asset first")
     return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
@@ -128,7 +135,7 @@ def iter_parquet_dir(directory: str | os.PathLike, columns: list[str] | None = N
                      batch_size: int = 5_000) -> Iterator[pa.RecordBatch]:
     """Stream record batches of a shard directory (memory bounded by batch_size)."""
     directory = Path(directory)
-    parts = sorted(directory.glob("part-*.parquet"))
+    parts = _parts(directory)
     if not parts:
         raise FileNotFoundError(f"no Parquet shards under {directory}: materialize the upstream asset first")
     for p in parts:

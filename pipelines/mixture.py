@@ -171,9 +171,11 @@ def check_proportions(rows: Sequence[dict], tolerance_pp: float = TOLERANCE_PP) 
 
 
 def source_files(directory: str | Path) -> list[Path]:
-    """The `part-*.parquet` files of one source's folder, sorted; [] when the folder is missing."""
-    d = Path(directory)
-    return sorted(d.glob("part-*.parquet")) if d.is_dir() else []
+    """The committed Parquet files of one source's folder (every dump partition in it, in dump order,
+    each in manifest order); [] when nothing is committed there."""
+    from pipelines.partition import committed_files
+
+    return committed_files(directory)
 
 
 # ---- the mixture report: DuckDB over the shard manifest ----

@@ -23,7 +23,6 @@ import fcntl
 import hashlib
 import json
 import os
-import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -144,7 +143,7 @@ def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path
     m = read_manifest(directory)
     if m is None:
         raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
-    base = directory if which == "output" else Path(m["dropped_dir"])
+    base = directory if which == "output" else directory / m["dropped_dir"]
     return [base / e[which] for e in m["files"]]
 
 
@@ -179,10 +178,10 @@ def remove_stale_temporaries(*dirs: Path) -> int:
 def _run_task(pair: tuple[Callable, dict]) -> dict:
     """Worker side: run one task, then record it as done (entry written after its outputs)."""
     fn, task = pair
-    t0 = time.perf_counter()
     entry = fn(Task(**task))
-    entry.update(key=task["key"], input=task["input"], digest=task["digest"],
-                 seconds=round(time.perf_counter() - t0, 3))
+    # No timings here: a manifest is the same bytes whoever ran the tasks, and wherever.
+    entry.update(key=task["key"], digest=task["digest"])
+    entry.setdefault("input", task["input"])
     write_json(Path(task["out_dir"]) / DONE / f"{task['key']}.json", entry)
     return entry
 
@@ -222,17 +221,25 @@ def run_map(engine, fn: Callable[[Task], dict], tasks: list[Task], out_dir: str 
         results = engine.map(_run_task, [(fn, asdict(tasks[i])) for i in todo], desc=stage, log=log)
         for i, r in zip(todo, results):
             entries[i] = r
-        manifest = {"stage": stage, "dropped_dir": str(dropped_dir), "files": entries,
-                    "rows_in": sum(e["rows_in"] for e in entries), "kept": sum(e["kept"] for e in entries),
-                    "dropped_rows": sum(e["dropped_rows"] for e in entries), **(extra or {})}
-        old = read_manifest(out_dir)
-        if old and old.get("kept", 0) > 0 and manifest["kept"] == 0 and not allow_empty:
-            raise EmptyPartitionError(
-                f"{stage}: this run would replace {old['kept']} documents under {out_dir} with none "
-                f"({manifest['rows_in']} records in); check the dump, or set LLAMA_ALLOW_EMPTY=1 to accept it")
-        write_json(out_dir / MANIFEST, manifest)
-        _remove_unlisted(out_dir, dropped_dir, entries)
+        manifest = commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=allow_empty, extra=extra)
     return dict(manifest, ran=len(todo), skipped=len(tasks) - len(todo), stale_temporaries_removed=cleaned)
+
+
+def commit(out_dir: Path, dropped_dir: Path, entries: list[dict], *, stage: str, allow_empty: bool = False,
+           extra: dict | None = None) -> dict:
+    """Write the partition's manifest (the commit point), then remove files no longer listed.
+    Call with the partition locked."""
+    manifest = {"stage": stage, "dropped_dir": os.path.relpath(dropped_dir, out_dir), "files": entries,
+                "rows_in": sum(e["rows_in"] for e in entries), "kept": sum(e["kept"] for e in entries),
+                "dropped_rows": sum(e["dropped_rows"] for e in entries), **(extra or {})}
+    old = read_manifest(out_dir)
+    if old and old.get("kept", 0) > 0 and manifest["kept"] == 0 and not allow_empty:
+        raise EmptyPartitionError(
+            f"{stage}: this run would replace {old['kept']} documents under {out_dir} with none "
+            f"({manifest['rows_in']} records in); check the dump, or set LLAMA_ALLOW_EMPTY=1 to accept it")
+    write_json(out_dir / MANIFEST, manifest)
+    _remove_unlisted(out_dir, dropped_dir, entries)
+    return manifest
 
 
 def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: list[dict]) -> None:
@@ -254,3 +261,28 @@ def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: list[dict]) -> N
 def iter_batches(files: list[Path], columns: list[str] | None = None, batch_size: int = ROW_GROUP):
     for p in files:
         yield from pq.ParquetFile(p).iter_batches(batch_size=batch_size, columns=columns)
+
+
+def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
+    """The committed files of one partition folder, or of every partition below a folder (e.g. every
+    dump of `quality_filtered/commoncrawl`, in dump order). [] when nothing is committed there."""
+    directory = Path(directory)
+    if (directory / MANIFEST).is_file():
+        return part_files(directory, which)
+    if not directory.is_dir():
+        return []
+    out: list[Path] = []
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        out += committed_files(sub, which)
+    return out
+
+
+def committed_partitions(directory: str | os.PathLike) -> list[Path]:
+    """Partition folders (with a manifest) at or below `directory`, sorted."""
+    directory = Path(directory)
+    if (directory / MANIFEST).is_file():
+        return [directory]
+    if not directory.is_dir():
+        return []
+    return [q for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+            for q in committed_partitions(sub)]
