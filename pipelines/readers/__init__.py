@@ -72,4 +72,14 @@ def read_source(source: str, dump_dir: str | Path, stats: Stats | None = None,
         yield from read_unit(source, dump_dir, unit, stats, on_skip, notes)
 
 
-__all__ = ["READERS", "ReadContext", "ReaderError", "Skipped", "list_units", "read_source", "read_unit"]
+def read_dumps(source: str, source_dir: str | Path, stats: Stats | None = None,
+               on_skip: Callable[[Skipped], None] | None = None, notes: dict | None = None) -> Iterator[Document]:
+    """Every dump of one source folder (`<LLAMA_DUMPS_DIR>/<source>`), dump after dump."""
+    from pipelines.dumps import dumps_of
+
+    stats = stats if stats is not None else Stats()
+    for dump in dumps_of(Path(source_dir).parent, source):
+        yield from read_source(source, Path(source_dir) / dump, stats, on_skip, notes)
+
+
+__all__ = ["READERS", "ReadContext", "ReaderError", "Skipped", "list_units", "read_dumps", "read_source", "read_unit"]
