@@ -82,10 +82,13 @@ def _saved_dataset_rows(folder: Path) -> Iterator[tuple[str, object]]:
             raise DataError(f"{folder}: a DatasetDict with splits {splits} and no 'train': give the split's folder")
         yield from _saved_dataset_rows(folder / ("train" if "train" in splits else splits[0]))
         return
+    if not (folder / "state.json").is_file():
+        raise DataError(f"{folder}: not a datasets folder written by save_to_disk (no state.json); give a .jsonl or "
+                        f".parquet file, or such a folder")
     try:
         files = [d["filename"] for d in json.loads((folder / "state.json").read_text(encoding="utf-8"))["_data_files"]]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DataError(f"{folder}: not a datasets folder written by save_to_disk (state.json: {e})") from None
+        raise DataError(f"{folder}/state.json: not the state file save_to_disk writes ({e!r})") from None
     n = 0
     for name in files:
         shard = folder / name

@@ -11,6 +11,8 @@ Preference rows (one comparison each), any of:
 - Anthropic HH: chosen/rejected "\\n\\nHuman: ...\\n\\nAssistant: ..." transcripts sharing their prompt
 plus our optional fields "rating" (0-3, default 0) and "safety" ({"unsafe_prompt", "chosen_safe",
 "rejected_safe"}: booleans; defaults false, true, true). Other fields (prompt_id, score_chosen...) are ignored.
+The rejected answer alone may be empty: a model that says nothing is a real answer to rank low (our own
+model-sampled pairs have them); an empty chosen answer is a data error.
 
 Types are checked, never coerced: "false" is not a boolean and true is not a rating. A system message may
 only come first; turns alternate user/assistant from the user; no text may be empty. The parsers raise
@@ -52,15 +54,15 @@ def _kind(x) -> str:
     return type(x).__name__
 
 
-def _text(x, what: str) -> str:
+def _text(x, what: str, empty_ok: bool = False) -> str:
     if not isinstance(x, str):
         raise FormatError(f"{what} must be text, got {_kind(x)}")
-    if not x.strip():
+    if not x.strip() and not empty_ok:
         raise FormatError(f"{what} is empty")
     return x
 
 
-def _messages(x, what: str) -> list[dict]:
+def _messages(x, what: str, empty_last_ok: bool = False) -> list[dict]:
     """A list of {role, content} messages, each typed (extra keys such as `name` are ignored)."""
     if not isinstance(x, (list, tuple)) or not x:
         raise FormatError(f"{what} must be a non-empty list of {{role, content}} messages, got {_kind(x)}")
@@ -72,18 +74,19 @@ def _messages(x, what: str) -> list[dict]:
             raise FormatError(f"{what}[{i}] has role {m.get('role')!r}: expected system, user or assistant")
         if isinstance(m.get("content"), list):
             raise FormatError(f"{what}[{i}] content is a list of parts (multimodal): only text content is supported")
-        out.append({"role": m["role"], "content": _text(m.get("content"), f"{what}[{i}] ({m['role']}) content")})
+        out.append({"role": m["role"], "content": _text(m.get("content"), f"{what}[{i}] ({m['role']}) content",
+                                                        empty_last_ok and i == len(x) - 1)})
     return out
 
 
-def _dialogue(msgs: list[dict], what: str, last: str, offset: int = 0) -> tuple[str | None, list[dict]]:
+def _dialogue(msgs: list[dict], what: str, last: str) -> tuple[str | None, list[dict]]:
     """(system, turns) of messages: an optional leading system message, then user/assistant alternating
-    from the user, ending with `last`. offset: index of msgs[0] in the row's list (for messages)."""
-    system = None
+    from the user, ending with `last`."""
+    system, offset = None, 0          # offset: index in the row's list, for the error messages
     if msgs and msgs[0]["role"] == "system":
-        system, msgs, offset = msgs[0]["content"], msgs[1:], offset + 1
+        system, msgs, offset = msgs[0]["content"], msgs[1:], 1
     if not msgs:
-        raise FormatError(f"{what} has a system message but no user turn")
+        raise FormatError(f"{what} has no user turn")
     for i, m in enumerate(msgs):
         want = "user" if i % 2 == 0 else "assistant"
         if m["role"] == "system":
@@ -139,7 +142,7 @@ def parse_sft(row) -> dict:
         system = row.get("system")
         if system is not None:
             _text(system, "'system'")
-        system, turns = system, _dialogue(_messages(row["turns"], "'turns'"), "'turns'", "assistant")[1]
+        turns = _dialogue(_messages(row["turns"], "'turns'"), "'turns'", "assistant")[1]
     elif row.get("text") is not None:
         raise FormatError("a 'text' row is plain language-model text, not a dialogue: give 'messages' "
                           "(or 'prompt' and 'completion')")
@@ -149,23 +152,26 @@ def parse_sft(row) -> dict:
     return ({"system": system} if system else {}) | {"turns": turns}
 
 
-def _completion(x, what: str, system: str | None, prompt: list[dict]) -> str:
+def _completion(x, what: str, system: str | None, prompt: list[dict], empty_ok: bool = False) -> str:
     """One answer: text, or messages ending with one assistant message (a repeat of the prompt before it,
     as in UltraFeedback-binarized, is allowed when it is the same prompt)."""
     if isinstance(x, str):
-        return _text(x, what)
+        return _text(x, what, empty_ok)
     if not isinstance(x, (list, tuple)):
         raise FormatError(f"{what} must be text or a list of messages, got {_kind(x)}")
-    msgs = _messages(x, what)
+    msgs = _messages(x, what, empty_ok)
     if len(msgs) > 1:
-        head = ([{"role": "system", "content": system}] if system else []) + prompt
-        strip = lambda ms: [(m["role"], m["content"].strip()) for m in ms]    # noqa: E731
-        if strip(msgs[:-1]) != strip(head) and strip(msgs[:-1]) != strip(prompt):
+        repeated = _plain(msgs[:-1])
+        if repeated != _plain(prompt) and repeated != _plain(_with_system(system, prompt)):
             raise FormatError(f"{what} holds {len(msgs)} messages that are not the prompt followed by one "
                               f"assistant answer")
     if msgs[-1]["role"] != "assistant":
         raise FormatError(f"{what} must end with the assistant's answer, got a {msgs[-1]['role']} message")
     return msgs[-1]["content"]
+
+
+def _plain(msgs: list[dict]) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"].strip()) for m in msgs]
 
 
 # --------------------------------------------------------------------------------------------- preferences
@@ -208,14 +214,14 @@ def parse_preference(row) -> dict:
     if row.get("prompt") is not None:
         system, turns = _prompt(row["prompt"])
         chosen = _completion(chosen, "'chosen'", system, turns)
-        rejected = _completion(rejected, "'rejected'", system, turns)
+        rejected = _completion(rejected, "'rejected'", system, turns, empty_ok=True)
     elif isinstance(chosen, str) and isinstance(rejected, str):       # Anthropic HH transcripts
-        system, (turns, chosen), (turns_r, rejected) = None, _answered(chosen, "'chosen'"), _answered(rejected, "'rejected'")
+        system, (turns, chosen), (turns_r, rejected) = None, _answered(chosen, "'chosen'"), _answered(rejected, "'rejected'", empty_ok=True)
         if turns != turns_r:
             raise FormatError("chosen and rejected transcripts must share the same prompt turns")
     elif isinstance(chosen, (list, tuple)) and isinstance(rejected, (list, tuple)):   # trl implicit prompt
         (system, turns, chosen), (system_r, turns_r, rejected) = (_conversation(chosen, "'chosen'"),
-                                                                  _conversation(rejected, "'rejected'"))
+                                                                  _conversation(rejected, "'rejected'", empty_ok=True))
         if (system, turns) != (system_r, turns_r):
             raise FormatError("'chosen' and 'rejected' conversations must share every message before the last "
                               "(the prompt); or give the 'prompt' separately")
@@ -233,16 +239,16 @@ def parse_preference(row) -> dict:
     return ({"system": system} if system else {}) | out
 
 
-def _answered(text, what: str) -> tuple[list[dict], str]:
+def _answered(text, what: str, empty_ok: bool = False) -> tuple[list[dict], str]:
     """An HH transcript -> (prompt turns, last assistant answer)."""
-    turns = _split_hh(text, what)
+    turns = _split_hh(text, what, allow_empty_last=empty_ok)
     if turns[-1]["role"] != "assistant":
         raise FormatError(f"{what} transcript must end with '\\n\\nAssistant: <answer>'")
     return _dialogue(turns[:-1], what, "user")[1], turns[-1]["content"]
 
 
-def _conversation(x, what: str) -> tuple[str | None, list[dict], str]:
-    system, turns = _dialogue(_messages(x, what), what, "assistant")
+def _conversation(x, what: str, empty_ok: bool = False) -> tuple[str | None, list[dict], str]:
+    system, turns = _dialogue(_messages(x, what, empty_ok), what, "assistant")
     if len(turns) < 2:
         raise FormatError(f"{what} has an answer but no prompt")
     return system, turns[:-1], turns[-1]["content"]

@@ -105,7 +105,9 @@ def test_every_preference_format(tmp_path):
     (OURS | {"rating": 9}, r"rating must be 0, 1, 2 or 3 \(got 9\)"),
     (OURS | {"rating": 1.5}, r"rating must be 0, 1, 2 or 3 \(got 1.5\)"),
     (OURS | {"chosen": ""}, r"'chosen' is empty"),
-    (OURS | {"rejected": "   "}, r"'rejected' is empty"),
+    (OURS | {"chosen": "   "}, r"'chosen' is empty"),
+    ({"prompt": "Hi", "chosen": [msg(A, "")], "rejected": [msg(A, "x")]}, r"'chosen'\[0\] \(assistant\) content is empty"),
+    (OURS | {"rejected": None}, r"no 'rejected'"),
     (OURS | {"prompt": ""}, r"'prompt' is empty"),
     # issue 15: the real problem, not "missing text field 'chosen'"
     ({"prompt": "Hi", "chosen": 3, "rejected": "x"}, r"'chosen' must be text or a list of messages, got the number 3"),
@@ -126,6 +128,16 @@ def test_preference_errors_name_file_line_and_problem(tmp_path, row, error):
     f = write_jsonl(tmp_path / "prefs.jsonl", [OURS, row])
     with pytest.raises(ad.DataError, match=rf"prefs.jsonl:2: {error}"):
         ad.load_preferences(f)
+
+
+def test_an_empty_rejected_answer_is_kept(tmp_path):
+    """A model that says nothing is a real answer to rank low (our model-sampled pairs have them)."""
+    rows = [OURS | {"rejected": ""}, {"prompt": "Hi", "chosen": [msg(A, "Hello")], "rejected": [msg(A, "")]},
+            HH | {"rejected": "\n\nHuman: Hi there\n\nAssistant: Hello!\n\nHuman: How are you?\n\nAssistant:"}]
+    got = ad.load_preferences(write_jsonl(tmp_path / "p.jsonl", rows))
+    assert [p["rejected"] for p in got] == ["", "", ""]
+    (tmp_path / "ours.jsonl").write_text(ad.preferences_to_jsonl(got), encoding="utf-8")     # and we read our own back
+    assert ad.load_preferences(tmp_path / "ours.jsonl") == got
 
 
 def test_booleans_and_numbers_pass_when_typed(tmp_path):

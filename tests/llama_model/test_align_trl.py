@@ -48,10 +48,10 @@ def test_save_to_disk_folder_sharded_and_shuffled(tmp_path):
     assert got[0]["prompt"][-1] == first["prompt"][-1] and got[0]["rating"] == first["rating"]
     assert ("system" in got[0]) == (first["prompt"][0]["role"] == "system")
 
-    bad = rows[:5] + [rows[5] | {"rejected": [msg(A, "")]}] + rows[6:10]
+    bad = rows[:5] + [rows[5] | {"chosen": [msg(A, "")]}] + rows[6:10]
     datasets.DatasetDict({"train": datasets.Dataset.from_list(bad), "test": datasets.Dataset.from_list(rows[:2])}
                          ).save_to_disk(str(tmp_path / "dd"), num_shards={"train": 2, "test": 1})
-    with pytest.raises(ad.DataError, match=r"dd/train: row 5 \(in data-00001-of-00002.arrow\): 'rejected'\[0\] "
+    with pytest.raises(ad.DataError, match=r"dd/train: row 5 \(in data-00001-of-00002.arrow\): 'chosen'\[0\] "
                                            r"\(assistant\) content is empty"):
         ad.load_preferences(tmp_path / "dd")
     (tmp_path / "empty").mkdir()
