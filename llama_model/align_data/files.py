@@ -26,11 +26,12 @@ class DataError(ValueError):
 
 
 def _reject_duplicates(pairs: list[tuple]) -> dict:
-    keys = [k for k, _ in pairs]
-    dup = sorted({k for k in keys if keys.count(k) > 1})
-    if dup:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        keys = [k for k, _ in pairs]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
         raise FormatError(f"duplicate key {dup[0]!r} in one object (which one counts would be a guess)")
-    return dict(pairs)
+    return out
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[str, object]]:

@@ -54,6 +54,15 @@ def test_save_to_disk_folder_sharded_and_shuffled(tmp_path):
     with pytest.raises(ad.DataError, match=r"dd/train: row 5 \(in data-00001-of-00002.arrow\): 'chosen'\[0\] "
                                            r"\(assistant\) content is empty"):
         ad.load_preferences(tmp_path / "dd")
+    datasets.DatasetDict({"a": datasets.Dataset.from_list(rows[:2]), "b": datasets.Dataset.from_list(rows[:2])}
+                         ).save_to_disk(str(tmp_path / "ab"))
+    with pytest.raises(ad.DataError, match=r"ab: a DatasetDict with splits \['a', 'b'\] and no 'train': give the split's folder"):
+        ad.load_preferences(tmp_path / "ab")
+    assert len(ad.load_preferences(tmp_path / "ab" / "b")) == 2
+    state = tmp_path / "ab" / "a" / "state.json"         # a state file naming a file outside its folder
+    state.write_text(json.dumps(json.loads(state.read_text()) | {"_data_files": [{"filename": "../b/data-00000-of-00001.arrow"}]}))
+    with pytest.raises(ad.DataError, match=r"state.json names '../b/data-00000-of-00001.arrow', which is not a file in the folder"):
+        ad.load_preferences(tmp_path / "ab" / "a")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ad.DataError, match=r"empty: not a datasets folder written by save_to_disk"):
         ad.load_preferences(tmp_path / "empty")
