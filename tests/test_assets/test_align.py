@@ -82,3 +82,31 @@ def test_bad_user_preferences_fail_with_file_and_line(data_dir, tmp_path):
     with pytest.raises(ValueError, match=r"prefs.jsonl:1: rating must be"):
         dg.materialize([align.preference_data], partition_key=week, resources=resources,
                        run_config={"ops": {"preference_data": {"config": {"source_path": str(bad)}}}})
+
+
+def test_user_preferences_from_parquet_are_written_as_trl_rows(data_dir, tmp_path):
+    """A week from an UltraFeedback-binarized Parquet file with typed safety labels: read, checked, written
+    back in trl's conversational preference format (issue 15)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def m(role, content):
+        return {"role": role, "content": content}
+
+    rows = [{"prompt": f"Name a prime above {i}.", "prompt_id": str(i), "score_chosen": 8.0, "score_rejected": 2.0,
+             "chosen": [m("user", f"Name a prime above {i}."), m("assistant", "13")],
+             "rejected": [m("user", f"Name a prime above {i}."), m("assistant", "12")],
+             "rating": 2, "safety": {"unsafe_prompt": i == 0, "chosen_safe": True, "rejected_safe": i != 0}}
+            for i in range(3)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "uf.parquet")
+    week = align.preference_weeks.get_partition_keys()[-1]
+    r = dg.materialize([align.preference_data], partition_key=week,
+                       resources={"storage": ArtifactStorage(root=str(data_dir))},
+                       run_config={"ops": {"preference_data": {"config": {"source_path": str(tmp_path / "uf.parquet")}}}})
+    assert r.success
+    meta = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+    assert (meta["pairs"].value, meta["unsafe_prompts"].value, meta["rating_2"].value) == (3, 1, 3)
+    written = [json.loads(line) for line in (data_dir / "preference_data" / week / stages.PREFERENCES_FILE).open()]
+    assert written[0] == {"prompt": [m("user", "Name a prime above 0.")], "chosen": [m("assistant", "13")],
+                          "rejected": [m("assistant", "12")], "rating": 2,
+                          "safety": {"unsafe_prompt": True, "chosen_safe": True, "rejected_safe": False}}
