@@ -10,21 +10,19 @@ quality_filtered[commoncrawl] needs from other partitions; `curation_report` sum
 import base64
 import io as _io
 import json
-import os
 
 import dagster as dg
 import pyarrow as pa
 
 from assets.ingest import allow_empty
 from assets.partitions import dump_partitions, key_parts
-from pipelines import recipes
-from pipelines.dedup.files import dedup_files
+from pipelines import curation, recipes
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.dumps import split_key
 from pipelines.engine import get_engine
-from pipelines.partition import committed_files, commit, digest_of, locked, read_manifest, run_map
+from pipelines.partition import committed_files
 from pipelines.quality import train_models
-from pipelines.stage import balance, code_version, map_tasks, run_table_task, stats_of
+from pipelines.stage import balance, stats_of
 from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 GROUP = "curate"
@@ -64,13 +62,10 @@ def _map_stage(context, storage: ArtifactStorage, upstream: str, asset: str, fun
                params: dict | None = None) -> dg.MaterializeResult:
     """A per-document stage: one task per upstream file (unchanged files are not run again)."""
     source, dump = key_parts(context)
-    up = storage.path(upstream, source, dump)
-    out, dropped = storage.path(asset, source, dump), storage.path("dropped", asset, source, dump)
-    tasks = map_tasks(up, out, dropped, func, source, params)
-    m = run_map(get_engine(), run_table_task, tasks, out, dropped, stage=f"{asset}[{source}/{dump}]",
-                allow_empty=allow_empty(), log=context.log.info, extra={"source": source, "dump": dump})
+    m = curation.map_stage(get_engine(), storage.root_path, upstream, asset, source, dump, func, params,
+                           log=context.log.info, allow_empty=allow_empty())
     _log_result(context, asset, context.partition_key, m)
-    info = {"steps": recipes.as_dict(source, asset), "files": len(tasks), "files_run": m["ran"]}
+    info = {"steps": recipes.as_dict(source, asset), "files": len(m["files"]), "files_run": m["ran"]}
     for e in m["files"][:1]:
         info.update({k: v for k, v in e.get("info", {}).items() if k != "steps"})
     return dg.MaterializeResult(metadata=_metadata(m, source, asset, info),
@@ -79,13 +74,6 @@ def _map_stage(context, storage: ArtifactStorage, upstream: str, asset: str, fun
 
 def _spec(asset: str) -> list[dg.AssetCheckSpec]:
     return [dg.AssetCheckSpec(BALANCE, asset=asset, description="every input document is kept or dropped, once")]
-
-
-def _earlier_dumps(storage: ArtifactStorage, asset: str, source: str, dump: str) -> list:
-    """Committed files of the source's dumps that sort before `dump` (dedup scope "source")."""
-    root = storage.path(asset, source)
-    dumps = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name < dump) if root.is_dir() else []
-    return [f for d in dumps for f in committed_files(root / d)]
 
 
 @dg.asset(partitions_def=dump_partitions, deps=[RAW], group_name=GROUP, kinds={"python", "parquet"},
@@ -98,31 +86,10 @@ def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
     source, dump = key_parts(context)
     d = profile.get().data
     params = MinHashParams(num_perm=d.minhash_perms, bands=d.minhash_bands, ngram=d.minhash_ngram)
-    up = storage.path(RAW, source, dump)
-    upm = read_manifest(up)
-    if upm is None:
-        raise FileNotFoundError(f"{RAW}[{context.partition_key}] is not materialized")
-    out, dropped = storage.path("deduplicated", source, dump), storage.path("dropped", "deduplicated", source, dump)
-    scope = recipes.dedup_scope(source)
-    refs = _earlier_dumps(storage, RAW, source, dump) if scope == "source" else []
-    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs], params,
-                       code_version("pipelines.dedup:deduplicate"), scope)
-    engine = get_engine()
-    with locked(out):
-        old = read_manifest(out)
-        if old and old.get("input_digest") == digest:
-            context.log.info(f"deduplicated[{context.partition_key}]: inputs unchanged, nothing to do")
-            m, info = dict(old, ran=0), old.get("info", {})
-        else:
-            tmp = storage.dir("tmp")
-            r = dedup_files(engine, [up / e["output"] for e in upm["files"]], [e["key"] for e in upm["files"]],
-                            out, dropped, source, params, tmp, log=context.log.info, reference_inputs=refs)
-            info = json.loads(json.dumps(r["info"], default=str))
-            m = commit(out, dropped, r["files"], stage=f"deduplicated[{context.partition_key}]",
-                       allow_empty=allow_empty(), extra={"source": source, "dump": dump, "input_digest": digest,
-                                                         "scope": scope, "info": info})
+    m = curation.dedup(get_engine(), storage.root_path, source, dump, params, log=context.log.info,
+                       allow_empty=allow_empty())
     _log_result(context, "deduplicated", context.partition_key, m)
-    return dg.MaterializeResult(metadata=_metadata(m, source, "deduplicated", info),
+    return dg.MaterializeResult(metadata=_metadata(m, source, "deduplicated", m.get("info", {})),
                                 check_results=[_check(storage, RAW, "deduplicated", context.partition_key)])
 
 
@@ -131,7 +98,7 @@ def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.LID))})
 def language_identified(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """fastText lid.176 label and score on every document; drops the languages its recipe excludes."""
-    return _map_stage(context, storage, "deduplicated", "language_identified", "pipelines.langid:identify_partition")
+    return _map_stage(context, storage, "deduplicated", "language_identified", curation.LID)
 
 
 def _files_of(storage: ArtifactStorage, asset: str, source: str) -> list:
@@ -175,7 +142,7 @@ def quality_filtered(context: dg.AssetExecutionContext, storage: ArtifactStorage
     # The models' manifest is part of each file's digest: new models rerun every file.
     stamp = (models / "models.json").read_text() if (models / "models.json").is_file() else ""
     return _map_stage(context, storage, "language_identified", "quality_filtered",
-                      "pipelines.quality:filter_file", {"models_dir": str(models), "models_stamp": stamp})
+                      curation.QUALITY, {"models_dir": str(models), "models_stamp": stamp})
 
 
 def _plot_png(rows: list[tuple]) -> bytes:

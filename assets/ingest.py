@@ -9,8 +9,9 @@ import warnings
 import dagster as dg
 
 from assets.partitions import dump_partitions, key_parts
+from pipelines import curation
 from pipelines.engine import get_engine
-from pipelines.readers.ingest import check_accounting, ingest_dump
+from pipelines.readers.ingest import check_accounting
 from resources import ArtifactStorage, DumpsResource
 
 ASSET = "raw_documents"
@@ -34,8 +35,9 @@ def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                   dumps: DumpsResource) -> dg.MaterializeResult:
     """Documents read from one dump's native files (WARC/WET, json.gz, XML, LaTeX, ...), one task per file."""
     source, dump = key_parts(context)
-    s = ingest_dump(get_engine(), source, dumps.dump_dir(source, dump), storage.path(ASSET, source, dump),
-                    storage.path("dropped", ASSET, source, dump), log=context.log.info, allow_empty=allow_empty())
+    dumps.dump_dir(source, dump)  # a clear error when the folder is gone
+    s = curation.ingest(get_engine(), storage.root_path, dumps.root_path, source, dump, log=context.log.info,
+                        allow_empty=allow_empty())
     for name in s["files_without_records"]:
         context.log.warning(f"{source}/{dump}: dump file {name} holds no records")
     context.log.info(f"{source}/{dump}: {s['documents']} documents, {s['skipped']} skipped "
