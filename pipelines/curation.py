@@ -23,7 +23,7 @@ from pipelines import recipes
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.partition import commit, committed_files, digest_of, locked, read_manifest, run_map
 from pipelines.readers.ingest import ingest_dump
-from pipelines.stage import code_version, map_tasks, run_table_task
+from pipelines.stage import code_version, map_tasks, run_table_task, without_timings
 
 LID = "pipelines.langid:identify_partition"
 QUALITY = "pipelines.quality:filter_file"
@@ -73,10 +73,10 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
         workdir.mkdir(parents=True, exist_ok=True)
         r = dedup_files(engine, [up / e["output"] for e in upm["files"]], [e["key"] for e in upm["files"]],
                         out, dropped, source, params, workdir, log=log, reference_inputs=refs)
-        info = json.loads(json.dumps(r["info"], default=str))
+        info = json.loads(json.dumps(without_timings(r["info"]), default=str))
         m = commit(out, dropped, r["files"], stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
                    extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope, "info": info})
-    return dict(m, ran=len(r["files"]))
+    return dict(m, ran=len(r["files"]), timings={k: v for k, v in r["info"].items() if "seconds" in k})
 
 
 def map_stage(engine, root, upstream: str, asset: str, source: str, dump: str, func: str,
