@@ -94,6 +94,18 @@ class LocalEngine(Engine):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        # One pool for the engine's life: spawned workers import the stage code once, not per map.
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
     def map(self, fn, items, *, desc="tasks", log=None) -> list:
         items = list(items)
@@ -104,13 +116,20 @@ class LocalEngine(Engine):
                 out.append(fn(item))
                 progress.step()
             return out
-        ctx = mp.get_context("spawn")
         results: list = [None] * len(items)
-        with cf.ProcessPoolExecutor(max_workers=min(self.workers, len(items)), mp_context=ctx) as pool:
-            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        futures: dict = {}
+        try:
+            futures = {self._executor().submit(fn, item): i for i, item in enumerate(items)}
             for fut in cf.as_completed(futures):
                 results[futures[fut]] = fut.result()
                 progress.step()
+        except cf.process.BrokenProcessPool:
+            self._pool = None  # a worker died (killed, out of memory): the next map starts a new pool
+            raise
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
         return results
 
 
@@ -173,10 +192,19 @@ def default_workers() -> int:
     return 1
 
 
+_ENGINES: dict[tuple[str, int], Engine] = {}
+
+
 def get_engine(name: str | None = None, workers: int | None = None) -> Engine:
-    """The engine named by `name` or $LLAMA_ENGINE (default local), with `workers` or $LLAMA_WORKERS."""
+    """The engine named by `name` or $LLAMA_ENGINE (default local), with `workers` or $LLAMA_WORKERS.
+
+    Engines are kept for the life of the process (a Dagster run materializes many partitions), so a
+    pool or a Ray connection is started once."""
     name = (name or os.environ.get("LLAMA_ENGINE") or "local").strip().lower()
     if name not in ENGINES:
         raise ValueError(f"LLAMA_ENGINE must be one of {', '.join(ENGINES)}, got {name!r}")
     workers = workers or default_workers()
-    return LocalEngine(workers) if name == "local" else RayEngine(workers)
+    key = (name, workers)
+    if key not in _ENGINES:
+        _ENGINES[key] = LocalEngine(workers) if name == "local" else RayEngine(workers)
+    return _ENGINES[key]
