@@ -15,9 +15,13 @@ Layout: `<root>/<asset>/<source>/<dump>/` (kept rows and the manifest) and
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from pipelines import recipes
 from pipelines.dedup.minhash import MinHashParams
@@ -49,6 +53,36 @@ def earlier_dumps(root, asset: str, source: str, dump: str) -> list[Path]:
     return [f for x in dumps for f in committed_files(d / x)]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def run_workdir(tmp_root: str | Path) -> Iterator[Path]:
+    """A scratch folder for one run (`run-<pid>-<random>`), removed at the end; folders left by killed
+    runs (their process is gone) are removed first. Concurrent runs never touch each other's."""
+    tmp_root = Path(tmp_root)
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    for d in tmp_root.glob("run-*-*"):
+        try:
+            pid = int(d.name.split("-")[1])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+    wd = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=tmp_root))
+    try:
+        yield wd
+    finally:
+        shutil.rmtree(wd, ignore_errors=True)
+
+
 def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Callable | None = None,
           allow_empty: bool = False, workdir: str | Path | None = None) -> dict:
     """The global dedup stage of one dump (scope per recipe); skipped when its inputs are unchanged."""
@@ -69,10 +103,9 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
             if log:
                 log(f"deduplicated[{source}/{dump}]: inputs unchanged, nothing to do")
             return dict(old, ran=0)
-        workdir = Path(workdir or Path(root) / "tmp")
-        workdir.mkdir(parents=True, exist_ok=True)
-        r = dedup_files(engine, [up / e["output"] for e in upm["files"]], [e["key"] for e in upm["files"]],
-                        out, dropped, source, params, workdir, log=log, reference_inputs=refs)
+        with run_workdir(workdir or Path(root) / "tmp") as wd:
+            r = dedup_files(engine, [up / e["output"] for e in upm["files"]], [e["key"] for e in upm["files"]],
+                            out, dropped, source, params, wd, log=log, reference_inputs=refs)
         info = json.loads(json.dumps(without_timings(r["info"]), default=str))
         m = commit(out, dropped, r["files"], stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
                    extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope, "info": info})

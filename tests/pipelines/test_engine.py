@@ -177,3 +177,31 @@ def test_rerun_runs_nothing_and_a_new_file_runs_only_itself(dumps, reference, tm
     # Other partitions are untouched.
     assert digests(root / "language_identified" / "c4") == {
         k.removeprefix("language_identified/c4/"): v for k, v in reference.items() if k.startswith("language_identified/c4/")}
+
+
+def test_concurrent_runs_of_one_partition_neither_fail_nor_corrupt(dumps, reference, tmp_path):
+    import threading
+
+    errors = []
+
+    def work():
+        try:
+            curate_all(LocalEngine(1), dumps, tmp_path)
+        except Exception as e:  # noqa: BLE001 - collected for the assertion
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and digests(tmp_path) == reference
+
+
+def test_scratch_folders_of_dead_runs_are_removed(tmp_path):
+    stale = tmp_path / "run-999999999-abc"
+    stale.mkdir()
+    (stale / "bands.parquet").write_bytes(b"x")
+    with curation.run_workdir(tmp_path) as wd:
+        assert wd.is_dir() and not stale.exists()
+    assert not wd.exists()
