@@ -92,10 +92,14 @@ def _resolve(func: str):
 
 
 def code_version(func: str) -> str:
-    """Digest of the module that implements a stage and of this one: changed code reruns every file."""
+    """Digest of the code that implements a stage (its module, or every module of its package) and of
+    this one: changed code reruns every file."""
     h = hashlib.sha256()
     for mod in (func.partition(":")[0], __name__):
-        h.update(Path(importlib.import_module(mod).__file__).read_bytes())
+        path = Path(importlib.import_module(mod).__file__)
+        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        for f in files:
+            h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
