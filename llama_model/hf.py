@@ -304,3 +304,35 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, to: str, tokenizer: 
         return Path(dst)
     model, args = load_meta(src)
     return save_meta(model, args, dst)
+
+
+def import_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | os.PathLike | None = None) -> dict:
+    """Make dst our causal-LM checkpoint from src, in either layout (LLAMA_BASE_MODEL): a HF folder is
+    converted, a Meta folder copied; hf_import.json records where it came from. When `tokenizer` (the
+    pipeline's tokenizer.model) is given, the checkpoint must fit its vocabulary."""
+    src = Path(src)
+    if detect_layout(src) == "hf":
+        info = import_hf(src, dst)
+        if info["architecture"] != CAUSAL:
+            shutil.rmtree(dst, ignore_errors=True)
+            raise ValueError(f"{src}: a base model must be a {CAUSAL}, not a {info['architecture']}")
+    else:
+        with atomic_path(Path(dst)) as tmp:
+            tmp.mkdir(parents=True)
+            for name in (META_PARAMS, META_WEIGHTS, TOKENIZER):
+                if (src / name).is_file():
+                    shutil.copyfile(src / name, tmp / name)
+            params = json.loads((src / META_PARAMS).read_text())
+            info = {"source": str(src.resolve()), "architecture": "meta", "params": params,
+                    "tokenizer": (src / TOKENIZER).is_file(), "hf_config": {}}
+            write_text(tmp / "hf_import.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+    if tokenizer is not None and Path(tokenizer).is_file():
+        from sentencepiece import SentencePieceProcessor
+        n = SentencePieceProcessor(model_file=str(tokenizer)).get_piece_size()
+        if n > info["params"]["vocab_size"]:
+            shutil.rmtree(dst, ignore_errors=True)
+            raise ValueError(f"{src} has {info['params']['vocab_size']} embedding rows but the pipeline's tokenizer "
+                             f"{tokenizer} has {n} pieces: train on that model's own tokenizer.model instead")
+        own = Path(dst) / TOKENIZER
+        info["same_tokenizer"] = own.is_file() and own.read_bytes() == Path(tokenizer).read_bytes()
+    return info
