@@ -232,6 +232,19 @@ def _generation_config(args: ModelArgs) -> dict:
     return {"bos_token_id": 1, "eos_token_id": 2, "do_sample": False, "max_length": args.max_seq_len}
 
 
+def export_model(model: torch.nn.Module, args: ModelArgs, dst: str | os.PathLike,
+                 tokenizer: str | os.PathLike | None) -> Path:
+    """A model in memory -> a HF LlamaForCausalLM folder with generation config and tokenizer files."""
+    from llama_model.hf_tokenizer import write_hf_tokenizer
+
+    dst = Path(dst)
+    save_hf(model, args, dst)
+    write_text(dst / "generation_config.json", json.dumps(_generation_config(args), indent=2) + "\n")
+    if tokenizer is not None:
+        write_hf_tokenizer(tokenizer, dst, args.max_seq_len)
+    return dst
+
+
 def export_hf(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | os.PathLike | None = None,
               reward: bool | None = None) -> Path:
     """Our checkpoint folder (Meta layout, or a reward model) -> a HF folder transformers loads as is.

@@ -54,11 +54,13 @@ def _finite(x):
 
 
 def _write(out_dir: Path, title: str, intro: str, sections: list[rep.Section], summary: dict,
-           build_plots) -> Report:
-    """Write plots, page and summary into a temp folder renamed to out_dir; return the Report."""
+           build_plots, extra_files: Mapping[str, dict] | None = None) -> Report:
+    """Write plots, page, summary and extra JSON files into a temp folder renamed to out_dir."""
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
+        for name, data in (extra_files or {}).items():
+            write_text(tmp / name, json.dumps(_finite(data), indent=2, sort_keys=True) + "\n")
         plots = build_plots(tmp)
         for s in sections:
             s.images = [tmp / Path(p).name for p in s.images]
@@ -115,17 +117,27 @@ def untrained_like(args, seed: int = 0) -> torch.nn.Module:
 
 def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[str], tokenizer,
               tasks: Mapping[str, list[MCItem]], out_dir: str | Path, max_batches: int | None = 64,
-              max_len: int | None = None) -> Report:
+              max_len: int | None = None, harness: Mapping[str, dict] | None = None,
+              profile: str | None = None) -> Report:
     """Validation perplexity per source and zero-shot benchmark accuracy for each model, side by side.
 
     `val_windows(source)` returns that source's [B, T+1] validation windows (a fresh iterator per call).
+    `harness`: lm-eval results per model (llama_model.eval.harness.run_harness); when given, the benchmark
+    numbers are lm-eval's, its results JSON is written as lm_eval_results.json and shown beside the paper's
+    numbers for `profile`. Without it our own scorer (multiple_choice.py) gives them.
     """
+    from llama_model.eval.harness import bench_from_harness, paper_section
+
     t0 = time.perf_counter()
     ppl = {name: perplexity_per_source(m, {s: val_windows(s) for s in sources}, max_batches)
            for name, m in models.items()}
-    bench = {name: {t: {k: v for k, v in evaluate_task(m, tokenizer, items, max_len=max_len).items() if k != "items"}
-                    for t, items in tasks.items()}
-             for name, m in models.items()}
+    if harness is not None:
+        bench = {name: bench_from_harness(harness[name], tasks) for name in models}
+        tasks = {t: tasks.get(t, []) for t in bench[next(iter(models))]}
+    else:
+        bench = {name: {t: {k: v for k, v in evaluate_task(m, tokenizer, items, max_len=max_len).items()
+                            if k != "items"} for t, items in tasks.items()}
+                 for name, m in models.items()}
     names = list(models)
     ppl_rows = [{"source": s} | {n: ppl[n][s]["ppl"] for n in names} | {"tokens": ppl[names[0]][s]["tokens"]}
                 for s in [*sources, "all"]]
@@ -136,7 +148,7 @@ def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[
             row[f"{n} acc"] = bench[n][t]["acc"]
             row[f"{n} acc_norm"] = bench[n][t]["acc_norm"]
         task_rows.append(row)
-    summary = {"models": names, "perplexity": ppl, "tasks": bench}
+    summary = {"models": names, "perplexity": ppl, "tasks": bench, "scorer": "lm-eval" if harness else "ours"}
 
     def plots(d: Path) -> list[Path]:
         return [
@@ -152,10 +164,16 @@ def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[
                     text="exp(mean next-token cross-entropy) on the held-out token shards of each source."),
         rep.Section("Zero-shot multiple choice", task_rows, images=[Path("benchmarks.png")],
                     text="Each completion scored by its log-likelihood given the context; acc_norm divides by "
-                         "the completion's length in characters (LLaMA-1 §3)."),
+                         "the completion's length in characters (LLaMA-1 §3). Scored by "
+                         + ("lm-evaluation-harness on the Hugging Face export." if harness else "our scorer.")),
     ]
+    extra = {}
+    if harness is not None:
+        section, summary["paper"] = paper_section(harness, tasks, profile or "")
+        sections.append(section)
+        extra["lm_eval_results.json"] = dict(harness)
     return _timed(_write(Path(out_dir), "base_model_eval", "The pretrained model against the same architecture "
-                         "untrained.", sections, summary, plots), t0)
+                         "untrained.", sections, summary, plots, extra), t0)
 
 
 # ------------------------------------------------------------------------------------------ reward models

@@ -92,14 +92,24 @@ def test_base_model_eval_writes_report_and_beats_untrained(artifacts):
     meta, checks = _materialize([base_model_eval, perplexity_below_untrained], artifacts,
                                 {"base_model_eval": {"config": {"max_batches": 4}}})
     out = artifacts / "reports" / "base_model_eval"
-    assert {p.name for p in out.iterdir()} == {"index.html", "summary.json", "perplexity.png", "benchmarks.png"}
+    assert {p.name for p in out.iterdir()} == {"index.html", "summary.json", "perplexity.png", "benchmarks.png",
+                                               "lm_eval_results.json"}
     summary = json.loads((out / "summary.json").read_text())
+    # the benchmark numbers are lm-evaluation-harness's, run on the HF export, beside LLaMA-7B's (tiny profile)
+    lm = json.loads((out / "lm_eval_results.json").read_text())
+    assert summary["scorer"] == "lm-eval" and set(lm) == {"init (untrained)", "base_model"}
+    hs = lm["base_model"]["results"]["hellaswag_mini"]
+    assert summary["tasks"]["base_model"]["hellaswag_mini"]["acc_norm"] == hs["acc_norm,none"]
+    assert lm["base_model"]["n-samples"]["hellaswag_mini"]["effective"] == 32
+    row = next(r for r in summary["paper"]["rows"] if r["task"] == "hellaswag_mini")
+    assert row["benchmark"] == "HellaSwag" and row["paper llama-7b %"] == 76.1 and row["shots"] == 0
     ppl = summary["perplexity"]
     assert set(ppl["base_model"]) == {"c4", "books", "all"}
     assert ppl["base_model"]["all"]["ppl"] < ppl["init (untrained)"]["all"]["ppl"]
     assert set(summary["tasks"]["base_model"]) == {"arc_mini", "boolq_mini", "hellaswag_mini", "piqa_mini"}
     md = meta["summary"].value
     assert "| source | init (untrained) | base_model | tokens |" in md and "![perplexity](data:image/png" in md
+    assert "lm-evaluation-harness beside the paper" in md and meta["benchmarks scored by"].value == "lm-eval"
     assert meta["report"].value == str(out / "index.html")
     assert checks["perplexity_below_untrained"].passed
 
