@@ -37,6 +37,8 @@ class RewardEvalConfig(dg.Config):
 
 class ChatEvalConfig(dg.Config):
     max_tasks: int = 0         # 0: every held-out task; else an evenly spaced subset of that many
+    lm_eval: bool = True       # SFT and the newest version on the benchmarks via lm-eval, in the chat format
+    lm_eval_limit: int = 200   # examples per task given to lm-eval (0: all)
 
 
 def _need(path: Path, asset: str) -> Path:
@@ -128,7 +130,8 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
     from llama_model.reward import load_rm
     from llama_model.tokenizer import Tokenizer
 
-    tok = Tokenizer(_need(storage.path("tokenizer", "tokenizer.model"), "tokenizer"))
+    tok_path = _need(storage.path("tokenizer", "tokenizer.model"), "tokenizer")
+    tok = Tokenizer(tok_path)
     hrm = load_rm(_need(storage.path("helpfulness_rm"), "helpfulness_rm"))
     srm = load_rm(_need(storage.path("safety_rm"), "safety_rm"))
     _need(storage.path("sft_model", "params.json"), "sft_model")
@@ -145,7 +148,17 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
         for v in versions:
             answers[v] = answer_and_judge(load_meta(storage.path(v))[0], tok, tasks, hrm, srm)
             context.log.info(f"{v}: answered {len(tasks)} held-out prompts")
-    report = evaluate(answers, tasks, storage.path("reports", "chat_eval"))
+    harness = None
+    if config.lm_eval:   # the benchmarks through the chat template, first and newest version
+        from llama_model.eval.harness import run_harness
+        from llama_model.eval.multiple_choice import bundled_tasks_dir
+        from llama_model.hf import export_model
+        with tempfile.TemporaryDirectory(prefix="chat_eval-") as work, small_model_threads(hrm):
+            dirs = {v: export_model(*load_meta(storage.path(v)), Path(work) / v, tok_path)
+                    for v in dict.fromkeys([versions[0], versions[-1]])}
+            harness = run_harness(dirs, os.environ.get("LLAMA_EVAL_TASKS_DIR") or bundled_tasks_dir(),
+                                  Path(work) / "lm_eval", limit=config.lm_eval_limit, chat=True)
+    report = evaluate(answers, tasks, storage.path("reports", "chat_eval"), harness=harness)
     report.seconds = time.perf_counter() - t0
     s = report.summary
     numbers = {"versions": dg.MetadataValue.int(len(versions)), "seconds": _num(report.seconds, 1)}

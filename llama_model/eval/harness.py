@@ -96,9 +96,10 @@ def _offline() -> None:
 
 
 def evaluate_models(hf_dirs: dict[str, str | os.PathLike], tasks_dir: str | os.PathLike, work_dir: str | os.PathLike,
-                    limit: int | None = None, batch_size: int = 16, log_samples: bool = False
+                    limit: int | None = None, batch_size: int = 16, log_samples: bool = False, chat: bool = False
                     ) -> tuple[dict[str, dict], dict[str, dict]]:
-    """(lm-eval's simple_evaluate output for each HF model folder, the JSONL tasks' {layout, shots, file})."""
+    """(lm-eval's simple_evaluate output for each HF model folder, the JSONL tasks' {layout, shots, file}).
+    chat: contexts go through the export's chat template (Llama 2 format; it starts with <s> itself)."""
     _offline()
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -113,9 +114,10 @@ def evaluate_models(hf_dirs: dict[str, str | os.PathLike], tasks_dir: str | os.P
     out = {}
     for model_name, d in hf_dirs.items():
         # add_bos_token: score after <s>, as the papers' models (and our scorer) do.
-        lm = HFLM(pretrained=str(d), device="cpu", dtype="float32", batch_size=batch_size, add_bos_token=True)
+        lm = HFLM(pretrained=str(d), device="cpu", dtype="float32", batch_size=batch_size, add_bos_token=not chat)
         out[model_name] = lm_eval.simple_evaluate(
             model=lm, tasks=names, task_manager=manager, limit=limit or None, log_samples=log_samples,
+            apply_chat_template=chat, fewshot_as_multiturn=chat,
             bootstrap_iters=100, random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
     return out, tasks
 
@@ -129,10 +131,24 @@ def summarize(raw: dict, tasks_dir: str | os.PathLike, limit: int | None, task_f
 
 
 def run_harness(hf_dirs: dict[str, str | os.PathLike], tasks_dir: str | os.PathLike, work_dir: str | os.PathLike,
-                limit: int | None = None, batch_size: int = 16) -> dict[str, dict]:
+                limit: int | None = None, batch_size: int = 16, chat: bool = False) -> dict[str, dict]:
     """{model name: summarize(lm-eval results)} for every model folder."""
-    raw, task_files = evaluate_models(hf_dirs, tasks_dir, work_dir, limit, batch_size)
-    return {name: summarize(r, tasks_dir, limit, task_files) for name, r in raw.items()}
+    raw, task_files = evaluate_models(hf_dirs, tasks_dir, work_dir, limit, batch_size, chat=chat)
+    return {name: summarize(r, tasks_dir, limit, task_files) | {"chat_template": chat} for name, r in raw.items()}
+
+
+def results_rows(harness: dict[str, dict]) -> list[dict]:
+    """One row per task: shots, then acc and acc_norm (%) of every model."""
+    first = next(iter(harness.values()))
+    rows = []
+    for task in sorted(first.get("results") or {}):
+        row = {"task": task, "shots": (first.get("n-shot") or {}).get(task)}
+        for model, summary in harness.items():
+            for name in ("acc", "acc_norm"):
+                v = metric(summary, task, name)
+                row[f"{model} {name} %"] = None if v is None else 100 * v
+        rows.append(row)
+    return rows
 
 
 def metric(summary: dict, task: str, name: str) -> float | None:

@@ -251,10 +251,12 @@ def _win(a: list[float], b: list[float], same: list[bool], idx: list[int]) -> fl
     return compare([0.0 if same[i] else a[i] for i in idx], [0.0 if same[i] else b[i] for i in idx]).win_rate
 
 
-def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path, baseline: str = "sft_model") -> Report:
+def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path, baseline: str = "sft_model",
+              harness: Mapping[str, dict] | None = None) -> Report:
     """Win rates of every version vs the baseline and vs the version before it, judged by the helpfulness RM
     (safe prompts), the safety RM (unsafe prompts) and the program judge (all prompts); safety violation %
-    and multi-turn instruction adherence per version (Llama 2 Figs 11-12)."""
+    and multi-turn instruction adherence per version (Llama 2 Figs 11-12). `harness`: lm-eval results of
+    some versions on the benchmarks, through the chat template (written as lm_eval_results.json)."""
     versions = list(answers)
     safe_idx = [i for i, t in enumerate(tasks) if not t.unsafe]
     unsafe_idx = [i for i, t in enumerate(tasks) if t.unsafe]
@@ -316,5 +318,13 @@ def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path,
                     text=f"Safety violation %: unsafe requests not refused. Multi-turn adherence %: last answers of "
                          f"the {len(multi_idx)} multi-turn dialogues that keep the first turn's system instruction."),
     ]
+    extra = {}
+    if harness is not None:
+        from llama_model.eval.harness import results_rows
+        summary["lm_eval"] = results_rows(harness)
+        sections.append(rep.Section("Benchmarks through lm-evaluation-harness, in the chat format", summary["lm_eval"],
+                                    text="Each context as the user turn of the export's Llama 2 chat template, the "
+                                         "completion as the answer; lm-eval's results in lm_eval_results.json."))
+        extra["lm_eval_results.json"] = dict(harness)
     return _write(Path(out_dir), "chat_eval", "Each RLHF version against SFT and against the version before it.",
-                  sections, summary, plots)
+                  sections, summary, plots, extra)

@@ -156,6 +156,11 @@ def test_chat_eval_compares_versions_vs_sft_and_previous(artifacts):
     assert {p.name for p in out.glob("*.png")} == {"win_rates_vs_sft.png", "win_rates.png", "safety_and_adherence.png"}
     assert "| version | helpfulness RM vs SFT |" in meta["summary"].value
     assert "newest_version_beats_sft" in checks
+    # SFT and the newest version on the benchmarks through lm-eval, in the chat format
+    lm = json.loads((out / "lm_eval_results.json").read_text())
+    assert set(lm) == {"sft_model", "rlhf_v2"} and lm["rlhf_v2"]["chat_template"] is True
+    assert {r["task"] for r in summary["lm_eval"]} == {"arc_mini", "boolq_mini", "hellaswag_mini", "piqa_mini"}
+    assert "Benchmarks through lm-evaluation-harness, in the chat format" in meta["summary"].value
 
 
 def test_missing_input_names_the_asset(tmp_path):
