@@ -204,8 +204,14 @@ def load_hf_rm(ckpt_dir: str | os.PathLike):
     return rm.eval(), args
 
 
+def _hf_architecture(d: Path) -> str | None:
+    cfg = d / HF_CONFIG
+    return (json.loads(cfg.read_text()).get("architectures") or [CAUSAL])[0] if cfg.is_file() else None
+
+
 def is_reward_model(d: str | os.PathLike) -> bool:
-    return all((Path(d) / f).is_file() for f in RM_FILES)
+    """Our reward-model folder (trunk + head files), or a HF LlamaForSequenceClassification folder."""
+    return all((Path(d) / f).is_file() for f in RM_FILES) or _hf_architecture(Path(d)) == REWARD
 
 
 def detect_layout(ckpt_dir: str | os.PathLike) -> str:
@@ -257,12 +263,15 @@ def export_hf(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | o
     src = Path(src)
     rm_src = is_reward_model(src)
     if reward is False and rm_src:
-        raise ValueError(f"{src} is a reward model (it has {' and '.join(RM_FILES)}): it exports as "
-                         f"{REWARD}, not as a causal LM; drop the causal-LM request to export it as such")
+        raise ValueError(f"{src} is a reward model: it exports as {REWARD} (its scalar head), not as a causal "
+                         "LM, which would drop the head; export it without --model-class causal-lm")
     if reward and not rm_src:
         raise ValueError(f"{src} is not a reward model (no {' / '.join(RM_FILES)})")
     with atomic_path(Path(dst)) as tmp:
-        if rm_src:
+        if rm_src and detect_layout(src) == "hf":
+            rm, args = load_hf_rm(src)
+            save_hf_rm(rm, args, tmp)
+        elif rm_src:
             from llama_model.reward import load_rm
             rm = load_rm(src)
             args = load_meta(src)[1]

@@ -188,3 +188,12 @@ def test_reward_head_bias_cannot_be_exported(data, tmp_path):
     save_rm(rm, args, tmp_path / "rm")
     with pytest.raises(ValueError, match="bias 0.5"):
         export_hf(tmp_path / "rm", tmp_path / "out")
+
+
+def test_export_of_a_hf_reward_model_keeps_its_head(data, tmp_path):
+    first = export_hf(data / "helpfulness_rm", tmp_path / "hf1")
+    again = export_hf(first, tmp_path / "hf2")
+    a, b = _tensors(first / "model.safetensors"), _tensors(again / "model.safetensors")
+    assert "score.weight" in b and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="is a reward model"):
+        export_hf(first, tmp_path / "hf3", reward=False)
