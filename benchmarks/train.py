@@ -27,8 +27,8 @@ import torch.nn.functional as F
 def build(args):
     import transformers
 
-    from llama_model.hf import hf_config, to_hf_state_dict
     from llama_model.configs import ModelArgs
+    from llama_model.hf import hf_config, to_hf_state_dict
     from llama_model.model import Transformer
 
     margs = ModelArgs(dim=args.dim, n_layers=args.layers, n_heads=args.heads, n_kv_heads=args.kv_heads,

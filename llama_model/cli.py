@@ -12,7 +12,13 @@ import sys
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from llama_model.hf import convert, detect_layout, export_hf, find_tokenizer, import_hf
+    from llama_model.hf import (
+        convert,
+        detect_layout,
+        export_hf,
+        find_tokenizer,
+        import_hf,
+    )
 
     if args.from_ == "hf":
         if detect_layout(args.src) != "hf":

@@ -27,7 +27,14 @@ from pathlib import Path
 
 import torch
 
-from llama_model.checkpoint import META_PARAMS, META_WEIGHTS, _build, full_state_dict, load_meta, save_meta
+from llama_model.checkpoint import (
+    META_PARAMS,
+    META_WEIGHTS,
+    _build,
+    full_state_dict,
+    load_meta,
+    save_meta,
+)
 from llama_model.configs import ModelArgs
 from llama_model.model import Transformer
 from pipelines.io import atomic_path, write_text
@@ -120,11 +127,11 @@ def hf_config(args: ModelArgs, dtype: torch.dtype = torch.float32, architecture:
 def args_from_hf_config(cfg: dict) -> ModelArgs:
     """ModelArgs reproducing cfg; multiple_of / ffn_dim_multiplier are chosen to give intermediate_size."""
     dim, inter = cfg["hidden_size"], cfg["intermediate_size"]
-    base = dict(dim=dim, n_layers=cfg["num_hidden_layers"], n_heads=cfg["num_attention_heads"],
-                n_kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
-                vocab_size=cfg["vocab_size"], norm_eps=cfg.get("rms_norm_eps", 1e-6),
-                rope_theta=float(cfg.get("rope_theta", 10000.0)),
-                max_seq_len=cfg.get("max_position_embeddings", 2048))
+    base = {"dim": dim, "n_layers": cfg["num_hidden_layers"], "n_heads": cfg["num_attention_heads"],
+            "n_kv_heads": cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
+            "vocab_size": cfg["vocab_size"], "norm_eps": cfg.get("rms_norm_eps", 1e-6),
+            "rope_theta": float(cfg.get("rope_theta", 10000.0)),
+            "max_seq_len": cfg.get("max_position_embeddings", 2048)}
     if cfg.get("head_dim") not in (None, dim // base["n_heads"]):
         raise ValueError(f"head_dim {cfg['head_dim']} != hidden_size / heads: not supported")
     for multiple_of in (256, 4096, 1024, 512, 128, 64, 32, 16, 8, 4, 2, 1):

@@ -5,8 +5,15 @@ import pytest
 import torch
 
 from llama_model.checkpoint import load_meta, save_meta
-from llama_model.hf import _from_hf_rows, _to_hf_rows, args_from_hf_config, convert, load_hf, save_hf
 from llama_model.configs import ModelArgs, get_profile
+from llama_model.hf import (
+    _from_hf_rows,
+    _to_hf_rows,
+    args_from_hf_config,
+    convert,
+    load_hf,
+    save_hf,
+)
 from llama_model.model import Transformer
 
 transformers = pytest.importorskip("transformers")

@@ -8,7 +8,11 @@ import torch
 from llama_model.checkpoint import save_meta
 from llama_model.configs import ModelArgs
 from llama_model.eval.harness import evaluate_models, run_harness, write_task_configs
-from llama_model.eval.multiple_choice import bundled_tasks_dir, evaluate_task, read_tasks_dir
+from llama_model.eval.multiple_choice import (
+    bundled_tasks_dir,
+    evaluate_task,
+    read_tasks_dir,
+)
 from llama_model.hf import export_model
 from llama_model.model import Transformer
 from llama_model.tokenizer import Tokenizer

@@ -174,7 +174,7 @@ def test_import_of_a_transformers_checkpoint(data, tmp_path):
     hf.save_pretrained(tmp_path / "hf")
     info = import_hf(tmp_path / "hf", tmp_path / "ours")
     assert not info["tokenizer"]
-    model, args = load_meta(tmp_path / "ours")
+    model, _ = load_meta(tmp_path / "ours")
     x = torch.randint(0, 1000, (1, 12), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert (model(x) - hf(x).logits).abs().max() < 1e-4
