@@ -1,7 +1,9 @@
 """Assets of the evaluate stage: base_model_eval, reward_model_eval, chat_eval.
 
 Each writes an HTML report with its plots under $LLAMA_DATA_DIR/reports/<asset>/ and shows the tables and
-plots in the UI. The logic is in llama_model/eval/ (suite.py); these are thin wrappers.
+plots in the UI. The logic is in llama_model/eval/ (suite.py); these are thin wrappers. The benchmarks of
+base_model_eval and chat_eval run through lm-evaluation-harness on a Hugging Face export (harness.py,
+docs/evaluation.md); lm_eval_results.json sits beside the report.
 
     dagster asset materialize -m assets.definitions --select base_model_eval
     dagster asset materialize -m assets.definitions --select base_model_eval \\
@@ -57,7 +59,7 @@ def _meta(report, numbers: dict) -> dict:
             "summary": dg.MetadataValue.md(report.markdown)} | numbers
 
 
-@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1")
+@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="2")
 def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, storage: ArtifactStorage,
                     profile: ProfileResource) -> dg.MaterializeResult:
     """Validation perplexity per source and zero-shot benchmarks (lm-evaluation-harness on the HF export) of
@@ -121,7 +123,7 @@ def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfi
 
 
 @dg.asset(deps=[*VERSIONS, "helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS,
-          code_version="1")
+          code_version="2")
 def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Win rates of each RLHF version vs SFT and vs the previous version, safety violations, multi-turn adherence."""
     from llama_model import align_data
