@@ -163,7 +163,7 @@ def save_hf_rm(rm, args: ModelArgs, out_dir: str | os.PathLike) -> Path:
     bias = float(rm.head.bias.detach().reshape(-1)[0]) if rm.head.bias is not None else 0.0
     if bias != 0.0:   # HF's score layer has no bias: the exported scores would all be off by it
         raise ValueError(f"this reward model's head has bias {bias:g}; LlamaForSequenceClassification has no "
-                         "score bias, so its scores would differ from ours by that constant")
+                         "score bias, so its scores would differ from ours by that constant (RMs trained now keep it at 0: re-train)")
     sd = to_hf_state_dict(full_state_dict(rm.trunk), args)
     sd.pop("lm_head.weight")
     sd["score.weight"] = rm.head.weight.detach().cpu().contiguous()
