@@ -134,6 +134,12 @@ def args_from_hf_config(cfg: dict) -> ModelArgs:
             "max_seq_len": cfg.get("max_position_embeddings", 2048)}
     if cfg.get("head_dim") not in (None, dim // base["n_heads"]):
         raise ValueError(f"head_dim {cfg['head_dim']} != hidden_size / heads: not supported")
+    # What our Transformer does not have: refuse rather than load a silently different model.
+    unsupported = {k: cfg[k] for k in ("rope_scaling", "attention_bias", "mlp_bias") if cfg.get(k)}
+    if cfg.get("hidden_act", "silu") != "silu":
+        unsupported["hidden_act"] = cfg["hidden_act"]
+    if unsupported:
+        raise ValueError(f"not a LLaMA / Llama 2 architecture (our model has plain RoPE, no biases, SiLU): {unsupported}")
     for multiple_of in (256, 4096, 1024, 512, 128, 64, 32, 16, 8, 4, 2, 1):
         args = ModelArgs(**base, multiple_of=multiple_of)
         if args.hidden_dim == inter:

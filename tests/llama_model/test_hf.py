@@ -183,7 +183,8 @@ def test_import_of_a_transformers_checkpoint(data, tmp_path):
                                    tie_word_embeddings=True)
     torch.manual_seed(5)
     hf = transformers.LlamaForCausalLM(cfg).eval()
-    hf.save_pretrained(tmp_path / "hf")
+    hf.save_pretrained(tmp_path / "hf", max_shard_size="100KB")          # sharded, with an index
+    assert (tmp_path / "hf" / "model.safetensors.index.json").is_file()
     info = import_hf(tmp_path / "hf", tmp_path / "ours")
     assert not info["tokenizer"]
     model, _ = load_meta(tmp_path / "ours")
@@ -209,3 +210,12 @@ def test_export_of_a_hf_reward_model_keeps_its_head(data, tmp_path):
     assert "score.weight" in b and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="is a reward model"):
         export_hf(first, tmp_path / "hf3", reward=False)
+
+
+def test_import_refuses_what_our_model_cannot_represent(tmp_path):
+    cfg = transformers.LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=96, num_hidden_layers=1,
+                                   num_attention_heads=4, rope_scaling={"rope_type": "linear", "factor": 2.0})
+    transformers.LlamaForCausalLM(cfg).save_pretrained(tmp_path / "hf")
+    with pytest.raises(ValueError, match="rope_scaling"):
+        import_hf(tmp_path / "hf", tmp_path / "ours")
+    assert not (tmp_path / "ours").exists()
