@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 from pipelines import recipes
-from pipelines.fs import RemotePath, as_path, plain
 from pipelines.dedup.minhash import MinHashParams
+from pipelines.fs import RemotePath, as_path, plain
 from pipelines.partition import commit, committed_files, digest_of, locked, read_manifest, run_map
 from pipelines.readers.ingest import ingest_dump
 from pipelines.stage import code_version, map_tasks, run_table_task, without_timings

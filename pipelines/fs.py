@@ -28,9 +28,9 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -63,13 +63,13 @@ class RemotePath:
     def __hash__(self) -> int:
         return hash(("s3", self.key))
 
-    def __lt__(self, other: "RemotePath") -> bool:
+    def __lt__(self, other: RemotePath) -> bool:
         return self.key < other.key
 
-    def __truediv__(self, other) -> "RemotePath":
+    def __truediv__(self, other) -> RemotePath:
         return RemotePath(f"s3://{self.key}/{other}")
 
-    def joinpath(self, *parts) -> "RemotePath":
+    def joinpath(self, *parts) -> RemotePath:
         return RemotePath("/".join([str(self), *map(str, parts)]))
 
     @property
@@ -85,14 +85,14 @@ class RemotePath:
         return PurePosixPath(self.name).suffix
 
     @property
-    def parent(self) -> "RemotePath":
+    def parent(self) -> RemotePath:
         head = self.key.rsplit("/", 1)[0]
         return RemotePath(f"s3://{head}")
 
-    def with_name(self, name: str) -> "RemotePath":
+    def with_name(self, name: str) -> RemotePath:
         return self.parent / name
 
-    def relative_to(self, other: "RemotePath") -> PurePosixPath:
+    def relative_to(self, other: RemotePath) -> PurePosixPath:
         return PurePosixPath(posixpath.relpath(self.key, other.key))
 
     def as_posix(self) -> str:
@@ -118,12 +118,12 @@ class RemotePath:
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to do: object stores have no folders (a prefix exists once an object is under it)."""
 
-    def iterdir(self) -> Iterator["RemotePath"]:
+    def iterdir(self) -> Iterator[RemotePath]:
         sel = pafs.FileSelector(self.key, allow_not_found=True, recursive=False)
         for info in sorted(self.fs.get_file_info(sel), key=lambda i: i.path):
             yield RemotePath(f"s3://{info.path}")
 
-    def glob(self, pattern: str) -> Iterator["RemotePath"]:
+    def glob(self, pattern: str) -> Iterator[RemotePath]:
         """Direct children whose name matches `pattern` (no "**", no "/")."""
         if "/" in pattern:
             raise ValueError(f"RemotePath.glob takes a name pattern, got {pattern!r}")

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
 from pipelines.fs import as_path, parquet_file, read_table
-from pipelines.partition import PartWriter, dropped_dir_of, Task, digest_of, key_of, read_manifest, run_map
+from pipelines.partition import PartWriter, Task, digest_of, dropped_dir_of, key_of, read_manifest, run_map
 from pipelines.readers import list_units, read_unit
 
 PREVIEW_DOCS = 3

@@ -14,17 +14,19 @@ import pytest
 pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
 
-from moto.server import ThreadedMotoServer  # noqa: E402
+from moto.server import ThreadedMotoServer
 
-from assets.curate import deduplicated, language_identified, quality_filtered  # noqa: E402
-from assets.ingest import raw_documents  # noqa: E402
-from pipelines import curation  # noqa: E402
-from pipelines.dedup.minhash import MinHashParams  # noqa: E402
-from pipelines.engine import LocalEngine  # noqa: E402
-from pipelines.fs import RemotePath, as_path, local_copy  # noqa: E402
-from pipelines.partition import MANIFEST, dropped_dir_of, read_manifest  # noqa: E402
-from resources import ArtifactStorage, DumpsResource, ProfileResource  # noqa: E402
-from resources.storage import LocalOnlyArtifactError  # noqa: E402
+from assets.curate import deduplicated, language_identified, quality_filtered
+from assets.ingest import raw_documents
+from pipelines import curation
+from pipelines import mixture as mix
+from pipelines import tokenizer_training as tt
+from pipelines.dedup.minhash import MinHashParams
+from pipelines.engine import LocalEngine
+from pipelines.fs import RemotePath, as_path, local_copy
+from pipelines.partition import MANIFEST, dropped_dir_of, read_manifest
+from resources import ArtifactStorage, DumpsResource, ProfileResource
+from resources.storage import LocalOnlyArtifactError
 
 PARTITIONS = ["books/gutenberg", "github/2023-03", "stackexchange/2024-04"]
 STAGES = ["raw_documents", "deduplicated", "language_identified", "quality_filtered"]
@@ -112,6 +114,13 @@ def test_curation_on_s3_matches_local(s3_server, tmp_path, monkeypatch):
             assert {f"kept/{e['output']}": e["output_sha256"] for e in m["files"]}.items() <= here.items()
     assert sum(m["kept"] for (s, _), m in local_m.items() if s == "quality_filtered") > 0
     assert sum(m["dropped_rows"] for m in local_m.values()) > 0
+    # The token stages read the curated text from either root alike (the tokenizer sample, the split).
+    dirs = {r: {s: as_path(r) / "quality_filtered" / s for s in ("books", "github", "stackexchange")}
+            for r in (local, remote)}
+    sample = {r: tt.sample_texts(d, 200_000, 0.1) for r, d in dirs.items()}
+    assert sample[remote].texts == sample[local].texts and sample[local].documents["github"] > 0
+    files = {r: mix.source_files(d["github"]) for r, d in dirs.items()}
+    assert [f.name for f in files[remote]] == [f.name for f in files[local]]
     # Nothing of the curation chain was written under a local folder named after the URI.
     assert not (tmp_path / "s3:").exists()
 
