@@ -121,8 +121,8 @@ def evaluate(root: str | Path, truth: dict) -> dict:
     repos = set(truth.get("github_nonpermissive_repos", []))
     gh = committed_files(root / "quality_filtered" / "github")
     if gh and repos:
-        left = duckdb.sql(f"SELECT count(*) FROM read_parquet({[str(f) for f in gh]}) "
-                          f"WHERE repo IN (SELECT unnest({sorted(repos)}))").fetchall()[0][0]
+        left = _query("SELECT count(*) FROM f WHERE repo IN (SELECT unnest($repos))", gh,
+                      {"repos": sorted(repos)}).fetchall()[0][0]
         out["github_nonpermissive_files_kept"] = int(left)
     return out
 

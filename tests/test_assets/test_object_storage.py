@@ -16,7 +16,12 @@ boto3 = pytest.importorskip("boto3")
 
 from moto.server import ThreadedMotoServer
 
-from assets.curate import deduplicated, language_identified, quality_filtered
+from assets.curate import (
+    curation_report,
+    deduplicated,
+    language_identified,
+    quality_filtered,
+)
 from assets.ingest import raw_documents
 from pipelines import curation
 from pipelines import mixture as mix
@@ -75,8 +80,12 @@ def materialize_chain(root: str) -> dict:
         for key in PARTITIONS:
             out = dg.materialize([asset], partition_key=key, resources=res, instance=instance)
             assert out.success and all(e.passed for e in out.get_asset_check_evaluations()), (asset, key)
+    # The report reads every partition through DuckDB: read_parquet locally, pyarrow datasets on S3.
+    out = dg.materialize([curation_report], resources=res, instance=instance)
+    meta = out.asset_materializations_for_node("curation_report")[0].metadata
     root_path = as_path(root)
-    return {(s, k): read_manifest(root_path / s / k) for s in STAGES for k in PARTITIONS}
+    manifests = {(s, k): read_manifest(root_path / s / k) for s in STAGES for k in PARTITIONS}
+    return manifests, {k: meta[k].value for k in ("drops", "curated", "planted_truth", "documents_dropped")}
 
 
 def without_digests(m: dict) -> dict:
@@ -99,8 +108,11 @@ def test_curation_on_s3_matches_local(s3_server, tmp_path, monkeypatch):
     monkeypatch.delenv("LLAMA_ENGINE", raising=False)
     monkeypatch.delenv("LLAMA_WORKERS", raising=False)
     local, remote = str(tmp_path / "local"), f"s3://{BUCKET}/data"
-    local_m = materialize_chain(local)
-    remote_m = materialize_chain(remote)
+    local_m, local_report = materialize_chain(local)
+    remote_m, remote_report = materialize_chain(remote)
+    assert remote_report == local_report and local_report["documents_dropped"] > 0
+    assert "| github | 99 |" in local_report["curated"]
+    assert (RemotePath(remote) / "curation_report" / "drops.md").read_text().startswith("| source | stage |")
     # Manifests: same files, counts, stats. Task digests too, except quality_filtered's: the location of
     # the models (a parameter of its tasks) is part of them.
     assert {k: without_digests(m) for k, m in remote_m.items()} == {k: without_digests(m) for k, m in local_m.items()}
