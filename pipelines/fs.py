@@ -168,9 +168,15 @@ def is_remote(path) -> bool:
 
 def as_path(path) -> AnyPath:
     """A Path for local paths (and file:// URIs), a RemotePath for s3:// URIs; anything else is an error."""
-    if isinstance(path, (Path, RemotePath)):
+    if isinstance(path, RemotePath):
         return path
     s = os.fspath(path)
+    if isinstance(path, Path):
+        if s.startswith(tuple(f"{scheme}:/" for scheme in SCHEMES)):
+            # Path("s3://b/k") is the local path "s3:/b/k": a URI went through pathlib somewhere.
+            raise ValueError(f"{s!r} looks like an object-storage URI turned into a local path: "
+                             f"keep it a str or use pipelines.fs.as_path")
+        return path
     if s.startswith("file://"):
         return Path(s[len("file://"):])
     if "://" in s:
