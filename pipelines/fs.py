@@ -278,7 +278,7 @@ def upload(local: str | os.PathLike, remote) -> None:
     A folder's stale remote files (not in the local folder) are removed after the copy."""
     local, remote = Path(local), as_path(remote)
     if not isinstance(remote, RemotePath):
-        raise ValueError(f"upload target must be remote, got {remote}")
+        raise TypeError(f"upload target must be remote, got {remote}")
     if local.is_dir():
         names = set()
         for p in sorted(q for q in local.rglob("*") if q.is_file()):
