@@ -16,13 +16,12 @@ Layout: `<root>/<asset>/<source>/<dump>/` (kept rows and the manifest) and
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 from pipelines import recipes
 from pipelines.dedup.minhash import MinHashParams
-from pipelines.fs import RemotePath, as_path, plain
+from pipelines.fs import RemotePath, as_path, plain, scratch_dir
 from pipelines.partition import commit, committed_files, digest_of, locked, read_manifest, run_map
 from pipelines.readers.ingest import ingest_dump
 from pipelines.stage import code_version, map_tasks, run_table_task, without_timings
@@ -88,9 +87,7 @@ def local_workdir(root) -> Path:
     root is on object storage (scratch files are written, listed and deleted many times)."""
     root = as_path(root)
     if isinstance(root, RemotePath):
-        import tempfile
-
-        return Path(os.environ.get("LLAMA_TMP_DIR") or tempfile.gettempdir()) / "llama-pipeline-work"
+        return scratch_dir() / "llama-pipeline-work"
     return root / "tmp"
 
 

@@ -219,6 +219,13 @@ def _s3(env: tuple) -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**kwargs)
 
 
+def scratch_dir() -> Path:
+    """Local scratch space for work on object-storage roots: $LLAMA_TMP_DIR, else the system temp folder."""
+    d = Path(os.environ.get("LLAMA_TMP_DIR") or tempfile.gettempdir())
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def fs_and_path(path) -> tuple[pafs.FileSystem, str]:
     p = as_path(path)
     if isinstance(p, RemotePath):
@@ -326,7 +333,7 @@ def local_copy(path, tag: str = "") -> Path:
     if not isinstance(p, RemotePath):
         return p
     digest = hashlib.sha256(f"{p}\0{tag}".encode()).hexdigest()[:16]
-    local = Path(tempfile.gettempdir()) / "llama-pipeline-cache" / f"{digest}-{p.name}"
+    local = scratch_dir() / "llama-pipeline-cache" / f"{digest}-{p.name}"
     if not local.exists():
         download(p, local)
     return local

@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import posixpath
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Callable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.fs import RemotePath, as_path, file_sha256, parquet_file, upload  # noqa: F401 (file_sha256: re-exported)
+from pipelines.fs import RemotePath, as_path, file_sha256, parquet_file, scratch_dir, upload
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
@@ -84,7 +83,7 @@ class PartWriter:
         self.directory, self.key, self.schema = as_path(directory), key, schema
         self.directory.mkdir(parents=True, exist_ok=True)
         # Remote: the file is built locally (its name needs its hash), then uploaded under that name.
-        local = Path(tempfile.gettempdir()) if isinstance(self.directory, RemotePath) else self.directory
+        local = scratch_dir() if isinstance(self.directory, RemotePath) else self.directory
         self.tmp = _tmp(local / f"part-{key}.parquet")
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
         self.buffer: list[dict] = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines import io
-from pipelines.fs import RemotePath, as_path, is_remote, upload
+from pipelines.fs import RemotePath, as_path, is_remote, scratch_dir, upload
 
 # Assets (first path part) that live on the object store when the root is remote.
 OBJECT_STORE_ASSETS = frozenset({"raw_documents", "deduplicated", "language_identified", "quality_filtered",
@@ -90,7 +90,7 @@ class ArtifactStorage(dg.ConfigurableResource):
 
 @contextlib.contextmanager
 def _remote_atomic(target: RemotePath):
-    tmpdir = Path(tempfile.mkdtemp(prefix="llama-upload-"))
+    tmpdir = Path(tempfile.mkdtemp(prefix="llama-upload-", dir=scratch_dir()))
     try:
         tmp = tmpdir / target.name
         yield tmp
