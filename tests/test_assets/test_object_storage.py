@@ -7,6 +7,7 @@ finished, and then nothing.
 import hashlib
 import json
 import socket
+from collections import Counter
 
 import dagster as dg
 import pytest
@@ -23,7 +24,7 @@ from assets.curate import (
     quality_filtered,
 )
 from assets.ingest import raw_documents
-from pipelines import curation
+from pipelines import curation, shards
 from pipelines import mixture as mix
 from pipelines import tokenizer_training as tt
 from pipelines.dedup.minhash import MinHashParams
@@ -133,6 +134,9 @@ def test_curation_on_s3_matches_local(s3_server, tmp_path, monkeypatch):
     assert sample[remote].texts == sample[local].texts and sample[local].documents["github"] > 0
     files = {r: mix.source_files(d["github"]) for r, d in dirs.items()}
     assert [f.name for f in files[remote]] == [f.name for f in files[local]]
+    chunks = {r: [(t.texts, t.is_val.tolist()) for t in shards._source_tasks("github", d["github"], 0.1, 0, Counter())]
+              for r, d in dirs.items()}
+    assert chunks[remote] == chunks[local] and chunks[local]
     # Nothing of the curation chain was written under a local folder named after the URI.
     assert not (tmp_path / "s3:").exists()
 
