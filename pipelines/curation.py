@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 
 from pipelines import recipes
 from pipelines.dedup.minhash import MinHashParams
+from pipelines.fs import RemotePath, as_path, plain, scratch_dir
 from pipelines.partition import commit, committed_files, digest_of, locked, read_manifest, run_map
 from pipelines.readers.ingest import ingest_dump
 from pipelines.stage import code_version, map_tasks, run_table_task, without_timings
@@ -35,7 +36,8 @@ DEDUP_CODE = "pipelines.dedup:deduplicate"
 
 
 def out_dirs(root: str | Path, asset: str, source: str, dump: str) -> tuple[Path, Path]:
-    root = Path(root)
+    """Kept and dropped folders of one partition; `root` may be an s3:// URI (then RemotePaths)."""
+    root = as_path(root)
     return root / asset / source / dump, root / "dropped" / asset / source / dump
 
 
@@ -48,7 +50,7 @@ def ingest(engine, root, dumps_root, source: str, dump: str, log: Callable | Non
 
 def earlier_dumps(root, asset: str, source: str, dump: str) -> list[Path]:
     """Committed files of the source's dumps that sort before `dump` (dedup scope "source")."""
-    d = Path(root) / asset / source
+    d = as_path(root) / asset / source
     dumps = sorted(p.name for p in d.iterdir() if p.is_dir() and p.name < dump) if d.is_dir() else []
     return [f for x in dumps for f in committed_files(d / x)]
 
@@ -103,13 +105,23 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
             if log:
                 log(f"deduplicated[{source}/{dump}]: inputs unchanged, nothing to do")
             return dict(old, ran=0)
-        with run_workdir(workdir or Path(root) / "tmp") as wd:
-            r = dedup_files(engine, [up / e["output"] for e in upm["files"]], [e["key"] for e in upm["files"]],
-                            out, dropped, source, params, wd, log=log, reference_inputs=refs)
+        with run_workdir(workdir or local_workdir(root)) as wd:
+            r = dedup_files(engine, [plain(up / e["output"]) for e in upm["files"]], [e["key"] for e in upm["files"]],
+                            plain(out), plain(dropped), source, params, wd, log=log,
+                            reference_inputs=[plain(f) for f in refs])
         info = json.loads(json.dumps(without_timings(r["info"]), default=str))
         m = commit(out, dropped, r["files"], stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
                    extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope, "info": info})
     return dict(m, ran=len(r["files"]), timings={k: v for k, v in r["info"].items() if "seconds" in k})
+
+
+def local_workdir(root) -> Path:
+    """Scratch space of the global stages (bucket files): `<root>/tmp`, or a local temp folder when the
+    root is on object storage (scratch files are written, listed and deleted many times)."""
+    root = as_path(root)
+    if isinstance(root, RemotePath):
+        return scratch_dir() / "llama-pipeline-work"
+    return root / "tmp"
 
 
 def map_stage(engine, root, upstream: str, asset: str, source: str, dump: str, func: str,

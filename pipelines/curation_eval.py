@@ -16,16 +16,24 @@ from pathlib import Path
 import duckdb
 
 from pipelines.dedup.minhash import shingles
+from pipelines.fs import as_path, register_parquet
 from pipelines.partition import committed_files
 
 NEAR = 0.8
+
+
+def _query(sql: str, files: list, params: dict | None = None):
+    """`sql` over the view `f` of the files (a pyarrow dataset scan when they are on object storage)."""
+    con = duckdb.connect()
+    register_parquet(con, "f", files)
+    return con.sql(sql, params=params)
 
 
 def _dropped(root: Path, asset: str) -> list[dict]:
     files = committed_files(root / asset, "dropped")
     if not files:
         return []
-    return duckdb.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]})").to_arrow_table().to_pylist()
+    return _query("SELECT * FROM f", files).to_arrow_table().to_pylist()
 
 
 def _jaccard(a: str, b: str, n: int = 5) -> float:
@@ -34,7 +42,7 @@ def _jaccard(a: str, b: str, n: int = 5) -> float:
 
 
 def evaluate(root: str | Path, truth: dict) -> dict:
-    root = Path(root)
+    root = as_path(root)
     dedup_drops = _dropped(root, "deduplicated")
     parent = {d["id"]: d["detail"] for d in dedup_drops if d["reason"] in ("exact_duplicate", "near_duplicate")}
 
@@ -62,8 +70,7 @@ def evaluate(root: str | Path, truth: dict) -> dict:
     ids = sorted({x for l in links for x in l})
     texts = {}
     if ids and files:
-        rows = duckdb.sql(f"SELECT id, text FROM read_parquet({[str(f) for f in files]}) "
-                          f"WHERE id IN (SELECT unnest({ids}))").fetchall()
+        rows = _query("SELECT id, text FROM f WHERE id IN (SELECT unnest($ids))", files, {"ids": ids}).fetchall()
         texts = dict(rows)
     # A drop is right when the dropped document has a partner at Jaccard >= 0.8 in its cluster (clusters
     # are closures of verified pairs, so a member may be further than 0.8 from the survivor itself).
@@ -90,7 +97,7 @@ def evaluate(root: str | Path, truth: dict) -> dict:
     lid_files = committed_files(root / "language_identified")
     labels = {}
     if lid_files:
-        labels = dict(duckdb.sql(f"SELECT id, lid_lang FROM read_parquet({[str(f) for f in lid_files]})").fetchall())
+        labels = dict(_query("SELECT id, lid_lang FROM f", lid_files).fetchall())
     lid_drops = _dropped(root, "language_identified")
     for d in lid_drops:
         labels[d["id"]] = (d["detail"] or ":").split(":")[0]
@@ -114,8 +121,8 @@ def evaluate(root: str | Path, truth: dict) -> dict:
     repos = set(truth.get("github_nonpermissive_repos", []))
     gh = committed_files(root / "quality_filtered" / "github")
     if gh and repos:
-        left = duckdb.sql(f"SELECT count(*) FROM read_parquet({[str(f) for f in gh]}) "
-                          f"WHERE repo IN (SELECT unnest({sorted(repos)}))").fetchall()[0][0]
+        left = _query("SELECT count(*) FROM f WHERE repo IN (SELECT unnest($repos))", gh,
+                      {"repos": sorted(repos)}).fetchall()[0][0]
         out["github_nonpermissive_files_kept"] = int(left)
     return out
 

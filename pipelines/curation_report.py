@@ -5,38 +5,48 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.fs import as_path, register_parquet
 from pipelines.partition import committed_files
 
 STAGES = ("deduplicated", "language_identified", "quality_filtered")
 
 
-def _files(directory: Path, which: str = "output") -> list[str]:
-    return [str(p) for p in committed_files(directory, which)]
+def _files(directory: Path, which: str = "output") -> list:
+    return committed_files(directory, which)
+
+
+def _sql(sql: str, **views: list) -> list[tuple]:
+    """Run `sql` with each keyword a view over Parquet files (pyarrow datasets when on object storage)."""
+    con = duckdb.connect()
+    try:
+        for name, files in views.items():
+            register_parquet(con, name, files)
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def drop_table(root: str | Path) -> list[tuple]:
     """[(source, stage, reason, documents, bytes)] over every curation stage's dropped table."""
-    root = Path(root)
+    root = as_path(root)
     files = [f for s in STAGES for f in _files(root / s, "dropped")]
     if not files:
         return []
-    return duckdb.sql(
-        f"""SELECT source, stage, reason, count(*)::BIGINT AS documents, coalesce(sum(bytes), 0)::BIGINT AS bytes
-            FROM read_parquet({files}) GROUP BY ALL ORDER BY source, stage, documents DESC, reason"""
-    ).fetchall()
+    return _sql("""SELECT source, stage, reason, count(*)::BIGINT AS documents, coalesce(sum(bytes), 0)::BIGINT AS bytes
+                   FROM drops GROUP BY ALL ORDER BY source, stage, documents DESC, reason""", drops=files)
 
 
 def kept_table(root: str | Path) -> list[tuple]:
     """[(source, raw documents, curated documents, curated bytes)]."""
-    root = Path(root)
+    root = as_path(root)
     out = []
-    for src_dir in sorted((root / "quality_filtered").glob("*/")):
+    base = root / "quality_filtered"
+    for src_dir in sorted(p for p in (base.iterdir() if base.is_dir() else []) if p.is_dir()):
         files = _files(src_dir)
         raw = _files(root / "raw_documents" / src_dir.name)
         if not files:
             continue
-        n, b = duckdb.sql(f"SELECT count(*), coalesce(sum(strlen(text)), 0)::BIGINT "
-                          f"FROM read_parquet({files})").fetchall()[0]
-        n_raw = duckdb.sql(f"SELECT count(*) FROM read_parquet({raw})").fetchall()[0][0] if raw else 0
+        n, b = _sql("SELECT count(*), coalesce(sum(strlen(text)), 0)::BIGINT FROM kept", kept=files)[0]
+        n_raw = _sql("SELECT count(*) FROM raw", raw=raw)[0][0] if raw else 0
         out.append((src_dir.name, int(n_raw), int(n), int(b)))
     return out

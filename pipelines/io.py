@@ -1,7 +1,9 @@
 """Atomic artifact writes: every file is written to a temporary name beside its target and renamed.
 
 A killed run therefore leaves either the previous artifact or a `*.tmp-*` file that nothing reads,
-never a half-written file under the final name.
+never a half-written file under the final name. These writers are local only: given an s3:// path they
+raise (objects are written through pipelines.fs / pipelines.partition instead). The readers of
+partition folders below also take s3:// paths.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Iterable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.fs import as_path, is_remote, parquet_file, read_table
+
 
 def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
@@ -23,7 +27,7 @@ def _tmp_name(path: Path) -> Path:
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path; on success rename it to `path` (file or directory), else remove it."""
-    path = Path(path)
+    path = _local(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
     try:
@@ -41,6 +45,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def _local(path) -> Path:
+    """`path` as a local Path; a clear error (not a local folder named "s3:") for object-storage paths."""
+    if is_remote(path):
+        raise ValueError(f"{path} is on object storage: pipelines.io writes local files only "
+                         f"(see docs/architecture.md, Object storage)")
+    return Path(path)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -67,7 +79,7 @@ class ShardedParquetWriter:
     """
 
     def __init__(self, directory: str | os.PathLike, schema: pa.Schema, rows_per_shard: int = 20_000):
-        self.directory = Path(directory)
+        self.directory = _local(directory)
         self.schema = schema
         self.rows_per_shard = rows_per_shard
         self._ctx = atomic_path(self.directory)
@@ -122,13 +134,17 @@ def _parts(directory: Path) -> list[Path]:
     return committed_files(directory) or sorted(directory.glob("part-*.parquet"))
 
 
+def _read(path, columns: list[str] | None = None) -> pa.Table:
+    return read_table(path, columns=columns)
+
+
 def read_parquet_dir(directory: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
     """Read every `part-*.parquet` of a directory written by ShardedParquetWriter, in order."""
-    directory = Path(directory)
+    directory = as_path(directory)
     parts = _parts(directory)
     if not parts:
         raise FileNotFoundError(f"no Parquet shards under {directory}: materialize the upstream asset first")
-    return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
+    return pa.concat_tables([_read(p, columns) for p in parts])
 
 
 def read_dropped(directory: str | os.PathLike) -> pa.Table:
@@ -137,15 +153,15 @@ def read_dropped(directory: str | os.PathLike) -> pa.Table:
     from pipelines.partition import committed_files
 
     files = committed_files(directory, "dropped")
-    return pa.concat_tables([pq.read_table(p) for p in files]) if files else DROPPED_SCHEMA.empty_table()
+    return pa.concat_tables([_read(p) for p in files]) if files else DROPPED_SCHEMA.empty_table()
 
 
 def iter_parquet_dir(directory: str | os.PathLike, columns: list[str] | None = None,
                      batch_size: int = 5_000) -> Iterator[pa.RecordBatch]:
     """Stream record batches of a shard directory (memory bounded by batch_size)."""
-    directory = Path(directory)
+    directory = as_path(directory)
     parts = _parts(directory)
     if not parts:
         raise FileNotFoundError(f"no Parquet shards under {directory}: materialize the upstream asset first")
     for p in parts:
-        yield from pq.ParquetFile(p).iter_batches(batch_size=batch_size, columns=columns)
+        yield from parquet_file(p).iter_batches(batch_size=batch_size, columns=columns)

@@ -79,12 +79,12 @@ class ValidationSplit:
 
     @classmethod
     def of_files(cls, files: Sequence[str | Path], val_fraction: float, seed: int = 0) -> "ValidationSplit":
-        """One pass over the `id` column of Parquet files, batch by batch."""
-        import pyarrow.parquet as pq
+        """One pass over the `id` column of Parquet files (local paths or s3:// URIs), batch by batch."""
+        from pipelines.fs import parquet_file
 
         split = cls(val_fraction, seed)
         for f in files:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=65_536, columns=["id"]):
+            for batch in parquet_file(f).iter_batches(batch_size=65_536, columns=["id"]):
                 for i in batch.column(0).to_pylist():
                     split.add(i)
         return split
@@ -217,7 +217,8 @@ def check_proportions(rows: Sequence[dict], tolerance_pp: float = TOLERANCE_PP) 
 
 def source_files(directory: str | Path) -> list[Path]:
     """The committed Parquet files of one source's folder (every dump partition in it, in dump order,
-    each in manifest order); [] when nothing is committed there."""
+    each in manifest order); [] when nothing is committed there. `directory` may be an s3:// URI (then
+    the files are RemotePaths: open them with pipelines.fs.parquet_file)."""
     from pipelines.partition import committed_files
 
     return committed_files(directory)

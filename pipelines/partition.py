@@ -15,6 +15,13 @@ Why this shape (the datatrove / object-storage way rather than one folder rename
   rerun skips tasks whose entry still matches, so a killed run redoes only the missing files and adding
   one dump file runs one task.
 - A run that would turn a partition with documents into one without is refused unless allowed.
+
+Object storage (`s3://` roots, pipelines/fs.py): the same files and names. Locally every file is written
+to a temporary name and renamed, and a partition has one writer at a time (an fcntl lock). On S3 there
+is no rename and no lock: a part is written to a local temporary file (its name needs its hash), then
+uploaded once under its final name; done-records and the manifest are single PUTs, the manifest
+last. Readers never see a partial object, so the commit point is the same. Two runs of the same
+partition at once are not supported there: serialize them in the orchestrator (one run per partition).
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import fcntl
 import hashlib
 import json
 import os
+import posixpath
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +38,8 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from pipelines.fs import RemotePath, as_path, file_sha256, parquet_file, scratch_dir, upload
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
@@ -65,22 +75,16 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class PartWriter:
     """Stream rows of one output into Parquet; `close()` names the file by its content and returns
     (file name, sha256, rows). Memory: one row group."""
 
-    def __init__(self, directory: str | os.PathLike, key: str, schema: pa.Schema):
-        self.directory, self.key, self.schema = Path(directory), key, schema
+    def __init__(self, directory: str | os.PathLike | RemotePath, key: str, schema: pa.Schema):
+        self.directory, self.key, self.schema = as_path(directory), key, schema
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.tmp = _tmp(self.directory / f"part-{key}.parquet")
+        # Remote: the file is built locally (its name needs its hash), then uploaded under that name.
+        local = scratch_dir() if isinstance(self.directory, RemotePath) else self.directory
+        self.tmp = _tmp(local / f"part-{key}.parquet")
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
         self.buffer: list[dict] = []
         self.rows = 0
@@ -112,6 +116,11 @@ class PartWriter:
         final = self.directory / name
         if final.exists():
             self.tmp.unlink()  # the same bytes are already there
+        elif isinstance(final, RemotePath):
+            try:
+                upload(self.tmp, final)
+            finally:
+                self.tmp.unlink()
         else:
             os.replace(self.tmp, final)
         return name, sha, self.rows
@@ -123,7 +132,11 @@ class PartWriter:
             self.tmp.unlink()
 
 
-def write_json(path: Path, obj) -> None:
+def write_json(path: Path | RemotePath, obj) -> None:
+    path = as_path(path)
+    if isinstance(path, RemotePath):
+        path.write_text(json.dumps(obj, indent=1, sort_keys=True))  # one PUT: old or new object, never part
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
     tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
@@ -131,7 +144,7 @@ def write_json(path: Path, obj) -> None:
 
 
 def read_manifest(directory: str | os.PathLike) -> dict | None:
-    p = Path(directory) / MANIFEST
+    p = as_path(directory) / MANIFEST
     if not p.is_file():
         return None
     return json.loads(p.read_text())
@@ -139,12 +152,21 @@ def read_manifest(directory: str | os.PathLike) -> dict | None:
 
 def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
     """The files of a committed partition, in manifest order. `which`: "output" or "dropped"."""
-    directory = Path(directory)
+    directory = as_path(directory)
     m = read_manifest(directory)
     if m is None:
         raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
-    base = directory if which == "output" else directory / m["dropped_dir"]
+    base = directory if which == "output" else dropped_dir_of(directory, m)
     return [base / e[which] for e in m["files"]]
+
+
+def dropped_dir_of(directory, manifest: dict):
+    """The dropped folder of a partition: its manifest's `dropped_dir` ("../../dropped/...") resolved
+    against the partition folder (by name on object storage, where ".." is not a folder)."""
+    directory, rel = as_path(directory), manifest["dropped_dir"]
+    if isinstance(directory, RemotePath):
+        return RemotePath("s3://" + posixpath.normpath(posixpath.join(directory.key, rel)))
+    return directory / rel
 
 
 def dropped_files(directory: str | os.PathLike) -> list[Path]:
@@ -153,7 +175,12 @@ def dropped_files(directory: str | os.PathLike) -> list[Path]:
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
-    """One writer of a partition at a time (a second run waits), on this file system."""
+    """One writer of a partition at a time (a second run waits), on this file system. Object stores have
+    no lock: one run per partition at a time is the orchestrator's job there (see the module doc)."""
+    directory = as_path(directory)
+    if isinstance(directory, RemotePath):
+        yield
+        return
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / LOCK, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -167,6 +194,8 @@ def remove_stale_temporaries(*dirs: Path) -> int:
     """Temporary files left by killed runs (`.*.tmp-*`); called at stage start, under the lock."""
     n = 0
     for d in dirs:
+        if isinstance(d, RemotePath):
+            continue  # nothing is ever written there under a temporary name
         if d.is_dir():
             for p in list(d.glob(".*.tmp-*")) + list((d / DONE).glob(".*.tmp-*")):
                 with contextlib.suppress(FileNotFoundError):
@@ -182,21 +211,19 @@ def _run_task(pair: tuple[Callable, dict]) -> dict:
     # No timings here: a manifest is the same bytes whoever ran the tasks, and wherever.
     entry.update(key=task["key"], digest=task["digest"])
     entry.setdefault("input", task["input"])
-    write_json(Path(task["out_dir"]) / DONE / f"{task['key']}.json", entry)
+    write_json(as_path(task["out_dir"]) / DONE / f"{task['key']}.json", entry)
     return entry
 
 
 def _finished(task: Task) -> dict | None:
-    p = Path(task.out_dir) / DONE / f"{task.key}.json"
-    if not p.is_file():
-        return None
+    p = as_path(task.out_dir) / DONE / f"{task.key}.json"
     try:
-        entry = json.loads(p.read_text())
-    except ValueError:
+        entry = json.loads(p.read_text())  # one request on S3 (no separate existence check)
+    except (FileNotFoundError, ValueError):
         return None
     if entry.get("digest") != task.digest:
         return None
-    if not (Path(task.out_dir) / entry["output"]).is_file() or not (Path(task.dropped_dir) / entry["dropped"]).is_file():
+    if not (as_path(task.out_dir) / entry["output"]).is_file() or not (as_path(task.dropped_dir) / entry["dropped"]).is_file():
         return None
     return entry
 
@@ -210,7 +237,7 @@ def run_map(engine, fn: Callable[[Task], dict], tasks: list[Task], out_dir: str 
     output, output_sha256, dropped, dropped_sha256, rows_in, kept, dropped_rows, stats. Returns the
     manifest (entries in task order, plus `ran` / `skipped` task counts).
     """
-    out_dir, dropped_dir = Path(out_dir), Path(dropped_dir)
+    out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
     with locked(out_dir):
         cleaned = remove_stale_temporaries(out_dir, dropped_dir)
         entries: list[dict | None] = [_finished(t) for t in tasks]
@@ -229,7 +256,10 @@ def commit(out_dir: Path, dropped_dir: Path, entries: list[dict], *, stage: str,
            extra: dict | None = None) -> dict:
     """Write the partition's manifest (the commit point), then remove files no longer listed.
     Call with the partition locked."""
-    manifest = {"stage": stage, "dropped_dir": os.path.relpath(dropped_dir, out_dir), "files": entries,
+    out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
+    rel = (posixpath.relpath(dropped_dir.key, out_dir.key) if isinstance(out_dir, RemotePath)
+           else os.path.relpath(dropped_dir, out_dir))
+    manifest = {"stage": stage, "dropped_dir": rel, "files": entries,
                 "rows_in": sum(e["rows_in"] for e in entries), "kept": sum(e["kept"] for e in entries),
                 "dropped_rows": sum(e["dropped_rows"] for e in entries), **(extra or {})}
     old = read_manifest(out_dir)
@@ -247,6 +277,7 @@ def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: list[dict]) -> N
     keep_out = {e["output"] for e in entries}
     keep_drop = {e["dropped"] for e in entries}
     keys = {e["key"] for e in entries}
+    out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
     for p in out_dir.glob("part-*.parquet"):
         if p.name not in keep_out:
             p.unlink(missing_ok=True)
@@ -260,13 +291,13 @@ def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: list[dict]) -> N
 
 def iter_batches(files: list[Path], columns: list[str] | None = None, batch_size: int = ROW_GROUP):
     for p in files:
-        yield from pq.ParquetFile(p).iter_batches(batch_size=batch_size, columns=columns)
+        yield from parquet_file(p).iter_batches(batch_size=batch_size, columns=columns)
 
 
 def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
     """The committed files of one partition folder, or of every partition below a folder (e.g. every
     dump of `quality_filtered/commoncrawl`, in dump order). [] when nothing is committed there."""
-    directory = Path(directory)
+    directory = as_path(directory)
     if (directory / MANIFEST).is_file():
         return part_files(directory, which)
     if not directory.is_dir():
@@ -279,7 +310,7 @@ def committed_files(directory: str | os.PathLike, which: str = "output") -> list
 
 def committed_partitions(directory: str | os.PathLike) -> list[Path]:
     """Partition folders (with a manifest) at or below `directory`, sorted."""
-    directory = Path(directory)
+    directory = as_path(directory)
     if (directory / MANIFEST).is_file():
         return [directory]
     if not directory.is_dir():
@@ -293,7 +324,7 @@ def write_partition(out_dir: str | os.PathLike, dropped_dir: str | os.PathLike, 
     """Commit a partition made of the given tables, one file each, nothing dropped (tests, imports)."""
     from pipelines.document import DROPPED_SCHEMA
 
-    out_dir, dropped_dir = Path(out_dir), Path(dropped_dir)
+    out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
     entries = []
     for i, t in enumerate(tables):
         key = f"{i:05d}"

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sentencepiece as spm
 
+from pipelines.fs import parquet_file
 from pipelines.io import atomic_path
 from pipelines.mixture import PROPORTIONS, ValidationSplit, accounting, plan_mixture, source_files
 
@@ -106,14 +107,14 @@ class EncodeTask:
     is_val: np.ndarray   # bool per text
 
 
-def _source_tasks(source: str, directory: Path, val_fraction: float, seed: int, skips: collections.Counter
+def _source_tasks(source: str, directory, val_fraction: float, seed: int, skips: collections.Counter
                   ) -> Iterator[EncodeTask]:
     """Chunks of about TASK_CHARS characters of one source's documents, in file order."""
     files = source_files(directory)
     val = ValidationSplit.of_files(files, val_fraction, seed)
     texts, flags, chars = [], [], 0
     for f in files:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=4_000, columns=["id", "text"]):
+        for batch in parquet_file(f).iter_batches(batch_size=4_000, columns=["id", "text"]):
             for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
                 if text is None:
                     skips[f"{source}: null text"] += 1
@@ -235,7 +236,7 @@ def build_token_shards(source_dirs: Mapping[str, str | Path], model_path: str | 
                 if d is None or not source_files(d):
                     notes.append(f"{s}: no curated documents (empty source); it gets no tokens")
                     continue
-                yield from _source_tasks(s, Path(d), val_fraction, seed, skips)
+                yield from _source_tasks(s, d, val_fraction, seed, skips)
 
         def consume(results) -> None:
             nonlocal encoded_tokens

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA
+from pipelines.fs import as_path, read_schema, read_table, register_parquet
 from pipelines.partition import PartWriter, Task, committed_files, digest_of, read_manifest
 
 
@@ -70,13 +70,13 @@ def finish(table: pa.Table, keep: list[bool], drops: DropLog, info: dict | None 
     return StageResult(kept=kept, dropped=dropped, stats=stats, info=info or {})
 
 
-def read_file(path: str | os.PathLike) -> tuple[pa.Table, int]:
-    """One upstream Parquet file. Text that is not valid UTF-8 (a writer that bypassed Arrow's checks)
+def read_file(path) -> tuple[pa.Table, int]:
+    """One upstream Parquet file (a local path, or an s3:// URI / RemotePath). Text that is not valid UTF-8 (a writer that bypassed Arrow's checks)
     is decoded with U+FFFD replacements instead of failing or losing the document; returns (table,
     number of repaired texts)."""
-    p = Path(path)
+    p = as_path(path)
     try:
-        t = pq.read_table(p)
+        t = read_table(p)
     except Exception as e:  # noqa: BLE001 - name the file in the message
         raise ValueError(f"cannot read {p}: {e}") from e
     try:
@@ -112,7 +112,7 @@ def map_tasks(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike, dropp
         raise FileNotFoundError(f"no committed partition under {upstream_dir}: materialize the upstream asset first")
     params = params or {}
     version = version or code_version(func)
-    return [Task(key=e["key"], input=str(Path(upstream_dir) / e["output"]),
+    return [Task(key=e["key"], input=str(as_path(upstream_dir) / e["output"]),
                  digest=digest_of(e["output_sha256"], func, source, params, version),
                  out_dir=str(out_dir), dropped_dir=str(dropped_dir),
                  params={"func": func, "source": source, "kwargs": params}) for e in m["files"]]
@@ -128,7 +128,7 @@ def run_table_task(task: Task) -> dict:
     dropped.write_table(result.dropped)
     name, sha, rows = out.close()
     dname, dsha, drows = dropped.close()
-    return {"input": Path(task.input).name, "output": name, "output_sha256": sha, "dropped": dname,
+    return {"input": as_path(task.input).name, "output": name, "output_sha256": sha, "dropped": dname,
             "dropped_sha256": dsha, "rows_in": table.num_rows, "kept": rows, "dropped_rows": drows, "stats": result.stats.as_dict(),
             "info": json.loads(json.dumps(without_timings(result.info), default=str)), "utf8_repaired": repaired}
 
@@ -148,11 +148,11 @@ def stats_of(manifest: dict) -> Stats:
     return total
 
 
-def _repair_utf8(path: Path) -> tuple[pa.Table, int]:
-    schema = pq.read_schema(path)
+def _repair_utf8(path) -> tuple[pa.Table, int]:
+    schema = read_schema(path)
     cols = {f.name: pa.binary() if pa.types.is_string(f.type) or pa.types.is_large_string(f.type) else f.type
             for f in schema}
-    raw = pq.read_table(path, schema=pa.schema([(k, v) for k, v in cols.items()]))
+    raw = read_table(path, schema=pa.schema([(k, v) for k, v in cols.items()]))
     out, n = {}, 0
     for f in schema:
         col = raw.column(f.name)
@@ -197,16 +197,18 @@ def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict
         return {"passed": False, "error": f"missing files: input {len(up)}, kept {len(kept)}, dropped {len(dropped)}"}
     con = duckdb.connect()
     try:
+        # Views over the files: read_parquet locally, a pyarrow dataset scan on object storage (no httpfs).
+        for name, files in (("up_files", up), ("kept_files", kept), ("dropped_files", dropped)):
+            register_parquet(con, name, files)
         row = con.execute(
             """
-            WITH i AS (SELECT id FROM read_parquet($up)),
-                 o AS (SELECT id FROM read_parquet($kept) UNION ALL SELECT id FROM read_parquet($dropped))
-            SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM read_parquet($kept)),
-                   (SELECT count(*) FROM read_parquet($dropped)),
+            WITH i AS (SELECT id FROM up_files),
+                 o AS (SELECT id FROM kept_files UNION ALL SELECT id FROM dropped_files)
+            SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM kept_files),
+                   (SELECT count(*) FROM dropped_files),
                    (SELECT count(*) FROM (SELECT id FROM i EXCEPT ALL SELECT id FROM o)),
                    (SELECT count(*) FROM (SELECT id FROM o EXCEPT ALL SELECT id FROM i))
-            """, {"up": [str(p) for p in up], "kept": [str(p) for p in kept],
-                  "dropped": [str(p) for p in dropped]}).fetchall()[0]
+            """).fetchall()[0]
     finally:
         con.close()
     n_in, n_kept, n_dropped, missing, extra = (int(x) for x in row)

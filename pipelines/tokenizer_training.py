@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-import pyarrow.parquet as pq
 import sentencepiece as spm
 
+from pipelines.fs import parquet_file
 from pipelines.mixture import PROPORTIONS, ValidationSplit, source_files
 
 # SentencePiece skips input sentences longer than max_sentence_length bytes; long lines (minified code,
@@ -72,7 +72,7 @@ def _iter_split_texts(directory: str | Path, val_fraction: float, seed: int, hel
         return
     val = ValidationSplit.of_files(files, val_fraction, seed)
     for f in files:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=2_000, columns=["id", "text"]):
+        for batch in parquet_file(f).iter_batches(batch_size=2_000, columns=["id", "text"]):
             for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
                 if (doc_id in val) == held_out and text:
                     yield text

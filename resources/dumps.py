@@ -14,6 +14,10 @@ class DumpsResource(dg.ConfigurableResource):
 
     @property
     def root_path(self) -> Path:
+        if "://" in self.root:
+            # Readers open dump files by path (WARC, bz2 XML, git trees): mount the bucket instead.
+            raise ValueError(f"LLAMA_DUMPS_DIR must be a local folder, got {self.root!r}: mount the bucket "
+                             f"(e.g. s3fs / rclone mount) or copy the dump; LLAMA_DATA_DIR may be s3://")
         return Path(self.root).expanduser().resolve() if self.root else bundled_dumps_dir()
 
     def source_dir(self, source: str) -> Path:

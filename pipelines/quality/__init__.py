@@ -167,5 +167,10 @@ def filter_partition(table: pa.Table, source: str, models_dir: str | os.PathLike
 
 
 def filter_file(table: pa.Table, source: str, models_dir: str, models_stamp: str = "") -> StageResult:
-    """filter_partition over one file's table (`models_stamp` only marks which models the file saw)."""
+    """filter_partition over one file's table (`models_stamp` only marks which models the file saw).
+    Models on object storage are copied to a local cache first (keyed by the stamp): they load by path."""
+    from pipelines.fs import is_remote, local_copy
+
+    if models_dir and is_remote(models_dir) and models_stamp:  # no stamp: no models yet (none needed?)
+        models_dir = str(local_copy(models_dir, tag=models_stamp))
     return filter_partition(table, source, models_dir)

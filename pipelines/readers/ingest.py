@@ -18,11 +18,11 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
-from pipelines.partition import PartWriter, Task, digest_of, key_of, read_manifest, run_map
+from pipelines.fs import as_path, parquet_file, read_table
+from pipelines.partition import PartWriter, Task, digest_of, dropped_dir_of, key_of, read_manifest, run_map
 from pipelines.readers import list_units, read_unit
 
 PREVIEW_DOCS = 3
@@ -122,13 +122,15 @@ def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, 
 
 def check_accounting(out_dir: str | Path) -> tuple[bool, dict]:
     """Per file and in total: records read == rows written + rows skipped, per reason, re-read from disk."""
+    out_dir = as_path(out_dir)
     m = read_manifest(out_dir)
     if m is None:
         return False, {"error": f"no manifest under {out_dir}: materialize raw_documents first"}
     bad, reasons_total, read, written = [], Counter(), 0, 0
+    dropped_files_dir = dropped_dir_of(out_dir, m)
     for e in m["files"]:
-        n_out = pq.ParquetFile(Path(out_dir) / e["output"]).metadata.num_rows
-        col = pq.read_table(Path(out_dir) / m["dropped_dir"] / e["dropped"], columns=["reason"])["reason"]
+        n_out = parquet_file(out_dir / e["output"]).metadata.num_rows
+        col = read_table(dropped_files_dir / e["dropped"], columns=["reason"])["reason"]
         reasons = {it["values"]: it["counts"] for it in pc.value_counts(col).to_pylist()}
         if e["rows_in"] != n_out + sum(reasons.values()) or reasons != e["stats"]["dropped"]:
             bad.append(e["input"])
