@@ -197,7 +197,8 @@ def test_books_use_containment():
     book = "\n".join(text(rng, 80) for _ in range(20))
     reissue = book + "\n" + text(rng, 200)  # contains the whole first book: Jaccard ~0.9, overlap 1.0
     r = deduplicate(table([book, reissue, text(rng, 500)], "books"), "books", MinHashParams(bands=25, ngram=5))
-    assert r.dropped.column("reason").to_pylist() == ["near_duplicate"]
+    assert r.dropped.column("reason").to_pylist() == ["contained_book"]
+    assert r.dropped.column("id").to_pylist() == ["d0000"] and r.dropped.column("detail").to_pylist() == ["d0001"]
 
 
 def test_clusters_are_connected_components():
