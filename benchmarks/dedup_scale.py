@@ -23,11 +23,12 @@ sys.path.insert(0, str(ROOT))
 
 def prepare(out: Path, docs: int, source: str, rows: int) -> list[Path]:
     """RAW Parquet files of `source` from a generated set of about `docs` documents (cached in `out`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from pipelines.document import RAW_SCHEMA
     from pipelines.readers import read_source
     from pipelines.samples.generate import make_samples
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     raw = out / f"raw-{source}"
     done = raw / "_files.json"
@@ -72,7 +73,8 @@ def child(args) -> None:
            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "workers_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
            "rows_in": sum(e["rows_in"] for e in r["files"]), "kept": sum(e["kept"] for e in r["files"]),
-           "dropped": r["info"]["dropped"]}
+           "dropped": r["info"]["dropped"], "phases_s": r["info"]["seconds"],
+           "rss_after_phase_mb": r["info"]["peak_rss_mb_after"], "buckets": r["info"]["buckets"]}
     Path(args.output).write_text(json.dumps(out))
 
 
@@ -107,7 +109,8 @@ def main() -> None:
         peak = max(r["rss_mb"], r["workers_rss_mb"])
         peaks.append(peak)
         print(f"{n}: {r['rows_in']} documents in, {r['kept']} kept, {r['seconds']}s, peak RSS {r['rss_mb']:.0f} MB "
-              f"(workers {r['workers_rss_mb']:.0f} MB), dropped {r['dropped']}", flush=True)
+              f"(workers {r['workers_rss_mb']:.0f} MB), dropped {r['dropped']}\n  {r['buckets']} buckets, "
+              f"phases {r['phases_s']}, peak RSS after each phase {r['rss_after_phase_mb']}", flush=True)
     if len(peaks) >= 2:
         print(f"peak RSS ratio largest/smallest: {peaks[-1] / peaks[0]:.2f} (goal <= 1.25)")
 

@@ -23,13 +23,14 @@ contained_book (detail: the containing book's id), line_dedup_empty (every line 
 """
 from __future__ import annotations
 
+import resource
 import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -51,7 +52,9 @@ ADDED_COLUMNS = [("cluster_id", pa.string()),     # id of the survivor (itself f
                  ("duplicates", pa.int64()),      # documents dropped as exact or near copies of it
                  ("lines_removed", pa.int64())]   # lines removed by line dedup
 SCHEMA = pa.schema(list(RAW_SCHEMA) + [pa.field(n, t) for n, t in ADDED_COLUMNS])
-DOCS_PER_BUCKET = 100_000
+# Documents per key bucket: a bucket task holds ~25 band keys and ~30 line hashes per document in
+# DuckDB, so its memory is set by this number, not by the partition (buckets grow with the partition).
+DOCS_PER_BUCKET = 20_000
 
 
 def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinHashParams, work: Path,
@@ -97,9 +100,12 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
                   "reference_files": len(reference_inputs), "reference_documents": plan.n_ref,
                   "buckets": plan.buckets, "engine": engine.name, "workers": engine.workers}
 
+    peak: dict[str, float] = {}
+
     def lap(name: str, t: float) -> float:
         now = time.perf_counter()
         timings[name] = round(now - t, 3)
+        peak[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         return now
 
     try:
@@ -114,8 +120,8 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
             engine.map(BandGather(plan), dirs, desc="dedup minhash pairs", log=log)
             info.update(near_duplicates(engine, plan, log))
             p = plan.minhash
-            info["minhash"] = dict(num_perm=p.num_perm, bands=p.bands, rows=p.rows, ngram=p.ngram,
-                                   threshold=p.threshold, measure=p.measure)
+            info["minhash"] = {"num_perm": p.num_perm, "bands": p.bands, "rows": p.rows, "ngram": p.ngram,
+                               "threshold": p.threshold, "measure": p.measure}
             t = lap("minhash", t)
         if plan.books is not None:
             engine.map(BookGather(plan), dirs, desc="dedup book index", log=log)
@@ -138,7 +144,7 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
                           bytes_kept=s["bytes_kept"], bytes_dropped=_counter(s["bytes_dropped"])))
     info.update(rows_in=stats.read, kept=stats.kept, dropped=dict(sorted(stats.dropped.items())),
                 documents_with_text=sum(r["with_text"] for r in scattered[len(reference_inputs):]),
-                seconds=timings, total_seconds=round(time.perf_counter() - t0, 3))
+                seconds=timings, peak_rss_mb_after=peak, total_seconds=round(time.perf_counter() - t0, 3))
     return {"files": entries, "info": info}
 
 

@@ -15,7 +15,15 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.dedup.minhash import BIG_BUCKET
-from pipelines.dedup.plan import Plan, copy_to, globs, lit, query_table, write_by_file, write_parquet
+from pipelines.dedup.plan import (
+    Plan,
+    copy_to,
+    globs,
+    lit,
+    query_table,
+    write_by_file,
+    write_parquet,
+)
 from pipelines.dedup.survivor import SQL_ORDER
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -96,5 +96,5 @@ def line_hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 def remove_lines(text: str, numbers) -> str:
     """`text` without the lines whose numbers (0-based, split on "\\n") are given."""
-    drop = set(int(k) for k in numbers)
+    drop = {int(k) for k in numbers}
     return "\n".join(line for k, line in enumerate(text.split("\n")) if k not in drop)

@@ -27,17 +27,24 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.dedup.shingle import (MULT, as_text_array, shingle_hash32, shingle_hash64,  # noqa: F401 (re-exported)
-                                     shingle_hashes, shingles, word_hash)
+from pipelines.dedup.shingle import (  # noqa: F401 (re-exported)
+    MULT,
+    as_text_array,
+    shingle_hash32,
+    shingle_hash64,
+    shingle_hashes,
+    shingles,
+    word_hash,
+)
 from pipelines.io import atomic_path
 
 _MULT = MULT

@@ -7,7 +7,7 @@ hashes, computed for every position of a batch at once (one pyarrow tokenization
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa

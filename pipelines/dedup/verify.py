@@ -18,7 +18,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.dedup.minhash import clusters
-from pipelines.dedup.plan import Plan, globs, lit, query_batches, query_table, write_parquet
+from pipelines.dedup.plan import (
+    Plan,
+    globs,
+    lit,
+    query_batches,
+    query_table,
+    write_parquet,
+)
 from pipelines.dedup.shingle import shingle_hashes
 from pipelines.dedup.survivor import SQL_ORDER
 

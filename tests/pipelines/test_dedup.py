@@ -11,8 +11,18 @@ from datasketch import MinHash
 from pipelines.dedup import deduplicate
 from pipelines.dedup.exact import exact_duplicates
 from pipelines.dedup.line import dedup_lines, line_hash, normalize_line
-from pipelines.dedup.minhash import (MinHashParams, band_tables, candidate_pairs, clusters, find_near_duplicates,
-                                     shingle_hash32, shingle_hash64, shingle_hashes, shingles, signatures)
+from pipelines.dedup.minhash import (
+    MinHashParams,
+    band_tables,
+    candidate_pairs,
+    clusters,
+    find_near_duplicates,
+    shingle_hash32,
+    shingle_hash64,
+    shingle_hashes,
+    shingles,
+    signatures,
+)
 from pipelines.document import RAW_SCHEMA
 
 VOCAB = [f"w{i}" for i in range(3000)]

@@ -181,7 +181,7 @@ def test_github_files_match_after_the_licence_header_is_stripped(tmp_path):
              ("b" * 32, "/* Copyright (c) Bob. All rights reserved. */\n" + code),
              ("c" * 32, code), ("d" * 32, "# Copyright Carol, MIT licence\n"),
              ("e" * 32, "# Copyright Dave, BSD licence\n")]
-    _, kept, drop = run(tmp_path, write_files(tmp_path, [files], source="github"), source="github")
+    _, _, drop = run(tmp_path, write_files(tmp_path, [files], source="github"), source="github")
     assert reasons(drop) == {"a" * 32: ("exact_duplicate", "c" * 32), "b" * 32: ("exact_duplicate", "c" * 32)}
     assert recipes.step("github", recipes.DEDUP, "exact").params == {"strip_header": True}
 
@@ -234,3 +234,46 @@ def test_contained_books_found_at_low_jaccard(tmp_path):
     assert found == len(truth), why
     assert set(why) == {s for s, _ in truth}
     assert r["info"]["contained_books"] == len(truth)
+
+
+# ----------------------------------------------------------------------------- a generated set
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """CommonCrawl of a ~20k-document generated set, as RAW files of <= 2,000 documents."""
+    from pipelines.readers import read_source
+    from pipelines.samples.generate import make_samples
+
+    tmp = tmp_path_factory.mktemp("gen20k")
+    truth = make_samples(tmp / "dumps", 20_000)
+    rows = [d.row() for d in read_source("commoncrawl", tmp / "dumps" / "commoncrawl")]
+    chunks = [[(r["id"], r["text"]) for r in rows[i:i + 2_000]] for i in range(0, len(rows), 2_000)]
+    return write_files(tmp, chunks), truth
+
+
+@pytest.mark.slow
+def test_generated_set_same_bytes_everywhere_and_planted_truth(tmp_path, generated):
+    inputs, truth = generated
+    r1, kept, drop = run(tmp_path, inputs, tag="one")
+    assert len(inputs) >= 5 and kept.num_rows + drop.num_rows >= 10_000
+    why = reasons(drop)
+    ids = set(kept.column("id").to_pylist()) | set(why)
+    exact = [g for g in truth["exact_duplicates"] if set(g) <= ids]
+    assert exact and all(sum(why.get(d, ("",))[0] == "exact_duplicate" for d in g) == len(g) - 1 for g in exact)
+    near = [p for p in truth["near_duplicates"] if p["jaccard"] >= 0.8 and {p["a"], p["b"]} <= ids]
+    merged = [p for p in near if why.get(p["a"], ("",))[0] in ("near_duplicate", "exact_duplicate")
+              or why.get(p["b"], ("",))[0] in ("near_duplicate", "exact_duplicate")]
+    assert near and len(merged) == len(near)
+    r2, _, _ = run(tmp_path, inputs, engine=LocalEngine(2), tag="two")
+    assert _bytes(tmp_path, r1, "one") == _bytes(tmp_path, r2, "two")
+    try:
+        import ray
+
+        from pipelines.engine import RayEngine
+    except ImportError:
+        return
+    try:
+        r3, _, _ = run(tmp_path, inputs, engine=RayEngine(workers=2), tag="ray")
+    finally:
+        ray.shutdown()
+    assert _bytes(tmp_path, r1, "one") == _bytes(tmp_path, r3, "ray")
