@@ -19,7 +19,7 @@ from pipelines.dedup.plan import Plan, globs
 from pipelines.document import DROPPED_SCHEMA
 from pipelines.partition import PartWriter
 
-ROWS = 5_000
+ROWS = 2_000
 
 
 def _decisions(plan: Plan, index: int) -> tuple[dict, dict, dict]:

@@ -24,7 +24,7 @@ from pipelines.dedup.plan import Plan, write_buckets, write_parquet
 from pipelines.dedup.shingle import shingle_hashes
 from pipelines.dedup.survivor import rank_columns
 
-ROWS = 5_000
+ROWS = 2_000
 
 
 def exact_text(text: str, clean_code: bool) -> str:

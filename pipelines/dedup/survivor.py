@@ -19,6 +19,7 @@ Byte-identical texts have equal columns 2-4, so exact dedup still keeps the smal
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.dedup.shingle import as_text_array
@@ -34,18 +35,47 @@ BOILER_MAX_WORDS = 4
 _BOILER_LINE = (r"(?m)^[^\S\n]*(?:\S+[^\S\n]+){0,3}\S*[^\s.!?\"'\x{201d}\x{2019}):;][^\S\n]*$")
 
 
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[9, 10, 11, 12, 13, 32]] = True
+
+
+def _per_doc(flags: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum of a per-byte flag over each document's byte range."""
+    out = np.zeros(len(offsets) - 1, dtype=np.int64)
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    if len(nonempty):
+        out[nonempty] = np.add.reduceat(flags.view(np.uint8), offsets[nonempty], dtype=np.int64)
+    return out
+
+
 def rank_columns(texts) -> dict[str, np.ndarray]:
-    """lower_pct, boiler and words of every text of a batch (strings; nulls count as empty)."""
-    texts = as_text_array(texts)
+    """lower_pct, boiler and words of every text of a batch (strings; nulls count as empty).
 
-    def count(pattern: str) -> np.ndarray:
-        return pc.count_substring_regex(texts, pattern).to_numpy(zero_copy_only=False).astype(np.int64)
-
-    lower, upper = count(r"\p{Ll}"), count(r"\p{Lu}")
+    Letters and words are counted with numpy over the UTF-8 bytes (ASCII letters, ASCII white space);
+    documents with other characters get their letter counts from RE2's \\p{Ll} / \\p{Lu} instead.
+    """
+    texts = as_text_array(texts).cast(pa.large_string())
+    n = len(texts)
+    off = np.frombuffer(texts.buffers()[1], np.int64)[texts.offset:texts.offset + n + 1]
+    data = texts.buffers()[2]
+    raw = np.frombuffer(data, np.uint8)[off[0]:off[-1]] if data is not None else np.zeros(0, np.uint8)
+    offsets = off - off[0]
+    lower = _per_doc((raw >= 97) & (raw <= 122), offsets)
+    upper = _per_doc((raw >= 65) & (raw <= 90), offsets)
+    space = _SPACE[raw]
+    after_space = np.concatenate([[True], space[:-1]])
+    first = offsets[:-1][offsets[:-1] < len(raw)]
+    after_space[first] = True  # a document's first byte starts a word unless it is a space
+    words = _per_doc(~space & after_space[:len(raw)], offsets)
+    other = np.flatnonzero(~pc.string_is_ascii(texts).to_numpy(zero_copy_only=False))
+    if len(other):
+        sub = texts.take(pa.array(other))
+        lower[other] = pc.count_substring_regex(sub, r"\p{Ll}").to_numpy(zero_copy_only=False)
+        upper[other] = pc.count_substring_regex(sub, r"\p{Lu}").to_numpy(zero_copy_only=False)
     cased = lower + upper
     pct = np.where(cased > 0, (100 * lower) // np.maximum(cased, 1), 100)
-    return {"lower_pct": pct.astype(np.int16), "boiler": count(_BOILER_LINE).astype(np.int32),
-            "words": count(r"\S+")}
+    boiler = pc.count_substring_regex(texts, _BOILER_LINE).to_numpy(zero_copy_only=False)
+    return {"lower_pct": pct.astype(np.int16), "boiler": boiler.astype(np.int32), "words": words.astype(np.int64)}
 
 
 def rank_features(text: str) -> tuple[int, int, int]:
