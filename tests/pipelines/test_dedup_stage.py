@@ -136,6 +136,23 @@ def test_rank_features():
     assert rank_features("Home | About\nRead more\nA real sentence ends here.")[1] == 2
 
 
+def test_rank_columns_count_like_re2_on_any_text():
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from pipelines.dedup.survivor import rank_columns
+
+    rng = random.Random(5)
+    parts = ["Ab", "cd", "EF ", "\n x", "  ", "\t", "Ünï", "Ωμέγα", "ß", "中文", "\u00a0"]
+    texts = pa.array(["".join(rng.choices(parts, k=rng.randint(0, 60))) for _ in range(300)] + ["", " ", "A"])
+    got = rank_columns(texts)
+    lower = pc.count_substring_regex(texts, r"\p{Ll}").to_numpy()
+    upper = pc.count_substring_regex(texts, r"\p{Lu}").to_numpy()
+    want = np.where(lower + upper > 0, (100 * lower) // np.maximum(lower + upper, 1), 100)
+    assert got["lower_pct"].tolist() == want.tolist()
+    assert got["words"].tolist() == pc.count_substring_regex(texts, r"\S+").to_numpy().tolist()
+
+
 @pytest.mark.parametrize("degraded_first", [True, False])
 def test_the_article_survives_its_degraded_copy(tmp_path, degraded_first):
     rng = random.Random(1)
