@@ -124,7 +124,8 @@ def near_duplicates(engine, plan: Plan, log=None) -> dict:
     try:
         reader = query_batches(con, f"""
             WITH c AS (SELECT DISTINCT a, b FROM read_parquet({lit(pair_files)})),
-                 d AS (SELECT doc, sig FROM read_parquet({lit(doc_files)}))
+                 need AS (SELECT a AS doc FROM c UNION SELECT b FROM c),
+                 d AS (SELECT doc, sig FROM read_parquet({lit(doc_files)}) AS t SEMI JOIN need USING (doc))
             SELECT c.a, c.b, da.sig AS sa, db.sig AS sb FROM c
             JOIN d da ON da.doc = c.a JOIN d db ON db.doc = c.b""", BATCH)
         for batch in reader:
