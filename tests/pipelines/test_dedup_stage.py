@@ -294,3 +294,12 @@ def test_generated_set_same_bytes_everywhere_and_planted_truth(tmp_path, generat
     finally:
         ray.shutdown()
     assert _bytes(tmp_path, r1, "one") == _bytes(tmp_path, r3, "ray")
+
+
+def test_empty_inputs_and_files(tmp_path):
+    r = dedup_files(LocalEngine(1), [], [], tmp_path / "o", tmp_path / "d", "commoncrawl", PARAMS, tmp_path / "w")
+    assert r["files"] == [] and r["info"]["rows_in"] == 0
+    files = write_files(tmp_path, [[], [("a" * 32, None), ("b" * 32, "")], [("c" * 32, "one line")]])
+    r, kept, drop = run(tmp_path, files)
+    assert [e["rows_in"] for e in r["files"]] == [0, 2, 1] and kept.column("id").to_pylist() == ["c" * 32]
+    assert sorted(drop.column("reason").to_pylist()) == ["empty_text", "null_text"]
