@@ -24,7 +24,7 @@ from pipelines.dedup.plan import Plan, write_buckets, write_parquet
 from pipelines.dedup.shingle import shingle_hashes
 from pipelines.dedup.survivor import rank_columns
 
-ROWS = 2_000
+ROWS = 5_000
 
 
 def exact_text(text: str, clean_code: bool) -> str:
@@ -57,8 +57,7 @@ class Scatter:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS, columns=["id", "text"]):
             n = batch.num_rows
             texts = batch.column("text")
-            valid = [t is not None and bool(t.strip()) for t in texts.to_pylist()]
-            ok = np.flatnonzero(np.asarray(valid, dtype=bool))
+            ok = np.flatnonzero(has_text(texts))
             rows += n
             if len(ok) == 0:
                 continue
@@ -85,7 +84,7 @@ class Scatter:
         cols = {"doc": pa.array(docs.astype(np.int64)), "id": ids.cast(pa.string()),
                 "lower_pct": pa.array(rank["lower_pct"]), "boiler": pa.array(rank["boiler"]),
                 "words": pa.array(rank["words"])}
-        pylist = texts.to_pylist()
+        pylist = texts.to_pylist() if plan.exact or plan.line else []
         if plan.exact:
             raw = b"".join(_content_hash(exact_text(t, plan.clean_code)) for t in pylist)
             h = np.frombuffer(raw, dtype="<i8").reshape(-1, 2)
@@ -129,7 +128,7 @@ class Scatter:
         parts["docs"].append(pa.table({**cols, **extra}))
 
 
-def text_status(texts: pa.Array) -> tuple[list, np.ndarray]:
-    """Python texts of a batch and their UTF-8 sizes (0 for null)."""
-    nbytes = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    return texts.to_pylist(), nbytes
+def has_text(texts) -> np.ndarray:
+    """True where a text is not null and not only white space (Unicode White_Space, as pyarrow trims)."""
+    trimmed = pc.utf8_length(pc.utf8_trim_whitespace(texts))
+    return pc.fill_null(pc.greater(trimmed, 0), False).to_numpy(zero_copy_only=False)
