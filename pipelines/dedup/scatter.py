@@ -1,10 +1,10 @@
 """Step 1 of the dedup stage: one task per input file turns its documents into keys, never copying text.
 
 Per document with text (null and blank texts are decided in step 3):
-- `docs/docs-<file>.parquet`: global index, id, rank columns (survivor.py), MinHash signature, the
-  number of unique shingles and of sampled shingles (books);
+- `docs/docs-<file>.parquet`: global index, id, MinHash signature, the number of unique shingles and
+  of sampled shingles (books);
 - by bucket: `exact-<file>` (128-bit SHA-1 prefix of the text, or of the text without its licence
-  header for GitHub, plus the rank columns), `bands-<file>` (band, key, doc), `lines-<file>` (CCNet
+  header for GitHub, plus there the rank columns of survivor.py), `bands-<file>` (band, key, doc), `lines-<file>` (CCNet
   line hash, doc, line number), `sample-<file>` (sampled shingle hash, doc) for books.
 A task reads its file in batches of ROWS documents; memory is bounded by the batch and the file's keys.
 """
@@ -80,15 +80,17 @@ class Scatter:
 
     def _batch(self, docs: np.ndarray, ids: pa.Array, texts: pa.Array, parts: dict) -> None:
         plan = self.plan
-        rank = rank_columns(texts)
-        cols = {"doc": pa.array(docs.astype(np.int64)), "id": ids.cast(pa.string()),
-                "lower_pct": pa.array(rank["lower_pct"]), "boiler": pa.array(rank["boiler"]),
-                "words": pa.array(rank["words"])}
+        cols = {"doc": pa.array(docs.astype(np.int64)), "id": ids.cast(pa.string())}
+        # Byte-identical texts tie on the rank columns, so exact groups need them only when the hash is
+        # of cleaned text (GitHub); MinHash and book clusters fetch them for their members (verify.py).
+        rank = rank_columns(texts) if plan.clean_code else \
+            {k: np.zeros(len(docs), np.int64) for k in ("lower_pct", "boiler", "words")}
+        ranked = {k: pa.array(v.astype(np.int64)) for k, v in rank.items()}
         pylist = texts.to_pylist() if plan.exact or plan.line else []
         if plan.exact:
             raw = b"".join(_content_hash(exact_text(t, plan.clean_code)) for t in pylist)
             h = np.frombuffer(raw, dtype="<i8").reshape(-1, 2)
-            parts["exact"].append(pa.table({"h1": h[:, 0], "h2": h[:, 1], **cols}))
+            parts["exact"].append(pa.table({"h1": h[:, 0], "h2": h[:, 1], **cols, **ranked}))
         extra = {}
         if plan.minhash is not None:
             p = plan.minhash

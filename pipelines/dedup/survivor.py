@@ -1,8 +1,9 @@
 """Which copy of a duplicate cluster survives: the best one, by a fixed and documented order.
 
 Before, the survivor was the smallest id, so in a cluster {article, the same article in capitals with
-doubled spaces} the degraded copy won about half the time (and was then lost at language ID). Now every
-document gets rank columns when it is first read (step 1 of the stage, vectorized over a batch), and a
+doubled spaces} the degraded copy won about half the time (and was then lost at language ID). Now the
+members of a cluster get rank columns (vectorized over a batch: for MinHash and book clusters from
+their texts, fetched per file once the clusters are known; for GitHub's exact groups in step 1), and a
 cluster keeps the member that sorts first by:
 
 1. a document of an earlier dump (a reference of scope "source"): those are never dropped here;

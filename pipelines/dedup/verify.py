@@ -27,14 +27,15 @@ from pipelines.dedup.plan import (
     write_parquet,
 )
 from pipelines.dedup.shingle import shingle_hashes
-from pipelines.dedup.survivor import SQL_ORDER
+from pipelines.dedup.survivor import SQL_ORDER, rank_columns
 
 MARGIN = 0.2   # over 5 standard deviations of the estimate at 128 permutations
 BATCH = 4_096
 
 
 class FetchShingles:
-    """One input file: the unique shingle hashes of the documents listed in `need` (a Parquet file)."""
+    """One input file: the unique shingle hashes (or, with ngram 0, the rank columns of survivor.py) of
+    the documents listed in `need` (a Parquet file)."""
 
     def __init__(self, plan: Plan, need: str, ngram: int, name: str):
         self.plan, self.need, self.ngram, self.name = plan, need, ngram, name
@@ -44,23 +45,31 @@ class FetchShingles:
         lo, hi = plan.offsets[index], plan.offsets[index + 1]
         need = pq.read_table(self.need, filters=[("doc", ">=", lo), ("doc", "<", hi)]).column("doc").to_numpy()
         need = np.sort(need) - lo
-        docs, sets = [], []
+        docs, sets, ranks = [], [], []
         pf = pq.ParquetFile(plan.files[index])
         start = 0
-        for batch in pf.iter_batches(batch_size=2_000, columns=["text"]):
+        for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text"]):
             n = batch.num_rows
             rows = need[(need >= start) & (need < start + n)] - start
-            if len(rows):
+            if len(rows) and not self.ngram:
+                sel = pa.array(rows)
+                r = rank_columns(batch.column("text").take(sel))
+                ranks.append(pa.table({"doc": pa.array(lo + start + rows, pa.int64()),
+                                       "id": batch.column("id").take(sel).cast(pa.string()),
+                                       **{k: pa.array(v.astype(np.int64)) for k, v in r.items()}}))
+            elif len(rows):
                 texts = batch.column("text").take(pa.array(rows))
                 hashes, off = shingle_hashes(texts, self.ngram)
                 for k, r in enumerate(rows.tolist()):
                     docs.append(lo + start + r)
                     sets.append(np.unique(hashes[off[k]:off[k + 1]]).view(np.int64))
             start += n
-        table = pa.table({"doc": pa.array(docs, type=pa.int64()),
-                          "h": pa.array(sets, type=pa.list_(pa.int64()))})
+        if self.ngram:
+            table = pa.table({"doc": pa.array(docs, type=pa.int64()), "h": pa.array(sets, type=pa.list_(pa.int64()))})
+        else:
+            table = pa.concat_tables(ranks)
         write_parquet(table, plan.path(self.name, f"s-{index:05d}.parquet"))
-        return len(docs)
+        return table.num_rows
 
 
 def _fetch(engine, plan: Plan, docs: np.ndarray, ngram: int, name: str, log) -> list[str]:
@@ -148,32 +157,33 @@ def near_duplicates(engine, plan: Plan, log=None) -> dict:
         accepted.append(check[(jac >= p.threshold) & (s[:, 1] > 0) & (s[:, 2] > 0)])
     pairs = np.concatenate(accepted) if accepted else np.zeros((0, 2), np.int64)
     info["minhash_verified_pairs"] = len(pairs)
-    drops = _cluster_drops(plan, pairs, doc_files)
+    drops = _cluster_drops(engine, plan, pairs, log)
     info["near_duplicates"] = drops.num_rows
     _write(plan, drops, "near")
     return info
 
 
-def _ranked(plan: Plan, nodes: np.ndarray, doc_files: list[str], extra: str = "") -> pa.Table:
-    """Rank columns (and `extra`) of the given documents, best first."""
-    con = plan.connect("rank")
+def _ranked(engine, plan: Plan, nodes: np.ndarray, name: str, log) -> pa.Table:
+    """Rank columns of the given documents (computed from their texts, per file), best first."""
+    files = _fetch(engine, plan, nodes, 0, name, log)
+    con = plan.connect(name)
     try:
         con.register("nodes", pa.table({"doc": nodes}))
         return query_table(con, f"""
-            SELECT doc, id, doc < {plan.n_ref} AS ref, lower_pct, boiler, words {extra}
-            FROM read_parquet({lit(doc_files)}) AS t SEMI JOIN nodes USING (doc) ORDER BY {SQL_ORDER}""")
+            SELECT doc, id, doc < {plan.n_ref} AS ref, lower_pct, boiler, words
+            FROM read_parquet({lit(files)}) AS t SEMI JOIN nodes USING (doc) ORDER BY {SQL_ORDER}""")
     finally:
         con.close()
 
 
-def _cluster_drops(plan: Plan, pairs: np.ndarray, doc_files: list[str]) -> pa.Table:
+def _cluster_drops(engine, plan: Plan, pairs: np.ndarray, log) -> pa.Table:
     empty = pa.table({"doc": pa.array([], pa.int64()), "reason": pa.array([], pa.string()),
                       "detail": pa.array([], pa.string()), "sdoc": pa.array([], pa.int64())})
     if len(pairs) == 0:
         return empty
     nodes, local = np.unique(pairs, return_inverse=True)
     root = clusters(len(nodes), local.reshape(-1, 2))
-    ranked = _ranked(plan, nodes, doc_files)
+    ranked = _ranked(engine, plan, nodes, "near-rank", log)
     docs = ranked.column("doc").to_numpy()
     ids = ranked.column("id").to_pylist()
     refs = ranked.column("ref").to_numpy(zero_copy_only=False)
@@ -234,7 +244,7 @@ def contained_books(engine, plan: Plan, log=None) -> dict:
     if len(pairs) == 0:
         return info
     nodes = np.unique(pairs)
-    ranked = _ranked(plan, nodes, doc_files)
+    ranked = _ranked(engine, plan, nodes, "book-rank", log)
     pos = {int(d): k for k, d in enumerate(ranked.column("doc").to_numpy())}  # rank position: lower is better
     ids = ranked.column("id").to_pylist()
     refs = ranked.column("ref").to_numpy(zero_copy_only=False)
