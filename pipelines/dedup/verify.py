@@ -33,9 +33,10 @@ MARGIN = 0.2   # over 5 standard deviations of the estimate at 128 permutations
 BATCH = 4_096
 
 
-class FetchShingles:
-    """One input file: the unique shingle hashes (or, with ngram 0, the rank columns of survivor.py) of
-    the documents listed in `need` (a Parquet file)."""
+class FetchDocs:
+    """One input file, for the documents listed in `need` (a Parquet file: doc, shingles, rank): the
+    unique shingle hashes of those flagged `shingles`, the rank columns (survivor.py) of those flagged
+    `rank`. One pass over the file's text for both."""
 
     def __init__(self, plan: Plan, need: str, ngram: int, name: str):
         self.plan, self.need, self.ngram, self.name = plan, need, ngram, name
@@ -43,41 +44,47 @@ class FetchShingles:
     def __call__(self, index: int) -> int:
         plan = self.plan
         lo, hi = plan.offsets[index], plan.offsets[index + 1]
-        need = pq.read_table(self.need, filters=[("doc", ">=", lo), ("doc", "<", hi)]).column("doc").to_numpy()
-        need = np.sort(need) - lo
+        need = pq.read_table(self.need, filters=[("doc", ">=", lo), ("doc", "<", hi)])
+        order = np.argsort(need.column("doc").to_numpy())
+        rows_all = need.column("doc").to_numpy()[order] - lo
+        want_sh = need.column("shingles").to_numpy(zero_copy_only=False)[order]
+        want_rk = need.column("rank").to_numpy(zero_copy_only=False)[order]
         docs, sets, ranks = [], [], []
-        pf = pq.ParquetFile(plan.files[index])
         start = 0
-        for batch in pf.iter_batches(batch_size=2_000, columns=["id", "text"]):
+        for batch in pq.ParquetFile(plan.files[index]).iter_batches(batch_size=2_000, columns=["id", "text"]):
             n = batch.num_rows
-            rows = need[(need >= start) & (need < start + n)] - start
-            if len(rows) and not self.ngram:
+            inside = (rows_all >= start) & (rows_all < start + n)
+            rows = rows_all[inside & want_rk] - start
+            if len(rows):
                 sel = pa.array(rows)
                 r = rank_columns(batch.column("text").take(sel))
                 ranks.append(pa.table({"doc": pa.array(lo + start + rows, pa.int64()),
                                        "id": batch.column("id").take(sel).cast(pa.string()),
                                        **{k: pa.array(v.astype(np.int64)) for k, v in r.items()}}))
-            elif len(rows):
-                texts = batch.column("text").take(pa.array(rows))
-                hashes, off = shingle_hashes(texts, self.ngram)
+            rows = rows_all[inside & want_sh] - start
+            if len(rows):
+                hashes, off = shingle_hashes(batch.column("text").take(pa.array(rows)), self.ngram)
                 for k, r in enumerate(rows.tolist()):
                     docs.append(lo + start + r)
                     sets.append(np.unique(hashes[off[k]:off[k + 1]]).view(np.int64))
             start += n
-        if self.ngram:
-            table = pa.table({"doc": pa.array(docs, type=pa.int64()), "h": pa.array(sets, type=pa.list_(pa.int64()))})
-        else:
-            table = pa.concat_tables(ranks)
-        write_parquet(table, plan.path(self.name, f"s-{index:05d}.parquet"))
-        return table.num_rows
+        if docs:
+            write_parquet(pa.table({"doc": pa.array(docs, pa.int64()), "h": pa.array(sets, pa.list_(pa.int64()))}),
+                          plan.path(self.name, f"s-{index:05d}.parquet"))
+        if ranks:
+            write_parquet(pa.concat_tables(ranks), plan.path(self.name, f"r-{index:05d}.parquet"))
+        return len(docs) + sum(t.num_rows for t in ranks)
 
 
-def _fetch(engine, plan: Plan, docs: np.ndarray, ngram: int, name: str, log) -> list[str]:
+def _fetch(engine, plan: Plan, shingles: np.ndarray, rank: np.ndarray, ngram: int, name: str,
+           log) -> tuple[list[str], list[str]]:
+    """Shingle sets of `shingles` and rank columns of `rank` (document indices), one task per file."""
+    docs = np.union1d(shingles, rank).astype(np.int64)
     need = plan.path(f"{name}-need.parquet")
-    write_parquet(pa.table({"doc": pa.array(np.unique(docs), type=pa.int64())}), need)
-    files = sorted(set(plan.file_of(np.unique(docs)).tolist()))
-    engine.map(FetchShingles(plan, str(need), ngram, name), files, desc=f"dedup fetch {name}", log=log)
-    return globs(plan.path(name), "s-*.parquet")
+    write_parquet(pa.table({"doc": docs, "shingles": np.isin(docs, shingles), "rank": np.isin(docs, rank)}), need)
+    files = sorted(set(plan.file_of(docs).tolist()))
+    engine.map(FetchDocs(plan, str(need), ngram, name), files, desc=f"dedup fetch {name}", log=log)
+    return globs(plan.path(name), "s-*.parquet"), globs(plan.path(name), "r-*.parquet")
 
 
 def _exact_scores(plan: Plan, pairs: np.ndarray, shingle_files: list[str], tag: str) -> np.ndarray:
@@ -127,7 +134,7 @@ def near_duplicates(engine, plan: Plan, log=None) -> dict:
     info = {"minhash_candidates": 0, "minhash_exact_checks": 0, "minhash_verified_pairs": 0, "near_duplicates": 0}
     if not pair_files or not doc_files:
         return info
-    accepted, check = [], []
+    accepted, check, every = [], [], []
     width = 4 * p.num_perm
     con = plan.connect("near")
     try:
@@ -146,27 +153,32 @@ def near_duplicates(engine, plan: Plan, log=None) -> dict:
             near = np.abs(est - p.threshold) < MARGIN
             accepted.append(ab[~near & (est >= p.threshold)])
             check.append(ab[near])
+            every.append(np.unique(ab))
     finally:
         con.close()
     check = np.concatenate(check) if check else np.zeros((0, 2), np.int64)
     info["minhash_exact_checks"] = len(check)
+    if not every:
+        return info
+    # One pass over the files: shingles of the pairs to check, rank columns of every candidate
+    # (a superset of the cluster members, which are known only after the check).
+    sh_files, rank_files = _fetch(engine, plan, np.unique(check), np.unique(np.concatenate(every)), p.ngram,
+                                  "near-fetch", log)
     if len(check):
-        files = _fetch(engine, plan, check.reshape(-1), p.ngram, "near-shingles", log)
-        s = _exact_scores(plan, check, files, "near-verify")
+        s = _exact_scores(plan, check, sh_files, "near-verify")
         jac = s[:, 0] / np.maximum(s[:, 1] + s[:, 2] - s[:, 0], 1)
         accepted.append(check[(jac >= p.threshold) & (s[:, 1] > 0) & (s[:, 2] > 0)])
     pairs = np.concatenate(accepted) if accepted else np.zeros((0, 2), np.int64)
     info["minhash_verified_pairs"] = len(pairs)
-    drops = _cluster_drops(engine, plan, pairs, log)
+    drops = _cluster_drops(plan, pairs, rank_files)
     info["near_duplicates"] = drops.num_rows
     _write(plan, drops, "near")
     return info
 
 
-def _ranked(engine, plan: Plan, nodes: np.ndarray, name: str, log) -> pa.Table:
-    """Rank columns of the given documents (computed from their texts, per file), best first."""
-    files = _fetch(engine, plan, nodes, 0, name, log)
-    con = plan.connect(name)
+def _ranked(plan: Plan, nodes: np.ndarray, files: list[str]) -> pa.Table:
+    """Rank columns of the given documents (from the fetched rank files), best first."""
+    con = plan.connect("rank")
     try:
         con.register("nodes", pa.table({"doc": nodes}))
         return query_table(con, f"""
@@ -176,14 +188,14 @@ def _ranked(engine, plan: Plan, nodes: np.ndarray, name: str, log) -> pa.Table:
         con.close()
 
 
-def _cluster_drops(engine, plan: Plan, pairs: np.ndarray, log) -> pa.Table:
+def _cluster_drops(plan: Plan, pairs: np.ndarray, rank_files: list[str]) -> pa.Table:
     empty = pa.table({"doc": pa.array([], pa.int64()), "reason": pa.array([], pa.string()),
                       "detail": pa.array([], pa.string()), "sdoc": pa.array([], pa.int64())})
     if len(pairs) == 0:
         return empty
     nodes, local = np.unique(pairs, return_inverse=True)
     root = clusters(len(nodes), local.reshape(-1, 2))
-    ranked = _ranked(engine, plan, nodes, "near-rank", log)
+    ranked = _ranked(plan, nodes, rank_files)
     docs = ranked.column("doc").to_numpy()
     ids = ranked.column("id").to_pylist()
     refs = ranked.column("ref").to_numpy(zero_copy_only=False)
@@ -235,8 +247,9 @@ def contained_books(engine, plan: Plan, log=None) -> dict:
     info["book_candidates"] = len(pairs)
     if len(pairs) == 0:
         return info
-    files = _fetch(engine, plan, pairs.reshape(-1), b.ngram, "book-shingles", log)
-    s = _exact_scores(plan, pairs, files, "books-verify")
+    cand = np.unique(pairs)
+    sh_files, rank_files = _fetch(engine, plan, cand, cand, b.ngram, "book-fetch", log)
+    s = _exact_scores(plan, pairs, sh_files, "books-verify")
     inter, na, nb = s[:, 0], s[:, 1], s[:, 2]
     ok = (np.minimum(na, nb) > 0) & (inter >= b.threshold * np.minimum(na, nb))
     pairs, na, nb = pairs[ok], na[ok], nb[ok]
@@ -244,7 +257,7 @@ def contained_books(engine, plan: Plan, log=None) -> dict:
     if len(pairs) == 0:
         return info
     nodes = np.unique(pairs)
-    ranked = _ranked(engine, plan, nodes, "book-rank", log)
+    ranked = _ranked(plan, nodes, rank_files)
     pos = {int(d): k for k, d in enumerate(ranked.column("doc").to_numpy())}  # rank position: lower is better
     ids = ranked.column("id").to_pylist()
     refs = ranked.column("ref").to_numpy(zero_copy_only=False)
