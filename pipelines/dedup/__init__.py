@@ -3,12 +3,13 @@ as a global stage by bucket that never holds a partition (neither its texts nor 
 
     dedup_files(engine, inputs, keys, out_dir, dropped_dir, source, params, workdir)
 
-1. Map, one task per file (scatter.py): keys per document (content hash, MinHash band keys, CCNet
-   line hashes, sampled book shingles, rank columns of the survivor rule), written by key bucket.
+1. Map, one task per file (scatter.py): keys per document (content hash, MinHash band keys and
+   signature, CCNet line hashes, sampled book shingles), written by key bucket, never the text.
 2. Per bucket (gather.py, DuckDB with a memory limit, spilling to the work dir): exact groups;
    MinHash candidate pairs among exact survivors; book pairs; then (verify.py) candidates verified
    (estimate, or exact shingles fetched per file), clusters over integer document indices, the best
-   copy survives (survivor.py); last, CCNet line dedup by line-hash bucket among the survivors.
+   copy survives (survivor.py: rank columns fetched for the candidates only); last, CCNet line dedup
+   by line-hash bucket among the survivors.
 3. Map, one task per file (apply.py): the file and its decisions -> kept file + dropped file.
 
 Order matters: exact duplicates go first (reason `exact_duplicate`); MinHash then sees whole documents;

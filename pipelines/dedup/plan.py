@@ -3,7 +3,8 @@
 The run works in `work/` (on a file system every worker sees):
 
     work/bucket-<b>/{exact,bands,lines,sample}-<file>.parquet   step 1 output, by key bucket
-    work/docs/docs-<file>.parquet          per document: index, id, rank columns, signature, shingle counts
+    work/docs/docs-<file>.parquet          per document: index, id, MinHash signature, shingle counts
+    work/<step>-fetch/{s,r}-<file>.parquet shingle sets / rank columns of candidate documents
     work/decisions/f-<file>/<kind>-<tag>.parquet   drops / dups / lines of one input file
     work/dropped/<tag>.parquet             indices of documents dropped so far (for anti-joins)
     work/duckdb-<tag>/                     DuckDB spill space
