@@ -56,6 +56,9 @@ SCHEMA = pa.schema(list(RAW_SCHEMA) + [pa.field(n, t) for n, t in ADDED_COLUMNS]
 # Documents per key bucket: a bucket task holds ~25 band keys and ~30 line hashes per document in
 # DuckDB, so its memory is set by this number, not by the partition (buckets grow with the partition).
 DOCS_PER_BUCKET = 20_000
+# Every step-1 task writes one file per bucket and kind: past this many buckets the file count would
+# grow as files x buckets, so buckets grow instead and DuckDB spills beyond its memory limit.
+MAX_BUCKETS = 512
 
 
 def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinHashParams, work: Path,
@@ -69,7 +72,7 @@ def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinH
     offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
     exact, near, line, books = step("exact"), step("minhash"), step("line"), step("containment")
     if buckets is None:
-        buckets = max(2, -(-offsets[-1] // DOCS_PER_BUCKET))
+        buckets = min(MAX_BUCKETS, max(2, -(-offsets[-1] // DOCS_PER_BUCKET)))
     return Plan(work=str(work), source=source, files=tuple(str(f) for f in files), offsets=offsets,
                 n_ref_files=n_ref_files, buckets=buckets, exact=exact is not None,
                 clean_code=bool(exact and exact.params.get("strip_header")),

@@ -244,6 +244,14 @@ def test_contained_books_found_at_low_jaccard(tmp_path):
             book_copy = book
         books += [(small, book), (big, extra + "\n" + book_copy if k % 3 else book_copy + "\n" + extra)]
         truth.append((small, big))
+    from pipelines.dedup.minhash import shingles
+
+    text = dict(books)
+    jac = []
+    for a, b in truth:
+        x, y = set(shingles(text[a], PARAMS.ngram)), set(shingles(text[b], PARAMS.ngram))
+        jac.append(len(x & y) / len(x | y))
+    assert min(jac) < 0.35 and max(jac) > 0.55 and all(0.25 < j < 0.65 for j in jac)
     books += [("f" * 32, "\n".join(sentences(rng, 8) for _ in range(6)))]  # unrelated
     r, _, drop = run(tmp_path, write_files(tmp_path, [books[:13], books[13:]], source="books"), source="books")
     why = reasons(drop)
