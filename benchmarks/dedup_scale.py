@@ -74,7 +74,7 @@ def child(args) -> None:
            "workers_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
            "rows_in": sum(e["rows_in"] for e in r["files"]), "kept": sum(e["kept"] for e in r["files"]),
            "dropped": r["info"]["dropped"], "phases_s": r["info"]["seconds"],
-           "rss_after_phase_mb": r["info"]["peak_rss_mb_after"], "buckets": r["info"]["buckets"]}
+           "rss_after_phase_mb": r["info"]["run_seconds_context"]["peak_rss_mb_after"], "buckets": r["info"]["buckets"]}
     Path(args.output).write_text(json.dumps(out))
 
 

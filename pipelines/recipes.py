@@ -75,19 +75,15 @@ RECIPES: dict[str, tuple[Step, ...]] = {
 }
 
 
-# Dedup scope per source: "dump" matches documents within one dump (partition <source>/<dump>);
-# "source" also against the source's earlier dumps, whose documents always win. LLaMA's choices:
-# CCNet dedups within each CommonCrawl snapshot; the books of Gutenberg and Books3 are deduplicated
-# together. The other sources' dumps are successive snapshots of one corpus (a newer Wikipedia or
-# GitHub dump repeats most of the older one): matching across them would empty the newer dump.
-DEDUP_SCOPE: dict[str, str] = {"commoncrawl": "dump", "c4": "dump", "github": "dump", "wikipedia": "dump",
-                               "books": "source", "arxiv": "dump", "stackexchange": "dump"}
-SCOPES = ("dump", "source")
+# Dedup scope per source: "dump" matches documents within one dump (partition); "source" also against
+# the source's earlier dumps, whose documents always win (so a partition depends only on itself and
+# dumps before it, and a new dump never changes an old partition). LLaMA's choices: CCNet deduplicates
+# each CommonCrawl snapshot on its own; books are deduplicated across the Gutenberg and Books3 dumps.
+DEDUP_SCOPE = {"commoncrawl": "dump", "c4": "dump", "github": "dump", "wikipedia": "dump", "books": "source",
+               "arxiv": "dump", "stackexchange": "dump"}
 
 
-def scope(source: str) -> str:
-    """The dedup scope of a source: "dump" or "source" (see DEDUP_SCOPE)."""
-    steps(source)  # an unknown source fails with the list of known ones
+def dedup_scope(source: str) -> str:
     return DEDUP_SCOPE[source]
 
 

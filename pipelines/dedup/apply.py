@@ -5,7 +5,6 @@ read and written in batches, so memory is bounded by the file's decisions plus o
 """
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -54,7 +53,6 @@ class Apply:
         self.schema, self.stage = schema, stage
 
     def __call__(self, index: int) -> dict:
-        t0 = time.perf_counter()
         plan = self.plan
         key = self.keys[index - plan.n_ref_files]
         drops, dups, lines = _decisions(plan, index)
@@ -80,8 +78,7 @@ class Apply:
             raise AssertionError(f"accounting error in {plan.files[index]}: {rows_in} in, {n_kept} kept, "
                                  f"{n_dropped} dropped")
         return {"output": out, "output_sha256": out_sha, "dropped": dname, "dropped_sha256": dsha,
-                "rows_in": rows_in, "kept": n_kept, "dropped_rows": n_dropped, "stats": stats.as_dict(),
-                "apply_seconds": round(time.perf_counter() - t0, 3)}
+                "rows_in": rows_in, "kept": n_kept, "dropped_rows": n_dropped, "stats": stats.as_dict()}
 
     def _batch(self, table: pa.Table, doc0: int, drops, dups, lines, stats: Stats):
         """Vectorized over the batch; Python only for dropped documents and texts that lose lines."""
