@@ -148,6 +148,7 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
                           bytes_kept=s["bytes_kept"], bytes_dropped=_counter(s["bytes_dropped"])))
     info.update(rows_in=stats.read, kept=stats.kept, dropped=dict(sorted(stats.dropped.items())),
                 documents_with_text=sum(r["with_text"] for r in scattered[len(reference_inputs):]),
+                utf8_repaired_texts=sum(r["utf8_repaired_texts"] for r in scattered[len(reference_inputs):]),
                 seconds=timings, total_seconds=round(time.perf_counter() - t0, 3),
                 # What varies from run to run sits under keys holding "seconds" (a manifest drops them).
                 run_seconds_context={"engine": engine.name, "workers": engine.workers, "peak_rss_mb_after": peak})

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from pipelines.base import Stats
 from pipelines.dedup.line import remove_lines
-from pipelines.dedup.plan import Plan, globs
+from pipelines.dedup.plan import Plan, globs, valid_batches
 from pipelines.dedup.scatter import has_text
 from pipelines.document import DROPPED_SCHEMA
 from pipelines.partition import PartWriter
@@ -61,7 +61,7 @@ class Apply:
         stats = Stats()
         doc = plan.offsets[index]
         try:
-            for batch in pq.ParquetFile(plan.files[index]).iter_batches(batch_size=ROWS):
+            for batch in valid_batches(plan.files[index], ROWS):
                 table = pa.Table.from_batches([batch])
                 kept, dropped = self._batch(table, doc, drops, dups, lines, stats)
                 kept_w.write_table(kept)
@@ -77,7 +77,7 @@ class Apply:
         if n_kept + n_dropped != rows_in or not stats.balanced:
             raise AssertionError(f"accounting error in {plan.files[index]}: {rows_in} in, {n_kept} kept, "
                                  f"{n_dropped} dropped")
-        return {"output": out, "output_sha256": out_sha, "dropped": dname, "dropped_sha256": dsha,
+        return {"key": key, "input": Path(plan.files[index]).name, "output": out, "output_sha256": out_sha, "dropped": dname, "dropped_sha256": dsha,
                 "rows_in": rows_in, "kept": n_kept, "dropped_rows": n_dropped, "stats": stats.as_dict()}
 
     def _batch(self, table: pa.Table, doc0: int, drops, dups, lines, stats: Stats):

@@ -156,3 +156,35 @@ def copy_to(con, sql: str, path: Path) -> int:
     """Write a query's result to a Parquet file (streamed, spilling); returns its rows."""
     con.execute(f"COPY ({sql}) TO {lit(str(path))} (FORMAT parquet)")
     return int(con.execute(f"SELECT count(*) FROM read_parquet({lit(str(path))})").fetchall()[0][0])
+
+
+def valid_batches(path: str, batch_size: int, columns: list[str] | None = None, repaired: list | None = None):
+    """Record batches of a Parquet file; text that is not valid UTF-8 (a writer that bypassed Arrow's
+    checks) is decoded with U+FFFD replacements instead of failing (counted in `repaired`)."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
+        try:
+            batch.validate(full=True)
+        except pa.ArrowInvalid:
+            batch, n = _repair(batch)
+            if repaired is not None:
+                repaired.append(n)
+        yield batch
+
+
+def _repair(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+    cols, n = [], 0
+    for field, col in zip(batch.schema, batch.columns):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            values = []
+            for v in col.cast(pa.large_binary()).to_pylist():
+                if v is None:
+                    values.append(None)
+                    continue
+                try:
+                    values.append(v.decode("utf-8"))
+                except UnicodeDecodeError:
+                    values.append(v.decode("utf-8", errors="replace"))
+                    n += 1
+            col = pa.array(values, type=field.type)
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, schema=batch.schema), n

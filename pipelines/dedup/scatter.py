@@ -16,11 +16,10 @@ import time
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines.dedup.line import line_hashes
 from pipelines.dedup.minhash import band_keys, signatures_from_hashes
-from pipelines.dedup.plan import Plan, write_buckets, write_parquet
+from pipelines.dedup.plan import Plan, valid_batches, write_buckets, write_parquet
 from pipelines.dedup.shingle import shingle_hashes
 from pipelines.dedup.survivor import rank_columns
 
@@ -54,7 +53,8 @@ class Scatter:
         plan = self.plan
         parts: dict[str, list[pa.Table]] = {k: [] for k in ("docs", "exact", "bands", "lines", "sample")}
         doc0, rows, ok_rows = plan.offsets[index], 0, 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS, columns=["id", "text"]):
+        repaired: list[int] = []
+        for batch in valid_batches(path, ROWS, ["id", "text"], repaired):
             n = batch.num_rows
             texts = batch.column("text")
             ok = np.flatnonzero(has_text(texts))
@@ -75,7 +75,7 @@ class Scatter:
             else:
                 key = table.column(0).to_numpy()
                 write_buckets(table, key, dirs, f"{name}-{index:05d}.parquet")
-        return {"rows": rows, "with_text": ok_rows, "band_rows": nbands, "line_rows": nlines,
+        return {"rows": rows, "with_text": ok_rows, "utf8_repaired_texts": sum(repaired), "band_rows": nbands, "line_rows": nlines,
                 "seconds": round(time.perf_counter() - t0, 3)}
 
     def _batch(self, docs: np.ndarray, ids: pa.Array, texts: pa.Array, parts: dict) -> None:

@@ -24,6 +24,7 @@ from pipelines.dedup.plan import (
     lit,
     query_batches,
     query_table,
+    valid_batches,
     write_parquet,
 )
 from pipelines.dedup.shingle import shingle_hashes
@@ -51,7 +52,7 @@ class FetchDocs:
         want_rk = need.column("rank").to_numpy(zero_copy_only=False)[order]
         docs, sets, ranks = [], [], []
         start = 0
-        for batch in pq.ParquetFile(plan.files[index]).iter_batches(batch_size=2_000, columns=["id", "text"]):
+        for batch in valid_batches(plan.files[index], 2_000, ["id", "text"]):
             n = batch.num_rows
             inside = (rows_all >= start) & (rows_all < start + n)
             rows = rows_all[inside & want_rk] - start

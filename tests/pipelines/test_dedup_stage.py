@@ -315,3 +315,17 @@ def test_empty_inputs_and_files(tmp_path):
     r, kept, drop = run(tmp_path, files)
     assert [e["rows_in"] for e in r["files"]] == [0, 2, 1] and kept.column("id").to_pylist() == ["c" * 32]
     assert sorted(drop.column("reason").to_pylist()) == ["empty_text", "null_text"]
+
+
+def test_text_that_is_not_utf8_is_repaired_not_lost(tmp_path):
+    good = sentences(random.Random(6))
+    raw = pa.array([good.encode(), b"caf\xe9 au lait, une phrase assez longue pour rester."], pa.binary())
+    text = pa.Array.from_buffers(pa.string(), len(raw), raw.buffers())  # no UTF-8 check, as a bad writer
+    n = len(raw)
+    table = pa.table({f.name: pa.array(["a" * 32, "b" * 32]) if f.name == "id" else text if f.name == "text"
+                      else pa.nulls(n, f.type) for f in RAW_SCHEMA}, schema=RAW_SCHEMA)
+    p = tmp_path / "bad.parquet"
+    pq.write_table(table, p)
+    r, kept, drop = run(tmp_path, [p])
+    assert drop.num_rows == 0 and kept.column("text").to_pylist()[1].startswith("caf\ufffd au lait")
+    assert r["info"]["utf8_repaired_texts"] == 1
