@@ -44,7 +44,8 @@ def _jaccard(a: str, b: str, n: int = 5) -> float:
 def evaluate(root: str | Path, truth: dict) -> dict:
     root = as_path(root)
     dedup_drops = _dropped(root, "deduplicated")
-    parent = {d["id"]: d["detail"] for d in dedup_drops if d["reason"] in ("exact_duplicate", "near_duplicate")}
+    merged = ("exact_duplicate", "near_duplicate", "contained_book")
+    parent = {d["id"]: d["detail"] for d in dedup_drops if d["reason"] in merged}
 
     def rootof(x: str) -> str:
         seen = set()

@@ -28,8 +28,11 @@ class Step:
 
 
 _EXACT = Step(DEDUP, "exact", {}, "identical text: keep the smallest id")
+_EXACT_CODE = Step(DEDUP, "exact", {"strip_header": True},
+                   "identical file once the licence/copyright header is removed (the paper dedups cleaned files)")
 _NEAR = Step(DEDUP, "minhash", {"threshold": 0.8, "measure": "jaccard"},
-             "MinHash LSH candidates with word n-gram Jaccard >= threshold (exact check near it)")
+             "MinHash LSH candidates with word n-gram Jaccard >= threshold (exact check near it); "
+             "the best copy survives (pipelines/dedup/survivor.py)")
 _LINE = Step(DEDUP, "line", {}, "CCNet: drop lines whose normalized SHA-1[:8] occurred earlier")
 _LID_EN = Step(LID, "langid", {"keep": ["en"], "min_score": 0.5}, "fastText lid.176, CCNet threshold 0.5")
 _LID_TAG = Step(LID, "langid", {"keep": None, "min_score": 0.0}, "label + score only, nothing dropped")
@@ -49,7 +52,7 @@ RECIPES: dict[str, tuple[Step, ...]] = {
              "terminal punctuation, words, sentences, bad words, javascript, lorem ipsum, curly braces"),
     ),
     "github": (
-        _EXACT, _LID_TAG,
+        _EXACT_CODE, _LID_TAG,
         Step(QUALITY, "license", {"allow": ["Apache", "BSD", "MIT"]}, "permissive licences only"),
         Step(QUALITY, "github_heuristics", {"max_line_length": 1000, "max_mean_line_length": 100,
                                             "min_alnum_fraction": 0.25}, "SPEC §1 numbers"),
@@ -62,8 +65,9 @@ RECIPES: dict[str, tuple[Step, ...]] = {
     ),
     "books": (
         _EXACT,
-        Step(DEDUP, "minhash", {"threshold": 0.9, "measure": "containment"},
-             "book-level: drop books with > 90% content overlap (shingle containment)"),
+        Step(DEDUP, "containment", {"threshold": 0.9},
+             "book-level: drop the shorter book of a pair when > 90% of its shingles are in the other "
+             "(sampled-shingle index, exact containment check)"),
         _LID_TAG,
     ),
     "arxiv": (_EXACT, _LID_TAG),

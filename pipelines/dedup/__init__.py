@@ -1,17 +1,35 @@
-"""The `deduplicated` stage: exact, then MinHash near-duplicate, then CCNet line dedup, per recipe.
+"""The `deduplicated` stage: exact, MinHash near-duplicate, book containment and CCNet line dedup,
+as a global stage by bucket that never holds a partition (neither its texts nor its rows) in memory.
 
-Order matters: exact duplicates go first (reason `exact_duplicate`); MinHash then sees whole documents
-(so near-duplicates are judged on their full text, as the planted truth is); line dedup runs last on
-the survivors, so it strips shared boilerplate lines without erasing near-duplicate pairs first.
+    dedup_files(engine, inputs, keys, out_dir, dropped_dir, source, params, workdir)
+
+1. Map, one task per file (scatter.py): keys per document (content hash, MinHash band keys and
+   signature, CCNet line hashes, sampled book shingles), written by key bucket, never the text.
+2. Per bucket (gather.py, DuckDB with a memory limit, spilling to the work dir): exact groups;
+   MinHash candidate pairs among exact survivors; book pairs; then (verify.py) candidates verified
+   (estimate, or exact shingles fetched per file), clusters over integer document indices, the best
+   copy survives (survivor.py: rank columns fetched for the candidates only); last, CCNet line dedup
+   by line-hash bucket among the survivors.
+3. Map, one task per file (apply.py): the file and its decisions -> kept file + dropped file.
+
+Order matters: exact duplicates go first (reason `exact_duplicate`); MinHash then sees whole documents;
+line dedup runs last on the survivors, so it strips shared boilerplate lines without erasing
+near-duplicate pairs first (nor the lines of a survivor whose dropped copy came earlier).
+
+Every key lives in one bucket and every decision is a function of sets of keys, so the outputs are
+byte-identical whatever the engine, the worker count or the number of buckets (tests check it).
 
 Drop reasons: null_text, empty_text, exact_duplicate, near_duplicate (detail: the survivor's id),
-line_dedup_empty (every line was a repeat).
+contained_book (detail: the containing book's id), line_dedup_empty (every line was a repeat).
 """
 from __future__ import annotations
 
-import os
+import resource
+import shutil
 import tempfile
 import time
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,96 +38,151 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import recipes
-from pipelines.dedup.exact import exact_duplicates
-from pipelines.dedup.line import dedup_lines
-from pipelines.dedup.minhash import MinHashParams, find_near_duplicates
+from pipelines.base import Stats
+from pipelines.dedup.apply import apply_all
+from pipelines.dedup.gather import BandGather, BookGather, ExactGather, LineGather
+from pipelines.dedup.minhash import MinHashParams
+from pipelines.dedup.plan import BookParams, Plan
+from pipelines.dedup.scatter import Scatter
+from pipelines.dedup.verify import contained_books, near_duplicates
 from pipelines.document import RAW_SCHEMA
-from pipelines.stage import DropLog, StageResult, add_columns, finish, text_bytes
+from pipelines.stage import StageResult
 
 STAGE = recipes.DEDUP
 ADDED_COLUMNS = [("cluster_id", pa.string()),     # id of the survivor (itself for every kept document)
                  ("duplicates", pa.int64()),      # documents dropped as exact or near copies of it
                  ("lines_removed", pa.int64())]   # lines removed by line dedup
 SCHEMA = pa.schema(list(RAW_SCHEMA) + [pa.field(n, t) for n, t in ADDED_COLUMNS])
+# Documents per key bucket: a bucket task holds ~25 band keys and ~30 line hashes per document in
+# DuckDB, so its memory is set by this number, not by the partition (buckets grow with the partition).
+DOCS_PER_BUCKET = 20_000
+# Every step-1 task writes one file per bucket and kind: past this many buckets the file count would
+# grow as files x buckets, so buckets grow instead and DuckDB spills beyond its memory limit.
+MAX_BUCKETS = 512
 
 
-def deduplicate(table: pa.Table, source: str, params: MinHashParams, workdir: str | os.PathLike | None = None,
-                workers: int = 1, shard_rows: int = 20_000) -> StageResult:
-    """Run the source's dedup steps over one partition (RAW_SCHEMA rows)."""
+def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinHashParams, work: Path,
+              buckets: int | None = None, memory_limit: str = "1GB", steps: Sequence[str] | None = None) -> Plan:
+    """The run's description from the source's recipe (or only `steps`, for benchmarks)."""
+    def step(name: str):
+        s = recipes.step(source, STAGE, name)
+        return s if steps is None or name in steps else None
+
+    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
+    exact, near, line, books = step("exact"), step("minhash"), step("line"), step("containment")
+    if buckets is None:
+        buckets = min(MAX_BUCKETS, max(2, -(-offsets[-1] // DOCS_PER_BUCKET)))
+    return Plan(work=str(work), source=source, files=tuple(str(f) for f in files), offsets=offsets,
+                n_ref_files=n_ref_files, buckets=buckets, exact=exact is not None,
+                clean_code=bool(exact and exact.params.get("strip_header")),
+                minhash=replace(params, threshold=near.params["threshold"], measure="jaccard") if near else None,
+                line=line is not None,
+                books=BookParams(ngram=params.ngram, threshold=books.params["threshold"]) if books else None,
+                memory_limit=memory_limit)
+
+
+def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, dropped_dir: Path, source: str,
+                params: MinHashParams, workdir: Path, log: Callable[[str], None] | None = None,
+                reference_inputs: Sequence[Path] = (), *, buckets: int | None = None,
+                memory_limit: str = "1GB", steps: Sequence[str] | None = None, keep_work: bool = False) -> dict:
+    """Deduplicate one partition given as its upstream Parquet files (in document order).
+
+    Writes, per input i, one kept file (SCHEMA) to out_dir and one dropped file (DROPPED_SCHEMA) to
+    dropped_dir named by keys[i]. `reference_inputs` (earlier dumps, scope "source") take part in every
+    match and always win; nothing is written for them. `workdir` must be visible to every worker.
+    Returns {"files": manifest entries in input order, "info": counts, timings, parameters}.
+    """
+    if len(keys) != len(inputs):
+        raise ValueError(f"{len(inputs)} inputs but {len(keys)} keys")
     t0 = time.perf_counter()
-    n = table.num_rows
-    ids = table.column("id").to_pylist()
-    texts_col = table.column("text")
-    texts = texts_col.to_pylist()
-    nbytes = text_bytes(texts_col)
-    drops = DropLog(source, STAGE)
-    alive = np.ones(n, dtype=bool)
-    duplicates = np.zeros(n, dtype=np.int64)
-    index = {i: k for k, i in enumerate(ids)}
-    info: dict = {"steps": recipes.as_dict(source, STAGE)}
+    work = Path(workdir) / f"dedup-{uuid.uuid4().hex[:12]}"
+    files = [Path(p) for p in reference_inputs] + [Path(p) for p in inputs]
+    plan = make_plan(source, files, len(reference_inputs), params, work, buckets, memory_limit, steps)
+    timings: dict[str, float] = {}
+    info: dict = {"steps": recipes.as_dict(source, STAGE), "scope": recipes.dedup_scope(source),
+                  "reference_files": len(reference_inputs), "reference_documents": plan.n_ref,
+                  "buckets": plan.buckets}
 
-    for k, t in enumerate(texts):
-        if t is None:
-            drops.add(ids[k], "null_text", 0, "the reader produced no text")
-            alive[k] = False
-        elif not t.strip():
-            drops.add(ids[k], "empty_text", nbytes[k])
-            alive[k] = False
+    peak: dict[str, float] = {}
 
-    if recipes.step(source, STAGE, "exact"):
-        live = np.flatnonzero(alive)
-        dup_of = exact_duplicates([ids[k] for k in live], [texts[k] for k in live])
-        for k, d in zip(live, dup_of):
-            if d is not None:
-                drops.add(ids[k], "exact_duplicate", nbytes[k], d)
-                alive[k] = False
-                duplicates[index[d]] += 1
-        info["exact_duplicates"] = int(sum(d is not None for d in dup_of))
+    def lap(name: str, t: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - t, 3)
+        peak[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        return now
 
-    near = recipes.step(source, STAGE, "minhash")
-    if near:
-        p = replace(params, threshold=near.params["threshold"], measure=near.params["measure"])
-        live = np.flatnonzero(alive)
-        t1 = time.perf_counter()
-        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-            sub = table.select(["text"]).take(pa.array(live, type=pa.int64()))
-            shards = []
-            for s in range(max(1, -(-len(live) // shard_rows))):
-                path = Path(tmp) / f"text-{s:05d}.parquet"
-                pq.write_table(sub.slice(s * shard_rows, shard_rows), path)
-                shards.append(path)
-            live_ids = [ids[k] for k in live]
-            nd = find_near_duplicates(shards, live_ids, sub.column("text"), p, Path(tmp) / "bands",
-                                      workers=workers)
-        dropped_near = 0
-        for j in np.flatnonzero(nd.survivor != np.arange(len(live))):
-            k, s = live[j], int(nd.survivor[j])
-            drops.add(ids[k], "near_duplicate", nbytes[k], live_ids[s])
-            alive[k] = False
-            duplicates[live[s]] += 1
-            dropped_near += 1
-        info.update(near_duplicates=dropped_near, minhash_candidates=nd.candidates,
-                    minhash_verified_pairs=len(nd.pairs), minhash_seconds=round(time.perf_counter() - t1, 3),
-                    minhash=dict(num_perm=p.num_perm, bands=p.bands, rows=p.rows, ngram=p.ngram,
-                                 threshold=p.threshold, measure=p.measure))
+    try:
+        work.mkdir(parents=True)
+        t = time.perf_counter()
+        scattered, exact = engine.bucket_join(Scatter(plan), ExactGather(plan), [str(f) for f in files],
+                                              plan.buckets, work, desc="dedup keys", log=log)
+        dirs = [str(d) for d in plan.bucket_dirs()]
+        info["exact_duplicates"] = sum(r.get("exact_duplicates", 0) for r in exact)
+        t = lap("keys_and_exact", t)
+        if plan.minhash is not None:
+            engine.map(BandGather(plan), dirs, desc="dedup minhash pairs", log=log)
+            info.update(near_duplicates(engine, plan, log))
+            p = plan.minhash
+            info["minhash"] = {"num_perm": p.num_perm, "bands": p.bands, "rows": p.rows, "ngram": p.ngram,
+                               "threshold": p.threshold, "measure": p.measure}
+            t = lap("minhash", t)
+        if plan.books is not None:
+            engine.map(BookGather(plan), dirs, desc="dedup book index", log=log)
+            info.update(contained_books(engine, plan, log))
+            info["books"] = vars(plan.books).copy()
+            t = lap("books", t)
+        if plan.line:
+            removed = engine.map(LineGather(plan), dirs, desc="dedup lines", log=log)
+            info["lines_removed"] = sum(r["lines_removed"] for r in removed)
+            t = lap("lines", t)
+        entries = apply_all(engine, plan, list(keys), Path(out_dir), Path(dropped_dir), SCHEMA, STAGE, log)
+        lap("apply", t)
+    finally:
+        if not keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    stats = Stats()
+    for e in entries:
+        s = e["stats"]
+        stats.merge(Stats(read=s["read"], kept=s["kept"], dropped=_counter(s["dropped"]), bytes_in=s["bytes_in"],
+                          bytes_kept=s["bytes_kept"], bytes_dropped=_counter(s["bytes_dropped"])))
+    info.update(rows_in=stats.read, kept=stats.kept, dropped=dict(sorted(stats.dropped.items())),
+                documents_with_text=sum(r["with_text"] for r in scattered[len(reference_inputs):]),
+                utf8_repaired_texts=sum(r["utf8_repaired_texts"] for r in scattered[len(reference_inputs):]),
+                seconds=timings, total_seconds=round(time.perf_counter() - t0, 3),
+                # What varies from run to run sits under keys holding "seconds" (a manifest drops them).
+                run_seconds_context={"engine": engine.name, "workers": engine.workers, "peak_rss_mb_after": peak})
+    return {"files": entries, "info": info}
 
-    lines_removed = np.zeros(n, dtype=np.int64)
-    if recipes.step(source, STAGE, "line"):
-        live = np.flatnonzero(alive)
-        new_texts, removed = dedup_lines([texts[k] for k in live])
-        for k, t, r in zip(live, new_texts, removed):
-            lines_removed[k] = r
-            if r and not t.strip():
-                drops.add(ids[k], "line_dedup_empty", nbytes[k], f"{r} repeated lines")
-                alive[k] = False
-            texts[k] = t
-        info["lines_removed"] = int(lines_removed.sum())
 
-    out = add_columns(table, {
-        "text": pa.array(texts, type=pa.string()),
-        "cluster_id": pa.array(ids, type=pa.string()),
-        "duplicates": pa.array(duplicates),
-        "lines_removed": pa.array(lines_removed),
-    }, SCHEMA)
-    info["seconds"] = round(time.perf_counter() - t0, 3)
-    return finish(out, alive.tolist(), drops, info, nbytes)
+def _counter(d: dict):
+    from collections import Counter
+
+    return Counter(d)
+
+
+def deduplicate(table: pa.Table, source: str, params: MinHashParams, workdir=None, workers: int = 1,
+                shard_rows: int = 20_000) -> StageResult:
+    """One in-memory table through dedup_files (local engine): for small inputs and tests."""
+    from pipelines.document import DROPPED_SCHEMA
+    from pipelines.engine import LocalEngine
+
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        tmp = Path(tmp)
+        inputs = []
+        for s in range(max(1, -(-table.num_rows // shard_rows))):
+            p = tmp / "in" / f"in-{s:05d}.parquet"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table.slice(s * shard_rows, shard_rows), p)
+            inputs.append(p)
+        r = dedup_files(LocalEngine(workers), inputs, [f"{s:05d}" for s in range(len(inputs))], tmp / "out",
+                        tmp / "dropped", source, params, tmp / "work")
+        kept = pa.concat_tables([pq.read_table(tmp / "out" / e["output"], schema=SCHEMA) for e in r["files"]])
+        dropped = pa.concat_tables([pq.read_table(tmp / "dropped" / e["dropped"], schema=DROPPED_SCHEMA)
+                                    for e in r["files"]])
+    stats = Stats()
+    for e in r["files"]:
+        s = e["stats"]
+        stats.merge(Stats(read=s["read"], kept=s["kept"], dropped=_counter(s["dropped"]), bytes_in=s["bytes_in"],
+                          bytes_kept=s["bytes_kept"], bytes_dropped=_counter(s["bytes_dropped"])))
+    return StageResult(kept=kept, dropped=dropped, stats=stats, info=r["info"])

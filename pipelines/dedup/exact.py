@@ -6,7 +6,7 @@ gives the same result. At scale each shard emits (hash, id) pairs and one group-
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def content_hash(text: str) -> str:

@@ -2,18 +2,19 @@
 
 Each line is normalized (strip, lower-case, digits -> 0, punctuation and non-printing characters
 removed, white space runs folded) and hashed with SHA-1, keeping the first 8 bytes as a little-endian uint64, exactly as CCNet.
-Within a group of shards (here: one source partition) a line whose hash already occurred earlier is
+Within a group of shards (one partition, plus earlier dumps for scope "source") a line whose hash already occurred earlier is
 removed; the first occurrence stays. This strips navigation menus, cookie banners and other boilerplate.
 A document left without any non-blank line is dropped by the caller.
 
-At scale, every shard writes its hashes (8 bytes per line) and the group's hash set is merged first;
-the removal pass then reads one shard and the merged set, so shards never meet.
+At scale (pipelines/dedup/__init__.py): every input file writes (hash, document, line) rows into
+buckets by hash; one task per bucket finds each hash's first occurrence among the documents that
+survived exact and near dedup and lists the other occurrences; the apply step removes them per file.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -76,3 +77,24 @@ def dedup_lines(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
         removed[d] = int((~k).sum())
         out.append("\n".join(line for line, ok in zip(lines, k) if ok))
     return out, removed
+
+
+def line_hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(line numbers, hashes as int64) of the lines of `text` that normalize to something.
+
+    Step 1 of the stage writes these per document; the bucketed pass finds each hash's first
+    occurrence in document order and removes the others (the same outcome as `dedup_lines`).
+    """
+    numbers, digests = [], bytearray()
+    for k, line in enumerate(text.split("\n")):
+        norm = normalize_line(line)
+        if norm:
+            numbers.append(k)
+            digests += hashlib.sha1(norm.encode("utf-8", "surrogatepass")).digest()[:8]
+    return np.asarray(numbers, dtype=np.int32), np.frombuffer(bytes(digests), dtype="<u8").view(np.int64)
+
+
+def remove_lines(text: str, numbers) -> str:
+    """`text` without the lines whose numbers (0-based, split on "\\n") are given."""
+    drop = {int(k) for k in numbers}
+    return "\n".join(line for k, line in enumerate(text.split("\n")) if k not in drop)

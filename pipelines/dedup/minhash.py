@@ -3,8 +3,7 @@
     signatures per shard (process pool) -> band keys (Parquet) -> one DuckDB query on (band, key)
     -> candidate pairs -> similarity check -> connected components (union-find) -> survivor = smallest id
 
-Shingles are word n-grams of the lower-cased, whitespace-split text (the same definition as the
-planted ground truth). The signature is datasketch's (>= 2.0, scheme "affine32"): each 32-bit shingle
+Shingles (pipelines/dedup/shingle.py) are word n-grams of the lower-cased, whitespace-split text. The signature is datasketch's (>= 2.0, scheme "affine32"): each 32-bit shingle
 hash is mixed by the MurmurHash3 finalizer, then permuted by `a*h + b mod 2^32` with the same `a`, `b`
 datasketch draws from `RandomState(seed)`; tests check our signatures equal datasketch's bit for bit
 when datasketch is given our shingle hash function. The speed comes from doing every step over all
@@ -28,23 +27,27 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import xxhash
 
+from pipelines.dedup.shingle import (  # noqa: F401 (re-exported)
+    MULT,
+    as_text_array,
+    shingle_hash32,
+    shingle_hash64,
+    shingle_hashes,
+    shingles,
+    word_hash,
+)
 from pipelines.io import atomic_path
 
-_MASK32 = np.uint64(0xFFFFFFFF)
-_MULT = np.uint64(0x9E3779B97F4A7C15)   # odd 64-bit constant of the rolling n-gram hash
-# Unicode white space that str.split() splits on but pyarrow's ascii_split_whitespace does not.
-_UNICODE_WS = r"[\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{1c}-\x{1f}]"
+_MULT = MULT
 
 
 @dataclass(frozen=True)
@@ -82,98 +85,6 @@ def fmix32(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> np.uint32(13))
     h = h * np.uint32(0xC2B2AE35)
     return h ^ (h >> np.uint32(16))
-
-
-# ---------------------------------------------------------------- shingles
-
-def word_hash(word: str) -> int:
-    return xxhash.xxh64_intdigest(word.encode("utf-8", "surrogatepass"))
-
-
-def shingle_hash64(words: Sequence[str]) -> int:
-    """64-bit hash of one shingle (a tuple of words): s = s * M + xxh64(word) mod 2^64."""
-    s = 0
-    for w in words:
-        s = (s * 0x9E3779B97F4A7C15 + word_hash(w)) & 0xFFFFFFFFFFFFFFFF
-    return s
-
-
-def shingle_hash32(words: Sequence[str]) -> int:
-    """The 32-bit value fed to MinHash: the high half of shingle_hash64 (datasketch `hashfunc`)."""
-    return shingle_hash64(words) >> 32
-
-
-def shingles(text: str, ngram: int) -> list[tuple[str, ...]]:
-    """Reference (slow) shingling: word n-grams of text.lower().split(); a shorter text is one shingle."""
-    words = text.lower().split()
-    if not words:
-        return []
-    if len(words) < ngram:
-        return [tuple(words)]
-    return [tuple(words[i:i + ngram]) for i in range(len(words) - ngram + 1)]
-
-
-def _as_text_array(texts) -> pa.Array:
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    if not isinstance(texts, pa.Array):
-        texts = pa.array(list(texts), type=pa.large_string())
-    return texts.fill_null("")
-
-
-def shingle_hashes(texts, ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """All shingle hashes of all documents, vectorized.
-
-    Returns (hashes uint64 [S], offsets int64 [D + 1]): document d owns hashes[offsets[d]:offsets[d+1]].
-    Equal to [shingle_hash64(s) for s in shingles(text, ngram)] for each text.
-    """
-    arr = _as_text_array(texts)
-    low = pc.utf8_lower(arr)
-    other = pc.invert(pc.string_is_ascii(low))
-    if pc.any(other).as_py():  # the regex runs on the non-ASCII documents only
-        fixed = pc.replace_substring_regex(low.filter(other), _UNICODE_WS, " ")
-        low = pc.replace_with_mask(low, other, fixed)
-    words = pc.ascii_split_whitespace(low)
-    word_off = words.offsets.to_numpy().astype(np.int64)
-    word_off = word_off - word_off[0]
-    flat = words.flatten()
-    n_docs = len(arr)
-    # Splitting "" or text with leading white space yields empty "words": drop them, fix the offsets.
-    nonempty = pc.binary_length(flat).to_numpy(zero_copy_only=False) > 0
-    if not nonempty.all():
-        flat = flat.filter(pa.array(nonempty))
-        kept = np.concatenate([[0], np.cumsum(nonempty)])
-        word_off = kept[word_off]
-    if len(flat) == 0:
-        return np.zeros(0, np.uint64), np.zeros(n_docs + 1, np.int64)
-    enc = pc.dictionary_encode(flat)
-    vocab = enc.dictionary.to_pylist()
-    wh = np.fromiter((word_hash(w) for w in vocab), dtype=np.uint64, count=len(vocab))
-    h = wh[enc.indices.to_numpy()]
-
-    n_words = np.diff(word_off)
-    n_sh = np.where(n_words >= ngram, n_words - ngram + 1, np.minimum(n_words, 1))
-    sh_off = np.zeros(n_docs + 1, np.int64)
-    np.cumsum(n_sh, out=sh_off[1:])
-    # Rolling polynomial over the flat word stream: s[i] = hash of words i .. i+ngram-1 (zero padded).
-    total = len(h)
-    hp = np.concatenate([h, np.zeros(ngram - 1, np.uint64)])
-    s = hp[:total].copy()
-    for j in range(1, ngram):
-        s *= _MULT
-        s += hp[j:total + j]
-    # A window is a shingle when it ends inside the document it starts in.
-    end = np.repeat(word_off[1:], n_words)
-    mask = np.arange(total, dtype=np.int64) + ngram <= end
-    # Short documents (fewer words than ngram): one shingle of all their words, at their first word.
-    for d in np.flatnonzero((n_words > 0) & (n_words < ngram)):
-        v = 0
-        for x in h[word_off[d]:word_off[d + 1]].tolist():
-            v = (v * 0x9E3779B97F4A7C15 + x) & 0xFFFFFFFFFFFFFFFF
-        s[word_off[d]] = v
-        mask[word_off[d]] = True
-    out = s[mask]
-    return out, sh_off
 
 
 # ---------------------------------------------------------------- signatures and bands
@@ -375,7 +286,7 @@ def verify_pairs(pairs: np.ndarray, texts, params: MinHashParams, margin: float 
         return np.zeros(0)
     docs = np.unique(pairs)
     pos = np.searchsorted(docs, pairs)
-    texts = _as_text_array(texts)
+    texts = as_text_array(texts)
     out = np.zeros(len(pairs))
     check = np.ones(len(pairs), dtype=bool)
     if params.measure == "jaccard":

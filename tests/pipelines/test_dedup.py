@@ -11,8 +11,18 @@ from datasketch import MinHash
 from pipelines.dedup import deduplicate
 from pipelines.dedup.exact import exact_duplicates
 from pipelines.dedup.line import dedup_lines, line_hash, normalize_line
-from pipelines.dedup.minhash import (MinHashParams, band_tables, candidate_pairs, clusters, find_near_duplicates,
-                                     shingle_hash32, shingle_hash64, shingle_hashes, shingles, signatures)
+from pipelines.dedup.minhash import (
+    MinHashParams,
+    band_tables,
+    candidate_pairs,
+    clusters,
+    find_near_duplicates,
+    shingle_hash32,
+    shingle_hash64,
+    shingle_hashes,
+    shingles,
+    signatures,
+)
 from pipelines.document import RAW_SCHEMA
 
 VOCAB = [f"w{i}" for i in range(3000)]
@@ -197,7 +207,8 @@ def test_books_use_containment():
     book = "\n".join(text(rng, 80) for _ in range(20))
     reissue = book + "\n" + text(rng, 200)  # contains the whole first book: Jaccard ~0.9, overlap 1.0
     r = deduplicate(table([book, reissue, text(rng, 500)], "books"), "books", MinHashParams(bands=25, ngram=5))
-    assert r.dropped.column("reason").to_pylist() == ["near_duplicate"]
+    assert r.dropped.column("reason").to_pylist() == ["contained_book"]
+    assert r.dropped.column("id").to_pylist() == ["d0000"] and r.dropped.column("detail").to_pylist() == ["d0001"]
 
 
 def test_clusters_are_connected_components():

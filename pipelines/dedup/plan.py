@@ -1,0 +1,190 @@
+"""What every task of the dedup stage needs to know: a small picklable description of one run.
+
+The run works in `work/` (on a file system every worker sees):
+
+    work/bucket-<b>/{exact,bands,lines,sample}-<file>.parquet   step 1 output, by key bucket
+    work/docs/docs-<file>.parquet          per document: index, id, MinHash signature, shingle counts
+    work/<step>-fetch/{s,r}-<file>.parquet shingle sets / rank columns of candidate documents
+    work/decisions/f-<file>/<kind>-<tag>.parquet   drops / dups / lines of one input file
+    work/dropped/<tag>.parquet             indices of documents dropped so far (for anti-joins)
+    work/duckdb-<tag>/                     DuckDB spill space
+
+Documents are numbered globally: reference files (earlier dumps) first, then the inputs, each file's
+rows in order; so "earlier in document order" means an earlier dump, file or row.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.dedup.minhash import MinHashParams
+
+
+@dataclass(frozen=True)
+class BookParams:
+    """Containment search for books: a shingle index over a 1/`sample` hash sample of each book."""
+
+    ngram: int = 13             # word n-grams, as MinHash
+    threshold: float = 0.9      # drop the shorter book when this share of its shingles is in the longer
+    sample: int = 8             # index the shingles whose hash is 0 mod `sample`
+    candidate: float = 0.5      # verify pairs sharing at least this share of the shorter one's sample
+    max_df: int = 50            # ignore sampled shingles in more books (licence headers, front matter)
+
+
+@dataclass(frozen=True)
+class Plan:
+    work: str
+    source: str
+    files: tuple[str, ...]          # reference files, then input files
+    offsets: tuple[int, ...]        # first document of each file; offsets[-1] = documents in all
+    n_ref_files: int
+    buckets: int
+    exact: bool = True
+    clean_code: bool = False        # GitHub: hash the text without its licence header
+    minhash: MinHashParams | None = None
+    line: bool = False
+    books: BookParams | None = None
+    memory_limit: str = "1GB"       # per DuckDB connection (one per task); it spills beyond
+
+    @property
+    def n_ref(self) -> int:
+        """Documents of the reference files: indices below this are never dropped."""
+        return self.offsets[self.n_ref_files]
+
+    def path(self, *parts: str) -> Path:
+        return Path(self.work).joinpath(*parts)
+
+    def bucket_dirs(self) -> list[Path]:
+        return [self.path(f"bucket-{b:05d}") for b in range(self.buckets)]
+
+    def file_of(self, docs: np.ndarray) -> np.ndarray:
+        return np.searchsorted(np.asarray(self.offsets), docs, side="right") - 1
+
+    def connect(self, tag: str) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection bounded in memory that spills to work/duckdb-<tag>/."""
+        tmp = self.path(f"duckdb-{tag}")
+        tmp.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect()
+        con.execute(f"SET memory_limit = '{self.memory_limit}'")
+        con.execute(f"SET temp_directory = '{tmp}'")
+        con.execute("SET threads TO 1")
+        con.execute("SET preserve_insertion_order = false")
+        return con
+
+
+def bucket_of(keys: np.ndarray, buckets: int) -> np.ndarray:
+    """Bucket of 64-bit keys (hashes: their high half is uniform)."""
+    return ((keys.view(np.uint64) >> np.uint64(32)) % np.uint64(buckets)).astype(np.int64)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Intermediate files: written once by one task under a unique name, read after the task ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp, compression="none")
+    os.replace(tmp, path)
+
+
+def write_buckets(table: pa.Table, key: np.ndarray, dirs: list, name: str) -> None:
+    """Rows of `table` into dirs[bucket_of(key)] / name, one file per non-empty bucket."""
+    if table.num_rows == 0:
+        return
+    b = bucket_of(key, len(dirs))
+    order = np.argsort(b, kind="stable")
+    b = b[order]
+    table = table.take(pa.array(order))
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    ends = np.r_[starts[1:], len(b)]
+    for s, e in zip(starts, ends):
+        write_parquet(table.slice(int(s), int(e - s)), Path(dirs[int(b[s])]) / name)
+
+
+def write_by_file(plan: Plan, table: pa.Table, kind: str, tag: str) -> None:
+    """Decision rows (column `doc`) of input files, one file per input file they touch."""
+    if table.num_rows == 0:
+        return
+    docs = table.column("doc").to_numpy()
+    f = plan.file_of(docs)
+    order = np.argsort(f, kind="stable")
+    f = f[order]
+    table = table.take(pa.array(order))
+    starts = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
+    ends = np.r_[starts[1:], len(f)]
+    for s, e in zip(starts, ends):
+        j = int(f[s])
+        if j >= plan.n_ref_files:  # references are never changed
+            write_parquet(table.slice(int(s), int(e - s)), plan.path("decisions", f"f-{j:05d}", f"{kind}-{tag}.parquet"))
+
+
+def globs(directory: Path, pattern: str) -> list[str]:
+    return [str(p) for p in sorted(directory.glob(pattern))]
+
+
+DROP_SCHEMA = pa.schema([("doc", pa.int64()), ("reason", pa.string()), ("detail", pa.string())])
+DUPS_SCHEMA = pa.schema([("doc", pa.int64()), ("n", pa.int64())])
+LINES_SCHEMA = pa.schema([("doc", pa.int64()), ("line", pa.int32())])
+
+
+def lit(value) -> str:
+    """A SQL literal: a list of paths, a number (our own values: paths under the work dir)."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(lit(v) for v in value) + "]"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(float(value)) if isinstance(value, float) else str(int(value))
+
+
+def query_table(con, sql: str) -> pa.Table:
+    """A query's result as an Arrow table (DuckDB 1.x and 2.x spell it differently)."""
+    rel = con.sql(sql)
+    return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+
+
+def query_batches(con, sql: str, rows: int):
+    """A query's result as a stream of Arrow record batches of about `rows` rows."""
+    rel = con.sql(sql)
+    return rel.to_arrow_reader(rows) if hasattr(rel, "to_arrow_reader") else rel.fetch_arrow_reader(rows)
+
+
+def copy_to(con, sql: str, path: Path) -> int:
+    """Write a query's result to a Parquet file (streamed, spilling); returns its rows."""
+    con.execute(f"COPY ({sql}) TO {lit(str(path))} (FORMAT parquet)")
+    return int(con.execute(f"SELECT count(*) FROM read_parquet({lit(str(path))})").fetchall()[0][0])
+
+
+def valid_batches(path: str, batch_size: int, columns: list[str] | None = None, repaired: list | None = None):
+    """Record batches of a Parquet file; text that is not valid UTF-8 (a writer that bypassed Arrow's
+    checks) is decoded with U+FFFD replacements instead of failing (counted in `repaired`)."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
+        try:
+            batch.validate(full=True)
+        except pa.ArrowInvalid:
+            batch, n = _repair(batch)
+            if repaired is not None:
+                repaired.append(n)
+        yield batch
+
+
+def _repair(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+    cols, n = [], 0
+    for field, col in zip(batch.schema, batch.columns):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            values = []
+            for v in col.cast(pa.large_binary()).to_pylist():
+                if v is None:
+                    values.append(None)
+                    continue
+                try:
+                    values.append(v.decode("utf-8"))
+                except UnicodeDecodeError:
+                    values.append(v.decode("utf-8", errors="replace"))
+                    n += 1
+            col = pa.array(values, type=field.type)
+        cols.append(col)
+    return pa.RecordBatch.from_arrays(cols, schema=batch.schema), n

@@ -1,0 +1,281 @@
+"""Step 2, after the buckets: verify candidate pairs, build clusters, choose survivors.
+
+Near duplicates (MinHash): the distinct candidate pairs of all buckets are joined with both documents'
+signatures in DuckDB and read back in batches; a pair whose estimate is more than `MARGIN` from the
+threshold is decided by it, the others by their exact shingle Jaccard. Exact sets come from the texts
+of only those documents, fetched by one task per input file that holds any (FetchShingles).
+Accepted pairs form clusters (connected components over the document indices that occur in pairs);
+each cluster keeps its best member (survivor.py) and drops the others as `near_duplicate`.
+
+Books: candidate pairs share at least `candidate` of the shorter book's sampled shingles; verification
+is exact containment of the shorter book's shingle set in the longer one's. The shorter book of a pair
+at or above the threshold is dropped as `contained_book` (detail: its longest such partner).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.dedup.minhash import clusters
+from pipelines.dedup.plan import (
+    Plan,
+    globs,
+    lit,
+    query_batches,
+    query_table,
+    valid_batches,
+    write_parquet,
+)
+from pipelines.dedup.shingle import shingle_hashes
+from pipelines.dedup.survivor import SQL_ORDER, rank_columns
+
+MARGIN = 0.2   # over 5 standard deviations of the estimate at 128 permutations
+BATCH = 4_096
+
+
+class FetchDocs:
+    """One input file, for the documents listed in `need` (a Parquet file: doc, shingles, rank): the
+    unique shingle hashes of those flagged `shingles`, the rank columns (survivor.py) of those flagged
+    `rank`. One pass over the file's text for both."""
+
+    def __init__(self, plan: Plan, need: str, ngram: int, name: str):
+        self.plan, self.need, self.ngram, self.name = plan, need, ngram, name
+
+    def __call__(self, index: int) -> int:
+        plan = self.plan
+        lo, hi = plan.offsets[index], plan.offsets[index + 1]
+        need = pq.read_table(self.need, filters=[("doc", ">=", lo), ("doc", "<", hi)])
+        order = np.argsort(need.column("doc").to_numpy())
+        rows_all = need.column("doc").to_numpy()[order] - lo
+        want_sh = need.column("shingles").to_numpy(zero_copy_only=False)[order]
+        want_rk = need.column("rank").to_numpy(zero_copy_only=False)[order]
+        docs, sets, ranks = [], [], []
+        start = 0
+        for batch in valid_batches(plan.files[index], 2_000, ["id", "text"]):
+            n = batch.num_rows
+            inside = (rows_all >= start) & (rows_all < start + n)
+            rows = rows_all[inside & want_rk] - start
+            if len(rows):
+                sel = pa.array(rows)
+                r = rank_columns(batch.column("text").take(sel))
+                ranks.append(pa.table({"doc": pa.array(lo + start + rows, pa.int64()),
+                                       "id": batch.column("id").take(sel).cast(pa.string()),
+                                       **{k: pa.array(v.astype(np.int64)) for k, v in r.items()}}))
+            rows = rows_all[inside & want_sh] - start
+            if len(rows):
+                hashes, off = shingle_hashes(batch.column("text").take(pa.array(rows)), self.ngram)
+                for k, r in enumerate(rows.tolist()):
+                    docs.append(lo + start + r)
+                    sets.append(np.unique(hashes[off[k]:off[k + 1]]).view(np.int64))
+            start += n
+        if docs:
+            write_parquet(pa.table({"doc": pa.array(docs, pa.int64()), "h": pa.array(sets, pa.list_(pa.int64()))}),
+                          plan.path(self.name, f"s-{index:05d}.parquet"))
+        if ranks:
+            write_parquet(pa.concat_tables(ranks), plan.path(self.name, f"r-{index:05d}.parquet"))
+        return len(docs) + sum(t.num_rows for t in ranks)
+
+
+def _fetch(engine, plan: Plan, shingles: np.ndarray, rank: np.ndarray, ngram: int, name: str,
+           log) -> tuple[list[str], list[str]]:
+    """Shingle sets of `shingles` and rank columns of `rank` (document indices), one task per file."""
+    docs = np.union1d(shingles, rank).astype(np.int64)
+    need = plan.path(f"{name}-need.parquet")
+    write_parquet(pa.table({"doc": docs, "shingles": np.isin(docs, shingles), "rank": np.isin(docs, rank)}), need)
+    files = sorted(set(plan.file_of(docs).tolist()))
+    engine.map(FetchDocs(plan, str(need), ngram, name), files, desc=f"dedup fetch {name}", log=log)
+    return globs(plan.path(name), "s-*.parquet"), globs(plan.path(name), "r-*.parquet")
+
+
+def _exact_scores(plan: Plan, pairs: np.ndarray, shingle_files: list[str], tag: str) -> np.ndarray:
+    """[K, 3]: |A & B|, |A|, |B| for each pair (a, b) of document indices."""
+    out = np.zeros((len(pairs), 3), dtype=np.int64)
+    if len(pairs) == 0:
+        return out
+    con = plan.connect(tag)
+    try:
+        con.register("p", pa.table({"k": np.arange(len(pairs)), "a": pairs[:, 0], "b": pairs[:, 1]}))
+        f = lit(shingle_files)
+        reader = query_batches(con, f"""
+            SELECT p.k, sa.h AS ha, sb.h AS hb FROM p JOIN read_parquet({f}) sa ON sa.doc = p.a
+            JOIN read_parquet({f}) sb ON sb.doc = p.b""", BATCH)
+        for batch in reader:
+            ks = batch.column("k").to_numpy()
+            for k, x, y in zip(ks, _lists(batch, "ha"), _lists(batch, "hb")):
+                out[k] = (len(np.intersect1d(x, y, assume_unique=True)), len(x), len(y))
+    finally:
+        con.close()
+    return out
+
+
+def _sigs(col: pa.Array, width: int) -> np.ndarray:
+    """[n, num_perm] uint32 from a column of signatures (DuckDB returns them as variable-size BLOBs)."""
+    if pa.types.is_fixed_size_binary(col.type):
+        start, data = col.offset * width, col.buffers()[1]
+    else:
+        dtype = np.int64 if pa.types.is_large_binary(col.type) else np.int32
+        start, data = int(np.frombuffer(col.buffers()[1], dtype)[col.offset]), col.buffers()[2]
+    raw = np.frombuffer(data, np.uint8)[start:start + len(col) * width]
+    return raw.view(np.uint32).reshape(len(col), width // 4)
+
+
+def _lists(batch: pa.RecordBatch, name: str):
+    col = batch.column(name)
+    values = col.values.to_numpy()
+    off = col.offsets.to_numpy()
+    return [values[off[i]:off[i + 1]] for i in range(len(col))]
+
+
+def near_duplicates(engine, plan: Plan, log=None) -> dict:
+    """Verify the buckets' candidate pairs, cluster, write `near_duplicate` drops. Returns counts."""
+    p = plan.minhash
+    pair_files = globs(plan.path(), "bucket-*/pairs.parquet")
+    doc_files = globs(plan.path("docs"), "docs-*.parquet")
+    info = {"minhash_candidates": 0, "minhash_exact_checks": 0, "minhash_verified_pairs": 0, "near_duplicates": 0}
+    if not pair_files or not doc_files:
+        return info
+    accepted, check, every = [], [], []
+    width = 4 * p.num_perm
+    con = plan.connect("near")
+    try:
+        reader = query_batches(con, f"""
+            WITH c AS (SELECT DISTINCT a, b FROM read_parquet({lit(pair_files)})),
+                 need AS (SELECT a AS doc FROM c UNION SELECT b FROM c),
+                 d AS (SELECT doc, sig FROM read_parquet({lit(doc_files)}) AS t SEMI JOIN need USING (doc))
+            SELECT c.a, c.b, da.sig AS sa, db.sig AS sb FROM c
+            JOIN d da ON da.doc = c.a JOIN d db ON db.doc = c.b""", BATCH)
+        for batch in reader:
+            n = batch.num_rows
+            info["minhash_candidates"] += n
+            sa, sb = _sigs(batch.column("sa"), width), _sigs(batch.column("sb"), width)
+            est = (sa == sb).mean(axis=1)
+            ab = np.stack([batch.column("a").to_numpy(), batch.column("b").to_numpy()], axis=1)
+            near = np.abs(est - p.threshold) < MARGIN
+            accepted.append(ab[~near & (est >= p.threshold)])
+            check.append(ab[near])
+            every.append(np.unique(ab))
+    finally:
+        con.close()
+    check = np.concatenate(check) if check else np.zeros((0, 2), np.int64)
+    info["minhash_exact_checks"] = len(check)
+    if not every:
+        return info
+    # One pass over the files: shingles of the pairs to check, rank columns of every candidate
+    # (a superset of the cluster members, which are known only after the check).
+    sh_files, rank_files = _fetch(engine, plan, np.unique(check), np.unique(np.concatenate(every)), p.ngram,
+                                  "near-fetch", log)
+    if len(check):
+        s = _exact_scores(plan, check, sh_files, "near-verify")
+        jac = s[:, 0] / np.maximum(s[:, 1] + s[:, 2] - s[:, 0], 1)
+        accepted.append(check[(jac >= p.threshold) & (s[:, 1] > 0) & (s[:, 2] > 0)])
+    pairs = np.concatenate(accepted) if accepted else np.zeros((0, 2), np.int64)
+    info["minhash_verified_pairs"] = len(pairs)
+    drops = _cluster_drops(plan, pairs, rank_files)
+    info["near_duplicates"] = drops.num_rows
+    _write(plan, drops, "near")
+    return info
+
+
+def _ranked(plan: Plan, nodes: np.ndarray, files: list[str]) -> pa.Table:
+    """Rank columns of the given documents (from the fetched rank files), best first."""
+    con = plan.connect("rank")
+    try:
+        con.register("nodes", pa.table({"doc": nodes}))
+        return query_table(con, f"""
+            SELECT doc, id, doc < {plan.n_ref} AS ref, lower_pct, boiler, words
+            FROM read_parquet({lit(files)}) AS t SEMI JOIN nodes USING (doc) ORDER BY {SQL_ORDER}""")
+    finally:
+        con.close()
+
+
+def _cluster_drops(plan: Plan, pairs: np.ndarray, rank_files: list[str]) -> pa.Table:
+    empty = pa.table({"doc": pa.array([], pa.int64()), "reason": pa.array([], pa.string()),
+                      "detail": pa.array([], pa.string()), "sdoc": pa.array([], pa.int64())})
+    if len(pairs) == 0:
+        return empty
+    nodes, local = np.unique(pairs, return_inverse=True)
+    root = clusters(len(nodes), local.reshape(-1, 2))
+    ranked = _ranked(plan, nodes, rank_files)
+    docs = ranked.column("doc").to_numpy()
+    ids = ranked.column("id").to_pylist()
+    refs = ranked.column("ref").to_numpy(zero_copy_only=False)
+    comp = root[np.searchsorted(nodes, docs)]
+    seen: dict[int, int] = {}  # component -> position of its survivor (the first, best, member)
+    out_doc, out_detail, out_s = [], [], []
+    for k, c in enumerate(comp.tolist()):
+        if c not in seen:
+            seen[c] = k
+        elif not refs[k]:
+            s = seen[c]
+            out_doc.append(int(docs[k]))
+            out_detail.append(ids[s])
+            out_s.append(int(docs[s]))
+    if not out_doc:
+        return empty
+    order = np.argsort(out_doc)
+    return pa.table({"doc": pa.array(np.asarray(out_doc)[order], pa.int64()),
+                     "reason": pa.array(["near_duplicate"] * len(out_doc), pa.string()),
+                     "detail": pa.array([out_detail[i] for i in order], pa.string()),
+                     "sdoc": pa.array(np.asarray(out_s)[order], pa.int64())})
+
+
+def _write(plan: Plan, drops: pa.Table, tag: str) -> None:
+    from pipelines.dedup.gather import _write_drops
+
+    _write_drops(plan, drops, tag)
+
+
+def contained_books(engine, plan: Plan, log=None) -> dict:
+    """Candidate book pairs from the sampled-shingle index, verified by exact containment."""
+    b = plan.books
+    pair_files = globs(plan.path(), "bucket-*/bookpairs.parquet")
+    doc_files = globs(plan.path("docs"), "docs-*.parquet")
+    info = {"book_candidates": 0, "book_pairs_verified": 0, "contained_books": 0}
+    if not pair_files or not doc_files:
+        return info
+    con = plan.connect("books")
+    try:
+        cand = query_table(con, f"""
+            WITH s AS (SELECT a, b, sum(shared) AS shared FROM read_parquet({lit(pair_files)}) GROUP BY a, b),
+                 d AS (SELECT doc, n_sample FROM read_parquet({lit(doc_files)}))
+            SELECT s.a, s.b FROM s JOIN d da ON da.doc = s.a JOIN d db ON db.doc = s.b
+            WHERE s.shared >= {lit(float(b.candidate))} * least(da.n_sample, db.n_sample)
+            ORDER BY s.a, s.b""")
+    finally:
+        con.close()
+    pairs = np.stack([cand.column("a").to_numpy(), cand.column("b").to_numpy()], axis=1).astype(np.int64).reshape(-1, 2)
+    info["book_candidates"] = len(pairs)
+    if len(pairs) == 0:
+        return info
+    cand = np.unique(pairs)
+    sh_files, rank_files = _fetch(engine, plan, cand, cand, b.ngram, "book-fetch", log)
+    s = _exact_scores(plan, pairs, sh_files, "books-verify")
+    inter, na, nb = s[:, 0], s[:, 1], s[:, 2]
+    ok = (np.minimum(na, nb) > 0) & (inter >= b.threshold * np.minimum(na, nb))
+    pairs, na, nb = pairs[ok], na[ok], nb[ok]
+    info["book_pairs_verified"] = len(pairs)
+    if len(pairs) == 0:
+        return info
+    nodes = np.unique(pairs)
+    ranked = _ranked(plan, nodes, rank_files)
+    pos = {int(d): k for k, d in enumerate(ranked.column("doc").to_numpy())}  # rank position: lower is better
+    ids = ranked.column("id").to_pylist()
+    refs = ranked.column("ref").to_numpy(zero_copy_only=False)
+    partner: dict[int, tuple] = {}  # dropped doc -> best partner key (most shingles, then rank)
+    for (a, c), x, y in zip(pairs.tolist(), na.tolist(), nb.tolist()):
+        # The shorter one goes; equal sizes: the worse by the survivor order.
+        loser, winner, wsize = ((a, c, y) if x < y or (x == y and pos[a] > pos[c]) else (c, a, x))
+        if refs[pos[loser]]:
+            continue
+        key = (-wsize, pos[winner])
+        if loser not in partner or key < partner[loser][0]:
+            partner[loser] = (key, winner)
+    docs = sorted(partner)
+    drops = pa.table({"doc": pa.array(docs, pa.int64()), "reason": pa.array(["contained_book"] * len(docs)),
+                      "detail": pa.array([ids[pos[partner[d][1]]] for d in docs], pa.string()),
+                      "sdoc": pa.array([partner[d][1] for d in docs], pa.int64())})
+    info["contained_books"] = drops.num_rows
+    _write(plan, drops, "books")
+    return info
+
