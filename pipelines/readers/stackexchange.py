@@ -30,7 +30,7 @@ from selectolax.lexbor import LexborHTMLParser
 from pipelines import recipes
 from pipelines.document import Document
 from pipelines.readers import xmlstream
-from pipelines.readers.base import ReadContext, lines_capped, list_files, open_regular
+from pipelines.readers.base import ReadContext, check_regular, lines_capped, list_files, open_regular
 
 SUFFIXES = ("Posts.xml",)
 BLOCKS = "p, br, li, pre, h1, h2, h3, h4, h5, h6, blockquote, div, tr, hr, ul, ol, table"
@@ -151,9 +151,11 @@ def _reject_bad_ids(ctx: ReadContext, path: Path, db: sqlite3.Connection) -> Non
 
 def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
     site = _site(ctx, path)
+    st = check_regular(ctx, path, ctx.origin(path))  # a link or FIFO is that, whatever its rank
+    if st is None:
+        return
     keep = select_sites(ctx.dump_dir)
     if site not in keep:
-        st = os.lstat(path)
         ctx.skip(f"not_top_{recipes.stackexchange_sites()}_site", ctx.origin(path),
                  f"{site}: Posts.xml of {st.st_size} bytes; the {len(keep)} largest sites are kept", st.st_size)
         return
