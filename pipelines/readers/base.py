@@ -38,7 +38,7 @@ class Limits:
     book_bytes: int = 64 * MiB            # one book file (the largest Gutenberg texts are ~30 MB)
     github_file_bytes: int = 1_000_000    # one source file: above 1 MB it is data or generated code
     archive_member_bytes: int = 20_000_000  # one .tex member of an arXiv archive
-    archive_bytes: int = 200_000_000      # all .tex members of one arXiv archive together
+    archive_bytes: int = 64 * MiB         # all .tex members of one arXiv archive together
     archive_members: int = 10_000         # entries of one arXiv archive (any type)
 
 
