@@ -74,3 +74,5 @@ def feed(chunks: Iterable[bytes], path: str | Path, target: Target, max_token: i
                           offset=f"line {line}") from e
     except DefusedXmlException as e:
         raise ReaderError(path, f"refused XML construct ({type(e).__name__}: {e}){where()}") from e
+    except (LookupError, ValueError) as e:  # an unknown or multi-byte encoding in the XML declaration
+        raise ReaderError(path, f"unreadable XML ({type(e).__name__}: {e}){where()}") from e
