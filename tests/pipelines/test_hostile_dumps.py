@@ -5,6 +5,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -315,20 +316,40 @@ def test_empty_files_are_named_skips(tmp_path):
     assert read_all("github", d) == ([], [])  # no record: ingest notes it in files_without_records
 
 
-def test_empty_dump_cannot_replace_a_good_partition(tmp_path):
-    d = dump(tmp_path, "c4", "en")
-    out, dropped = tmp_path / "data" / "raw" / "c4" / "en", tmp_path / "data" / "dropped" / "c4" / "en"
-    (d / "c4-train.0.json").write_text('{"text": "good"}\n')
-    s = ingest_dump(LocalEngine(1), "c4", d, out, dropped)
-    assert s["documents"] == 1
-    (d / "c4-train.0.json").unlink()
-    (d / "c4-train.1.json.gz").write_bytes(b"")            # an empty file: a counted skip
-    (d / "c4-train.2.json.gz").write_bytes(gzip.compress(b""))  # a gzip of nothing: no record at all
+GOOD_AND_EMPTY = {
+    # source: (a good dump file, then the files of a dump that holds nothing)
+    "c4": ({"c4-train.0.json": b'{"text": "good"}\n'},
+           {"c4-train.1.json.gz": b"", "c4-train.2.json.gz": gzip.compress(b"")}),
+    "commoncrawl": ({"a.wet": wet(4, b"good")}, {"a.warc.gz": b"", "b.warc.gz": gzip.compress(b"")}),
+    "stackexchange": ({"a.stackexchange.com/Posts.xml": posts(q(1)).encode()},
+                      {"a.stackexchange.com/Posts.xml": b"", "b.stackexchange.com/Posts.xml": posts().encode()}),
+    "github": ({"o__r/a.py": b"print(1)\n"}, {"o__r/.keep/": None}),
+}
+
+
+@pytest.mark.parametrize("source", sorted(GOOD_AND_EMPTY))
+def test_empty_dump_cannot_replace_a_good_partition(tmp_path, source):
+    d = dump(tmp_path, source, "d1")
+    out, dropped = tmp_path / "data" / "raw" / source / "d1", tmp_path / "data" / "dropped" / source / "d1"
+    good, empty = GOOD_AND_EMPTY[source]
+
+    def lay_out(files):
+        shutil.rmtree(d)
+        for name, data in files.items():
+            (d / name).parent.mkdir(parents=True, exist_ok=True)
+            if data is not None:
+                (d / name).write_bytes(data)
+
+    lay_out(good)
+    assert ingest_dump(LocalEngine(1), source, d, out, dropped)["documents"] == 1
+    lay_out(empty)
     with pytest.raises(EmptyPartitionError, match="would replace 1 documents"):
-        ingest_dump(LocalEngine(1), "c4", d, out, dropped)
-    s = ingest_dump(LocalEngine(1), "c4", d, out, dropped, allow_empty=True)
-    assert s["documents"] == 0 and s["skipped_by_reason"] == {"empty_file": 1}
-    assert s["files_without_records"] == ["c4-train.2.json.gz"] and check_accounting(out)[0]
+        ingest_dump(LocalEngine(1), source, d, out, dropped)
+    s = ingest_dump(LocalEngine(1), source, d, out, dropped, allow_empty=True)
+    assert s["documents"] == 0 and check_accounting(out)[0]
+    # every empty file is named: a counted skip (a 0-byte file) or a file without records
+    named = s["skipped_by_reason"].get("empty_file", 0) + len(s["files_without_records"])
+    assert named == s["files"], s
 
 
 # ---------------------------------------------------------------------------------- duplicate ids
