@@ -215,7 +215,11 @@ def _read_dump(ctx: ReadContext, path: Path, fh, lang: str) -> Iterator[Document
     try:
         with _open(path, fh) as stream:
             chunks = iter(lambda: stream.read(xmlstream.CHUNK), b"")
-            for page in xmlstream.feed(chunks, path, target, cap, lambda: f" (after page id {last_id})"):
+
+            def where() -> str:  # read when an error is raised: the last page id at that time
+                return f" (after page id {last_id})"
+
+            for page in xmlstream.feed(chunks, path, target, cap, where):
                 doc = _page(ctx, path, page, lang, seen)
                 last_id = page.get("id", last_id)
                 if doc is not None:
