@@ -5,7 +5,7 @@ Every case must end in documents and counted skips that balance, or in a ReaderE
 any other exception fails, and so would a hang (a per-case alarm, plus faulthandler as a hard stop for
 a hang in native code) or memory past the caps (peak RSS growth over the whole run is bounded).
 Hypothesis is derandomized: CI runs the same cases every time. LLAMA_FUZZ_EXAMPLES sets the number of
-cases per sample variant (default 100: 1,500 cases in all, 200-300 per reader, about 30 s on 2 cores).
+cases per sample variant (default 200: 3,000 cases in all, 400-600 per reader, 20-30 s on 2 cores).
 """
 import bz2
 import faulthandler
@@ -26,7 +26,7 @@ from pipelines.base import Stats  # noqa: E402
 from pipelines.readers import Limits, ReaderError, list_units, read_unit  # noqa: E402
 
 BUNDLED = Path(__file__).resolve().parents[2] / "pipelines" / "samples" / "bundled"
-EXAMPLES = int(os.environ.get("LLAMA_FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("LLAMA_FUZZ_EXAMPLES", "200"))
 CASE_SECONDS = 20
 LIMITS = Limits(record_bytes=1 << 20, book_bytes=1 << 20, github_file_bytes=1 << 20,
                 archive_member_bytes=1 << 20, archive_bytes=2 << 20, archive_members=1000)
