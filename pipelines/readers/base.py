@@ -179,17 +179,22 @@ def check_regular(ctx: ReadContext, path: Path, origin: str) -> os.stat_result |
     return st
 
 
-def open_regular(ctx: ReadContext, path: Path, origin: str, empty_is_skip: bool = True):
+def open_regular(ctx: ReadContext, path: Path, origin: str, empty_is_skip: bool = False):
     """A binary file object of `path` when it is a regular, non-empty file inside the dump; else None
-    after counting the skip (see check_regular; a 0-byte file is `empty_file`).
+    after counting why (see check_regular). A 0-byte dump file holds no record: it is counted in
+    ctx.notes['empty_files'] (ingest lists it in files_without_records); with `empty_is_skip` (a GitHub
+    source file, which is itself the record) it is the skip `empty_file`.
 
     Opened with O_NOFOLLOW and O_NONBLOCK and checked again with fstat, so a link or FIFO swapped in
     after the check is neither followed nor waited on."""
     st = check_regular(ctx, path, origin)
     if st is None:
         return None
-    if empty_is_skip and st.st_size == 0:
-        ctx.skip("empty_file", origin, "0 bytes")
+    if st.st_size == 0:
+        if empty_is_skip:
+            ctx.skip("empty_file", origin, "0 bytes")
+        else:
+            ctx.notes["empty_files"] += 1
         return None
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:

@@ -142,7 +142,7 @@ def read_unit(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
             if st.st_size > cap:
                 ctx.skip("too_large", origin, f"{st.st_size} bytes > {cap}", st.st_size)
                 continue
-            fh = open_regular(ctx, path, origin)
+            fh = open_regular(ctx, path, origin, empty_is_skip=True)
             if fh is None:
                 continue
             with fh:

@@ -302,18 +302,23 @@ def test_bombs_stay_within_the_cap(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ empty
-def test_empty_files_are_named_skips(tmp_path):
+def test_empty_files_hold_no_record_and_are_noted(tmp_path):
     cases = {"c4": "c4-train.0.json.gz", "commoncrawl": "x.warc.gz", "books": "b.txt", "arxiv": "2301.1.tar.gz",
              "wikipedia": "enwiki-1-pages-articles.xml.bz2", "stackexchange": "a.stackexchange.com/Posts.xml"}
     for source, name in cases.items():
         d = dump(tmp_path, source)
         (d / name).parent.mkdir(parents=True, exist_ok=True)
         (d / name).write_bytes(b"")
-        docs, skipped = read_all(source, d)
-        assert docs == [] and [(s.reason, s.origin) for s in skipped] == [("empty_file", f"d1/{name}")], source
+        notes, stats = {}, Stats()
+        with deadline(60):
+            assert list(read_source(source, d, stats=stats, notes=notes)) == []
+        assert stats.read == 0 and notes["empty_files"] == 1, source  # ingest: files_without_records
     d = dump(tmp_path, "github")
     (d / "empty__repo").mkdir()
-    assert read_all("github", d) == ([], [])  # no record: ingest notes it in files_without_records
+    (d / "r__x").mkdir()
+    (d / "r__x" / "empty.py").write_bytes(b"")  # a GitHub file is itself a record: a counted skip
+    docs, skipped = read_all("github", d)
+    assert docs == [] and [(s.reason, s.origin) for s in skipped] == [("empty_file", "d1/r__x/empty.py")]
 
 
 GOOD_AND_EMPTY = {
@@ -346,10 +351,8 @@ def test_empty_dump_cannot_replace_a_good_partition(tmp_path, source):
     with pytest.raises(EmptyPartitionError, match="would replace 1 documents"):
         ingest_dump(LocalEngine(1), source, d, out, dropped)
     s = ingest_dump(LocalEngine(1), source, d, out, dropped, allow_empty=True)
-    assert s["documents"] == 0 and check_accounting(out)[0]
-    # every empty file is named: a counted skip (a 0-byte file) or a file without records
-    named = s["skipped_by_reason"].get("empty_file", 0) + len(s["files_without_records"])
-    assert named == s["files"], s
+    assert s["documents"] == 0 and s["skipped"] == 0 and check_accounting(out)[0]
+    assert s["files_without_records"] == sorted(n.rstrip("/").removesuffix("/.keep") for n in empty), s
 
 
 # ---------------------------------------------------------------------------------- duplicate ids
