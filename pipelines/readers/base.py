@@ -34,7 +34,10 @@ class Limits:
     costs time, not memory. The defaults sit far above real records: CommonCrawl truncates WARC payloads
     at a few MiB, the longest Wikipedia articles are ~2 MiB of wikitext, a C4 line < 1 MiB."""
 
-    record_bytes: int = 16 * MiB          # one C4 line, WARC/WET body, Wikipedia <text>, Posts.xml row
+    record_bytes: int = 16 * MiB          # one C4 line, WARC/WET body, Posts.xml row, XML token
+    # one Wikipedia <text>, in characters: mwparserfromhell needs ~16x the text in memory and ~1.3 s per
+    # MiB (measured on enwiki wikitext); the longest real articles are ~1.5 MB
+    wikitext_chars: int = 4 * MiB
     book_bytes: int = 64 * MiB            # one book file (the largest Gutenberg texts are ~30 MB)
     github_file_bytes: int = 1_000_000    # one source file: above 1 MB it is data or generated code
     archive_member_bytes: int = 20_000_000  # one .tex member of an arXiv archive

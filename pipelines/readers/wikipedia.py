@@ -6,7 +6,7 @@ mwparserfromhell: links keep their anchor text; templates, comments, tables, ref
 links and bold/italic markup are removed (SPEC §1). The language comes from the file name.
 Origin: `<file>#<page id>`. A page without a numeric `<id>` (`missing_id`) or with an id already seen in
 the file (`duplicate_id`, the first is kept) is a counted skip whose origin is `<file>#page<N>` (its
-position), so no two records share an origin. A `<text>` over `limits.record_bytes` characters is a
+position), so no two records share an origin. A `<text>` over `limits.wikitext_chars` characters is a
 counted skip (`too_large`); the XML goes through defusedxml (see xmlstream.py).
 """
 from __future__ import annotations
@@ -211,7 +211,7 @@ class _SeenIds:
 
 def _read_dump(ctx: ReadContext, path: Path, fh, lang: str) -> Iterator[Document]:
     last_id, seen, cap = None, _SeenIds(), ctx.limits.record_bytes
-    target = _Pages(cap)
+    target = _Pages(ctx.limits.wikitext_chars)
     try:
         with _open(path, fh) as stream:
             chunks = iter(lambda: stream.read(xmlstream.CHUNK), b"")
@@ -247,7 +247,7 @@ def _page(ctx: ReadContext, path: Path, page: dict, lang: str, seen: _SeenIds) -
     if "too_large" in page:
         field, size = page["too_large"]
         ctx.skip("too_large", origin, f"<{field}> of {size} characters > "
-                                      f"{ctx.limits.record_bytes if field == 'text' else SHORT_FIELD_CHARS}", size)
+                                      f"{ctx.limits.wikitext_chars if field == 'text' else SHORT_FIELD_CHARS}", size)
         return None
     ns = (page.get("ns") or "0").strip()
     if ns != "0":

@@ -28,7 +28,7 @@ from pipelines.readers import Limits, ReaderError, list_units, read_unit  # noqa
 BUNDLED = Path(__file__).resolve().parents[2] / "pipelines" / "samples" / "bundled"
 EXAMPLES = int(os.environ.get("LLAMA_FUZZ_EXAMPLES", "200"))
 CASE_SECONDS = 20
-LIMITS = Limits(record_bytes=1 << 20, book_bytes=1 << 20, github_file_bytes=1 << 20,
+LIMITS = Limits(record_bytes=1 << 20, wikitext_chars=1 << 20, book_bytes=1 << 20, github_file_bytes=1 << 20,
                 archive_member_bytes=1 << 20, archive_bytes=2 << 20, archive_members=1000)
 
 # (source, sample relative to bundled/, name in the fuzzed dump, how to get the decompressed content)

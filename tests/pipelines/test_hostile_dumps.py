@@ -27,7 +27,7 @@ from pipelines.readers.ingest import check_accounting, ingest_dump
 from pipelines.readers.stackexchange import select_sites
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = Limits(record_bytes=1 << 20, book_bytes=1 << 20, github_file_bytes=1 << 20,
+SMALL = Limits(record_bytes=1 << 20, wikitext_chars=1 << 20, book_bytes=1 << 20, github_file_bytes=1 << 20,
                archive_member_bytes=1 << 20, archive_bytes=3 << 20, archive_members=100)
 
 
