@@ -1,6 +1,5 @@
 """fastText language ID: labels on planted languages, per-recipe filtering, accounting."""
 import pyarrow as pa
-import pytest
 
 from pipelines.dedup import SCHEMA as DEDUP_SCHEMA
 from pipelines.langid import SCHEMA as LID_SCHEMA
