@@ -88,7 +88,7 @@ def run_workdir(tmp_root: str | Path) -> Iterator[Path]:
 def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Callable | None = None,
           allow_empty: bool = False, workdir: str | Path | None = None) -> dict:
     """The global dedup stage of one dump (scope per recipe); skipped when its inputs are unchanged."""
-    from pipelines.dedup.files import dedup_files
+    from pipelines.dedup import dedup_files
 
     up, _ = out_dirs(root, "raw_documents", source, dump)
     upm = read_manifest(up)

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 # The 20 Wikipedia languages of LLaMA-1 (Latin or Cyrillic script).
 WIKI_LANGUAGES = ("bg", "ca", "cs", "da", "de", "en", "es", "fr", "hr", "hu", "it", "nl", "pl", "pt", "ro",
                   "ru", "sl", "sr", "sv", "uk")
-# lid.176 also predicts Serbo-Croatian and Bosnian for hr/sr text; they count as the listed languages.
+# lid.176 also predicts Serbo-Croatian and Bosnian for hr/sr text: the per-article check counts them as
+# agreeing with an hr/sr/bs dump.
 WIKI_LID_ALIASES = ("sh", "bs")
+# SPEC §1: "we include data from the 28 largest websites" of StackExchange.
+STACKEXCHANGE_SITES = 28
 
-DEDUP, LID, QUALITY = "deduplicated", "language_identified", "quality_filtered"
-STAGES = (DEDUP, LID, QUALITY)
+RAW, DEDUP, LID, QUALITY = "raw_documents", "deduplicated", "language_identified", "quality_filtered"
+STAGES = (DEDUP, LID, QUALITY)  # the curation stages; RAW steps are applied by the readers
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,10 @@ RECIPES: dict[str, tuple[Step, ...]] = {
     ),
     "wikipedia": (
         _EXACT,
-        Step(LID, "langid", {"keep": list(WIKI_LANGUAGES) + list(WIKI_LID_ALIASES), "min_score": 0.0},
-             "the 20 Latin/Cyrillic languages"),
+        Step(LID, "dump_language", {"keep": list(WIKI_LANGUAGES)},
+             "the 20 Latin/Cyrillic languages of SPEC §1, by the dump's language (its file name)"),
+        Step(LID, "langid", {"keep": None, "min_score": 0.0},
+             "per-article fastText label reported as a check against the dump language, nothing dropped"),
     ),
     "books": (
         _EXACT,
@@ -71,7 +76,10 @@ RECIPES: dict[str, tuple[Step, ...]] = {
         _LID_TAG,
     ),
     "arxiv": (_EXACT, _LID_TAG),
-    "stackexchange": (_EXACT, _LID_TAG),
+    "stackexchange": (
+        Step(RAW, "top_sites", {"sites": STACKEXCHANGE_SITES, "by": "Posts.xml bytes"},
+             "SPEC §1: the 28 largest sites of the dump; the reader skips the others (not_top_28_site)"),
+        _EXACT, _LID_TAG),
 }
 
 
@@ -85,6 +93,11 @@ DEDUP_SCOPE = {"commoncrawl": "dump", "c4": "dump", "github": "dump", "wikipedia
 
 def dedup_scope(source: str) -> str:
     return DEDUP_SCOPE[source]
+
+
+def stackexchange_sites() -> int:
+    """How many StackExchange sites the reader keeps (the recipe's top_sites step)."""
+    return int(step("stackexchange", RAW, "top_sites").params["sites"])
 
 
 def steps(source: str, stage: str | None = None) -> tuple[Step, ...]:

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 from pipelines.base import Stats
 from pipelines.document import SOURCES, Document
 from pipelines.readers import arxiv, books, c4, commoncrawl, github, stackexchange, wikipedia
-from pipelines.readers.base import ReadContext, ReaderError, Skipped
+from pipelines.readers.base import Limits, ReadContext, ReaderError, Skipped
 
 READERS = {
     "commoncrawl": commoncrawl,
@@ -46,9 +46,11 @@ def list_units(source: str, dump_dir: str | Path) -> list[Path]:
 
 
 def read_unit(source: str, dump_dir: str | Path, unit: str | Path, stats: Stats | None = None,
-              on_skip: Callable[[Skipped], None] | None = None, notes: dict | None = None) -> Iterator[Document]:
+              on_skip: Callable[[Skipped], None] | None = None, notes: dict | None = None,
+              limits: Limits | None = None) -> Iterator[Document]:
     """Stream the documents of one unit of a dump (see read_source for the arguments)."""
-    ctx = ReadContext(source, Path(dump_dir), stats if stats is not None else Stats(), on_skip)
+    ctx = ReadContext(source, Path(dump_dir), stats if stats is not None else Stats(), on_skip,
+                      limits if limits is not None else Limits())
     try:
         for doc in _reader(source).read_unit(ctx, Path(unit)):
             ctx.stats.keep(len(doc.text.encode("utf-8", "surrogatepass")))
@@ -60,26 +62,29 @@ def read_unit(source: str, dump_dir: str | Path, unit: str | Path, stats: Stats 
 
 def read_source(source: str, dump_dir: str | Path, stats: Stats | None = None,
                 on_skip: Callable[[Skipped], None] | None = None,
-                notes: dict | None = None) -> Iterator[Document]:
+                notes: dict | None = None, limits: Limits | None = None) -> Iterator[Document]:
     """Stream the documents of one dump folder (`<LLAMA_DUMPS_DIR>/<source>/<dump>`), unit by unit.
 
     stats: filled as records are read (kept = yielded documents, dropped per reason).
     on_skip: called with every skipped record (e.g. to write it to the dropped/ side output).
     notes: a Counter-like dict filled with non-record observations (ignored files, ...).
+    limits: the size caps (base.Limits; defaults when None).
     """
     stats = stats if stats is not None else Stats()
     for unit in list_units(source, dump_dir):
-        yield from read_unit(source, dump_dir, unit, stats, on_skip, notes)
+        yield from read_unit(source, dump_dir, unit, stats, on_skip, notes, limits)
 
 
 def read_dumps(source: str, source_dir: str | Path, stats: Stats | None = None,
-               on_skip: Callable[[Skipped], None] | None = None, notes: dict | None = None) -> Iterator[Document]:
+               on_skip: Callable[[Skipped], None] | None = None, notes: dict | None = None,
+               limits: Limits | None = None) -> Iterator[Document]:
     """Every dump of one source folder (`<LLAMA_DUMPS_DIR>/<source>`), dump after dump."""
     from pipelines.dumps import dumps_of
 
     stats = stats if stats is not None else Stats()
     for dump in dumps_of(Path(source_dir).parent, source):
-        yield from read_source(source, Path(source_dir) / dump, stats, on_skip, notes)
+        yield from read_source(source, Path(source_dir) / dump, stats, on_skip, notes, limits=limits)
 
 
-__all__ = ["READERS", "ReadContext", "ReaderError", "Skipped", "list_units", "read_dumps", "read_source", "read_unit"]
+__all__ = ["READERS", "Limits", "ReadContext", "ReaderError", "Skipped", "list_units", "read_dumps", "read_source",
+           "read_unit"]

@@ -5,11 +5,14 @@ Cleanup from SPEC §1, in this order: comments removed; `\\input`/`\\include` in
 expanded inline and their definitions removed; everything before the first `\\section` dropped; the
 bibliography (`thebibliography`, `\\bibliography{}`) and anything after `\\end{document}` dropped.
 Archives are read in memory (never extracted); each member passes tarfile's "data" filter first, so
-absolute paths, `..` and links out of the archive are refused. Origin: the archive path.
+absolute paths, `..` and links out of the archive are refused. Caps (base.Limits): entries per archive,
+bytes per .tex member, .tex bytes per archive; an archive over them is a counted skip (`too_large`).
+Origin: the archive path.
 """
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import tarfile
 import zlib
@@ -17,10 +20,9 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, list_files
+from pipelines.readers.base import ReadContext, list_files, open_regular, read_capped
 
 SUFFIXES = (".tar.gz", ".tgz", ".tar")
-MAX_MEMBER_BYTES = 20_000_000
 MAX_PASSES = 10
 
 _COMMENT = re.compile(r"((?:[^\\%]|\\.)*)%.*")
@@ -225,23 +227,45 @@ def latex_to_text(files: dict[str, str]) -> tuple[str | None, str | None, str]:
     return (tex or None), title, ("" if tex else "empty_text")
 
 
-def _members(path: Path) -> dict[str, bytes]:
-    """The .tex members of one archive (a lone gzipped .tex, as arXiv serves some papers, also works)."""
-    out = {}
+class _TooLarge(Exception):
+    pass
+
+
+def _members(ctx: ReadContext, path: Path, fh) -> dict[str, bytes]:
+    """The .tex members of one archive (a lone gzipped .tex, as arXiv serves some papers, also works).
+
+    Caps (ctx.limits): entries per archive, bytes per .tex member (a larger member is left out and
+    counted in notes['tex_members_too_large']) and .tex bytes per archive; over the first or the last
+    the paper is `too_large` (_TooLarge). Members are read from the stream, never extracted."""
+    lim, out, total, entries = ctx.limits, {}, 0, 0
     try:
-        with tarfile.open(path, "r:*") as tf:
+        with tarfile.open(fileobj=fh, mode="r:*") as tf:
             for member in tf:
+                entries += 1
+                if entries > lim.archive_members:
+                    raise _TooLarge(f"more than {lim.archive_members} entries")
                 try:
                     member = tarfile.data_filter(member, "/nonexistent-dest")
                 except tarfile.FilterError:
                     continue  # unsafe member (absolute path, .., link out of the archive)
-                if member.isfile() and member.name.endswith(".tex") and member.size <= MAX_MEMBER_BYTES:
-                    out[str(PurePosixPath(member.name))] = tf.extractfile(member).read()
+                if not (member.isfile() and member.name.endswith(".tex")):
+                    continue
+                if member.size > lim.archive_member_bytes:
+                    ctx.notes["tex_members_too_large"] += 1
+                    continue
+                total += member.size
+                if total > lim.archive_bytes:
+                    raise _TooLarge(f"more than {lim.archive_bytes} bytes of .tex")
+                out[str(PurePosixPath(member.name))] = tf.extractfile(member).read(member.size)
     except tarfile.ReadError:
         if path.name.endswith(".tar"):
             raise
-        with gzip.open(path, "rb") as fh:  # not a tar: maybe a single gzipped .tex
-            out["main.tex"] = fh.read(MAX_MEMBER_BYTES)
+        fh.seek(0)
+        with gzip.GzipFile(fileobj=fh, mode="rb") as gz:  # not a tar: maybe a single gzipped .tex
+            data, size = read_capped(gz, lim.archive_member_bytes)
+        if data is None:
+            raise _TooLarge(f"gzipped .tex of {size} bytes > {lim.archive_member_bytes}") from None
+        out["main.tex"] = data
     return out
 
 
@@ -251,12 +275,19 @@ def units(ctx: ReadContext) -> list[Path]:
 
 def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
     origin = ctx.origin(path)
-    size = path.stat().st_size
-    try:
-        raw = _members(path)
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        ctx.skip("corrupt_archive", origin, f"{path.name}: {type(e).__name__}: {e}", size)
+    fh = open_regular(ctx, path, origin)
+    if fh is None:
         return
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            raw = _members(ctx, path, fh)
+        except _TooLarge as e:
+            ctx.skip("too_large", origin, f"{path.name}: {e}", size)
+            return
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+            ctx.skip("corrupt_archive", origin, f"{path.name}: {type(e).__name__}: {e}", size)
+            return
     if not raw:
         ctx.skip("no_tex", origin, "no .tex file in the archive", size)
         return

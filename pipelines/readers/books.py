@@ -3,17 +3,20 @@
 Handles both PG layouts: the old one (`*** START OF THIS PROJECT GUTENBERG EBOOK ...`, `End of the Project
 Gutenberg EBook of ...`, `*END*THE SMALL PRINT!`) and the current one (`*** START OF THE PROJECT GUTENBERG
 EBOOK ... ***`). A UTF-8 BOM is dropped and CRLF line ends become LF. A file without any PG marker is kept
-whole (e.g. a corpus copy already stripped) and counted in notes['no_pg_markers'].
+whole (e.g. a corpus copy already stripped) and counted in notes['no_pg_markers']. A file over
+`limits.book_bytes` is a counted skip (`too_large`), and so is anything that is not a regular file in the
+dump (a link to a host file or to /dev/zero: `symlink`; a FIFO: `not_regular_file`).
 Origin: the file path relative to the dump folder.
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Iterator
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, decode_utf8, list_files
+from pipelines.readers.base import ReadContext, decode_utf8, list_files, open_regular, read_capped
 
 SUFFIXES = (".txt",)
 START = re.compile(r"^\s*(\*\*\*\s*START OF (THE|THIS) PROJECT GUTENBERG E-?BOOK.*"
@@ -43,7 +46,19 @@ def units(ctx: ReadContext) -> list[Path]:
 
 def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
     origin = ctx.origin(path)
-    data = path.read_bytes()
+    fh = open_regular(ctx, path, origin)
+    if fh is None:
+        return
+    cap = ctx.limits.book_bytes
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > cap:
+            ctx.skip("too_large", origin, f"{size} bytes > {cap}", size)
+            return
+        data, size = read_capped(fh, cap)  # the file may grow after the check
+    if data is None:
+        ctx.skip("too_large", origin, f"{size} bytes > {cap}", size)
+        return
     text, err = decode_utf8(data)
     if text is None:
         ctx.skip("invalid_utf8", origin, err, len(data))

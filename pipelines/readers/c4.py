@@ -1,7 +1,9 @@
 """C4: gzipped JSON lines `c4-*.json.gz` (or `.json`), one document per line with text, url, timestamp.
 
-Origin: `<file>#<line number, from 1>`. A line that is not JSON, or has no text, is a counted skip;
-a corrupt gzip stream is a ReaderError naming the file and the last line read.
+Origin: `<file>#<line number, from 1>`. A line that is not JSON, or has no text, is a counted skip, and
+so is a line over `limits.record_bytes` (`too_large`: read through in chunks, never held, so a gzip of
+gigabytes of zeros costs time, not memory); a corrupt gzip stream is a ReaderError naming the file and
+the last line read.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, ReaderError, decode_utf8, list_files
+from pipelines.readers.base import ReadContext, ReaderError, decode_utf8, lines_capped, list_files, open_regular
 
 SUFFIXES = (".json.gz", ".json", ".jsonl.gz", ".jsonl")
 
@@ -23,12 +25,19 @@ def units(ctx: ReadContext) -> list[Path]:
 
 def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
     lineno = 0
+    fh = open_regular(ctx, path, ctx.origin(path))
+    if fh is None:
+        return
+    cap = ctx.limits.record_bytes
     try:
-        with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as fh:
-            for lineno, raw in enumerate(fh, 1):
+        with fh, (gzip.GzipFile(fileobj=fh, mode="rb") if path.name.endswith(".gz") else fh) as stream:
+            for lineno, raw, size in lines_capped(stream, cap):
+                origin = ctx.origin(path, lineno)
+                if raw is None:
+                    ctx.skip("too_large", origin, f"line {lineno}: {size} bytes > {cap}", size)
+                    continue
                 if not raw.strip():
                     continue  # a blank line (e.g. the trailing newline) is not a record
-                origin = ctx.origin(path, lineno)
                 line, err = decode_utf8(raw)
                 if line is None:
                     ctx.skip("invalid_utf8", origin, err, len(raw))

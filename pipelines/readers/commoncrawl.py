@@ -5,6 +5,11 @@ sub-folder is the snapshot name (e.g. CC-MAIN-2024-22). One document per respons
 record types (warcinfo, request, metadata, resource) are not documents and are not counted.
 Origin: `<file>#<offset of the record in the decompressed stream>`.
 
+A record whose body is over `limits.record_bytes` is a counted skip (`too_large`) decided from its
+Content-Length before anything is read; fastwarc then skips the body in chunks. A stream that holds no
+record header within that many bytes (e.g. a gzip of zeros) is a ReaderError, so fastwarc never buffers
+an unbounded header line.
+
 Gzip is decompressed by Python's gzip module (not fastwarc's own reader) because it raises on a stream
 that ends early, where fastwarc silently stops: a truncated download must not look like a short dump.
 """
@@ -20,15 +25,11 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, ReaderError, decode_utf8, list_files
+from pipelines.readers.base import ReadContext, ReaderError, decode_utf8, list_files, open_regular
 
 WARC_SUFFIXES = (".warc.gz", ".warc")
 WET_SUFFIXES = (".wet.gz", ".wet")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-
-
-def _open(path: Path):
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
 
 
 def _uri(record) -> str | None:
@@ -44,15 +45,52 @@ def html_to_text(html: bytes, charset: str | None) -> str:
                               alt_texts=False).strip()
 
 
+class _Bounded:
+    """The decompressed stream fastwarc reads, failing when it runs more than `gap` bytes past the end
+    of the last record's body without a new record: a header line, or junk between records, that long
+    is a bomb, and fastwarc would hold it whole."""
+
+    def __init__(self, raw, gap: int):
+        self.raw, self.gap, self.pos, self.mark = raw, gap, 0, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n if n is not None and 0 <= n <= (1 << 20) else 1 << 20)
+        self.pos += len(data)
+        if self.pos - self.mark > self.gap:
+            raise OSError(f"no WARC record header within {self.gap} bytes after offset {self.mark}")
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readable(self) -> bool:
+        return True
+
+    def allow(self, start: int, nbytes: int) -> None:
+        """A record starting at `start` (stream offset) with an nbytes body is being read."""
+        self.mark = max(self.mark, start + nbytes)
+
+
 def _records(ctx: ReadContext, path: Path):
-    """(record, body bytes) of response and conversion records; ReaderError on a broken container."""
-    last = 0
+    """(record, body bytes or None when over the cap) of response and conversion records; ReaderError on
+    a broken container."""
+    last, cap = 0, ctx.limits.record_bytes
+    fh = open_regular(ctx, path, ctx.origin(path))
+    if fh is None:
+        return
     try:
-        with _open(path) as fh:
-            it = ArchiveIterator(fh, record_types=WarcRecordType.response | WarcRecordType.conversion,
-                                 parse_http=True, stream_detect=False)
-            for record in it:
+        with fh, (gzip.GzipFile(fileobj=fh, mode="rb") if path.name.endswith(".gz") else fh) as raw:
+            # fastwarc buffers ahead: leave it a margin of a few of its buffers besides the header
+            stream = _Bounded(raw, cap + (4 << 20))
+            # Every record type is iterated (not filtered by fastwarc) so that the guard sees each body.
+            for record in ArchiveIterator(stream, parse_http=True, stream_detect=False):
                 last = record.stream_pos
+                stream.allow(last, record.content_length)
+                if record.record_type not in (WarcRecordType.response, WarcRecordType.conversion):
+                    continue
+                if record.content_length > cap:
+                    yield record, None  # not read: fastwarc skips the body in chunks
+                    continue
                 body = record.reader.read()
                 if len(body) < record.content_length:
                     raise ReaderError(path, f"truncated WARC record: {len(body)} of {record.content_length} "
@@ -72,6 +110,11 @@ def units(ctx: ReadContext) -> list[Path]:
 def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
     snapshot = ctx.dump  # a dump of the commoncrawl source is one snapshot (e.g. CC-MAIN-2019-30)
     for record, body in _records(ctx, path):
+        if body is None:
+            cap = ctx.limits.record_bytes
+            ctx.skip("too_large", ctx.origin(path, record.stream_pos),
+                     f"record body {record.content_length} bytes > {cap}", record.content_length)
+            continue
         # WARC files hold responses and WET files conversions, but either type is read wherever it is.
         if record.record_type == WarcRecordType.response:
             doc = _from_response(ctx, ctx.origin(path, record.stream_pos), record, body)

@@ -3,20 +3,23 @@
 Each file keeps its repository, path, programming language (by extension, or by the shebang of an
 extension-less script) and the repository's licence as an SPDX id detected from its LICENSE/COPYING
 text ("unknown" when none matches). Licence filtering (MIT/BSD/Apache only) is curation's job; the
-reader only labels. Binary, empty, oversized and non-UTF-8 files are counted skips.
+reader only labels. Binary, empty, oversized (`limits.github_file_bytes`) and non-UTF-8 files are
+counted skips, and so is every link (to a file or a folder, inside the repository or not: `symlink`) and
+every entry that is not a regular file (`not_regular_file`): nothing outside the dump is ever read.
 Origin: `<owner>__<name>/<path>`.
 """
 from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Iterator
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, ReaderError, decode_utf8
+from pipelines.readers.base import ReadContext, ReaderError, check_regular, decode_utf8, open_regular, read_capped
 
-MAX_BYTES = 1_000_000  # files above 1 MB are almost always data or generated code
+LICENSE_READ_BYTES = 200_000
 LICENSE_NAMES = re.compile(r"^(licen[cs]e|copying|unlicense)([.-].*)?$", re.I)
 
 EXTENSIONS = {
@@ -75,8 +78,10 @@ def detect_license(text: str) -> str:
 
 def repo_license(repo_dir: Path) -> str:
     for p in sorted(repo_dir.iterdir()):
-        if p.is_file() and LICENSE_NAMES.match(p.name):
-            text, _ = decode_utf8(p.read_bytes()[:200_000])
+        if LICENSE_NAMES.match(p.name) and stat.S_ISREG(os.lstat(p).st_mode):  # a linked LICENSE is not read
+            with open(p, "rb", opener=lambda f, fl: os.open(f, fl | getattr(os, "O_NOFOLLOW", 0) |
+                                                           getattr(os, "O_NONBLOCK", 0))) as fh:
+                text, _ = decode_utf8(fh.read(LICENSE_READ_BYTES))
             spdx = detect_license(text or "")
             if spdx != "unknown":
                 return spdx
@@ -100,36 +105,51 @@ def prog_lang(path: str, head: bytes) -> str | None:
 
 
 def units(ctx: ReadContext) -> list[Path]:
-    """One unit per repository folder (`<owner>__<name>/`) of the snapshot."""
-    root = ctx.dump_dir
-    if not root.is_dir():
-        raise ReaderError(root, "dump folder of source 'github' does not exist")
-    repos = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """One unit per repository folder (`<owner>__<name>/`) of the snapshot. A link there is listed too,
+    so that reading it counts a `symlink` skip instead of following it."""
+    root = ctx.root
+    repos = sorted(ctx.dump_dir / p.name for p in root.iterdir()
+                   if not p.name.startswith(".") and (p.is_symlink() or stat.S_ISDIR(os.lstat(p).st_mode)))
     if not repos:
-        raise ReaderError(root, "no repository folders (<owner>__<name>/) in this folder")
+        raise ReaderError(ctx.dump_dir, "no repository folders (<owner>__<name>/) in this folder")
     return repos
 
 
 def read_unit(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
+    origin = ctx.origin(repo_dir)
+    st = os.lstat(repo_dir)
+    if stat.S_ISLNK(st.st_mode):
+        ctx.skip("symlink", origin, f"repository folder is a link to {os.readlink(repo_dir)}")
+        return
+    if not stat.S_ISDIR(st.st_mode) or not Path(os.path.realpath(repo_dir)).is_relative_to(ctx.root):
+        ctx.skip("not_regular_file", origin, "not a folder of the dump")
+        return
     repo = repo_dir.name.replace("__", "/", 1)
     license_id = repo_license(repo_dir)
-    for dirpath, dirnames, filenames in os.walk(repo_dir):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+    cap = ctx.limits.github_file_bytes
+    for dirpath, dirnames, filenames in os.walk(repo_dir):  # links to folders are not entered
+        for name in sorted(d for d in dirnames if os.path.islink(Path(dirpath) / d)):
+            path = Path(dirpath) / name
+            ctx.skip("symlink", ctx.origin(path), f"link to {os.readlink(path)}")
+        dirnames[:] = sorted(d for d in dirnames if d != ".git" and not os.path.islink(Path(dirpath) / d))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             rel = path.relative_to(repo_dir).as_posix()
             origin = ctx.origin(path)
-            if path.is_symlink():
-                ctx.skip("symlink", origin, f"link to {os.readlink(path)}")
+            st = check_regular(ctx, path, origin)
+            if st is None:
                 continue
-            size = path.stat().st_size
-            if size == 0:
-                ctx.skip("empty_file", origin, "0 bytes")
+            if st.st_size > cap:
+                ctx.skip("too_large", origin, f"{st.st_size} bytes > {cap}", st.st_size)
                 continue
-            if size > MAX_BYTES:
-                ctx.skip("too_large", origin, f"{size} bytes > {MAX_BYTES}", size)
+            fh = open_regular(ctx, path, origin, empty_is_skip=True)
+            if fh is None:
                 continue
-            data = path.read_bytes()
+            with fh:
+                data, size = read_capped(fh, cap)
+            if data is None:  # it grew since the check
+                ctx.skip("too_large", origin, f"{size} bytes > {cap}", size)
+                continue
             if os.path.splitext(name)[1].lower() in BINARY_EXTENSIONS or b"\x00" in data[:8192]:
                 ctx.skip("binary", origin, "binary extension or NUL byte", size)
                 continue

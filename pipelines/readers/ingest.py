@@ -33,14 +33,14 @@ _CODE = Path(__file__).resolve().parent
 def code_version(source: str) -> str:
     """Digest of the reader code of a source: a changed reader re-reads every unit."""
     h = hashlib.sha256()
-    for name in ("base.py", "ingest.py", "__init__.py", f"{source}.py", "../document.py"):
+    for name in ("base.py", "xmlstream.py", "ingest.py", "__init__.py", f"{source}.py", "../document.py"):
         h.update((_CODE / name).read_bytes())
     return h.hexdigest()[:16]
 
 
 def fingerprint(unit: Path) -> list:
     """What identifies a unit's content without reading it: relative paths, sizes, mtimes."""
-    if unit.is_dir():
+    if unit.is_dir() and not unit.is_symlink():  # a linked unit is never followed (the reader skips it)
         out = []
         for dirpath, dirnames, filenames in os.walk(unit):
             dirnames.sort()
@@ -48,7 +48,7 @@ def fingerprint(unit: Path) -> list:
                 st = os.lstat(Path(dirpath) / name)
                 out.append([os.path.relpath(Path(dirpath) / name, unit), st.st_size, st.st_mtime_ns])
         return out
-    st = unit.stat()
+    st = os.lstat(unit)
     return [unit.name, st.st_size, st.st_mtime_ns]
 
 

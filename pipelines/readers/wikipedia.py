@@ -4,13 +4,17 @@ Streams `<page>` elements with iterparse (each page is cleared after use, so mem
 the dump), keeps articles (namespace 0) that are not redirects, and turns wikitext into plain text with
 mwparserfromhell: links keep their anchor text; templates, comments, tables, references, File/Category
 links and bold/italic markup are removed (SPEC §1). The language comes from the file name.
-Origin: `<file>#<page id>`.
+Origin: `<file>#<page id>`. A page without a numeric `<id>` (`missing_id`) or with an id already seen in
+the file (`duplicate_id`, the first is kept) is a counted skip whose origin is `<file>#page<N>` (its
+position), so no two records share an origin. A `<text>` over `limits.wikitext_chars` characters is a
+counted skip (`too_large`); the XML goes through defusedxml (see xmlstream.py).
 """
 from __future__ import annotations
 
 import bz2
 import re
-import xml.etree.ElementTree as ET
+from array import array
+from bisect import bisect_left
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
@@ -19,7 +23,8 @@ import mwparserfromhell
 from mwparserfromhell.nodes import ExternalLink, Heading, HTMLEntity, Tag, Text, Wikilink
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, ReaderError, list_files
+from pipelines.readers import xmlstream
+from pipelines.readers.base import ReadContext, ReaderError, list_files, open_regular
 
 SUFFIXES = (".xml.bz2", ".xml", ".bz2")
 FILE_LANG = re.compile(r"^([a-z][a-z_-]*?)wiki-")
@@ -101,63 +106,159 @@ def _render(code, out: list[str]) -> None:
         # Template, Comment, Argument, and anything else: not prose
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+FIELDS = {("title",): "title", ("ns",): "ns", ("id",): "id", ("revision", "text"): "text",
+          ("revision", "timestamp"): "timestamp"}
+SHORT_FIELD_CHARS = 4096  # title, ns, id, timestamp: real ones are a few dozen characters
 
 
-def _open(path: Path):
-    return bz2.open(path, "rb") if path.name.endswith(".bz2") else open(path, "rb")
+class _Pages(xmlstream.Target):
+    """Collects one dict per <page>: the FIELDS above (text capped at `cap` characters), `redirect`,
+    `ordinal` (1-based page number in the file) and `too_large` (field, characters) when a field was
+    over its cap. Nothing else of the dump is kept."""
+
+    def __init__(self, cap: int):
+        super().__init__()
+        self.cap, self.path, self.page, self.field, self.buf, self.size, self.pages = cap, [], None, None, [], 0, 0
+
+    def start(self, tag, attrib):
+        self.events += 1
+        name = xmlstream.local(tag)
+        if self.page is None:
+            if name == "page":
+                self.pages += 1
+                self.page, self.path = {"ordinal": self.pages, "redirect": False}, []
+            return
+        self.path.append(name)
+        if self.path == ["redirect"]:
+            self.page["redirect"] = True
+        key = FIELDS.get(tuple(self.path))
+        if key is not None and key not in self.page:
+            self.field, self.buf, self.size = key, [], 0
+
+    def data(self, text):
+        self.events += 1
+        if self.field is None:
+            return
+        self.size += len(text)
+        if self.size <= (self.cap if self.field == "text" else SHORT_FIELD_CHARS):
+            self.buf.append(text)
+        elif self.buf:
+            self.buf = []  # over the cap: keep counting, hold nothing
+
+    def end(self, tag):
+        self.events += 1
+        if self.page is None:
+            return
+        if not self.path:  # </page>
+            self.done.append(self.page)
+            self.page = None
+            return
+        if self.field is not None and FIELDS.get(tuple(self.path)) == self.field:
+            limit = self.cap if self.field == "text" else SHORT_FIELD_CHARS
+            if self.size > limit:
+                self.page.setdefault("too_large", (self.field, self.size))
+                self.page[self.field] = ""
+            else:
+                self.page[self.field] = "".join(self.buf)
+            self.field, self.buf = None, []
+        self.path.pop()
+
+
+def _open(path: Path, fh):
+    return bz2.BZ2File(fh, "rb") if path.name.endswith(".bz2") else fh
 
 
 def units(ctx: ReadContext) -> list[Path]:
     return list_files(ctx, SUFFIXES)
 
 
-def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
+def dump_language(path: Path) -> str | None:
+    """The wiki language of a dump file, from its name ('dewiki-20220701-...' -> 'de'), or None."""
     m = FILE_LANG.match(path.name)
-    if not m:
+    return m.group(1).replace("_", "-") if m else None
+
+
+def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
+    lang = dump_language(path)
+    if lang is None:
         raise ReaderError(path, "cannot tell the wiki language: expected a name like "
                                 "'<lang>wiki-<date>-pages-articles.xml.bz2'")
-    yield from _read_dump(ctx, path, m.group(1).replace("_", "-"))
+    fh = open_regular(ctx, path, ctx.origin(path))
+    if fh is None:
+        return
+    with fh:
+        yield from _read_dump(ctx, path, fh, lang)
 
 
-def _read_dump(ctx: ReadContext, path: Path, lang: str) -> Iterator[Document]:
-    last_id = None
+class _SeenIds:
+    """Page ids seen in one file, 8 bytes each: dumps list pages in increasing id order, so the ids go
+    to a sorted array (binary search) and only out-of-order ones to a set."""
+
+    def __init__(self):
+        self.sorted, self.rest = array("q"), set()
+
+    def add(self, pid: int) -> bool:
+        """False when `pid` was seen before."""
+        if not self.sorted or pid > self.sorted[-1]:
+            self.sorted.append(pid)
+            return True
+        i = bisect_left(self.sorted, pid)
+        if (i < len(self.sorted) and self.sorted[i] == pid) or pid in self.rest:
+            return False
+        self.rest.add(pid)
+        return True
+
+
+def _read_dump(ctx: ReadContext, path: Path, fh, lang: str) -> Iterator[Document]:
+    last_id, seen, cap = None, _SeenIds(), ctx.limits.record_bytes
+    target = _Pages(ctx.limits.wikitext_chars)
     try:
-        with _open(path) as fh:
-            context = ET.iterparse(fh, events=("start", "end"))
-            _, root = next(context)
-            for event, elem in context:
-                if event != "end" or _local(elem.tag) != "page":
-                    continue
-                page = {_local(c.tag): c for c in elem}
-                page_id = (page["id"].text or "").strip() if "id" in page else None
-                last_id = page_id
-                title = page["title"].text if "title" in page else ""
-                origin = ctx.origin(path, page_id)
-                rev = page.get("revision")
-                text_el = next((c for c in rev if _local(c.tag) == "text"), None) if rev is not None else None
-                wikitext = (text_el.text or "") if text_el is not None else ""
-                ns = (page["ns"].text or "0").strip() if "ns" in page else "0"
-                nbytes = len(wikitext.encode("utf-8"))
-                ts = next((c.text for c in rev if _local(c.tag) == "timestamp"), None) if rev is not None else None
-                elem.clear()
-                root.clear()  # drop the references the root keeps to finished pages
-                if ns != "0":
-                    ctx.skip("namespace", origin, f"ns {ns}: {title}", nbytes)
-                    continue
-                if "redirect" in page or wikitext.lstrip()[:9].lower() == "#redirect":
-                    ctx.skip("redirect", origin, title, nbytes)
-                    continue
-                text = wikitext_to_text(wikitext)
-                if not text:
-                    ctx.skip("empty_text", origin, title, nbytes)
-                    continue
-                url = f"https://{lang}.wikipedia.org/wiki/{quote(title.replace(' ', '_'))}"
-                yield ctx.document(origin, text, title=title, url=url, lang=lang, timestamp=ts)
-    except ET.ParseError as e:
-        line, col = e.position
-        raise ReaderError(path, f"malformed XML at line {line}, column {col} (after page id {last_id}): {e}",
-                          offset=f"line {line}") from e
+        with _open(path, fh) as stream:
+            chunks = iter(lambda: stream.read(xmlstream.CHUNK), b"")
+
+            def where() -> str:  # read when an error is raised: the last page id at that time
+                return f" (after page id {last_id})"
+
+            for page in xmlstream.feed(chunks, path, target, cap, where):
+                doc = _page(ctx, path, page, lang, seen)
+                last_id = page.get("id", last_id)
+                if doc is not None:
+                    yield doc
     except (OSError, EOFError) as e:
         raise ReaderError(path, f"corrupt or truncated bz2 after page id {last_id}: {e}", offset=last_id) from e
+
+
+def _page(ctx: ReadContext, path: Path, page: dict, lang: str, seen: _SeenIds) -> Document | None:
+    """The document of one collected page, or None after counting why not."""
+    raw_id = (page.get("id") or "").strip()
+    title = page.get("title") or ""
+    wikitext = page.get("text") or ""
+    nbytes = len(wikitext.encode("utf-8", "surrogatepass"))
+    if not raw_id.isascii() or not raw_id.isdigit():
+        # no usable id: the page number in the file keeps the origin distinct
+        ctx.skip("missing_id", ctx.origin(path, f"page{page['ordinal']}"),
+                 f"<id> {raw_id[:40]!r}: {title[:200]}", nbytes)
+        return None
+    origin = ctx.origin(path, raw_id)
+    if not seen.add(int(raw_id)):
+        ctx.skip("duplicate_id", ctx.origin(path, f"page{page['ordinal']}"),
+                 f"page id {raw_id} repeated (first kept): {title[:200]}", nbytes)
+        return None
+    if "too_large" in page:
+        field, size = page["too_large"]
+        ctx.skip("too_large", origin, f"<{field}> of {size} characters > "
+                                      f"{ctx.limits.wikitext_chars if field == 'text' else SHORT_FIELD_CHARS}", size)
+        return None
+    ns = (page.get("ns") or "0").strip()
+    if ns != "0":
+        ctx.skip("namespace", origin, f"ns {ns}: {title}", nbytes)
+        return None
+    if page["redirect"] or wikitext.lstrip()[:9].lower() == "#redirect":
+        ctx.skip("redirect", origin, title, nbytes)
+        return None
+    text = wikitext_to_text(wikitext)
+    if not text:
+        ctx.skip("empty_text", origin, title, nbytes)
+        return None
+    url = f"https://{lang}.wikipedia.org/wiki/{quote(title.replace(' ', '_'))}"
+    return ctx.document(origin, text, title=title, url=url, lang=lang, timestamp=page.get("timestamp"))

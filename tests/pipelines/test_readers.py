@@ -19,6 +19,13 @@ from pipelines.readers.stackexchange import html_to_text
 from pipelines.readers.wikipedia import wikitext_to_text
 
 
+def dump_dir(tmp_path, source, name="d1"):
+    """`<tmp>/<source>/<name>`: the layout of LLAMA_DUMPS_DIR (origins start with the dump name)."""
+    d = tmp_path / source / name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def read_all(source, folder):
     stats, skipped = Stats(), []
     docs = list(read_source(source, folder, stats=stats, on_skip=skipped.append))
@@ -57,10 +64,9 @@ def test_wet_records_keep_text_lang_snapshot_and_offset_origin(tmp_path):
                      extra=["WARC-Identified-Content-Language: fra,eng", "Content-Type: text/plain"])
     r2 = warc_record("conversion", b"Second page text.", uri="https://example.org/b")
     info = warc_record("warcinfo", b"isPartOf: CC-MAIN-2024-22\r\n")
-    d = tmp_path / "cc" / "CC-MAIN-2024-22"
-    d.mkdir(parents=True)
+    d = dump_dir(tmp_path, "commoncrawl", "CC-MAIN-2024-22")
     (d / "x.warc.wet.gz").write_bytes(gz_members(info, r1, r2))
-    docs, skipped, _ = read_all("commoncrawl", tmp_path / "cc")
+    docs, skipped, _ = read_all("commoncrawl", d)
     assert [doc.text for doc in docs] == ["Bonjour à tous, voici le texte.", "Second page text."]
     assert docs[0].lang == "fra" and docs[0].snapshot == "CC-MAIN-2024-22" and docs[0].url == "https://example.org/a"
     # the origin is the record's offset in the decompressed stream
@@ -76,12 +82,13 @@ def test_warc_extracts_main_text_and_counts_non_html_and_errors(tmp_path):
             warc_record("response", http(b"\x89PNG....", ctype="image/png"), extra=HTTP),
             warc_record("response", http(b"<html><body><script>var a=1;</script></body></html>"), extra=HTTP),
             warc_record("response", http(PAGE))]  # no application/http content type: not parsed as HTTP
-    (tmp_path / "a.warc.gz").write_bytes(gz_members(*recs))
-    docs, skipped, stats = read_all("commoncrawl", tmp_path)
+    d = dump_dir(tmp_path, "commoncrawl", "wget-1")
+    (d / "a.warc.gz").write_bytes(gz_members(*recs))
+    docs, skipped, stats = read_all("commoncrawl", d)
     assert len(docs) == 1
     text = docs[0].text
     assert "old bridge near the harbour" in text and "Privacy Policy" not in text and "Contact" not in text
-    assert docs[0].url == "https://example.org/a" and docs[0].snapshot is None
+    assert docs[0].url == "https://example.org/a" and docs[0].snapshot == "wget-1"
     assert {s.reason: s.detail for s in skipped} == {"http_status": "HTTP 404", "not_html": "image/png",
                                                      "empty_text": "no main content extracted",
                                                      "not_http": "no content type"}
@@ -137,10 +144,11 @@ def test_c4_lines_and_bad_lines(tmp_path):
              "{not json", json.dumps({"url": "https://b.example"}), "",
              json.dumps({"text": "Last one."})]
     raw = ("\n".join(lines) + "\n").encode().replace(b"{not json", b"{not json") + b'{"text": "caf\xe9"}\n'
-    (tmp_path / "c4-train.00000-of-01024.json.gz").write_bytes(gzip.compress(raw, mtime=0))
-    docs, skipped, _ = read_all("c4", tmp_path)
-    assert [(d.text, d.origin) for d in docs] == [("Hello world.", "c4-train.00000-of-01024.json.gz#1"),
-                                                 ("Last one.", "c4-train.00000-of-01024.json.gz#5")]
+    d = dump_dir(tmp_path, "c4", "en")
+    (d / "c4-train.00000-of-01024.json.gz").write_bytes(gzip.compress(raw, mtime=0))
+    docs, skipped, _ = read_all("c4", d)
+    assert [(d.text, d.origin) for d in docs] == [("Hello world.", "en/c4-train.00000-of-01024.json.gz#1"),
+                                                 ("Last one.", "en/c4-train.00000-of-01024.json.gz#5")]
     assert docs[0].url == "https://a.example" and docs[0].timestamp == "2019-04-25T12:57:54Z"
     assert [(s.reason, s.detail) for s in skipped] == [
         ("malformed_json", "line 2: Expecting property name enclosed in double quotes at column 2"),
@@ -187,7 +195,8 @@ def test_prog_lang(path, head, lang):
 
 
 def test_github_tree(tmp_path):
-    repo = tmp_path / "octo__tool"
+    root = dump_dir(tmp_path, "github", "2023-03")
+    repo = root / "octo__tool"
     (repo / "src").mkdir(parents=True)
     (repo / "LICENSE").write_text(MIT_TEXT)
     (repo / "src" / "main.py").write_text("print('hi')\n")
@@ -198,13 +207,13 @@ def test_github_tree(tmp_path):
     (repo / ".git").mkdir()
     (repo / ".git" / "HEAD").write_text("ref: refs/heads/main")
     os.symlink("src/main.py", repo / "link.py")
-    (tmp_path / "other__nolicense").mkdir()
-    (tmp_path / "other__nolicense" / "a.sh").write_text("echo hi\n")
-    docs, skipped, _ = read_all("github", tmp_path)
+    (root / "other__nolicense").mkdir()
+    (root / "other__nolicense" / "a.sh").write_text("echo hi\n")
+    docs, skipped, _ = read_all("github", root)
     by_path = {(d.repo, d.path): d for d in docs}
     assert set(by_path) == {("octo/tool", "LICENSE"), ("octo/tool", "src/main.py"), ("other/nolicense", "a.sh")}
     main = by_path[("octo/tool", "src/main.py")]
-    assert (main.license, main.prog_lang, main.origin) == ("MIT", "Python", "octo__tool/src/main.py")
+    assert (main.license, main.prog_lang, main.origin) == ("MIT", "Python", "2023-03/octo__tool/src/main.py")
     assert by_path[("other/nolicense", "a.sh")].license == "unknown"
     reasons = {s.reason: s.detail for s in skipped}
     assert set(reasons) == {"empty_file", "binary", "invalid_utf8", "symlink"}
@@ -237,13 +246,14 @@ def test_wikipedia_dump_articles_redirects_namespaces(tmp_path):
                    + page(11, "Lutetia", "#WEITERLEITUNG [[Paris]]", redirect='<redirect title="Paris" />')
                    + page(12, "Diskussion:Paris", "Talk", ns=1)
                    + page(13, "Leer", "{{Begriffsklärung}}"))
-    (tmp_path / "dewiki-20220701-pages-articles.xml.bz2").write_bytes(bz2.compress(xml))
-    docs, skipped, _ = read_all("wikipedia", tmp_path)
+    d = dump_dir(tmp_path, "wikipedia", "20220701")
+    (d / "dewiki-20220701-pages-articles.xml.bz2").write_bytes(bz2.compress(xml))
+    docs, skipped, _ = read_all("wikipedia", d)
     assert len(docs) == 1
     d = docs[0]
     assert (d.text, d.title, d.lang, d.url) == ("Paris ist die Hauptstadt Frankreichs.", "Paris", "de",
                                                 "https://de.wikipedia.org/wiki/Paris")
-    assert d.origin == "dewiki-20220701-pages-articles.xml.bz2#10"
+    assert d.origin == "20220701/dewiki-20220701-pages-articles.xml.bz2#10"
     assert [(s.reason, s.detail) for s in skipped] == [("redirect", "Lutetia"), ("namespace", "ns 1: Diskussion:Paris"),
                                                        ("empty_text", "Leer")]
 
@@ -279,6 +289,7 @@ def test_strip_gutenberg_old_and_new_layouts():
 
 
 def test_books_reader(tmp_path):
+    tmp_path = dump_dir(tmp_path, "books", "gutenberg")
     (tmp_path / "pg11.txt").write_bytes("\ufeffTitle: Alice\r\n*** START OF THIS PROJECT GUTENBERG EBOOK A ***"
                                         "\r\nBody.\r\n*** END OF THIS PROJECT GUTENBERG EBOOK A ***".encode())
     (tmp_path / "plain.txt").write_text("Already stripped.")
@@ -287,12 +298,12 @@ def test_books_reader(tmp_path):
                                          "*** END OF THE PROJECT GUTENBERG EBOOK X ***")
     notes = {}
     docs = list(read_source("books", tmp_path, notes=notes))
-    assert [(d.origin, d.text, d.title) for d in docs] == [("pg11.txt", "Body.", "Alice"),
-                                                          ("plain.txt", "Already stripped.", "plain")]
+    assert [(d.origin, d.text, d.title) for d in docs] == [("gutenberg/pg11.txt", "Body.", "Alice"),
+                                                          ("gutenberg/plain.txt", "Already stripped.", "plain")]
     assert docs[0].url == "https://www.gutenberg.org/ebooks/11" and notes["no_pg_markers"] == 1
     _, skipped, _ = read_all("books", tmp_path)
-    assert {(s.reason, s.id) for s in skipped} == {("invalid_utf8", doc_id("books", "bad.txt")),
-                                                  ("empty_text", doc_id("books", "hollow.txt"))}
+    assert {(s.reason, s.id) for s in skipped} == {("invalid_utf8", doc_id("books", "gutenberg/bad.txt")),
+                                                  ("empty_text", doc_id("books", "gutenberg/hollow.txt"))}
 
 
 # ---------------------------------------------------------------------------------------- arxiv
@@ -336,6 +347,7 @@ def make_tar(path: Path, files: dict, extra=()):
 
 
 def test_arxiv_reader(tmp_path):
+    tmp_path = dump_dir(tmp_path, "arxiv", "2023-01")
     body = "\\documentclass{article}\n\\begin{document}\n\\section{A}\nText.\n\\end{document}"
     evil = tarfile.TarInfo("../../evil.tex")
     evil.size = 3
@@ -347,7 +359,7 @@ def test_arxiv_reader(tmp_path):
     assert [(d.text, d.url) for d in docs] == [("\\section{A}\nText.", "https://arxiv.org/abs/2301.00001")]
     reasons = {s.reason: s for s in skipped}
     assert set(reasons) == {"no_main_tex", "no_tex", "corrupt_archive"}
-    assert reasons["corrupt_archive"].id == doc_id("arxiv", "2301.00004.tar.gz")
+    assert reasons["corrupt_archive"].id == doc_id("arxiv", "2023-01/2301.00004.tar.gz")
     assert "2301.00004.tar.gz" in reasons["corrupt_archive"].detail
 
 
@@ -358,6 +370,7 @@ def test_html_to_text():
 
 
 def test_stackexchange_question_then_answers_by_score(tmp_path):
+    tmp_path = dump_dir(tmp_path, "stackexchange", "2024-04")
     site = tmp_path / "cooking.stackexchange.com"
     site.mkdir()
     rows = [
@@ -373,7 +386,7 @@ def test_stackexchange_question_then_answers_by_score(tmp_path):
     docs, skipped, _ = read_all("stackexchange", tmp_path)
     assert [d.text for d in docs] == ["Why salt?\n\nQuestion body\n\nhigh\n\nlow\n\nnegative", "Unanswered?\n\nAnyone"]
     d = docs[0]
-    assert (d.score, d.repo, d.origin, d.url) == (5, "cooking.stackexchange.com", "cooking.stackexchange.com/Posts.xml#1",
+    assert (d.score, d.repo, d.origin, d.url) == (5, "cooking.stackexchange.com", "2024-04/cooking.stackexchange.com/Posts.xml#1",
                                                   "https://cooking.stackexchange.com/questions/1")
     assert [(s.reason, s.detail) for s in skipped] == [("post_type", "PostTypeId 4"),
                                                        ("orphan_answer", "ParentId 99 is not a question in this dump")]
@@ -392,20 +405,21 @@ def test_real_bundled_files():
     from pipelines.samples import bundled_dumps_dir
 
     root = bundled_dumps_dir()
-    books = {d.origin: d for d in read_source("books", root / "books")}
-    assert books["pg11.txt"].text.startswith("ALICE'S ADVENTURES IN WONDERLAND")
-    assert books["pg11.txt"].text.endswith("THE END") and "\r" not in books["pg11.txt"].text
-    assert books["pg84.txt"].title == "Frankenstein; Or, The Modern Prometheus"
-    assert "PROJECT GUTENBERG" not in books["pg84.txt"].text.upper()
-    gh = {d.origin: d for d in read_source("github", root / "github")}
-    googler = gh["jarun__googler/googler"]
+    books = {d.origin: d for d in read_source("books", root / "books" / "gutenberg")}
+    assert books["gutenberg/pg11.txt"].text.startswith("ALICE'S ADVENTURES IN WONDERLAND")
+    assert books["gutenberg/pg11.txt"].text.endswith("THE END") and "\r" not in books["gutenberg/pg11.txt"].text
+    assert books["gutenberg/pg84.txt"].title == "Frankenstein; Or, The Modern Prometheus"
+    assert "PROJECT GUTENBERG" not in books["gutenberg/pg84.txt"].text.upper()
+    gh = {d.origin: d for d in read_source("github", root / "github" / "2023-03")}
+    googler = gh["2023-03/jarun__googler/googler"]
     assert (googler.license, googler.prog_lang, googler.repo) == ("GPL-3.0", "Python", "jarun/googler")
-    assert gh["benjaminp__six/six.py"].license == "MIT"
-    se = [d for d in read_source("stackexchange", root / "stackexchange") if d.repo == "beer.stackexchange.com"]
+    assert gh["2023-03/benjaminp__six/six.py"].license == "MIT"
+    se = [d for d in read_source("stackexchange", root / "stackexchange" / "2024-04") if d.repo == "beer.stackexchange.com"]
     assert len(se) == 663 and all("<p>" not in d.text for d in se)
-    cc = [d for d in read_source("commoncrawl", root / "commoncrawl") if d.snapshot == "CC-MAIN-2024-22"]
+    cc = list(read_source("commoncrawl", root / "commoncrawl" / "CC-MAIN-2024-22"))
     assert {d.url for d in cc} == {"https://an.wikipedia.org/wiki/Escopete"} and len(cc) == 2
     assert {d.lang for d in cc} == {None, "spa"}
-    [paper] = [d for d in read_source("arxiv", root / "arxiv") if d.origin == "scipy-1.0-paper.tar.gz"]
+    [paper] = [d for d in read_source("arxiv", root / "arxiv" / "2023-01")
+               if d.origin == "2023-01/scipy-1.0-paper.tar.gz"]
     assert paper.text.startswith("\\section*{Introduction}") and "\\bibliography" not in paper.text
     assert paper.title.startswith("SciPy 1.0")

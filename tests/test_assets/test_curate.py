@@ -47,7 +47,8 @@ def test_curate_assets(data_dir, tmp_path):
     cc = [english(r) for _ in range(30)]
     cc += [cc[0], "Le comité a publié son rapport annuel sur l'état de la rivière et du port.", ""]
     write_raw(data_dir, "commoncrawl", cc)
-    write_raw(data_dir, "wikipedia", [english(r, 12) for _ in range(25)] + ["東京は日本の首都であり、世界最大の都市圏の一つです。"])
+    write_raw(data_dir, "wikipedia", [english(r, 12) for _ in range(25)] + ["東京は日本の首都であり、世界最大の都市圏の一つです。"],
+              lang=["en"] * 25 + ["ja"])
     write_raw(data_dir, "c4", [])                                    # an empty partition
     write_partition(data_dir / "raw_documents" / "arxiv" / "d1", data_dir / "dropped" / "raw_documents" / "arxiv" / "d1",
                     [invalid_utf8_table()], RAW_SCHEMA)
