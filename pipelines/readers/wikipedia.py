@@ -19,6 +19,7 @@ import mwparserfromhell
 from mwparserfromhell.nodes import ExternalLink, Heading, HTMLEntity, Tag, Text, Wikilink
 
 from pipelines.document import Document
+from pipelines.quality.references import cited_urls
 from pipelines.readers.base import ReadContext, ReaderError, list_files
 
 SUFFIXES = (".xml.bz2", ".xml", ".bz2")
@@ -154,7 +155,8 @@ def _read_dump(ctx: ReadContext, path: Path, lang: str) -> Iterator[Document]:
                     ctx.skip("empty_text", origin, title, nbytes)
                     continue
                 url = f"https://{lang}.wikipedia.org/wiki/{quote(title.replace(' ', '_'))}"
-                yield ctx.document(origin, text, title=title, url=url, lang=lang, timestamp=ts)
+                yield ctx.document(origin, text, title=title, url=url, lang=lang, timestamp=ts,
+                                   cited_urls=cited_urls(wikitext))
     except ET.ParseError as e:
         line, col = e.position
         raise ReaderError(path, f"malformed XML at line {line}, column {col} (after page id {last_id}): {e}",
