@@ -204,7 +204,7 @@ def _plot_png(rows: list[tuple]) -> bytes:
 def curation_report(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                     dumps: DumpsResource) -> dg.MaterializeResult:
     """Documents and bytes dropped per source, stage and reason (DuckDB), a plot, and planted-truth scores."""
-    from pipelines.curation_report import drop_table, kept_table
+    from pipelines.curation_report import drop_table, kept_table, rule_shares
 
     root = storage.root_path
     rows = drop_table(root)
@@ -213,12 +213,15 @@ def curation_report(context: dg.AssetExecutionContext, storage: ArtifactStorage,
     md += [f"| {s} | {st} | {r} | {n} | {b} |" for s, st, r, n, b in rows]
     kmd = ["| source | raw documents | curated documents | curated bytes |", "|---|---|---|---|"]
     kmd += [f"| {s} | {n_in} | {n} | {b} |" for s, n_in, n, b in kept]
+    rmd = ["| stage | rule | CC documents reaching it | kept | share kept |", "|---|---|---|---|---|"]
+    rmd += [f"| {st} | {r} | {n} | {k} | {sh} |" for st, r, n, k, sh in rule_shares(root)]
     png = _plot_png(rows)
     storage.write_bytes(png, "curation_report", "drops.png")
     storage.write_text("\n".join(md) + "\n", "curation_report", "drops.md")
     meta = {
         "drops": dg.MetadataValue.md("\n".join(md)),
         "curated": dg.MetadataValue.md("\n".join(kmd)),
+        "commoncrawl_kept_by_rule": dg.MetadataValue.md("\n".join(rmd)),
         "plot": dg.MetadataValue.md(f"![drops](data:image/png;base64,{base64.b64encode(png).decode()})"),
         "documents_dropped": sum(r[3] for r in rows),
         "bytes_dropped": sum(r[4] for r in rows),

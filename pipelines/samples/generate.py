@@ -88,8 +88,9 @@ class Plan:
         return Plan(snapshots=["CC-MAIN-2023-50", "CC-MAIN-2024-10"], wet_docs=70, warc_docs=24, c4_docs=200,
                     records_per_file=10_000, exact_frac=0.06, near_frac=0.07, foreign_frac=0.06,
                     low_quality_frac=0.08, paragraphs=(2, 6),
-                    wiki_pages={"de": 4, "fr": 4, "ru": 4, "ja": 3}, github_repos=3, github_files=6,
-                    books=1, book_paragraphs=120, papers=2, se_questions=14, real_cited=12, with_real=True)
+                    wiki_pages={"en": 30, "de": 4, "fr": 4, "ru": 4, "ja": 3}, github_repos=3, github_files=6,
+                    books=1, book_paragraphs=120, papers=2, se_questions=14, reference_frac=0.5, cited_frac=0.7,
+                    real_cited=12, with_real=True)
 
     @staticmethod
     def scaled(docs: int) -> "Plan":
@@ -194,6 +195,8 @@ REFERENCE_SENTENCES = [
     "Source: {p} {n} archive, annual report {y}, section {d}.",
     "The census of {y} recorded {d} residents and {d} registered {n}s in {p}.",
     "Figures are given in thousands and were revised in {y} by the {n} committee.",
+    "Retrieved from the {p} {n} database, record {d}, last updated {y}.",
+    "Volume {d}, issue {d} of the {a} {n} journal summarizes the {y} data.",
 ]
 
 
@@ -204,7 +207,7 @@ def reference_text(rng: random.Random, paragraphs: tuple[int, int]) -> str:
             "d": str(rng.randrange(2, 900)), "y": str(rng.randrange(1890, 2023)), "n": rng.choice(T.NOUNS),
             "a": rng.choice(T.ADJECTIVES), "p": rng.choice(T.PLACES), "w": rng.choice(T.NAMES)}[m.group(1)], t)
     paras = T.english(rng, rng.randrange(*paragraphs)).split("\n\n")
-    return "\n\n".join(" ".join(fill(t) for t in rng.sample(REFERENCE_SENTENCES, 3)) + " " + p for p in paras)
+    return "\n\n".join(" ".join(fill(t) for t in rng.sample(REFERENCE_SENTENCES, 4)) + " " + p for p in paras)
 
 
 def cite_variant(url: str, rng: random.Random) -> str:
