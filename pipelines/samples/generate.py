@@ -226,11 +226,13 @@ def cite_variant(url: str, rng: random.Random) -> str:
     return url
 
 
-def real_cited_urls(out: Path) -> list[str]:
-    """URLs the real enwiki sample under `out` cites, in order (none when it is not there)."""
+def real_cited_urls() -> list[str]:
+    """URLs the real enwiki sample shipped with the bundled samples cites, in order (read from the
+    package, so that generating into an empty folder gives the same files)."""
     from pipelines.quality.references import cited_urls, normalize
+    from pipelines.samples import bundled_dumps_dir
 
-    files = sorted((out / "wikipedia").glob("*/enwiki-latest-*.bz2"))
+    files = sorted((bundled_dumps_dir() / "wikipedia").glob("*/enwiki-latest-*.bz2"))
     if not files:
         return []
     urls: dict[str, None] = {}
@@ -376,7 +378,7 @@ def write_commoncrawl(out: Path, plan: Plan, rng: random.Random, truth: Truth) -
     root = out / "commoncrawl"
     if plan.with_real:
         truth.exact_duplicates.extend(REAL_EXACT)
-    real = real_cited_urls(out)
+    real = real_cited_urls() if plan.with_real and plan.real_cited else []
     real = rng.sample(real, min(plan.real_cited, len(real)))
     n = 0
     for s, snap in enumerate(plan.snapshots):

@@ -223,3 +223,37 @@ def test_no_wikipedia_text_skips_cc_models_without_losing_pages(tmp_path):
     assert manifest["lm"] is None
     r = filter_partition(cc, "commoncrawl", tmp_path / "m")
     assert r.kept.num_rows == 2 and "skipped" in r.info["skipped"]
+
+
+# ----------------------------------------------------------------------------- cited URLs
+
+def test_cited_urls_from_wikitext():
+    from pipelines.quality.references import cited_urls
+
+    wt = ("'''X''' is a town.<ref>{{cite web |url=https://www.Example.com/a/b?x=1 |title=T}}</ref> See "
+          "[http://site.org/page.html the page] and http://bare.net/p, also ''[https://it.org/q]''.\n"
+          "<ref>{{cite news|url=https://web.archive.org/web/2019/http://old.com/story|title=S}}</ref>"
+          "[[File:x.jpg]] [http://site.org/page.html again]")
+    assert cited_urls(wt) == ["https://www.Example.com/a/b?x=1", "http://site.org/page.html", "http://bare.net/p",
+                              "https://it.org/q", "http://old.com/story"]
+
+
+@pytest.mark.parametrize("a,b", [
+    ("http://www.Example.COM/path/", "https://example.com/path"),
+    ("https://example.com/path?utm_source=wiki&b=2&a=1#frag", "http://example.com/path?a=1&b=2"),
+    ("https://example.com:443/%7Euser", "http://example.com/~user"),
+    ("https://example.com/?fbclid=xyz", "https://example.com"),
+])
+def test_url_normalization_joins_spellings_of_one_page(a, b):
+    from pipelines.quality.references import normalize, url_key
+
+    assert normalize(a) == normalize(b) and url_key(a) == url_key(b)
+
+
+def test_url_normalization_keeps_pages_apart():
+    from pipelines.quality.references import normalize
+
+    assert normalize("https://example.com/a") != normalize("https://example.com/b")
+    assert normalize("https://example.com/a?id=1") != normalize("https://example.com/a?id=2")
+    assert normalize("https://example.com:8080/a") != normalize("https://example.com/a")
+    assert normalize("ftp://example.com/a") is None and normalize("not a url") is None
