@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from pipelines import recipes
 from pipelines.langid import SCHEMA as LID_SCHEMA
-from pipelines.quality import classifier, heuristics, lm as lms
+from pipelines.quality import classifier, heuristics
+from pipelines.quality import lm as lms
 from pipelines.quality.models import MANIFEST, train_models
 from pipelines.quality.perplexity import buckets
 from pipelines.stage import DropLog, StageResult, add_columns, finish, text_bytes
@@ -28,7 +29,7 @@ from pipelines.stage import DropLog, StageResult, add_columns, finish, text_byte
 STAGE = recipes.QUALITY
 ADDED_COLUMNS = [("perplexity", pa.float64()), ("bucket", pa.string()), ("wiki_score", pa.float64())]
 SCHEMA = pa.schema(list(LID_SCHEMA) + [pa.field(n, t) for n, t in ADDED_COLUMNS])
-__all__ = ["train_models", "filter_partition", "filter_file", "SCHEMA", "MANIFEST"]
+__all__ = ["MANIFEST", "SCHEMA", "filter_file", "filter_partition", "train_models"]
 
 
 @functools.lru_cache(maxsize=2)

@@ -15,8 +15,8 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -95,6 +95,12 @@ def cannot_train(positives: Sequence, negatives: Sequence, folds: int) -> str | 
     return None
 
 
+def _split(items: Sequence[tuple[str, str]], f: int, folds: int) -> tuple[list[str], list[str]]:
+    """Texts of the other folds (training) and of fold f (its held-out test); one fold trains on all."""
+    return ([t for i, t in items if fold_of(i, folds) != f or folds == 1],
+            [t for i, t in items if fold_of(i, folds) == f and folds > 1])
+
+
 def train_folds(positives: Sequence[tuple[str, str]], negatives: Sequence[tuple[str, str]], folds: int,
                 directory: str | os.PathLike, seed: int = 0) -> tuple[list[Path], dict]:
     """One model per fold, trained on the other folds' (id, text) pages; returns their paths and the
@@ -103,11 +109,7 @@ def train_folds(positives: Sequence[tuple[str, str]], negatives: Sequence[tuple[
     directory.mkdir(parents=True, exist_ok=True)
     paths, right_pos, right_neg, n_pos, n_neg = [], 0, 0, 0, 0
     for f in range(folds):
-        def split(items):
-            train_ = [t for i, t in items if fold_of(i, folds) != f or folds == 1]
-            test = [t for i, t in items if fold_of(i, folds) == f and folds > 1]
-            return train_, test
-        (pos_train, pos_test), (neg_train, neg_test) = split(positives), split(negatives)
+        (pos_train, pos_test), (neg_train, neg_test) = (_split(positives, f, folds), _split(negatives, f, folds))
         p = directory / f"wiki_classifier_fold{f}.bin"
         model = train(pos_train, neg_train, p, seed=seed + f)
         paths.append(p)

@@ -16,6 +16,7 @@ Backends behind one interface (`perplexity(texts)`, `save(dir)`, `load(dir, mani
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -23,8 +24,8 @@ import subprocess
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class KenLMModel:
 
     @classmethod
     def train(cls, texts: Sequence[str], directory: str | os.PathLike, seed: int = 0,
-              vocab: int = SP_VOCAB, order: int = ORDER) -> "KenLMModel":
+              vocab: int = SP_VOCAB, order: int = ORDER) -> KenLMModel:
         import sentencepiece as spm
 
         d = Path(directory)
@@ -87,27 +88,26 @@ class KenLMModel:
         if not lines:
             raise ValueError("cannot train the perplexity model: no text")
         with tempfile.TemporaryDirectory() as tmp:
-            corpus = Path(tmp) / "wiki.txt"
-            corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
             # The vocabulary a small corpus supports is below CCNet's 65k: ask for what fits
-            # (hard_vocab_limit off), and never fewer than a byte-fallback-free minimum.
+            # (hard_vocab_limit off). Sentences come from an iterator and the model goes to memory, so
+            # that no temporary path is recorded in it: the same text gives the same bytes.
             chars = len(set("".join(lines)))
             size = max(SP_MIN_VOCAB, min(vocab, len(lines) * 2, chars + 4_000))
-            # One thread, input in file order: the same text gives the same pieces on every run.
+            model = io.BytesIO()
             spm.SentencePieceTrainer.train(
-                input=str(corpus), model_prefix=str(d / "sp"), vocab_size=size, hard_vocab_limit=False,
+                sentence_iterator=iter(lines), model_writer=model, vocab_size=size, hard_vocab_limit=False,
                 model_type="unigram", character_coverage=0.9999, num_threads=1, minloglevel=2,
                 input_sentence_size=2_000_000, shuffle_input_sentence=False)
+            (d / "sp.model").write_bytes(model.getvalue())
             sp = spm.SentencePieceProcessor(model_file=str(d / "sp.model"))
             pieces = Path(tmp) / "pieces.txt"
             with open(pieces, "w", encoding="utf-8") as fh:
-                for line in lines:
-                    fh.write(" ".join(sp.encode(line, out_type=str)) + "\n")
+                fh.writelines(" ".join(sp.encode(line, out_type=str)) + "\n" for line in lines)
             arpa = d / "lm.arpa"
             # --discount_fallback: small corpora have too few singletons for Kneser-Ney's discounts.
             cmd = [lmplz_path(), "-o", str(order), "--discount_fallback", "-S", "10%", "-T", tmp,
                    "--text", str(pieces), "--arpa", str(arpa)]
-            r = subprocess.run(cmd, capture_output=True, text=True)
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if r.returncode != 0:
                 raise RuntimeError(f"lmplz failed ({r.returncode}): {r.stderr[-2000:]}")
         return cls(d)
@@ -129,7 +129,7 @@ class KenLMModel:
         return out
 
     def files(self) -> list[str]:
-        return ["sp.model", "sp.vocab", "lm.arpa"]
+        return ["sp.model", "lm.arpa"]
 
 
 class KneserNeyModel:
@@ -143,7 +143,7 @@ class KneserNeyModel:
 
     @classmethod
     def train(cls, texts: Sequence[str], directory: str | os.PathLike, seed: int = 0,
-              order: int = 3) -> "KneserNeyModel":
+              order: int = 3) -> KneserNeyModel:
         """`order` is accepted for the common interface; this model is always a trigram model."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)

@@ -18,14 +18,15 @@ import json
 import os
 import random
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from pipelines import recipes
-from pipelines.quality import classifier, lm as lms, references
+from pipelines.quality import classifier, references
+from pipelines.quality import lm as lms
 from pipelines.quality.perplexity import cutoffs
 
 MANIFEST = "models.json"
@@ -102,7 +103,7 @@ def train_models(wiki_files: Sequence[str | os.PathLike], cc_files: Sequence[str
     del cited
     manifest: dict = {"lm": None, "lm_backend": None, "lm_backend_note": None, "cutoffs": None,
                       "percentiles": ppl_step.params["percentiles"], "wiki_documents": wiki_docs,
-                      "cited_urls_found": cited_found, "cited_urls_distinct": int(len(cited_keys)),
+                      "cited_urls_found": cited_found, "cited_urls_distinct": len(cited_keys),
                       "classifier": [], "seed": seed, "max_lm_docs": max_lm_docs,
                       "max_classifier_docs": max_classifier_docs}
     if not wiki_docs:

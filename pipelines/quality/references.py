@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 import numpy as np
 
 # Ends at whitespace or a character that closes wiki/HTML markup; `|` ends a template parameter.
-_URL = re.compile(r"https?://[^\s\[\]<>\"|{}]+", re.I)
+_URL = re.compile(r"https?://[^\s\[\]<>\"|{}]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)'"               # prose punctuation after a bare URL (a `)` inside parentheses)
-_ARCHIVE = re.compile(r"^https?://(?:web\.archive\.org/web|archive\.(?:org|today|is|ph))/[^/]*/(https?://.+)$", re.I)
-TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|yclid|igshid|ref_src)$", re.I)
+_ARCHIVE = re.compile(r"^https?://(?:web\.archive\.org/web|archive\.(?:org|today|is|ph))/[^/]*/(https?://.+)$", re.IGNORECASE)
+TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|yclid|igshid|ref_src)$", re.IGNORECASE)
 DEFAULT_PORTS = {"80", "443"}
 
 
@@ -57,8 +57,7 @@ def normalize(url: str | None) -> str | None:
     if p.scheme.lower() not in ("http", "https") or not p.hostname:
         return None
     host = p.hostname.lower().rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
+    host = host.removeprefix("www.")
     if port is not None and str(port) not in DEFAULT_PORTS:
         host = f"{host}:{port}"
     # One spelling of the path: percent-decoded then re-encoded, so %7E and ~ compare equal.

@@ -9,9 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import pipelines.langid as langid
-import pipelines.quality as quality
-from pipelines import recipes
+from pipelines import langid, quality, recipes
 from pipelines.dedup import SCHEMA as DEDUP_SCHEMA
 from pipelines.dedup.line import line_hash, normalize_line
 from pipelines.langid import SCHEMA as LID_SCHEMA
