@@ -464,7 +464,8 @@ def wikitext(lang: str, title: str, rng: random.Random, cites: list[str] = ()) -
     """A generated article; it cites `cites` (the first in a <ref>, the rest as external links), or an
     uncrawled example.org page when there are none."""
     cat, file_, _, _ = WIKI_WORDS[lang]
-    body = T.english(rng, 3) if lang == "en" else T.foreign(lang, rng, 3, 3)
+    # English articles state records and figures the way the pages they cite do (reference_text).
+    body = reference_text(rng, (3, 4)) if lang == "en" else T.foreign(lang, rng, 3, 3)
     paras = body.split("\n\n")
     words = paras[0].split(" ")
     if len(words) > 6:  # a piped link and a plain link inside the prose
