@@ -260,3 +260,16 @@ def test_url_normalization_keeps_pages_apart():
     assert normalize("https://example.com/a?id=1") != normalize("https://example.com/a?id=2")
     assert normalize("https://example.com:8080/a") != normalize("https://example.com/a")
     assert normalize("ftp://example.com/a") is None and normalize("not a url") is None
+
+
+def test_without_kenlm_the_kneser_ney_model_runs_with_the_same_fixed_cutoffs(tmp_path, monkeypatch):
+    from pipelines.quality import lm as lms
+
+    monkeypatch.setattr(lms, "kenlm_missing", lambda: "python module missing: kenlm")
+    r = random.Random(8)
+    (wiki_files, cc_files), cc = _cc_and_wiki(tmp_path, r)
+    m = train_models(wiki_files, cc_files, tmp_path / "m")
+    assert m["lm_backend"] == "kneser_ney" and m["lm_backend_note"] == "kenlm unavailable: python module missing: kenlm"
+    assert m["cutoff_source"] == "held-out wikipedia" and m["cutoffs"][0] < m["cutoffs"][1]
+    res = filter_file(cc, "commoncrawl", str(tmp_path / "m"))
+    assert res.info["lm_backend"] == "kneser_ney" and res.info["perplexity_cutoffs"] == m["cutoffs"]
