@@ -75,7 +75,7 @@ def _write(out_dir: Path, manifest: dict, t0: float) -> dict:
 
 
 def train_models(wiki_files: Sequence[str | os.PathLike], cc_files: Sequence[str | os.PathLike],
-                 out_dir: str | os.PathLike, seed: int = 0, max_lm_docs: int = 1_000_000,
+                 out_dir: str | os.PathLike, seed: int = 0, max_lm_docs: int = 300_000,
                  max_classifier_docs: int = 100_000) -> dict:
     """Train the perplexity LM (cut-offs fixed with it) and the cross-fitted reference classifier."""
     t0 = time.perf_counter()
