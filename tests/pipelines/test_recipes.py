@@ -205,3 +205,24 @@ def test_line_normalization_keeps_ascii_punctuation_as_ccnet():
     weird = "０２３´∶：\x10 | ;012 hèllo"
     assert ccnet_normalize(weird) == "000 | ;000 hèllo"
     assert normalize_line(weird) == ccnet_normalize(weird)
+
+
+# ----------------------------------------------------------------------------- curation_report
+
+def test_rule_shares_follow_the_order_rules_run(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from pipelines import curation_report as cr
+
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(100)]}), tmp_path / "raw.parquet")
+    monkeypatch.setattr(cr, "_files", lambda d, which="output": [str(tmp_path / "raw.parquet")]
+                        if "raw_documents" in str(d) else [])
+    monkeypatch.setattr(cr, "drop_table", lambda root: [
+        ("commoncrawl", "quality_filtered", "not_wiki_reference", 30, 0),
+        ("commoncrawl", "quality_filtered", "perplexity_tail", 40, 0),
+        ("commoncrawl", "deduplicated", "exact_duplicate", 10, 0),
+        ("c4", "quality_filtered", "c4_bad_words", 5, 0)])
+    assert cr.rule_shares(tmp_path) == [
+        ("deduplicated", "exact_duplicate", 100, 90, 0.9),
+        ("quality_filtered", "perplexity_tail", 90, 50, 0.5556),   # perplexity runs before the classifier
+        ("quality_filtered", "not_wiki_reference", 50, 20, 0.4)]
