@@ -138,13 +138,14 @@ def test_foreign_documents_are_identified_by_lid(truth, docs):
 
 def test_wiki_dumps_in_other_languages(truth, regenerated):
     names = sorted(p.name for p in (BUNDLED / "wikipedia").iterdir())
-    assert [n[:4] for n in names] == ["dewi", "enwi", "frwi", "jawi", "ruwi"]
+    assert [n[:4] for n in names] == ["dewi", "enwi", "enwi", "frwi", "jawi", "ruwi"]  # en: generated and real
     ja = [d for d in read_source("wikipedia", regenerated / "wikipedia") if d.lang == "ja"]
     assert sorted(d.id for d in ja) == sorted(truth["wiki_other_language"])
 
 
 def test_cited_pages_are_crawled_at_urls_wikipedia_cites(truth, docs):
     from pipelines.quality.references import url_key
+    from pipelines.readers import read_source
 
     wiki = [d for dump in sorted((BUNDLED / "wikipedia").iterdir()) if dump.is_dir()
             for d in read_source("wikipedia", dump)]
