@@ -16,7 +16,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,ray]'
 	touch $(STAMP)
 
-install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+# KenLM's `lmplz` (CCNet's LM trainer, used by quality_models), built once from the kenlm sdist into
+# .venv/bin (~3 min on 2 cores). Needs a C++ compiler, cmake and Boost; on Debian, as root, the missing
+# -dev packages are installed here. Without it quality_models falls back to its numpy Kneser-Ney model.
+KENLM_DEBS := cmake g++ zlib1g-dev libbz2-dev liblzma-dev libboost-program-options-dev libboost-system-dev \
+	libboost-thread-dev libboost-test-dev
+$(BIN)/lmplz: | $(STAMP)
+	if [ ! -d /usr/include/boost/program_options ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(KENLM_DEBS); fi
+	rm -rf $(VENV)/kenlm-build && mkdir -p $(VENV)/kenlm-build
+	$(BIN)/pip download --quiet --no-deps --no-binary kenlm --no-build-isolation 'kenlm==0.3.0' -d $(VENV)/kenlm-build
+	tar -xzf $(VENV)/kenlm-build/kenlm-0.3.0.tar.gz -C $(VENV)/kenlm-build
+	cmake -S $(VENV)/kenlm-build/kenlm-0.3.0 -B $(VENV)/kenlm-build/build -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 >/dev/null
+	$(MAKE) -C $(VENV)/kenlm-build/build -j2 lmplz >/dev/null
+	cp $(VENV)/kenlm-build/build/bin/lmplz $@
+	rm -rf $(VENV)/kenlm-build
+
+install: $(STAMP) $(BIN)/lmplz $(DAGSTER_HOME)/dagster.yaml
 
 $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME)

@@ -12,7 +12,6 @@ import io as _io
 import json
 
 import dagster as dg
-import pyarrow as pa
 
 from assets.ingest import allow_empty
 from assets.partitions import dump_partitions, key_parts
@@ -105,31 +104,29 @@ def _files_of(storage: ArtifactStorage, asset: str, source: str) -> list:
     return committed_files(storage.path(asset, source))
 
 
-def _table(files: list) -> pa.Table:
-    from pipelines.stage import read_file
-
-    tables = [read_file(f)[0] for f in files]
-    return pa.concat_tables(tables, promote_options="default") if tables else pa.table({"id": [], "text": []})
-
-
 @dg.asset(deps=[dg.AssetDep(language_identified, partition_mapping=dg.AllPartitionMapping())],
-          group_name=GROUP, kinds={"python", "numpy"}, code_version="1")
-def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
-    """Kneser-Ney LM on Wikipedia, CCNet perplexity cut-offs on CommonCrawl, reference classifier."""
-    wiki = _table(_files_of(storage, "language_identified", "wikipedia"))
-    cc = _table(_files_of(storage, "language_identified", "commoncrawl"))
+          group_name=GROUP, kinds={"python", "kenlm"}, code_version="2")
+def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage,
+                   profile: ProfileResource) -> dg.MaterializeResult:
+    """SentencePiece + 5-gram KenLM on Wikipedia with fixed perplexity cut-offs; the reference classifier
+    (CommonCrawl pages cited by Wikipedia vs random pages). Streams every dump's files."""
+    d = profile.get().data
+    wiki = _files_of(storage, "language_identified", "wikipedia")
+    cc = _files_of(storage, "language_identified", "commoncrawl")
     with storage.atomic("quality_models") as tmp:
-        manifest = train_models(wiki, cc, tmp)
-    if manifest.get("skipped"):
-        context.log.warning(f"quality models not trained: {manifest['skipped']}")
+        manifest = train_models(wiki, cc, tmp, seed=d.quality_seed, max_lm_docs=d.quality_lm_docs,
+                                max_classifier_docs=d.quality_classifier_docs)
+    for k in ("skipped", "lm_backend_note", "classifier_skipped"):
+        if manifest.get(k):
+            context.log.warning(f"quality models: {manifest[k]}")
     context.log.info(f"quality models: {manifest}")
+    keys = ("lm_backend", "lm_docs", "cutoff_docs", "wiki_documents", "cited_urls_found", "cited_urls_distinct",
+            "cc_pages", "cited_pages_matched", "classifier_positives", "classifier_negatives", "seconds")
     return dg.MaterializeResult(metadata={
-        "lm_documents": manifest["lm_docs"], "lm_vocabulary": manifest["lm_vocab"],
-        "lm_language": manifest["lm_language"],
+        **{k: manifest.get(k) for k in keys if manifest.get(k) is not None},
         "perplexity_cutoffs_p30_p60": dg.MetadataValue.json(manifest["cutoffs"]),
-        "classifier_positives": manifest["classifier_positives"],
-        "classifier_negatives": manifest["classifier_negatives"],
-        "classifier_folds": len(manifest["classifier"]), "seconds": manifest["seconds"],
+        "classifier_heldout": dg.MetadataValue.json(manifest.get("classifier_heldout")),
+        "classifier_folds": len(manifest["classifier"]),
     })
 
 
@@ -174,7 +171,7 @@ def _plot_png(rows: list[tuple]) -> bytes:
 def curation_report(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                     dumps: DumpsResource) -> dg.MaterializeResult:
     """Documents and bytes dropped per source, stage and reason (DuckDB), a plot, and planted-truth scores."""
-    from pipelines.curation_report import drop_table, kept_table
+    from pipelines.curation_report import drop_table, kept_table, rule_shares
 
     root = storage.root_path
     rows = drop_table(root)
@@ -183,12 +180,15 @@ def curation_report(context: dg.AssetExecutionContext, storage: ArtifactStorage,
     md += [f"| {s} | {st} | {r} | {n} | {b} |" for s, st, r, n, b in rows]
     kmd = ["| source | raw documents | curated documents | curated bytes |", "|---|---|---|---|"]
     kmd += [f"| {s} | {n_in} | {n} | {b} |" for s, n_in, n, b in kept]
+    rmd = ["| stage | rule | CC documents reaching it | kept | share kept |", "|---|---|---|---|---|"]
+    rmd += [f"| {st} | {r} | {n} | {k} | {sh} |" for st, r, n, k, sh in rule_shares(root)]
     png = _plot_png(rows)
     storage.write_bytes(png, "curation_report", "drops.png")
     storage.write_text("\n".join(md) + "\n", "curation_report", "drops.md")
     meta = {
         "drops": dg.MetadataValue.md("\n".join(md)),
         "curated": dg.MetadataValue.md("\n".join(kmd)),
+        "commoncrawl_kept_by_rule": dg.MetadataValue.md("\n".join(rmd)),
         "plot": dg.MetadataValue.md(f"![drops](data:image/png;base64,{base64.b64encode(png).decode()})"),
         "documents_dropped": sum(r[3] for r in rows),
         "bytes_dropped": sum(r[4] for r in rows),

@@ -97,6 +97,10 @@ class DataArgs:
     minhash_perms: int = 128                # 9 bands x 13 rows + 11 unused ≈ Jaccard 0.8 threshold
     minhash_bands: int = 9
     minhash_ngram: int = 13                 # word n-grams (shingles)
+    # quality_models: training samples are capped (seeded reservoir samples over the streamed files).
+    quality_lm_docs: int = 300_000          # Wikipedia articles for the SentencePiece + KenLM model (~1 GB of text)
+    quality_classifier_docs: int = 100_000  # cited and random CommonCrawl pages, each class
+    quality_seed: int = 0
 
 
 @dataclass(frozen=True)

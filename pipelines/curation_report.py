@@ -50,3 +50,34 @@ def kept_table(root: str | Path) -> list[tuple]:
         n_raw = _sql("SELECT count(*) FROM raw", raw=raw)[0][0] if raw else 0
         out.append((src_dir.name, int(n_raw), int(n), int(b)))
     return out
+
+
+# The order in which a CommonCrawl page meets the rules (pipelines/recipes.py); other reasons follow.
+RULE_ORDER = ("null_text", "empty_text", "exact_duplicate", "near_duplicate", "line_dedup_empty", "language",
+              "perplexity_tail", "not_wiki_reference")
+
+
+def rule_shares(root: str | Path, source: str = "commoncrawl") -> list[tuple]:
+    """[(stage, rule, documents reaching the rule, kept by it, share kept)] for one source, in the order
+    the rules run: what each rule keeps of what reached it."""
+    root = Path(root)
+    raw = _files(root / "raw_documents" / source)
+    if not raw:
+        return []
+    n = duckdb.sql(f"SELECT count(*) FROM read_parquet({raw})").fetchall()[0][0]
+    drops = {(st, r): d for s, st, r, d, _ in drop_table(root) if s == source}
+    order = {r: i for i, r in enumerate(RULE_ORDER)}
+    out = []
+    for stage in STAGES:
+        for (st, rule) in sorted((k for k in drops if k[0] == stage), key=lambda k: (order.get(k[1], 99), k[1])):
+            kept = n - drops[(st, rule)]
+            out.append((stage, rule, int(n), int(kept), round(kept / n, 4) if n else None))
+            n = kept
+    return out
+
+
+if __name__ == "__main__":  # python -m pipelines.curation_report $LLAMA_DATA_DIR [source]
+    import sys
+
+    for row in rule_shares(sys.argv[1], *(sys.argv[2:3] or ["commoncrawl"])):
+        print("\t".join(map(str, row)))

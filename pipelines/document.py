@@ -32,6 +32,7 @@ class Document:
     snapshot: str | None = None  # CommonCrawl snapshot (sub-folder), dump date
     timestamp: str | None = None
     origin: str = ""             # where it was read: "<file relative to the dump dir>#<record offset or key>"
+    cited_urls: list[str] | None = None  # Wikipedia: URLs the article cites (pipelines/quality/references.py)
     extra: dict = field(default_factory=dict, repr=False)  # reader-private, not written
 
     def row(self) -> dict:
@@ -56,6 +57,7 @@ RAW_SCHEMA = pa.schema(
         ("snapshot", pa.string()),
         ("timestamp", pa.string()),
         ("origin", pa.string()),
+        ("cited_urls", pa.list_(pa.string())),
     ]
 )
 

@@ -43,11 +43,12 @@ _LID_TAG = Step(LID, "langid", {"keep": None, "min_score": 0.0}, "label + score 
 RECIPES: dict[str, tuple[Step, ...]] = {
     "commoncrawl": (
         _EXACT, _NEAR, _LINE, _LID_EN,
-        Step(QUALITY, "perplexity", {"percentiles": [30, 60], "keep": ["head", "middle"]},
-             "Wikipedia-trained Kneser-Ney LM; CCNet buckets by CC percentile; tail dropped"),
-        Step(QUALITY, "wiki_classifier", {"drop_quantile": 0.1, "folds": 2},
-             "fastText: Wikipedia-like (reference) vs random CC page, cross-fitted; drop the pages "
-             "least like references (below the 10% quantile of P(ref), never P(ref) >= 0.5)"),
+        Step(QUALITY, "perplexity", {"backend": "kenlm", "order": 5, "percentiles": [30, 60],
+                                     "keep": ["head", "middle"]},
+             "CCNet: 5-gram KenLM on SentencePiece pieces, both trained on Wikipedia; head/middle/tail "
+             "by cut-offs fixed at the 30th/60th percentile of held-out Wikipedia perplexity; tail dropped"),
+        Step(QUALITY, "wiki_classifier", {"min_score": 0.5, "folds": 2},
+             "fastText: pages cited by Wikipedia vs random CC pages, cross-fitted; P(reference) < 0.5 dropped"),
     ),
     "c4": (
         _EXACT, _NEAR, _LID_EN,

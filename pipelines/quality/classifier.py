@@ -1,14 +1,13 @@
-"""LLaMA's reference classifier: a fastText linear model telling "Wikipedia reference" pages from random
-CommonCrawl pages; CommonCrawl pages it does not classify as references are discarded.
+"""LLaMA's reference classifier: a fastText linear model telling pages Wikipedia cites from random
+CommonCrawl pages; CommonCrawl pages with P(reference) < 0.5 are discarded (SPEC §1).
 
-Positives (documented stand-in): the text of Wikipedia articles. The paper's positives are the pages
-that Wikipedia articles cite; our raw Wikipedia text has its links stripped by the reader and the
-sample CommonCrawl holds few cited pages, so article text stands in for "the kind of page Wikipedia
-would cite" - the same signal the real classifier approximates. Negatives: random CommonCrawl pages.
+Positives: CommonCrawl pages whose normalized URL a Wikipedia article cites (references.py, joined in
+models.py). Negatives: random CommonCrawl pages that are not cited, as many as there are positives.
 
-The negatives are the very pages we later score, so the model is cross-fitted: CommonCrawl pages are
-split into `folds` by a hash of their id; the model for fold f is trained on the other folds (plus
-all positives) and scores only fold f. No page is scored by a model that saw it.
+Both classes are pages we later score, so the model is cross-fitted: pages are split into `folds` by
+a hash of their id; the model for fold f is trained on the other folds and scores only fold f. No
+page is scored by a model that saw it, and each fold's pages are a held-out test set of its model
+(`heldout` in the manifest: accuracy on cited vs random pages at the 0.5 threshold).
 """
 from __future__ import annotations
 
@@ -16,8 +15,8 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -25,6 +24,7 @@ _WS = re.compile(r"\s+")
 MAX_WORDS = 200  # a page's first words are enough and keep training fast
 POS, NEG = "__label__wiki", "__label__cc"
 RETRIES = 4
+MIN_UPDATES, MAX_EPOCHS = 5_000, 100  # a few dozen pages need ~100 passes at lr 1.0 to separate
 
 
 def fold_of(doc_id: str, folds: int) -> int:
@@ -35,13 +35,19 @@ def normalize(text: str) -> str:
     return " ".join(_WS.sub(" ", (text or "").lower()).split(" ")[:MAX_WORDS]).strip()
 
 
+def epochs_for(examples: int) -> int:
+    """fastText's 5 epochs for large sets; a small set gets more passes (about MIN_UPDATES examples seen)."""
+    return int(min(MAX_EPOCHS, max(5, -(-MIN_UPDATES // max(examples, 1)))))
+
+
 def train(positives: Sequence[str], negatives: Sequence[str], path: str | os.PathLike, seed: int = 0,
-          epoch: int = 5, dim: int = 32):
+          epoch: int | None = None, dim: int = 32, lr: float = 1.0):
     """Train one fastText classifier (single thread: deterministic) and save it to `path`."""
     import fasttext
 
     if not positives or not negatives:
         raise ValueError(f"classifier needs both classes: {len(positives)} positives, {len(negatives)} negatives")
+    epoch = epoch or epochs_for(len(positives) + len(negatives))
     rng = np.random.default_rng(seed)
     lines = [f"{POS} {normalize(t)}" for t in positives] + [f"{NEG} {normalize(t)}" for t in negatives]
     order = rng.permutation(len(lines))
@@ -54,7 +60,7 @@ def train(positives: Sequence[str], negatives: Sequence[str], path: str | os.Pat
         # the error still shows up now and then, so a failed run is retried with the next seed.
         for attempt in range(RETRIES):
             try:
-                model = fasttext.train_supervised(input=train_path, epoch=epoch, dim=dim, lr=0.1, wordNgrams=2,
+                model = fasttext.train_supervised(input=train_path, epoch=epoch, dim=dim, lr=lr, wordNgrams=2,
                                                   loss="ns", minCount=1, bucket=200_000, thread=1,
                                                   seed=seed + 101 * attempt, verbose=0)
                 break
@@ -80,19 +86,41 @@ def wiki_probability(model, texts: Sequence[str]) -> np.ndarray:
     return out
 
 
-def train_folds(positives: Sequence[str], cc_ids: Sequence[str], cc_texts: Sequence[str], folds: int,
-                directory: str | os.PathLike, seed: int = 0) -> list[Path]:
-    """One model per fold, trained on the other folds' CommonCrawl pages; returns their paths."""
+def cannot_train(positives: Sequence, negatives: Sequence, folds: int) -> str | None:
+    """Why the cross-fitted classifier cannot be trained on these (id, text) pages, or None."""
+    for name, items in (("cited CommonCrawl pages (positives)", positives), ("random pages (negatives)", negatives)):
+        seen = {fold_of(i, folds) for i, _ in items}
+        if folds > 1 and len(seen) < 2 or not items:
+            return f"too few {name}: {len(items)} (each fold's model needs some from another fold)"
+    return None
+
+
+def _split(items: Sequence[tuple[str, str]], f: int, folds: int) -> tuple[list[str], list[str]]:
+    """Texts of the other folds (training) and of fold f (its held-out test); one fold trains on all."""
+    return ([t for i, t in items if fold_of(i, folds) != f or folds == 1],
+            [t for i, t in items if fold_of(i, folds) == f and folds > 1])
+
+
+def train_folds(positives: Sequence[tuple[str, str]], negatives: Sequence[tuple[str, str]], folds: int,
+                directory: str | os.PathLike, seed: int = 0) -> tuple[list[Path], dict]:
+    """One model per fold, trained on the other folds' (id, text) pages; returns their paths and the
+    held-out accuracy of each model on its own fold's pages at P(reference) >= 0.5."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    assign = [fold_of(i, folds) for i in cc_ids]
+    paths, right_pos, right_neg, n_pos, n_neg = [], 0, 0, 0, 0
     for f in range(folds):
-        negatives = [t for t, a in zip(cc_texts, assign) if a != f or folds == 1]
+        (pos_train, pos_test), (neg_train, neg_test) = (_split(positives, f, folds), _split(negatives, f, folds))
         p = directory / f"wiki_classifier_fold{f}.bin"
-        train(positives, negatives, p, seed=seed + f)
+        model = train(pos_train, neg_train, p, seed=seed + f)
         paths.append(p)
-    return paths
+        right_pos += int((wiki_probability(model, pos_test) >= 0.5).sum())
+        right_neg += int((wiki_probability(model, neg_test) < 0.5).sum())
+        n_pos, n_neg = n_pos + len(pos_test), n_neg + len(neg_test)
+    acc = {"cited_pages": n_pos, "random_pages": n_neg,
+           "cited_recall": round(right_pos / n_pos, 4) if n_pos else None,
+           "random_rejected": round(right_neg / n_neg, 4) if n_neg else None,
+           "accuracy": round((right_pos + right_neg) / (n_pos + n_neg), 4) if n_pos + n_neg else None}
+    return paths, acc
 
 
 def score_folds(model_paths: Sequence[str | os.PathLike], ids: Sequence[str], texts: Sequence[str]) -> np.ndarray:

@@ -23,6 +23,7 @@ import mwparserfromhell
 from mwparserfromhell.nodes import ExternalLink, Heading, HTMLEntity, Tag, Text, Wikilink
 
 from pipelines.document import Document
+from pipelines.quality.references import cited_urls
 from pipelines.readers import xmlstream
 from pipelines.readers.base import ReadContext, ReaderError, list_files, open_regular
 
@@ -261,4 +262,5 @@ def _page(ctx: ReadContext, path: Path, page: dict, lang: str, seen: _SeenIds) -
         ctx.skip("empty_text", origin, title, nbytes)
         return None
     url = f"https://{lang}.wikipedia.org/wiki/{quote(title.replace(' ', '_'))}"
-    return ctx.document(origin, text, title=title, url=url, lang=lang, timestamp=page.get("timestamp"))
+    return ctx.document(origin, text, title=title, url=url, lang=lang, timestamp=page.get("timestamp"),
+                        cited_urls=cited_urls(wikitext))

@@ -7,8 +7,10 @@ It writes, per source, the same formats the real dumps use (WARC/WET gzip, C4 js
 MediaWiki XML .bz2, Gutenberg .txt, arXiv .tar.gz, StackExchange Posts.xml) and plants known cases:
 exact duplicates, near duplicates at a measured Jaccard similarity (sets of word 5-grams of the
 lowercased, whitespace-split text), documents in other languages, low-quality pages, GitHub files that
-fail the SPEC §1 heuristics, repositories without a permissive licence, books overlapping >90%, and
-Wikipedia dumps in languages outside the 20. `<out>/ground_truth.json` lists them by document id
+fail the SPEC §1 heuristics, repositories without a permissive licence, books overlapping >90%,
+Wikipedia dumps in languages outside the 20, and CommonCrawl pages at URLs that Wikipedia cites
+(reference-style pages: at URLs the bundled real enwiki sample cites, and at generated URLs the
+generated articles cite, spelled differently so that the URL normalization is exercised). `<out>/ground_truth.json` lists them by document id
 (`pipelines.document.doc_id(source, origin)`, the origins the readers produce); docs/data.md gives the
 schema. Only the standard library and numpy are used; same seed and plan => byte-identical files
 (gzip mtime 0, fixed tar metadata, no dict/set order dependence).
@@ -20,6 +22,7 @@ import bz2
 import gzip
 import hashlib
 import base64
+import html
 import io
 import json
 import random
@@ -75,6 +78,9 @@ class Plan:
     book_paragraphs: int
     papers: int
     se_questions: int
+    reference_frac: float = 0.25  # of plain English WET pages written as reference-style pages
+    cited_frac: float = 0.5       # ... of which Wikipedia cites this share
+    real_cited: int = 0           # of those, planted at URLs the bundled real enwiki sample cites
     with_real: bool = False    # the bundled set ships real files too: list their known cases
 
     @staticmethod
@@ -82,8 +88,9 @@ class Plan:
         return Plan(snapshots=["CC-MAIN-2023-50", "CC-MAIN-2024-10"], wet_docs=70, warc_docs=24, c4_docs=200,
                     records_per_file=10_000, exact_frac=0.06, near_frac=0.07, foreign_frac=0.06,
                     low_quality_frac=0.08, paragraphs=(2, 6),
-                    wiki_pages={"de": 4, "fr": 4, "ru": 4, "ja": 3}, github_repos=3, github_files=6,
-                    books=1, book_paragraphs=120, papers=2, se_questions=14, with_real=True)
+                    wiki_pages={"en": 30, "de": 4, "fr": 4, "ru": 4, "ja": 3}, github_repos=3, github_files=6,
+                    books=1, book_paragraphs=120, papers=2, se_questions=14, reference_frac=0.5, cited_frac=0.7,
+                    real_cited=12, with_real=True)
 
     @staticmethod
     def scaled(docs: int) -> "Plan":
@@ -110,9 +117,12 @@ class Truth:
     github_nonpermissive_repos: list = field(default_factory=list)
     book_overlap: list = field(default_factory=list)
     wiki_other_language: list = field(default_factory=list)
+    reference_pages: list = field(default_factory=list)    # CC ids of reference-style pages (cited or not)
+    cited_pages: dict = field(default_factory=dict)        # CC id -> the URL Wikipedia cites it by
+    urls_to_cite: list = field(default_factory=list, repr=False)  # for the generated wiki pages; not written
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "urls_to_cite"}
 
 
 # ----------------------------------------------------------------------------------- text helpers
@@ -174,6 +184,70 @@ def low_quality(reason: str, rng: random.Random) -> str:
         words = [rng.choice(latin) for _ in range(rng.randrange(60, 120))]
         return "Lorem ipsum dolor sit amet, " + " ".join(words) + f". {tag}"
     return f"{T.title(rng)} {tag}."  # too_short
+
+
+# The kind of page an article cites: records, figures, dates and sources, around ordinary prose.
+REFERENCE_SENTENCES = [
+    "Table {d} lists the {n} records of {p} published by the {n} office in {y}.",
+    "The {y} survey counted {d} {n}s in the {a} district of {p}.",
+    "Data for this report were collected by {w} between {y} and {y}.",
+    "See the {y} edition of the {n} register, pages {d} to {d}, for the full figures.",
+    "Source: {p} {n} archive, annual report {y}, section {d}.",
+    "The census of {y} recorded {d} residents and {d} registered {n}s in {p}.",
+    "Figures are given in thousands and were revised in {y} by the {n} committee.",
+    "Retrieved from the {p} {n} database, record {d}, last updated {y}.",
+    "Volume {d}, issue {d} of the {a} {n} journal summarizes the {y} data.",
+]
+
+
+def reference_sentence(rng: random.Random) -> str:
+    return re.sub(r"\{([a-z])\}", lambda m: {
+        "d": str(rng.randrange(2, 900)), "y": str(rng.randrange(1890, 2023)), "n": rng.choice(T.NOUNS),
+        "a": rng.choice(T.ADJECTIVES), "p": rng.choice(T.PLACES), "w": rng.choice(T.NAMES)}[m.group(1)],
+        rng.choice(REFERENCE_SENTENCES))
+
+
+def reference_text(rng: random.Random, paragraphs: tuple[int, int]) -> str:
+    """A reference-style page: ordinary paragraphs, each led by two record-and-figure sentences.
+    (Generated English articles carry one such sentence, so the Wikipedia LM knows the words: measured
+    with the 5-gram KenLM, about 3 in 4 of these pages and half of the plain pages fall below the
+    second cut-off.)"""
+    paras = T.english(rng, rng.randrange(*paragraphs)).split("\n\n")
+    return "\n\n".join(f"{reference_sentence(rng)} {reference_sentence(rng)} {p}" for p in paras)
+
+
+def cite_variant(url: str, rng: random.Random) -> str:
+    """The same page as an article may spell it: scheme, www., trailing slash, tracking parameters, fragment."""
+    k = rng.randrange(5)
+    if k == 1:
+        return url.replace("https://", "http://www.", 1)
+    if k == 2:
+        return url + "/?utm_source=wikipedia&utm_medium=referral"
+    if k == 3:
+        return url + "#section-" + str(rng.randrange(9))
+    if k == 4:
+        scheme, rest = url.split("://", 1)
+        host, _, path = rest.partition("/")
+        return f"{scheme.upper()}://{host.upper()}/{path}/"
+    return url
+
+
+def real_cited_urls() -> list[str]:
+    """URLs the real enwiki sample shipped with the bundled samples cites, in order (read from the
+    package, so that generating into an empty folder gives the same files)."""
+    from pipelines.quality.references import cited_urls, normalize
+    from pipelines.samples import bundled_dumps_dir
+
+    files = sorted((bundled_dumps_dir() / "wikipedia").glob("*/enwiki-latest-*.bz2"))
+    if not files:
+        return []
+    urls: dict[str, None] = {}
+    for m in re.finditer(r"<text[^>]*>(.*?)</text>", bz2.decompress(files[0].read_bytes()).decode(), re.S):
+        for u in cited_urls(html.unescape(m.group(1))):
+            n = normalize(u)
+            if n and "wikipedia.org" not in n and "wikimedia.org" not in n:
+                urls.setdefault(u, None)
+    return list(urls)
 
 
 # -------------------------------------------------------------------------------------------- WARC
@@ -255,8 +329,8 @@ def html_page(title: str, body: str, lang: str, rng: random.Random) -> bytes:
 class WebPlanter:
     """Chooses, document by document, what to write to a WET-like stream (CC WET or C4) and records truth."""
 
-    def __init__(self, plan: Plan, rng: random.Random, truth: Truth):
-        self.plan, self.rng, self.truth = plan, rng, truth
+    def __init__(self, plan: Plan, rng: random.Random, truth: Truth, references: bool = False):
+        self.plan, self.rng, self.truth, self.references = plan, rng, truth, references
         self.pool: list[tuple[str, str]] = []  # (id, text) of plain English documents, copy candidates
 
     def next_text(self) -> tuple[str, str, dict]:
@@ -279,6 +353,8 @@ class WebPlanter:
         if r < p.low_quality_frac:
             reason = self.rng.choice(LOW_QUALITY_REASONS)
             return low_quality(reason, self.rng), "en", {"low": reason}
+        if self.references and self.rng.random() < p.reference_frac:
+            return reference_text(self.rng, p.paragraphs), "en", {"reference": self.rng.random() < p.cited_frac}
         text = T.english(self.rng, self.rng.randrange(*p.paragraphs))
         return text, "en", {"pool": True}
 
@@ -291,6 +367,8 @@ class WebPlanter:
             self.truth.languages[did] = what["lang"]
         elif "low" in what:
             self.truth.low_quality[did] = what["low"]
+        elif "reference" in what:
+            self.truth.reference_pages.append(did)
         elif len(self.pool) < 2000:
             self.pool.append((did, text))
         else:
@@ -306,10 +384,12 @@ def write_commoncrawl(out: Path, plan: Plan, rng: random.Random, truth: Truth) -
     root = out / "commoncrawl"
     if plan.with_real:
         truth.exact_duplicates.extend(REAL_EXACT)
+    real = real_cited_urls() if plan.with_real and plan.real_cited else []
+    real = rng.sample(real, min(plan.real_cited, len(real)))
     n = 0
     for s, snap in enumerate(plan.snapshots):
         # Copies are planted within a snapshot: CommonCrawl is deduplicated per dump (CCNet).
-        planter = WebPlanter(plan, rng, truth)
+        planter = WebPlanter(plan, rng, truth, references=True)
         html_pool: list[tuple[str, bytes]] = []
         year = int(snap.split("-")[2])
         date = f"{year}-{(s % 12) + 1:02d}-15T08:30:00Z"
@@ -320,8 +400,16 @@ def write_commoncrawl(out: Path, plan: Plan, rng: random.Random, truth: Truth) -
             for _ in range(min(plan.records_per_file, plan.wet_docs - f)):
                 text, lang, what = planter.next_text()
                 n += 1
-                did = wet.conversion(_url(rng, n), text, lang)
+                url = _url(rng, n)
+                if what.get("reference"):  # a cited page: at a URL the real dump cites, else one ours will
+                    if real:
+                        url = real.pop()
+                    else:
+                        truth.urls_to_cite.append(cite_variant(url, rng))
+                did = wet.conversion(url, text, lang)
                 planter.record(did, text, what)
+                if what.get("reference"):
+                    truth.cited_pages[did] = url
             wet.close()
         for f in range(0, max(plan.warc_docs, 1), plan.records_per_file):
             warc = WarcFile(root / snap / f"gen-{f // plan.records_per_file:05d}.warc.gz", root,
@@ -378,26 +466,36 @@ WIKI_WORDS = {  # localized namespace words: category, file, redirect, talk
 }
 
 
-def wikitext(lang: str, title: str, rng: random.Random) -> str:
+def wikitext(lang: str, title: str, rng: random.Random, cites: list[str] = ()) -> str:
+    """A generated article; it cites `cites` (the first in a <ref>, the rest as external links), or an
+    uncrawled example.org page when there are none."""
     cat, file_, _, _ = WIKI_WORDS[lang]
     body = T.english(rng, 3) if lang == "en" else T.foreign(lang, rng, 3, 3)
     paras = body.split("\n\n")
+    if lang == "en":  # an article states a record or a figure, as the pages it cites do
+        paras[0] = f"{reference_sentence(rng)} {paras[0]}"
     words = paras[0].split(" ")
     if len(words) > 6:  # a piped link and a plain link inside the prose
         words[3] = f"[[{words[3].strip('.,')}|{words[3]}]]"
         words[5] = f"[[{words[5]}]]"
     first = " ".join(words)
+    ref_url = cites[0] if cites else f"https://example.org/{rng.randrange(999)}"
+    links = "".join(f"* [{u} {T.title(rng)}]\n" for u in cites[1:])
+    links = f"\n== Weblinks ==\n{links}" if links else ""
     return (f"{{{{Infobox Ort\n| Name = {title}\n| Einwohner = {rng.randrange(1000, 90000)}\n}}}}\n"
-            f"'''{title}''' {first}<ref>{{{{cite web|url=https://example.org/{rng.randrange(999)}|title=Quelle}}}}</ref>\n\n"
+            f"'''{title}''' {first}<ref>{{{{cite web|url={ref_url}|title=Quelle}}}}</ref>\n\n"
             f"[[{file_}:Example {rng.randrange(99)}.jpg|thumb|{title}]]\n"
             f"== {WIKI_HEADINGS[lang][0]} ==\n{paras[1]} <!-- a hidden editor comment -->\n\n"
             f"{{| class=\"wikitable\"\n|-\n! A !! B\n|-\n| {rng.randrange(99)} || {rng.randrange(99)}\n|}}\n\n"
-            f"=== ''{WIKI_HEADINGS[lang][1]}'' ===\n{paras[2]}\n\n[[{cat}:{title}]]\n")
+            f"=== ''{WIKI_HEADINGS[lang][1]}'' ===\n{paras[2]}\n{links}\n[[{cat}:{title}]]\n")
 
 
 def write_wikipedia(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
     root = out / "wikipedia" / DUMPS["wikipedia"]
     root.mkdir(parents=True, exist_ok=True)
+    # The generated articles in the 20 languages share the URLs of the cited CC pages between them.
+    citing = sum(n for lang, n in plan.wiki_pages.items() if lang != "ja")
+    urls, k = truth.urls_to_cite, 0
     for lang in sorted(plan.wiki_pages):
         cat, _, redirect, talk = WIKI_WORDS[lang]
         name = f"{lang}wiki-20220701-pages-articles-sample.xml.bz2"
@@ -405,7 +503,9 @@ def write_wikipedia(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> 
         for i in range(plan.wiki_pages[lang]):
             pid += 1
             title = f"{rng.choice(T.PLACES)} {i + 1}"
-            pages.append((pid, 0, title, wikitext(lang, title, rng), None))
+            cites = urls[k::citing] if lang != "ja" else []
+            k += lang != "ja"
+            pages.append((pid, 0, title, wikitext(lang, title, rng, cites), None))
             if lang != "en":
                 truth.languages[doc_id("wikipedia", f"{DUMPS['wikipedia']}/{name}#{pid}")] = lang
             if lang == "ja":

@@ -1,13 +1,16 @@
-"""Quality filtering: Kneser-Ney LM, buckets, reference classifier, C4 and GitHub heuristics."""
+"""Quality filtering: LMs, buckets, cited-page reference classifier, C4 and GitHub heuristics."""
+import json
 import random
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.langid import SCHEMA as LID_SCHEMA
-from pipelines.quality import filter_partition, train_models
+from pipelines.quality import MANIFEST, filter_file, filter_partition, train_models
 from pipelines.quality import heuristics as H
+from pipelines.quality.models import Reservoir
 from pipelines.quality.perplexity import KneserNeyLM, buckets, cutoffs
 
 rng = random.Random(0)
@@ -108,19 +111,95 @@ def _table(texts, source, **cols):
     return pa.Table.from_pylist(rows, schema=LID_SCHEMA)
 
 
-def test_commoncrawl_perplexity_and_classifier(tmp_path):
+def _parquet(path, table):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+REFERENCE = ["Table {} lists the annual records of the survey office, revised in {}.",
+             "Source: census archive, report {}, section {}.", "Data were collected between {} and {}."]
+
+
+def reference_page(r):
+    lines = [" ".join(r.choice(REFERENCE).format(r.randrange(1900, 2020), r.randrange(2, 99)) for _ in range(3))
+             + " " + sentence(r) for _ in range(3)]
+    return "\n".join(lines)
+
+
+def _cc_and_wiki(tmp_path, r, n_cited=40, n_random=60, n_gibberish=10):
+    """CC pages: reference-style ones that Wikipedia cites (URL spelled differently), ordinary ones, gibberish."""
+    cc_texts = [reference_page(r) for _ in range(n_cited)] + [article(r) for _ in range(n_random)] + \
+               [gibberish(r) for _ in range(n_gibberish)]
+    urls = [f"https://site{i}.example.org/page/{i}" for i in range(len(cc_texts))]
+    cited = [[f"http://www.SITE{i}.example.org/page/{i}/?utm_source=wiki#top" for i in range(k, n_cited, 10)]
+             for k in range(10)]
+    wiki = _table([article(r) for _ in range(10)], "wikipedia", cited_urls=cited + [None] * 0)
+    wiki_more = _table([article(r) for _ in range(30)], "wikipedia")
+    cc = _table(cc_texts, "commoncrawl", url=urls)
+    files = ([_parquet(tmp_path / "w" / "a.parquet", wiki), _parquet(tmp_path / "w" / "b.parquet", wiki_more)],
+             [_parquet(tmp_path / "c" / "a.parquet", cc.slice(0, 55)), _parquet(tmp_path / "c" / "b.parquet", cc.slice(55))])
+    return files, cc
+
+
+def test_models_from_files_cited_pages_and_per_document_filter(tmp_path):
     r = random.Random(5)
-    wiki = _table([article(r) for _ in range(30)], "wikipedia")
-    cc_texts = [article(r) for _ in range(40)] + [gibberish(r) for _ in range(10)]
-    cc = _table(cc_texts, "commoncrawl")
-    manifest = train_models(wiki, cc, tmp_path / "models")
-    assert len(manifest["classifier"]) == 2 and manifest["cutoffs"][0] < manifest["cutoffs"][1]
-    res = filter_partition(cc, "commoncrawl", tmp_path / "models")
-    assert res.stats.balanced and res.kept.num_rows + res.dropped.num_rows == 50
-    dropped = dict(zip(res.dropped.column("id").to_pylist(), res.dropped.column("reason").to_pylist()))
-    assert all(dropped.get(f"co{i:03d}") == "perplexity_tail" for i in range(40, 50))  # gibberish
-    assert set(res.kept.column("bucket").to_pylist()) <= {"head", "middle"}
-    assert all(s is not None for s in res.kept.column("wiki_score").to_pylist())
+    (wiki_files, cc_files), cc = _cc_and_wiki(tmp_path, r)
+    m = train_models(wiki_files, cc_files, tmp_path / "models", seed=0)
+    assert m["cited_urls_found"] == 40 and m["cited_urls_distinct"] == 40
+    assert m["cc_pages"] == 110 and m["cited_pages_matched"] == 40
+    assert m["classifier_positives"] == 40 and m["classifier_negatives"] == 40   # balanced
+    assert len(m["classifier"]) == 2 and m["classifier_heldout"]["accuracy"] >= 0.9
+    assert m["cutoffs"][0] < m["cutoffs"][1] and m["lm_docs"] + m["cutoff_docs"] == 40
+    # The manifest on disk has no timings: the same inputs give the same bytes.
+    assert "seconds" not in json.loads((tmp_path / "models" / MANIFEST).read_text())
+    whole = filter_file(cc, "commoncrawl", str(tmp_path / "models"))
+    reasons = dict(zip(whole.dropped.column("id").to_pylist(), whole.dropped.column("reason").to_pylist()))
+    assert all(reasons.get(f"co{i:03d}") == "perplexity_tail" for i in range(100, 110))  # gibberish
+    kept = set(whole.kept.column("id").to_pylist())
+    assert sum(f"co{i:03d}" in kept for i in range(40)) >= 0.6 * 40 - sum(
+        reasons.get(f"co{i:03d}", "").startswith("perplexity") for i in range(40))
+    assert all(s >= 0.5 for s in whole.kept.column("wiki_score").to_pylist())
+    assert all(r_ != "not_wiki_reference" or float(d) < 0.5 for r_, d in
+               zip(whole.dropped.column("reason").to_pylist(), whole.dropped.column("detail").to_pylist()))
+    # Per document: a file filtered alone gets exactly the decisions it gets inside a larger table.
+    part = filter_file(cc.slice(0, 7), "commoncrawl", str(tmp_path / "models"))
+    assert set(part.kept.column("id").to_pylist()) == kept & {f"co{i:03d}" for i in range(7)}
+
+
+def test_training_samples_are_capped_and_seeded(tmp_path):
+    r = random.Random(6)
+    (wiki_files, cc_files), _ = _cc_and_wiki(tmp_path, r)
+    a = train_models(wiki_files, cc_files, tmp_path / "a", seed=1, max_lm_docs=20, max_classifier_docs=15)
+    b = train_models(wiki_files, cc_files, tmp_path / "b", seed=1, max_lm_docs=20, max_classifier_docs=15)
+    assert a["lm_docs"] == 20 and a["lm_docs_seen"] > 20
+    assert a["classifier_positives"] == 15 and a["cited_pages_matched"] == 40
+    assert b["cutoffs"] == a["cutoffs"]
+    # The manifest and the LM files are byte-identical on a rerun (fastText's binaries differ in a few
+    # bytes of float noise; their scores do not).
+    for f in (MANIFEST, "lm/sp.model", "lm/lm.arpa"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_reservoir_is_uniform_and_bounded():
+    counts = np.zeros(100)
+    for seed in range(400):
+        res = Reservoir(10, seed)
+        for i in range(100):
+            res.add(i)
+        assert len(res.items) == 10 and res.seen == 100
+        counts[res.items] += 1
+    assert counts.min() > 15 and counts.max() < 65   # expected 40 each
+
+
+def test_no_cited_page_skips_the_classifier_only(tmp_path):
+    r = random.Random(7)
+    wiki = [_parquet(tmp_path / "w.parquet", _table([article(r) for _ in range(30)], "wikipedia"))]
+    cc_t = _table([article(r) for _ in range(20)], "commoncrawl", url=[f"https://x{i}.org/" for i in range(20)])
+    m = train_models(wiki, [_parquet(tmp_path / "c.parquet", cc_t)], tmp_path / "m")
+    assert m["cited_pages_matched"] == 0 and m["classifier"] == [] and "too few cited" in m["classifier_skipped"]
+    res = filter_file(cc_t, "commoncrawl", str(tmp_path / "m"))
+    assert "not_wiki_reference" not in res.dropped.column("reason").to_pylist()
 
 
 def test_github_stage():
@@ -142,7 +221,55 @@ def test_other_sources_pass_through_and_empty_partition():
 
 def test_no_wikipedia_text_skips_cc_models_without_losing_pages(tmp_path):
     cc = _table([article(), gibberish()], "commoncrawl")
-    manifest = train_models(_table([""], "wikipedia"), cc, tmp_path / "m")
+    wiki = [_parquet(tmp_path / "w.parquet", _table([""], "wikipedia"))]
+    manifest = train_models(wiki, [_parquet(tmp_path / "c.parquet", cc)], tmp_path / "m")
     assert manifest["lm"] is None
     r = filter_partition(cc, "commoncrawl", tmp_path / "m")
     assert r.kept.num_rows == 2 and "skipped" in r.info["skipped"]
+
+
+# ----------------------------------------------------------------------------- cited URLs
+
+def test_cited_urls_from_wikitext():
+    from pipelines.quality.references import cited_urls
+
+    wt = ("'''X''' is a town.<ref>{{cite web |url=https://www.Example.com/a/b?x=1 |title=T}}</ref> See "
+          "[http://site.org/page.html the page] and http://bare.net/p, also ''[https://it.org/q]''.\n"
+          "<ref>{{cite news|url=https://web.archive.org/web/2019/http://old.com/story|title=S}}</ref>"
+          "[[File:x.jpg]] [http://site.org/page.html again]")
+    assert cited_urls(wt) == ["https://www.Example.com/a/b?x=1", "http://site.org/page.html", "http://bare.net/p",
+                              "https://it.org/q", "http://old.com/story"]
+
+
+@pytest.mark.parametrize("a,b", [
+    ("http://www.Example.COM/path/", "https://example.com/path"),
+    ("https://example.com/path?utm_source=wiki&b=2&a=1#frag", "http://example.com/path?a=1&b=2"),
+    ("https://example.com:443/%7Euser", "http://example.com/~user"),
+    ("https://example.com/?fbclid=xyz", "https://example.com"),
+])
+def test_url_normalization_joins_spellings_of_one_page(a, b):
+    from pipelines.quality.references import normalize, url_key
+
+    assert normalize(a) == normalize(b) and url_key(a) == url_key(b)
+
+
+def test_url_normalization_keeps_pages_apart():
+    from pipelines.quality.references import normalize
+
+    assert normalize("https://example.com/a") != normalize("https://example.com/b")
+    assert normalize("https://example.com/a?id=1") != normalize("https://example.com/a?id=2")
+    assert normalize("https://example.com:8080/a") != normalize("https://example.com/a")
+    assert normalize("ftp://example.com/a") is None and normalize("not a url") is None
+
+
+def test_without_kenlm_the_kneser_ney_model_runs_with_the_same_fixed_cutoffs(tmp_path, monkeypatch):
+    from pipelines.quality import lm as lms
+
+    monkeypatch.setattr(lms, "kenlm_missing", lambda: "python module missing: kenlm")
+    r = random.Random(8)
+    (wiki_files, cc_files), cc = _cc_and_wiki(tmp_path, r)
+    m = train_models(wiki_files, cc_files, tmp_path / "m")
+    assert m["lm_backend"] == "kneser_ney" and m["lm_backend_note"] == "kenlm unavailable: python module missing: kenlm"
+    assert m["cutoff_source"] == "held-out wikipedia" and m["cutoffs"][0] < m["cutoffs"][1]
+    res = filter_file(cc, "commoncrawl", str(tmp_path / "m"))
+    assert res.info["lm_backend"] == "kneser_ney" and res.info["perplexity_cutoffs"] == m["cutoffs"]

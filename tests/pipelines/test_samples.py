@@ -11,8 +11,8 @@ from pipelines.samples import bundled_dumps_dir
 from pipelines.samples.generate import Plan, generate, jaccard, near_copy, overlap
 
 BUNDLED = bundled_dumps_dir()
-CATEGORIES = ["book_overlap", "exact_duplicates", "github_bad", "github_nonpermissive_repos", "languages",
-              "low_quality", "near_duplicates", "wiki_other_language"]
+CATEGORIES = ["book_overlap", "cited_pages", "exact_duplicates", "github_bad", "github_nonpermissive_repos",
+              "languages", "low_quality", "near_duplicates", "reference_pages", "wiki_other_language"]
 
 
 def _hashes(root):
@@ -147,6 +147,23 @@ def test_wiki_dumps_in_other_languages(truth, regenerated):
     assert [n[:4] for n in names] == ["dewi", "enwi", "frwi", "jawi", "ruwi"]
     ja = [d for d in read_dumps("wikipedia", regenerated / "wikipedia") if d.lang == "ja"]
     assert sorted(d.id for d in ja) == sorted(truth["wiki_other_language"])
+
+
+def test_cited_pages_are_crawled_at_urls_wikipedia_cites(truth, docs):
+    from pipelines.quality.references import url_key
+    from pipelines.readers import read_source
+
+    wiki = [d for dump in sorted((BUNDLED / "wikipedia").iterdir()) if dump.is_dir()
+            for d in read_source("wikipedia", dump)]
+    cited = {url_key(u) for d in wiki for u in d.cited_urls or []}
+    assert len(truth["cited_pages"]) >= 20 and set(truth["cited_pages"]) <= set(truth["reference_pages"])
+    real = 0
+    for i, url in truth["cited_pages"].items():
+        assert docs[i].source == "commoncrawl" and docs[i].url == url and url_key(url) in cited
+        real += ".example." not in url
+    assert real == Plan.bundled().real_cited   # at URLs the real enwiki sample cites
+    # The generated articles spell some of them differently (scheme, www., slash, tracking, fragment).
+    assert len(cited) > len(truth["cited_pages"])
 
 
 def test_near_copy_hits_its_target():

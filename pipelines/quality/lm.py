@@ -1,0 +1,173 @@
+"""The perplexity model of the CommonCrawl recipe, as CCNet builds it, and its fixed bucket cut-offs.
+
+CCNet (Wenzek et al. 2020) per language: a SentencePiece model trained on Wikipedia, a 5-gram KenLM
+model (`lmplz`) trained on the Wikipedia text in those pieces, and a document's perplexity
+10^(-sum log10 P / (pieces + one </s> per line)) over its lines, each scored with <s> and </s>. Text is
+normalized first (lower case, accents removed, digits to 0, whitespace folded). Documents are then put
+in head / middle / tail by two perplexity cut-offs that are fixed per language (CCNet's English: 340 /
+520) and do not depend on the crawl being filtered, so a clean crawl keeps more than a spammy one.
+We fix them the same way, once, with the model: the 30th / 60th percentiles of the perplexity of
+Wikipedia documents the model did not see in training (held out by id hash).
+
+Backends behind one interface (`perplexity(texts)`, `save(dir)`, `load(dir, manifest)`):
+- "kenlm": SentencePiece + lmplz + the `kenlm` module (built by `make install`, see the Makefile);
+- "kneser_ney": our word-trigram interpolated Kneser-Ney model in numpy (perplexity.py), used when
+  KenLM is not installed; the manifest records which backend ran and why.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.quality.perplexity import KneserNeyLM
+
+ORDER = 5
+SP_VOCAB = 65_536          # CCNet's SentencePiece vocabulary; capped by what the text supports
+SP_MIN_VOCAB = 64
+_DIGIT = re.compile(r"\d")
+_SPACE = re.compile(r"[ \t\u00a0]+")
+
+
+def normalize(line: str) -> str:
+    """CCNet's text normalization before SentencePiece: lower case, no accents, digits to 0."""
+    line = unicodedata.normalize("NFD", line.strip().lower())
+    line = "".join(c for c in line if unicodedata.category(c) != "Mn")
+    return _SPACE.sub(" ", _DIGIT.sub("0", line))
+
+
+def lmplz_path() -> str | None:
+    """lmplz next to this Python (the Makefile builds it into .venv/bin) or on PATH."""
+    local = Path(sys.executable).parent / "lmplz"
+    return str(local) if local.is_file() else shutil.which("lmplz")
+
+
+def kenlm_missing() -> str | None:
+    """Why the KenLM backend cannot run here, or None."""
+    try:
+        import kenlm  # noqa: F401
+        import sentencepiece  # noqa: F401
+    except ImportError as e:
+        return f"python module missing: {e.name} (run `make install`)"
+    if lmplz_path() is None:
+        return "lmplz not found next to the Python executable nor on PATH (run `make install`)"
+    return None
+
+
+class KenLMModel:
+    """SentencePiece pieces + a KenLM n-gram model (files `sp.model`, `lm.arpa` in one folder)."""
+
+    backend = "kenlm"
+    order = ORDER
+
+    def __init__(self, directory: str | os.PathLike):
+        import kenlm
+        import sentencepiece as spm
+
+        self.dir = Path(directory)
+        self.sp = spm.SentencePieceProcessor(model_file=str(self.dir / "sp.model"))
+        self.model = kenlm.Model(str(self.dir / "lm.arpa"))
+
+    @classmethod
+    def train(cls, texts: Sequence[str], directory: str | os.PathLike, seed: int = 0,
+              vocab: int = SP_VOCAB, order: int = ORDER) -> KenLMModel:
+        import sentencepiece as spm
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        lines = [n for t in texts for line in t.split("\n") if (n := normalize(line))]
+        if not lines:
+            raise ValueError("cannot train the perplexity model: no text")
+        with tempfile.TemporaryDirectory() as tmp:
+            # The vocabulary a small corpus supports is below CCNet's 65k: ask for what fits
+            # (hard_vocab_limit off). Sentences come from an iterator and the model goes to memory, so
+            # that no temporary path is recorded in it: the same text gives the same bytes.
+            chars = len(set("".join(lines)))
+            size = max(SP_MIN_VOCAB, min(vocab, len(lines) * 2, chars + 4_000))
+            model = io.BytesIO()
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(lines), model_writer=model, vocab_size=size, hard_vocab_limit=False,
+                model_type="unigram", character_coverage=0.9999, num_threads=1, minloglevel=2,
+                input_sentence_size=2_000_000, shuffle_input_sentence=False)
+            (d / "sp.model").write_bytes(model.getvalue())
+            sp = spm.SentencePieceProcessor(model_file=str(d / "sp.model"))
+            pieces = Path(tmp) / "pieces.txt"
+            with open(pieces, "w", encoding="utf-8") as fh:
+                fh.writelines(" ".join(sp.encode(line, out_type=str)) + "\n" for line in lines)
+            arpa = d / "lm.arpa"
+            # --discount_fallback: small corpora have too few singletons for Kneser-Ney's discounts.
+            cmd = [lmplz_path(), "-o", str(order), "--discount_fallback", "-S", "10%", "-T", tmp,
+                   "--text", str(pieces), "--arpa", str(arpa)]
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if r.returncode != 0:
+                raise RuntimeError(f"lmplz failed ({r.returncode}): {r.stderr[-2000:]}")
+        return cls(d)
+
+    def perplexity(self, texts: Sequence[str]) -> np.ndarray:
+        """CCNet's document perplexity; inf for a document without text."""
+        out = np.full(len(texts), np.inf)
+        for i, t in enumerate(texts):
+            logp, n = 0.0, 0
+            for line in (t or "").split("\n"):
+                line = normalize(line)
+                if not line:
+                    continue
+                pieces = " ".join(self.sp.encode(line, out_type=str))
+                logp += self.model.score(pieces, bos=True, eos=True)
+                n += len(pieces.split()) + 1
+            if n:
+                out[i] = 10.0 ** (-logp / n)
+        return out
+
+    def files(self) -> list[str]:
+        return ["sp.model", "lm.arpa"]
+
+
+class KneserNeyModel:
+    """Our word-trigram Kneser-Ney LM behind the same interface (file `lm.npz` + `lm.vocab.json`)."""
+
+    backend = "kneser_ney"
+    order = 3
+
+    def __init__(self, directory: str | os.PathLike):
+        self.lm = KneserNeyLM.load(Path(directory) / "lm.npz")
+
+    @classmethod
+    def train(cls, texts: Sequence[str], directory: str | os.PathLike, seed: int = 0,
+              order: int = 3) -> KneserNeyModel:
+        """`order` is accepted for the common interface; this model is always a trigram model."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        KneserNeyLM.train(texts).save(d / "lm.npz")
+        return cls(d)
+
+    def perplexity(self, texts: Sequence[str]) -> np.ndarray:
+        return self.lm.perplexity(texts)
+
+    def files(self) -> list[str]:
+        return ["lm.npz", "lm.vocab.json"]
+
+
+BACKENDS = {"kenlm": KenLMModel, "kneser_ney": KneserNeyModel}
+
+
+def choose_backend(wanted: str) -> tuple[str, str | None]:
+    """(backend to use, why it differs from `wanted` or None)."""
+    if wanted == "kenlm":
+        why = kenlm_missing()
+        if why:
+            return "kneser_ney", f"kenlm unavailable: {why}"
+    return wanted, None
+
+
+def load(directory: str | os.PathLike, backend: str):
+    return BACKENDS[backend](directory)
