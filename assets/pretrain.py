@@ -21,7 +21,7 @@ import dagster as dg
 from resources import ArtifactStorage, ProfileResource, TrainingLauncher
 
 GROUP = "pretrain"
-OUTPUTS = ("consolidated.00.pth", "params.json", "metrics.jsonl", "summary.json")
+OUTPUTS = ("consolidated.00.pth", "params.json", "pipeline_params.json", "metrics.jsonl", "summary.json")
 LOSS_CHECK = "loss_decreases"
 
 

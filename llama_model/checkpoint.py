@@ -33,6 +33,7 @@ from pipelines.io import atomic_path, write_text
 
 META_WEIGHTS = "consolidated.00.pth"
 META_PARAMS = "params.json"
+EXTRA_PARAMS = "pipeline_params.json"    # max_seq_len, rope_theta: not keys the reference params.json accepts
 HF_CONFIG = "config.json"
 HF_WEIGHTS = "model.safetensors"
 
@@ -76,6 +77,7 @@ def save_meta(model: torch.nn.Module, args: ModelArgs, out_dir: str | os.PathLik
     with atomic_path(out / META_WEIGHTS) as tmp:
         torch.save(sd, tmp)
     write_text(out / META_PARAMS, json.dumps(args.params_json(), indent=2) + "\n")
+    write_text(out / EXTRA_PARAMS, json.dumps(args.extra_params(), indent=2) + "\n")
     return out
 
 
@@ -85,7 +87,10 @@ def load_meta(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -
     for name in (META_PARAMS, META_WEIGHTS):
         if not (d / name).is_file():
             raise FileNotFoundError(f"{d / name}: not a Meta-layout checkpoint (needs {META_PARAMS} + {META_WEIGHTS})")
-    args = _args_from_params(json.loads((d / META_PARAMS).read_text()))
+    params = json.loads((d / META_PARAMS).read_text())
+    if (d / EXTRA_PARAMS).is_file():       # absent in Meta's releases: the ModelArgs defaults then apply
+        params |= json.loads((d / EXTRA_PARAMS).read_text())
+    args = _args_from_params(params)
     sd = torch.load(d / META_WEIGHTS, map_location="cpu", weights_only=True, mmap=True)
     return _build(args, sd, device), args
 

@@ -82,8 +82,17 @@ def _pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, torch.tensor([len(s) for s in seqs])
 
 
-def encode_pair(tok, pair: dict, max_len: int = 256) -> tuple[list[int], list[int]]:
-    """(prompt + chosen, prompt + rejected) token ids; long prompts keep their end."""
+def _rm_len(max_len: int | None) -> int:
+    """max_len, else the active profile's AlignArgs.rm_seq_len (4096 in the paper profiles)."""
+    if max_len is not None:
+        return max_len
+    from llama_model.configs import get_profile
+    return get_profile().align.rm_seq_len
+
+
+def encode_pair(tok, pair: dict, max_len: int | None = None) -> tuple[list[int], list[int]]:
+    """(prompt + chosen, prompt + rejected) token ids, at most max_len each; long prompts keep their end."""
+    max_len = _rm_len(max_len)
     p = encode_prompt(tok, pair["prompt"], pair.get("system"))
     c, r = encode_answer(tok, pair["chosen"]), encode_answer(tok, pair["rejected"])
     keep = max_len - max(len(c), len(r))
@@ -93,7 +102,7 @@ def encode_pair(tok, pair: dict, max_len: int = 256) -> tuple[list[int], list[in
 
 def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epochs: int = 1,
              margin: str = "small", warmup_frac: float = 0.03, min_warmup: int = 5, weight_decay: float = 0.1,
-             seed: int = 0, max_len: int = 256, log=None) -> list[float]:
+             seed: int = 0, max_len: int | None = None, log=None) -> list[float]:
     """Train in place with the margin ranking loss; cosine to 10%, warm-up 3% of steps (at least 5)."""
     if not pairs:
         raise ValueError("no preference pairs to train the reward model on")
@@ -114,7 +123,7 @@ def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epo
 
 
 @torch.no_grad()
-def accuracy_by_rating(rm: RewardModel, tok, pairs: list[dict], max_len: int = 256) -> dict:
+def accuracy_by_rating(rm: RewardModel, tok, pairs: list[dict], max_len: int | None = None) -> dict:
     """Share of pairs with r_c > r_r, per rating (3 = significantly better ... 0 = negligibly) and overall."""
     enc = [encode_pair(tok, p, max_len) for p in pairs]
     rc = rm.score([e[0] for e in enc])

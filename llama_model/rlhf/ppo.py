@@ -32,6 +32,8 @@ class PPOArgs:
     beta: float = 0.01            # KL penalty
     iterations: int = 200
     temperature: float = 1.0      # rollout sampling
+    max_new_tokens: int = 4096    # rollout length cap (the context; the prompt's length comes off it)
+    safety_threshold: float = 0.15
     gamma: float = 1.0
     lam: float = 0.95
     vf_coef: float = 0.5
@@ -42,7 +44,8 @@ class PPOArgs:
 def ppo_args(align) -> PPOArgs:
     """PPOArgs from a profile's AlignArgs."""
     return PPOArgs(lr=align.ppo_lr, batch=align.ppo_batch, minibatch=align.ppo_minibatch, clip=align.ppo_clip,
-                   beta=align.ppo_beta, iterations=align.ppo_iterations)
+                   beta=align.ppo_beta, iterations=align.ppo_iterations, temperature=align.ppo_temperature,
+                   max_new_tokens=align.max_new_tokens, safety_threshold=align.safety_threshold)
 
 
 def whiten(x: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
@@ -136,11 +139,12 @@ def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Gene
     for it in range(args.iterations):
         batch_tasks = rng.sample(tasks, min(args.batch, len(tasks)))
         prompts = task_prompts(tok, batch_tasks)
-        answers = sample_answers(policy, tok, prompts, temperature=args.temperature, generator=generator)
+        answers = sample_answers(policy, tok, prompts, temperature=args.temperature, generator=generator,
+                                 max_new_tokens=args.max_new_tokens)
         seqs = [p + a for p, a in zip(prompts, answers)]
         ids, mask = _batch(seqs, [len(p) for p in prompts])
         with torch.no_grad():
-            r_raw, switch = reward_scores(hrm, srm, seqs, [t.unsafe for t in batch_tasks])
+            r_raw, switch = reward_scores(hrm, srm, seqs, [t.unsafe for t in batch_tasks], args.safety_threshold)
             score = shaped_score(torch.sigmoid(r_raw))
             old_logp, h = logprobs_and_hidden(policy, ids)
             ref_logp, _ = logprobs_and_hidden(ref, ids)
