@@ -94,13 +94,13 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: Art
 @dg.asset(partitions_def=preference_weeks, deps=[sft_model, "tokenizer"], group_name=GROUP, kinds={"json"},
           code_version="1")
 def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
-                    storage: ArtifactStorage) -> dg.MaterializeResult:
+                    storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
     """One week's batch of rated comparisons (rating 0-3, safety labels): generated and SFT-sampled pairs, or yours."""
     from llama_model.rlhf import stages
 
     week = context.partition_key
     out = storage.path("preference_data", week)
-    m = stages.write_preferences(week, out, policy_dir=storage.path("sft_model"),
+    m = stages.write_preferences(week, out, policy_dir=storage.path("sft_model"), align=profile.get().align,
                                  tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
                                  source_path=config.source_path or None)
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out / stages.PREFERENCES_FILE)), **m})

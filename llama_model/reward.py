@@ -37,11 +37,12 @@ def margin_table(name: str) -> dict[int, float]:
 
 
 def ranking_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor, ratings: torch.Tensor,
-                 margin: str | dict = "small") -> torch.Tensor:
-    """Mean of -log σ(r_c - r_r - m(rating)) over the batch."""
+                 margin: str | dict = "small", reduction: str = "mean") -> torch.Tensor:
+    """Mean (or sum) of -log σ(r_c - r_r - m(rating)) over the batch."""
     table = margin_table(margin) if isinstance(margin, str) else margin
-    m = torch.tensor([table[int(r)] for r in ratings], dtype=r_chosen.dtype)
-    return -F.logsigmoid(r_chosen - r_rejected - m).mean()
+    m = torch.tensor([table[int(r)] for r in ratings], dtype=r_chosen.dtype, device=r_chosen.device)
+    loss = -F.logsigmoid(r_chosen - r_rejected - m)
+    return loss.sum() if reduction == "sum" else loss.mean()
 
 
 class RewardModel(nn.Module):
@@ -70,7 +71,8 @@ class RewardModel(nn.Module):
     def score(self, seqs: list[list[int]], batch: int = 128) -> torch.Tensor:
         """Scores of token sequences (prompt + answer), no grad."""
         self.eval()
-        out = [self(*_pad(seqs[i:i + batch])) for i in range(0, len(seqs), batch)]
+        device = self.head.weight.device
+        out = [self(*(t.to(device) for t in _pad(seqs[i:i + batch]))).float().cpu() for i in range(0, len(seqs), batch)]
         return torch.cat(out) if out else torch.zeros(0)
 
 
@@ -111,10 +113,13 @@ def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epo
     total = math.ceil(len(pairs) / batch) * epochs
     warmup = min(total // 2, max(min_warmup, int(warmup_frac * total)))
 
-    def loss_of(idx: list[int]) -> torch.Tensor:
+    device = next(rm.parameters()).device
+
+    def loss_of(idx: list[int]) -> tuple[torch.Tensor, float]:
         ids, lengths = _pad([enc[i][0] for i in idx] + [enc[i][1] for i in idx])
-        scores = rm(ids, lengths)
-        return ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin)
+        scores = rm(ids.to(device), lengths.to(device))
+        return ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin,
+                            reduction="sum"), float(len(idx))
 
     losses = fit(rm, len(pairs), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip=1.0)
     if log:

@@ -77,7 +77,7 @@ def test_align_chain_materializes(data_dir, monkeypatch):
 def test_bad_user_preferences_fail_with_file_and_line(data_dir, tmp_path):
     bad = tmp_path / "prefs.jsonl"
     bad.write_text('{"prompt": "hi", "chosen": "a", "rejected": "b", "rating": 9}\n')
-    resources = {"storage": ArtifactStorage(root=str(data_dir))}
+    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": ProfileResource(name="tiny")}
     week = align.preference_weeks.get_partition_keys()[-1]
     with pytest.raises(ValueError, match=r"prefs.jsonl:1: rating must be"):
         dg.materialize([align.preference_data], partition_key=week, resources=resources,
