@@ -12,7 +12,8 @@ import math
 
 import dagster as dg
 
-from resources import ArtifactStorage, ProfileResource
+from resources import ArtifactStorage, ProfileResource, TrainingLauncher
+from resources.launcher import STAGE_MODULE
 
 GROUP = "align"
 # Weekly batches; the start is a few weeks before the demo date so the demo's last 3 weekly keys exist.
@@ -27,6 +28,30 @@ class SFTConfig(dg.Config):
 
 class PreferenceConfig(dg.Config):
     source_path: str = ""        # your preferences JSONL (ours or the public chosen/rejected format)
+
+
+def _run_stage(context, launcher: TrainingLauncher, stage: str, align, **kwargs) -> dict:
+    """Run one stage of llama_model/rlhf/stages.py: in this process (launcher.stages == "local", the tiny
+    demo's default) or as a torchrun job through the launcher (subprocess, Kubernetes, Slurm), whose rank 0
+    sends the same result dict back through Pipes."""
+    import dataclasses
+    import json
+
+    from llama_model.rlhf import job
+
+    if launcher.stages == "local":
+        return job.run_stage(stage, kwargs, align, log=context.log.info)
+    if launcher.stages != "launcher":
+        raise ValueError(f"TrainingLauncher.stages must be local or launcher, not {launcher.stages!r}")
+    args = [stage, "--align-json", json.dumps(dataclasses.asdict(align)),
+            "--args-json", json.dumps({k: str(v) if hasattr(v, "__fspath__") else
+                                       [str(x) for x in v] if isinstance(v, list) else v
+                                       for k, v in kwargs.items()})]
+    context.log.info(f"launching {stage} ({launcher.mode}, {launcher.world_size} process(es))")
+    messages = launcher.launch(context, args, module=STAGE_MODULE).get_custom_messages()
+    if not messages:
+        raise RuntimeError(f"the {stage} job finished without reporting its result")
+    return messages[-1]
 
 
 def _clean(x):
@@ -79,13 +104,12 @@ def _policy_metadata(m: dict, out) -> dict:
 
 @dg.asset(deps=["base_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
 def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: ArtifactStorage,
-              profile: ProfileResource) -> dg.MaterializeResult:
+              profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """Chat model: the base model fine-tuned on dialogues in the Llama 2 chat format, loss on answers only."""
-    from llama_model.rlhf import stages
-
     out = storage.path("sft_model")
-    m = stages.run_sft(storage.path("base_model"), storage.path("tokenizer", "tokenizer.model"), out,
-                       profile.get().align, dialogues_path=config.dialogues_path or None, log=context.log.info)
+    m = _run_stage(context, launcher, "sft", profile.get().align, base_dir=storage.path("base_model"),
+                   tokenizer_path=storage.path("tokenizer", "tokenizer.model"), out_dir=out,
+                   dialogues_path=config.dialogues_path or None)
     return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
         "data": m["data"], "dialogues": m["dialogues"], "steps": m["steps"],
         "loss_first": m["loss_first"], "loss_last": m["loss_last"]})
@@ -94,15 +118,15 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: Art
 @dg.asset(partitions_def=preference_weeks, deps=[sft_model, "tokenizer"], group_name=GROUP, kinds={"json"},
           code_version="1")
 def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
-                    storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
+                    storage: ArtifactStorage, profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """One week's batch of rated comparisons (rating 0-3, safety labels): generated and SFT-sampled pairs, or yours."""
     from llama_model.rlhf import stages
 
     week = context.partition_key
     out = storage.path("preference_data", week)
-    m = stages.write_preferences(week, out, policy_dir=storage.path("sft_model"), align=profile.get().align,
-                                 tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
-                                 source_path=config.source_path or None)
+    m = _run_stage(context, launcher, "preferences", profile.get().align, week=week, out_dir=out,
+                   policy_dir=storage.path("sft_model"), tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                   source_path=config.source_path or None)
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out / stages.PREFERENCES_FILE)), **m})
 
 
@@ -112,12 +136,12 @@ def _rm_asset(kind: str):
     @dg.asset(name=name, deps=[ALL_WEEKS, "sft_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"},
               code_version="1", description=f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, "
                                             f"margin ranking loss on every week's pairs.")
-    def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
-        from llama_model.rlhf import stages
-
+    def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
+            launcher: TrainingLauncher) -> dg.MaterializeResult:
         out = storage.path(name)
-        m = stages.run_reward_model(kind, storage.path("sft_model"), storage.path("tokenizer", "tokenizer.model"),
-                                    storage.path("preference_data"), out, profile.get().align, log=context.log.info)
+        m = _run_stage(context, launcher, "reward_model", profile.get().align, kind=kind,
+                       sft_dir=storage.path("sft_model"), tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                       pref_root=storage.path("preference_data"), out_dir=out)
         acc = _clean(m["accuracy"])
         names = {"3": "significantly better", "2": "better", "1": "slightly better", "0": "negligibly better / unsure"}
         table = ["| rating | accuracy |", "|---|---|"] + [
@@ -153,13 +177,13 @@ def _rejection_asset(version: int):
 
     @dg.asset(name=name, deps=[parent, *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"},
               code_version="1", description=description)
-    def _rs(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
-        from llama_model.rlhf import stages
-
+    def _rs(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
+            launcher: TrainingLauncher) -> dg.MaterializeResult:
         out = storage.path(name)
-        m = stages.run_rejection(version, storage.path(parent), [storage.path(e) for e in earlier],
-                                 storage.path("tokenizer", "tokenizer.model"), storage.path("helpfulness_rm"),
-                                 storage.path("safety_rm"), out, profile.get().align, log=context.log.info)
+        m = _run_stage(context, launcher, "rejection", profile.get().align, version=version,
+                       parent_dir=storage.path(parent), earlier_dirs=[storage.path(e) for e in earlier],
+                       tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                       hrm_dir=storage.path("helpfulness_rm"), srm_dir=storage.path("safety_rm"), out_dir=out)
         return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
             "method": m["method"], "parent": parent, "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
             "data_weeks": ", ".join(m["data_weeks"]), "pooled_from": ", ".join(earlier) if version >= 3 else "",
@@ -175,14 +199,13 @@ rlhf_v1, rlhf_v2, rlhf_v3, rlhf_v4 = (_rejection_asset(v) for v in (1, 2, 3, 4))
 
 
 @dg.asset(deps=["rlhf_v4", *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
-def rlhf_v5(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
+def rlhf_v5(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
+            launcher: TrainingLauncher) -> dg.MaterializeResult:
     """RLHF V5: PPO on top of V4, reward whiten(logit(R_c)) - β·KL, the safety RM where safety is at stake."""
-    from llama_model.rlhf import stages
-
     out = storage.path("rlhf_v5")
-    m = stages.run_ppo(storage.path("rlhf_v4"), storage.path("tokenizer", "tokenizer.model"),
-                       storage.path("helpfulness_rm"), storage.path("safety_rm"), out, profile.get().align,
-                       log=context.log.info)
+    m = _run_stage(context, launcher, "ppo", profile.get().align, parent_dir=storage.path("rlhf_v4"),
+                   tokenizer_path=storage.path("tokenizer", "tokenizer.model"), hrm_dir=storage.path("helpfulness_rm"),
+                   srm_dir=storage.path("safety_rm"), out_dir=out)
     kl = ["| iteration | RM reward | KL to V4 |", "|---|---|---|"] + [
         f"| {h['iteration']} | {h['reward']:.3f} | {h['kl']:.4f} |" for h in m["history"]]
     return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {

@@ -12,7 +12,7 @@ from llama_model import align_data
 from llama_model.chat_format import format_dialogue
 from llama_model.configs import get_profile
 from llama_model.rlhf import stages
-from resources import ArtifactStorage, ProfileResource
+from resources import ArtifactStorage, ProfileResource, TrainingLauncher
 
 
 class _TinierProfile(ProfileResource):
@@ -47,7 +47,7 @@ def test_align_chain_materializes(data_dir, monkeypatch):
         align_data.sample_tasks(12, seed, align_data.EVAL_SHAPES, "eval")
         + align_data.sample_tasks(4, seed + 1, {"gatt": 1.0}, "eval")))
     _setup(data_dir)
-    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": _TinierProfile()}
+    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": _TinierProfile(), "launcher": TrainingLauncher()}
     instance = dg.DagsterInstance.ephemeral()
     weeks = align.preference_weeks.get_partition_keys()
     assert len(weeks) >= 3
@@ -77,8 +77,34 @@ def test_align_chain_materializes(data_dir, monkeypatch):
 def test_bad_user_preferences_fail_with_file_and_line(data_dir, tmp_path):
     bad = tmp_path / "prefs.jsonl"
     bad.write_text('{"prompt": "hi", "chosen": "a", "rejected": "b", "rating": 9}\n')
-    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": ProfileResource(name="tiny")}
+    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": ProfileResource(name="tiny"),
+                 "launcher": TrainingLauncher()}
     week = align.preference_weeks.get_partition_keys()[-1]
     with pytest.raises(ValueError, match=r"prefs.jsonl:1: rating must be"):
         dg.materialize([align.preference_data], partition_key=week, resources=resources,
                        run_config={"ops": {"preference_data": {"config": {"source_path": str(bad)}}}})
+
+
+@pytest.mark.slow
+def test_sft_through_the_launcher_on_two_gloo_ranks_equals_in_process(data_dir):
+    """stages="launcher": torchrun with 2 CPU ranks runs llama_model.rlhf.job; same losses and weights as
+    the in-process run, and the result comes back as metadata."""
+    from llama_model.checkpoint import load_meta
+    _setup(data_dir)
+    sft = data_dir / "sft.jsonl"
+    sft.write_text(align_data.to_jsonl(align_data.sft_dialogues(48, seed=3)))
+    profile = _TinierProfile()
+    run_config = {"ops": {"sft_model": {"config": {"dialogues_path": str(sft)}}}}
+    results = {}
+    for name, launcher in (("local", TrainingLauncher()),
+                           ("torchrun", TrainingLauncher(stages="launcher", nproc_per_node=2))):
+        r = dg.materialize([align.sft_model], resources={"storage": ArtifactStorage(root=str(data_dir)),
+                                                         "profile": profile, "launcher": launcher},
+                           run_config=run_config)
+        assert r.success
+        md = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+        results[name] = (md["loss_first"].value, md["loss_last"].value, md["steps"].value,
+                         load_meta(data_dir / "sft_model")[0].state_dict())
+    (a0, a1, an, wa), (b0, b1, bn, wb) = results["local"], results["torchrun"]
+    assert an == bn and b0 == pytest.approx(a0, rel=1e-5) and b1 == pytest.approx(a1, rel=1e-4)
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
