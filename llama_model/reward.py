@@ -15,9 +15,9 @@ import math
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from llama_model.chat_format import encode_answer, encode_prompt
 from llama_model.sft import fit
@@ -56,7 +56,7 @@ class RewardModel(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     @classmethod
-    def from_policy(cls, policy: nn.Module) -> "RewardModel":
+    def from_policy(cls, policy: nn.Module) -> RewardModel:
         """A copy of the chat model's trunk; its LM head stays unused (the scalar head replaces it)."""
         trunk = copy.deepcopy(policy)
         return cls(trunk, trunk.tok_embeddings.embedding_dim)

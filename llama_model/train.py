@@ -39,8 +39,8 @@ from llama_model.checkpoint import (full_state_dict, latest_checkpoint, load_tra
                                     save_train_state)
 from llama_model.configs import ModelArgs, TrainArgs, get_profile
 from llama_model.parallel import build_model, init_distributed, parallel_mode, peak_flops
-from llama_model.train_log import (MetricsLog, loss_decrease, plot_loss_curve, read_metrics,  # noqa: F401
-                                   summarize)
+from llama_model.train_log import (MetricsLog, loss_decrease, pipes_metadata, plot_loss_curve,  # noqa: F401
+                                   read_metrics, summarize)
 
 
 @dataclass
@@ -309,7 +309,7 @@ def train(cfg: RunConfig) -> dict:
                 (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
                 if pipes is not None:
                     pipes.log.info(f"done: final loss {summary['final_loss']:.4f}")
-                    pipes.report_asset_materialization(metadata=_pipes_metadata(summary))
+                    pipes.report_asset_materialization(metadata=pipes_metadata(summary))
     if world > 1:
         dist.barrier()
     return summary

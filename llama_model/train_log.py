@@ -52,7 +52,7 @@ def summarize(metrics_path: Path, n_params: int, world: int, seconds: float, rat
     }
 
 
-def _pipes_metadata(summary: dict) -> dict:
+def pipes_metadata(summary: dict) -> dict:
     md = {k: summary[k] for k in ("final_loss", "first_loss", "tokens_seen", "tokens_per_s", "mfu", "steps",
                                   "parameters")}
     for source, v in summary["val"].items():

@@ -1,11 +1,11 @@
 """Dagster resources: where artifacts live, where the dumps are, which scale profile, how training launches."""
 import os
 
+from llama_model.configs import DEFAULT_PROFILE
 from resources.dumps import DumpsResource
 from resources.launcher import TrainingLauncher
 from resources.profile import ProfileResource
 from resources.storage import ArtifactStorage
-from llama_model.configs import DEFAULT_PROFILE
 
 
 def build_resources() -> dict:

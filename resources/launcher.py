@@ -70,7 +70,7 @@ class TrainingLauncher(dg.ConfigurableResource):
     rdzv_port: int = 29500
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> "TrainingLauncher":
+    def from_env(cls, environ: dict | None = None) -> TrainingLauncher:
         """A launcher configured from LLAMA_* variables (ENV); unset ones keep the defaults."""
         environ = os.environ if environ is None else environ
         ints = {"nproc_per_node", "nnodes", "gpus_per_node", "cpus_per_node", "rdzv_port"}

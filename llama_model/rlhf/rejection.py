@@ -17,7 +17,6 @@ from llama_model.chat_format import decode_answer, encode_prompt
 from llama_model.rlhf.gatt import sampling_turns, training_dialogue
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
 
-
 # The policy's own greedy answer joins the K samples as one more candidate (K + 1 in all): the kept answer
 # is then never one the RM rates below what the model already says, so a version does not trade answers it
 # gets right for sampled ones the RM slightly prefers by noise.

@@ -11,7 +11,6 @@ from llama_model import align_data
 from llama_model.rlhf import stages
 from llama_model.rlhf.policy import evaluate
 
-
 VERSIONS = ["sft_model", "rlhf_v1", "rlhf_v2", "rlhf_v3", "rlhf_v4", "rlhf_v5"]
 
 

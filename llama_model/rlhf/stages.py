@@ -23,7 +23,7 @@ import torch
 from llama_model import align_data
 from llama_model.rlhf import ppo, rejection
 from llama_model.rlhf.policy import evaluate, profile_align
-from llama_model.rlhf.preferences import (PREFERENCES_FILE, model_preference_pairs, read_weeks,  # noqa: F401
+from llama_model.rlhf.preferences import (PREFERENCES_FILE, model_preference_pairs, read_weeks,
                                           rm_mix, week_seed)
 from llama_model.sft import pack_examples, sft_examples, train_sft
 from pipelines.io import atomic_path, write_text

@@ -6,13 +6,13 @@ import socket
 
 import pytest
 import torch
+from align_helpers import tiny_model, tokenizer
 
 from llama_model import align_data as ad
 from llama_model.checkpoint import load_meta
 from llama_model.reward import RewardModel, train_rm
 from llama_model.rlhf import ppo
 from llama_model.sft import sft_examples, train_sft
-from align_helpers import tiny_model, tokenizer
 
 pytestmark = pytest.mark.slow
 
