@@ -96,6 +96,8 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
         tmp.mkdir(parents=True)
         for name in OUTPUTS:
             shutil.copy2(run_dir / name, tmp / name)
+        for extra in sorted(run_dir.glob("consolidated.*.pth")):     # Meta's split for big models (export_files)
+            shutil.copy2(extra, tmp / extra.name)
         shutil.copy2(png_path, tmp / "loss_curve.png")
     png = png_path.read_bytes()
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -91,8 +91,12 @@ def load_meta(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -
     if (d / EXTRA_PARAMS).is_file():       # absent in Meta's releases: the ModelArgs defaults then apply
         params |= json.loads((d / EXTRA_PARAMS).read_text())
     args = _args_from_params(params)
-    sd = torch.load(d / META_WEIGHTS, map_location="cpu", weights_only=True, mmap=True)
-    return _build(args, sd, device), args
+    files = sorted(d.glob("consolidated.*.pth"))     # Meta's model-parallel split (13B: 2 ... 70B: 8 files)
+    sds = [torch.load(f, map_location="cpu", weights_only=True, mmap=True) for f in files]
+    if len(sds) > 1:
+        from llama_model.export import merge_model_parallel
+        sds = [merge_model_parallel(sds)]
+    return _build(args, sds[0], device), args
 
 
 # --- Hugging Face layout ----------------------------------------------------------------------------

@@ -84,6 +84,7 @@ class TrainArgs:
     total_tokens: int = 1_000_000_000_000
     micro_batch: int = 1             # sequences per device per forward; grad accumulation fills the batch
     activation_checkpointing: str = "none"   # none | selective | full (`llama-pipeline plan` shows the memory)
+    export_files: int = 1            # consolidated.NN.pth files of an FSDP run's export (Meta's model-parallel split)
     seed: int = 1337
     eval_every: int = 1000
     checkpoint_every: int = 1000
@@ -176,10 +177,14 @@ class Profile:
         }
 
 
+# Files of Meta's releases (model-parallel size) by (dim, layers): 7B 1, 13B 2, 33B/34B 4, 65B/70B 8.
+_RELEASE_FILES = {(4096, 32): 1, (5120, 40): 2, (6656, 60): 4, (8192, 48): 4, (8192, 80): 8}
+
+
 def _llama1(dim: int, heads: int, layers: int, lr: float, tokens: float) -> tuple:
     model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, norm_eps=1e-6, max_seq_len=2048)
     train = TrainArgs(lr=lr, seq_len=2048, batch_tokens=2048 * 2048, total_tokens=int(tokens),
-                      activation_checkpointing="full")
+                      activation_checkpointing="full", export_files=_RELEASE_FILES[dim, layers])
     return model, train, DataArgs(token_budget=int(1.4e12))
 
 
@@ -188,7 +193,7 @@ def _llama2(dim: int, heads: int, layers: int, lr: float, kv_heads: int | None =
     model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, n_kv_heads=kv_heads, norm_eps=1e-5,
                       max_seq_len=4096, ffn_dim_multiplier=ffn_dim_multiplier, multiple_of=multiple_of)
     train = TrainArgs(lr=lr, seq_len=4096, batch_tokens=1024 * 4096, total_tokens=int(2.0e12),
-                      activation_checkpointing="full")
+                      activation_checkpointing="full", export_files=_RELEASE_FILES[dim, layers])
     return model, train, DataArgs(token_budget=int(2.0e12))
 
 

@@ -38,6 +38,7 @@ import torch.distributed as dist
 from llama_model.checkpoint import (full_state_dict, latest_checkpoint, load_train_state, save_meta,
                                     save_train_state)
 from llama_model.configs import ModelArgs, TrainArgs, get_profile
+from llama_model.export import export_from_dcp
 from llama_model.parallel import build_model, init_distributed, parallel_mode, peak_flops
 from llama_model.train_log import (MetricsLog, loss_decrease, pipes_metadata, plot_loss_curve,  # noqa: F401
                                    read_metrics, summarize)
@@ -302,9 +303,14 @@ def train(cfg: RunConfig) -> dict:
 
         summary = {}
         if step >= total_steps:
-            sd = full_state_dict(model)               # collective under FSDP: every rank calls it
+            if fsdp:      # from the final DCP checkpoint, tensor by tensor: no full model on any device
+                if rank == 0:
+                    export_from_dcp(out / "checkpoints" / f"step_{step:08d}", out, margs, targs.export_files)
+            else:
+                sd = full_state_dict(model)
+                if rank == 0:
+                    save_meta(raw, margs, out, state_dict=sd)
             if rank == 0:
-                save_meta(raw, margs, out, state_dict=sd)
                 summary = summarize(out / "metrics.jsonl", n_params, world, time.perf_counter() - t_start, rates)
                 (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
                 if pipes is not None:
