@@ -124,8 +124,11 @@ def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
 
     week = context.partition_key
     out = storage.path("preference_data", week)
+    # The weekly loop: comparisons of the newest materialized version (SFT in the first week). Read from disk,
+    # not declared as deps: the versions depend on the RMs, which depend on these batches.
+    newest_first = [storage.path(v) for v in ("rlhf_v5", "rlhf_v4", "rlhf_v3", "rlhf_v2", "rlhf_v1", "sft_model")]
     m = _run_stage(context, launcher, "preferences", profile.get().align, week=week, out_dir=out,
-                   policy_dir=storage.path("sft_model"), tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                   policy_dir=newest_first, tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
                    source_path=config.source_path or None)
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out / stages.PREFERENCES_FILE)), **m})
 
@@ -147,7 +150,8 @@ def _rm_asset(kind: str):
         table = ["| rating | accuracy |", "|---|---|"] + [
             f"| {names.get(k, k)} | {'n/a' if v is None else f'{v:.3f}'} |" for k, v in acc.items()]
         return dg.MaterializeResult(metadata={
-            "path": dg.MetadataValue.path(str(out)), "weeks": ", ".join(m["weeks"]), "train_pairs": m["train_pairs"],
+            "path": dg.MetadataValue.path(str(out)), "version": m["version"], "weeks": ", ".join(m["weeks"]),
+            "weeks_sampled_from": dg.MetadataValue.json(m["weeks_sampled_from"]), "train_pairs": m["train_pairs"],
             "test_pairs": m["test_pairs"], "margin": m["margin"], "loss_first": m["loss_first"],
             "loss_last": m["loss_last"], "accuracy": acc["all"], "accuracy_by_rating": dg.MetadataValue.md("\n".join(table)),
             "seconds": round(m["seconds"], 1)})
@@ -186,6 +190,7 @@ def _rejection_asset(version: int):
                        hrm_dir=storage.path("helpfulness_rm"), srm_dir=storage.path("safety_rm"), out_dir=out)
         return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
             "method": m["method"], "parent": parent, "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
+            "judged_by": ", ".join(v for v in m["rm_versions"] if v),
             "data_weeks": ", ".join(m["data_weeks"]), "pooled_from": ", ".join(earlier) if version >= 3 else "",
             "k": m["k"], "temperature": m["temperature"], "pool": m["pool"], "gatt_dialogues": m["gatt_dialogues"],
             "best_of_k_reward": m["best_reward_mean"], "sample_reward": m["sample_reward_mean"],
@@ -210,6 +215,7 @@ def rlhf_v5(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile
         f"| {h['iteration']} | {h['reward']:.3f} | {h['kl']:.4f} |" for h in m["history"]]
     return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
         "method": "PPO", "parent": "rlhf_v4", "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
+        "judged_by": ", ".join(v for v in m["rm_versions"] if v),
         "data_weeks": ", ".join(m["data_weeks"]), "ppo": dg.MetadataValue.json(m["ppo"]),
         "kl_last": m["kl_last"], "per_iteration": dg.MetadataValue.md("\n".join(kl)),
         "parent_success_rate": m["parent_eval"]["success_rate"],

@@ -36,6 +36,7 @@ BUNDLED = {"sft": 8000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_te
            "ppo_prompts": 600}
 SAMPLES_FILE = "best_samples.jsonl"       # each RLHF version's best-of-K records (the pool of later ones)
 META_FILE = "alignment.json"
+BATCH_FILE = "batch.json"                 # a week's lineage: which model its comparisons were sampled from
 
 
 @contextlib.contextmanager
@@ -156,11 +157,23 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
 
 # ------------------------------------------------------------------------------------------ preferences
 @small_model_threads
+def newest_policy(candidates) -> Path | None:
+    """The first of `candidates` (newest version first) that holds a checkpoint: the weekly loop samples new
+    comparisons from the latest model (Llama 2 §3.2.1), which is SFT only in the first week."""
+    for c in candidates or []:
+        if (Path(c) / "params.json").is_file():
+            return Path(c)
+    return None
+
+
 def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, source_path: str | None = None,
                       align=None) -> dict:
     """One week's batch of rated comparisons as JSONL: validated user data, or the bundled batch (generated
-    pairs + pairs of the chat model's own samples when policy_dir is given)."""
+    pairs + pairs of a chat model's own samples). policy_dir: a folder, or a list of version folders newest
+    first, of which the newest materialized one is sampled; batch.json records which."""
     n_model = 0
+    candidates = [policy_dir] if isinstance(policy_dir, (str, os.PathLike)) else policy_dir
+    policy_dir = newest_policy(candidates) if not source_path else None
     if source_path:
         pairs = align_data.load_preferences_jsonl(source_path)
     else:
@@ -176,12 +189,23 @@ def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, 
                                            shapes=PROMPT_SHAPES)
             pairs += extra
             n_model = len(extra)
+    sampled_from = policy_dir.name if policy_dir is not None else None
     if _is_writer():
         write_text(Path(out_dir) / PREFERENCES_FILE, align_data.to_jsonl(pairs))
+        write_text(Path(out_dir) / BATCH_FILE, json.dumps({"week": week, "sampled_from": sampled_from}) + "\n")
     ratings = {r: sum(p["rating"] == r for p in pairs) for r in (3, 2, 1, 0)}
     return {"week": week, "pairs": len(pairs), "model_sample_pairs": n_model, "source": source_path or "bundled",
-            "unsafe_prompts": sum(p["safety"]["unsafe_prompt"] for p in pairs),
+            "sampled_from": sampled_from or "", "unsafe_prompts": sum(p["safety"]["unsafe_prompt"] for p in pairs),
             **{f"rating_{r}": n for r, n in ratings.items()}}
+
+
+def week_sources(pref_root, weeks: list[str]) -> dict[str, str | None]:
+    """Which model each week's comparisons were sampled from (batch.json; None for user data / old batches)."""
+    out = {}
+    for w in weeks:
+        p = Path(pref_root) / w / BATCH_FILE
+        out[w] = json.loads(p.read_text()).get("sampled_from") if p.is_file() else None
+    return out
 
 
 # ------------------------------------------------------------------------------------------ reward models
@@ -204,7 +228,9 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     test = align_data.preference_pairs(BUNDLED["rm_test_pairs"], seed=_seed("rm-test"), split="eval")
     test = [p for p in test if p["safety"]["unsafe_prompt"] == (kind == "safety")] if kind == "safety" else test
     acc = accuracy_by_rating(rm, tok, test, max_len=align.rm_seq_len)
-    meta = {"kind": kind, "weeks": weeks, "train_pairs": len(train), "test_pairs": len(test),
+    # The RM version is named by the newest week it saw: retrained each week on all weeks so far.
+    meta = {"kind": kind, "version": f"{kind}_rm@{weeks[-1]}", "weeks": weeks,
+            "weeks_sampled_from": week_sources(pref_root, weeks), "train_pairs": len(train), "test_pairs": len(test),
             "margin": align.rm_margin, "steps": len(losses), "loss_first": losses[0],
             "loss_last": sum(losses[-5:]) / len(losses[-5:]),
             "accuracy": {str(k): v for k, v in acc.items()}, "sft_dir": str(sft_dir)}
@@ -219,6 +245,7 @@ def _rm_lineage(hrm_dir, srm_dir) -> dict:
     from llama_model.reward import rm_info
     h, s = rm_info(hrm_dir), rm_info(srm_dir)
     return {"helpfulness_rm": str(hrm_dir), "safety_rm": str(srm_dir), "data_weeks": h.get("weeks", []),
+            "rm_versions": [h.get("version"), s.get("version")],
             "helpfulness_rm_accuracy": h.get("accuracy"), "safety_rm_accuracy": s.get("accuracy")}
 
 

@@ -64,6 +64,15 @@ def test_align_chain_materializes(data_dir, monkeypatch):
         m = e.event_specific_data.materialization
         mats[m.asset_key.to_user_string()] = m.metadata
     assert mats["helpfulness_rm"]["weeks"].value == ", ".join(weeks[-2:])
+    assert mats["helpfulness_rm"]["version"].value == f"helpfulness_rm@{weeks[-1]}"
+    assert mats["rlhf_v5"]["judged_by"].value == f"helpfulness_rm@{weeks[-1]}, safety_rm@{weeks[-1]}"
+    # The weekly loop: a new week after V5 exists samples its comparisons from V5, and the RMs retrain on it.
+    week = dg.materialize([align.preference_data], partition_key=weeks[-1], resources=resources, instance=instance)
+    md = week.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+    assert md["sampled_from"].value == "rlhf_v5"
+    rm = dg.materialize([align.helpfulness_rm], resources=resources, instance=instance)
+    md = rm.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+    assert md["weeks_sampled_from"].value == {weeks[-2]: "sft_model", weeks[-1]: "rlhf_v5"}
     v3 = mats["rlhf_v3"]
     assert v3["pooled_from"].value == "rlhf_v1, rlhf_v2" and v3["gatt_dialogues"].value > 0
     assert v3["data_weeks"].value == ", ".join(weeks[-2:]) and "helpfulness_rm" in v3["helpfulness_rm"].value
