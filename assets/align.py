@@ -26,6 +26,10 @@ class SFTConfig(dg.Config):
     dialogues_path: str = ""     # your SFT JSONL ({"system"?, "turns": [...]}) instead of the bundled tasks
 
 
+class RLHFConfig(dg.Config):
+    prompts_path: str = ""       # your prompts JSONL ({"system"?, "turns": [... user last], "unsafe"?}) instead of the bundled tasks
+
+
 class PreferenceConfig(dg.Config):
     source_path: str = ""        # your preferences JSONL (ours or the public chosen/rejected format)
 
@@ -181,13 +185,14 @@ def _rejection_asset(version: int):
 
     @dg.asset(name=name, deps=[parent, *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"},
               code_version="1", description=description)
-    def _rs(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
+    def _rs(context: dg.AssetExecutionContext, config: RLHFConfig, storage: ArtifactStorage, profile: ProfileResource,
             launcher: TrainingLauncher) -> dg.MaterializeResult:
         out = storage.path(name)
         m = _run_stage(context, launcher, "rejection", profile.get().align, version=version,
                        parent_dir=storage.path(parent), earlier_dirs=[storage.path(e) for e in earlier],
                        tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
-                       hrm_dir=storage.path("helpfulness_rm"), srm_dir=storage.path("safety_rm"), out_dir=out)
+                       hrm_dir=storage.path("helpfulness_rm"), srm_dir=storage.path("safety_rm"), out_dir=out,
+                       prompts_path=config.prompts_path or None)
         return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
             "method": m["method"], "parent": parent, "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
             "judged_by": ", ".join(v for v in m["rm_versions"] if v),
@@ -204,13 +209,13 @@ rlhf_v1, rlhf_v2, rlhf_v3, rlhf_v4 = (_rejection_asset(v) for v in (1, 2, 3, 4))
 
 
 @dg.asset(deps=["rlhf_v4", *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
-def rlhf_v5(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
+def rlhf_v5(context: dg.AssetExecutionContext, config: RLHFConfig, storage: ArtifactStorage, profile: ProfileResource,
             launcher: TrainingLauncher) -> dg.MaterializeResult:
     """RLHF V5: PPO on top of V4, reward whiten(logit(R_c)) - β·KL, the safety RM where safety is at stake."""
     out = storage.path("rlhf_v5")
     m = _run_stage(context, launcher, "ppo", profile.get().align, parent_dir=storage.path("rlhf_v4"),
                    tokenizer_path=storage.path("tokenizer", "tokenizer.model"), hrm_dir=storage.path("helpfulness_rm"),
-                   srm_dir=storage.path("safety_rm"), out_dir=out)
+                   srm_dir=storage.path("safety_rm"), out_dir=out, prompts_path=config.prompts_path or None)
     kl = ["| iteration | RM reward | KL to V4 |", "|---|---|---|"] + [
         f"| {h['iteration']} | {h['reward']:.3f} | {h['kl']:.4f} |" for h in m["history"]]
     return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {

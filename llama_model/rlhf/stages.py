@@ -82,8 +82,10 @@ def _seed(tag: str) -> int:
 PROMPT_SHAPES = {"single": 0.6, "system": 0.25, "multi": 0.15}
 
 
-def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prompts: int, prompts_tag: str):
-    """What every RLHF stage starts from: tokenizer, a seeded RNG, the parent policy, both RMs, its prompts."""
+def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prompts: int, prompts_tag: str,
+                  prompts_path: str | None = None):
+    """What every RLHF stage starts from: tokenizer, a seeded RNG, the parent policy, both RMs, its prompts
+    (yours from prompts_path, else n_prompts bundled tasks)."""
     from llama_model.checkpoint import load_meta
     from llama_model.reward import load_rm
     tok = _load_tok(tokenizer_path)
@@ -92,7 +94,11 @@ def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prom
     g = torch.Generator(device=_device()).manual_seed(seed)
     policy, args = load_meta(parent_dir, device=_device())
     hrm, srm = load_rm(hrm_dir).to(_device()), load_rm(srm_dir).to(_device())
-    tasks = align_data.sample_tasks(n_prompts, _seed(prompts_tag), PROMPT_SHAPES)
+    if prompts_path:
+        from llama_model.rlhf.prompts import load_prompts_jsonl
+        tasks = load_prompts_jsonl(prompts_path)
+    else:
+        tasks = align_data.sample_tasks(n_prompts, _seed(prompts_tag), PROMPT_SHAPES)
     return tok, seed, g, policy, args, hrm, srm, tasks
 
 
@@ -256,13 +262,14 @@ def _read_samples(directory) -> list[dict]:
 
 @small_model_threads
 def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, hrm_dir, srm_dir, out_dir,
-                  align, log=print) -> dict:
+                  align, prompts_path: str | None = None, log=print) -> dict:
     """RLHF V1-V4: best of K samples by the RM, fine-tune the parent on them; from V3 the pool of all
     iterations' best samples, plus Ghost Attention dialogues."""
     from llama_model.checkpoint import load_meta
     t0 = time.perf_counter()
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
-        f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts")
+        f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts",
+        prompts_path)
     best = rejection.best_of_k(policy, tok, tasks, hrm, srm, k=align.rs_samples, temperature=align.rs_temperature,
                                generator=g, max_new_tokens=align.max_new_tokens, tau=align.safety_threshold)
     iterations = [_read_samples(d) for d in earlier_dirs] + [best]
@@ -286,7 +293,8 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
     meta = {"version": f"v{version}", "method": "rejection sampling" + (" + GAtt" if version >= 3 else ""),
             "parent": str(parent_dir), "pooled_from": [str(d) for d in earlier_dirs] if version >= 3 else [],
             **_rm_lineage(hrm_dir, srm_dir), "k": align.rs_samples, "temperature": align.rs_temperature,
-            "prompts": len(tasks), "pool": len(pool), "gatt_dialogues": n_gatt, "train_examples": len(examples),
+            "prompts": len(tasks), "prompts_source": prompts_path or "bundled", "pool": len(pool),
+            "gatt_dialogues": n_gatt, "train_examples": len(examples),
             "best_reward_mean": sum(r["reward"] for r in best) / len(best),
             "sample_reward_mean": sum(r["mean_reward"] for r in best) / len(best),
             "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
@@ -298,12 +306,13 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
 
 
 @small_model_threads
-def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, log=print) -> dict:
+def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, prompts_path: str | None = None,
+            log=print) -> dict:
     """RLHF V5: PPO on top of V4 against the two RMs, KL-penalized to V4."""
     from llama_model.checkpoint import load_meta
     t0 = time.perf_counter()
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
-        "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts")
+        "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts", prompts_path)
     pargs = ppo.ppo_args(align)
     history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log)
     eval_tasks = align_data.eval_tasks()
@@ -311,6 +320,7 @@ def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, log=pr
     parent_ev = evaluate(load_meta(parent_dir, device=_device(policy))[0], tok, eval_tasks, hrm, srm,
                          align.max_new_tokens, align.safety_threshold)
     meta = {"version": "v5", "method": "PPO", "parent": str(parent_dir), **_rm_lineage(hrm_dir, srm_dir),
+            "prompts": len(tasks), "prompts_source": prompts_path or "bundled",
             "ppo": {k: getattr(pargs, k) for k in ("lr", "batch", "minibatch", "clip", "beta", "iterations")},
             "kl_last": history[-1]["kl"], "reward_first": history[0]["reward"], "reward_last": history[-1]["reward"],
             "eval": _scalar_eval(ev), "parent_eval": _scalar_eval(parent_ev), "seconds": time.perf_counter() - t0}
