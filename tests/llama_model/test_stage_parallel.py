@@ -108,3 +108,22 @@ def test_checkpoint_saved_at_four_ranks_resumes_at_two(tmp_path, parallel):
     b, _ = load_meta(tmp_path / "resized")
     for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.allclose(x, y, atol=1e-5), k
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_stage_job_steps_on_gpu_in_bf16(tmp_path):
+    """What llama_model/rlhf/job.py does on a GPU: the SFT, RM and PPO steps on cuda under bf16 autocast."""
+    tok = tokenizer()
+    policy, _ = tiny_model(tok.n_words)
+    policy = policy.cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        sft = train_sft(policy, sft_examples(tok, ad.sft_dialogues(16, seed=1), max_len=96), lr=1e-2, batch=8,
+                        epochs=2)
+        rm = RewardModel.from_policy(policy)
+        rm_losses = train_rm(rm, tok, ad.preference_pairs(16, seed=2), lr=1e-2, batch=8, min_warmup=1, max_len=96)
+        hist = ppo.train_ppo(policy, tok, ad.sample_tasks(4, 3, {"single": 1.0}), rm, rm,
+                             ppo.PPOArgs(lr=1e-3, batch=4, minibatch=2, iterations=1, max_new_tokens=8),
+                             generator=torch.Generator(device="cuda").manual_seed(0))
+    assert sft[-1] < sft[0] and len(rm_losses) == 2 and len(hist) == 1
+    assert next(policy.parameters()).dtype == torch.float32          # fp32 master weights
