@@ -23,7 +23,9 @@ RM_ASSETS = ("helpfulness_rm", "safety_rm")
 
 
 class SFTConfig(dg.Config):
-    dialogues_path: str = ""     # your SFT JSONL ({"system"?, "turns": [...]}) instead of the bundled tasks
+    # your SFT data instead of the bundled tasks: JSONL, Parquet or a save_to_disk folder of trl rows
+    # ({"messages": [...]} or prompt/completion); formats in docs/alignment.md
+    dialogues_path: str = ""
 
 
 class RLHFConfig(dg.Config):
@@ -31,7 +33,9 @@ class RLHFConfig(dg.Config):
 
 
 class PreferenceConfig(dg.Config):
-    source_path: str = ""        # your preferences JSONL (ours or the public chosen/rejected format)
+    # this week's comparisons from your data: JSONL, Parquet or a save_to_disk folder of trl preference rows
+    # (prompt/chosen/rejected, text or messages), UltraFeedback-binarized or Anthropic HH rows
+    source_path: str = ""
 
 
 def _run_stage(context, launcher: TrainingLauncher, stage: str, align, **kwargs) -> dict:
@@ -120,7 +124,7 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: Art
 
 
 @dg.asset(partitions_def=preference_weeks, deps=[sft_model, "tokenizer"], group_name=GROUP, kinds={"json"},
-          code_version="1")
+          code_version="2")   # 2: rows in trl's conversational preference format
 def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
                     storage: ArtifactStorage, profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """One week's batch of rated comparisons (rating 0-3, safety labels): generated and SFT-sampled pairs, or yours."""

@@ -76,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands():
     """Sub-commands contributed by the library packages (imported lazily so --help stays fast)."""
+    from assets.dumps_cli import register as dumps
     from pipelines.samples.cli import register as samples
     from llama_model.cli import register as model
     from llama_model.plan import register as plan
-    return [samples, model, plan]
+    return [dumps, samples, model, plan]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,19 +10,19 @@ quality_filtered[commoncrawl] needs from other partitions; `curation_report` sum
 import base64
 import io as _io
 import json
-import os
 
 import dagster as dg
+import pyarrow as pa
 
-from assets.partitions import source_partitions
-from pipelines import recipes
-from pipelines.dedup import deduplicate
+from assets.ingest import allow_empty
+from assets.partitions import dump_partitions, key_parts
+from pipelines import curation, recipes
 from pipelines.dedup.minhash import MinHashParams
-from pipelines.langid import SCHEMA as LID_SCHEMA
-from pipelines.langid import identify_partition
-from pipelines.quality import SCHEMA as QUALITY_SCHEMA
-from pipelines.quality import filter_partition, train_models
-from pipelines.stage import StageResult, balance, read_partition, write_result
+from pipelines.dumps import split_key
+from pipelines.engine import get_engine
+from pipelines.partition import committed_files
+from pipelines.quality import train_models
+from pipelines.stage import balance, stats_of
 from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 GROUP = "curate"
@@ -30,74 +30,94 @@ RAW = "raw_documents"
 BALANCE = "input_equals_kept_plus_dropped"
 
 
-def _metadata(result: StageResult, source: str, stage: str, repaired: int) -> dict:
-    s = result.stats
+def _metadata(manifest: dict, source: str, stage: str, info: dict) -> dict:
+    s = stats_of(manifest)
     rows = ["| reason | documents | bytes |", "|---|---|---|"]
     rows += [f"| {r} | {n} | {s.bytes_dropped[r]} |" for r, n in sorted(s.dropped.items())]
     return {
+        "dagster/row_count": s.kept,
         "documents_in": s.read, "kept": s.kept, "dropped": sum(s.dropped.values()),
         "bytes_in": s.bytes_in, "bytes_kept": s.bytes_kept,
+        "files": len(manifest["files"]), "files_run": manifest.get("ran", len(manifest["files"])),
         "drop_reasons": dg.MetadataValue.md("\n".join(rows) if s.dropped else "nothing dropped"),
         "recipe": dg.MetadataValue.md(recipes.markdown(stage, source)),
-        "details": dg.MetadataValue.json(json.loads(json.dumps(result.info, default=str))),
-        "utf8_repaired_texts": repaired,
+        "details": dg.MetadataValue.json(json.loads(json.dumps(info, default=str))),
+        "utf8_repaired_texts": sum(e.get("utf8_repaired", 0) for e in manifest["files"]),
     }
 
 
-def _check(storage: ArtifactStorage, upstream: str, asset: str, source: str) -> dg.AssetCheckResult:
-    b = balance(storage.path(upstream, source), storage.path(asset, source),
-                storage.path("dropped", asset, source))
+def _check(storage: ArtifactStorage, upstream: str, asset: str, key: str) -> dg.AssetCheckResult:
+    b = balance(storage.path(upstream, *split_key(key)), storage.path(asset, *split_key(key)))
     return dg.AssetCheckResult(check_name=BALANCE, passed=bool(b["passed"]), metadata=b)
 
 
-def _stage(context, storage: ArtifactStorage, upstream: str, asset: str, run) -> dg.MaterializeResult:
-    source = context.partition_key
-    table, repaired = read_partition(storage.path(upstream, source))
-    if table.num_rows == 0:
-        context.log.warning(f"{upstream}[{source}] is empty: writing an empty {asset}[{source}]")
-    result = run(table, source)
-    if result.stats.read and not result.stats.kept:
-        context.log.warning(f"every document of {asset}[{source}] was dropped: {dict(result.stats.dropped)}")
-    write_result(result, storage.root_path, asset, source)
-    context.log.info(f"{asset}[{source}]: {result.stats.read} in, {result.stats.kept} kept, "
-                     f"dropped {dict(result.stats.dropped)}")
-    return dg.MaterializeResult(metadata=_metadata(result, source, asset, repaired),
-                                check_results=[_check(storage, upstream, asset, source)])
+def _log_result(context, asset: str, key: str, manifest: dict) -> None:
+    s = stats_of(manifest)
+    if s.read and not s.kept:
+        context.log.warning(f"every document of {asset}[{key}] was dropped: {dict(s.dropped)}")
+    context.log.info(f"{asset}[{key}]: {s.read} in, {s.kept} kept, dropped {dict(s.dropped)}")
+
+
+def _map_stage(context, storage: ArtifactStorage, upstream: str, asset: str, func: str,
+               params: dict | None = None) -> dg.MaterializeResult:
+    """A per-document stage: one task per upstream file (unchanged files are not run again)."""
+    source, dump = key_parts(context)
+    m = curation.map_stage(get_engine(), storage.root_path, upstream, asset, source, dump, func, params,
+                           log=context.log.info, allow_empty=allow_empty())
+    _log_result(context, asset, context.partition_key, m)
+    info = {"steps": recipes.as_dict(source, asset), "files": len(m["files"]), "files_run": m["ran"]}
+    for e in m["files"][:1]:
+        info.update({k: v for k, v in e.get("info", {}).items() if k != "steps"})
+    return dg.MaterializeResult(metadata=_metadata(m, source, asset, info),
+                                check_results=[_check(storage, upstream, asset, context.partition_key)])
 
 
 def _spec(asset: str) -> list[dg.AssetCheckSpec]:
     return [dg.AssetCheckSpec(BALANCE, asset=asset, description="every input document is kept or dropped, once")]
 
 
-@dg.asset(partitions_def=source_partitions, deps=[RAW], group_name=GROUP, kinds={"python", "parquet"},
-          code_version="1", check_specs=_spec("deduplicated"),
+@dg.asset(partitions_def=dump_partitions, deps=[RAW], group_name=GROUP, kinds={"python", "parquet"},
+          code_version="2", check_specs=_spec("deduplicated"),
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.DEDUP))})
 def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                  profile: ProfileResource) -> dg.MaterializeResult:
-    """Exact, MinHash LSH near-duplicate and CCNet line dedup of one source, per its recipe."""
+    """Exact, MinHash LSH near-duplicate and CCNet line dedup of one dump (or against the source's
+    earlier dumps, per the recipe's scope), by hash bucket."""
+    source, dump = key_parts(context)
     d = profile.get().data
     params = MinHashParams(num_perm=d.minhash_perms, bands=d.minhash_bands, ngram=d.minhash_ngram)
-    workers = min(4, os.cpu_count() or 1)
-    tmp = storage.dir("tmp")
-    return _stage(context, storage, RAW, "deduplicated",
-                  lambda t, s: deduplicate(t, s, params, workdir=tmp, workers=workers))
+    m = curation.dedup(get_engine(), storage.root_path, source, dump, params, log=context.log.info,
+                       allow_empty=allow_empty())
+    _log_result(context, "deduplicated", context.partition_key, m)
+    return dg.MaterializeResult(metadata=_metadata(m, source, "deduplicated", m.get("info", {})),
+                                check_results=[_check(storage, RAW, "deduplicated", context.partition_key)])
 
 
-@dg.asset(partitions_def=source_partitions, deps=[deduplicated], group_name=GROUP, kinds={"python", "parquet"},
-          code_version="1", check_specs=_spec("language_identified"),
+@dg.asset(partitions_def=dump_partitions, deps=[deduplicated], group_name=GROUP, kinds={"python", "parquet"},
+          code_version="2", check_specs=_spec("language_identified"),
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.LID))})
 def language_identified(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """fastText lid.176 label and score on every document; drops the languages its recipe excludes."""
-    return _stage(context, storage, "deduplicated", "language_identified",
-                  lambda t, s: identify_partition(t, s, LID_SCHEMA))
+    return _map_stage(context, storage, "deduplicated", "language_identified", curation.LID)
+
+
+def _files_of(storage: ArtifactStorage, asset: str, source: str) -> list:
+    return committed_files(storage.path(asset, source))
+
+
+def _table(files: list) -> pa.Table:
+    from pipelines.stage import read_file
+
+    tables = [read_file(f)[0] for f in files]
+    return pa.concat_tables(tables, promote_options="default") if tables else pa.table({"id": [], "text": []})
 
 
 @dg.asset(deps=[dg.AssetDep(language_identified, partition_mapping=dg.AllPartitionMapping())],
           group_name=GROUP, kinds={"python", "numpy"}, code_version="1")
 def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Kneser-Ney LM on Wikipedia, CCNet perplexity cut-offs on CommonCrawl, reference classifier."""
-    wiki, _ = read_partition(storage.path("language_identified", "wikipedia"))
-    cc, _ = read_partition(storage.path("language_identified", "commoncrawl"))
+    wiki = _table(_files_of(storage, "language_identified", "wikipedia"))
+    cc = _table(_files_of(storage, "language_identified", "commoncrawl"))
     with storage.atomic("quality_models") as tmp:
         manifest = train_models(wiki, cc, tmp)
     if manifest.get("skipped"):
@@ -113,14 +133,16 @@ def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage) 
     })
 
 
-@dg.asset(partitions_def=source_partitions, deps=[language_identified, quality_models], group_name=GROUP,
-          kinds={"python", "parquet"}, code_version="1", check_specs=_spec("quality_filtered"),
+@dg.asset(partitions_def=dump_partitions, deps=[language_identified, quality_models], group_name=GROUP,
+          kinds={"python", "parquet"}, code_version="2", check_specs=_spec("quality_filtered"),
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.QUALITY))})
 def quality_filtered(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Perplexity buckets and reference classifier (CC), C4 and GitHub heuristics: the curated text."""
     models = storage.path("quality_models")
-    return _stage(context, storage, "language_identified", "quality_filtered",
-                  lambda t, s: filter_partition(t, s, models, QUALITY_SCHEMA))
+    # The models' manifest is part of each file's digest: new models rerun every file.
+    stamp = (models / "models.json").read_text() if (models / "models.json").is_file() else ""
+    return _map_stage(context, storage, "language_identified", "quality_filtered",
+                      curation.QUALITY, {"models_dir": str(models), "models_stamp": stamp})
 
 
 def _plot_png(rows: list[tuple]) -> bytes:

@@ -14,7 +14,8 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=build_resources(),
-    # In-process is ~4x faster than one process per step on a 2-core laptop; a cluster deployment
-    # swaps in dagster-k8s' executor here (see docs/scaling.md).
+    # In-process is ~4x faster than one process per step on a 2-core laptop; on a cluster each run is
+    # one partition step in its own pod (dagster-k8s run launcher) and the heavy tasks go to Ray
+    # (LLAMA_ENGINE=ray): see docs/scaling.md.
     executor=dg.in_process_executor,
 )

@@ -27,8 +27,34 @@ def _partition_keys(pdef: dg.PartitionsDefinition | None, instance: dg.DagsterIn
 
 
 def plan(defs: dg.Definitions, instance: dg.DagsterInstance, selection: set[str] | None = None):
-    """[(asset keys, partition key | None)] in an order that respects every dependency."""
+    """[(asset keys, partition key | None)] in an order that respects every dependency.
+
+    A chain of partitioned assets over the same partitions (raw_documents -> deduplicated ->
+    language_identified) runs as one run per partition key: fewer runs, same materializations."""
     graph = defs.resolve_asset_graph()
+    steps = _level_steps(graph, instance, selection)
+    merged: list = []
+    for keys, pk in steps:
+        prev = next((i for i in range(len(merged) - 1, -1, -1) if merged[i][1] == pk and pk is not None), None)
+        if prev is not None and _chain(graph, merged[prev][0], keys, pk, merged[prev + 1:]):
+            merged[prev] = (merged[prev][0] + keys, pk)
+        else:
+            merged.append((keys, pk))
+    return merged
+
+
+def _chain(graph, before: list, keys: list, pk: str, between: list) -> bool:
+    """`keys` can join the step holding `before` for partition `pk`: same partitions, and no upstream asset
+    of `keys` is materialized for `pk` (or unpartitioned) by a step in between. Partitioned dependencies
+    map a key to the same key here, as in this graph."""
+    pdef = graph.get(before[0]).partitions_def
+    if any(graph.get(k).partitions_def != pdef for k in keys):
+        return False
+    later = {k for ks, p in between if p is None or p == pk for k in ks}
+    return not any(up in later for k in keys for up in graph.get(k).parent_keys)
+
+
+def _level_steps(graph, instance, selection):
     steps = []
     for level in graph.toposorted_asset_keys_by_level:
         groups: dict[int, list[dg.AssetKey]] = {}
@@ -53,6 +79,10 @@ def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | N
     if defs is None:
         from assets.definitions import defs
     instance = instance or dg.DagsterInstance.get()
+    from assets.dumps_cli import register_all
+
+    keys, new = register_all(instance)  # every dump folder becomes a partition before planning
+    log(f"{len(keys)} dumps ({len(new)} newly registered)")
     job = defs.resolve_implicit_global_asset_job_def()
     steps = plan(defs, instance, selection)
     t0 = time.perf_counter()

@@ -1,7 +1,9 @@
 """Assets of the evaluate stage: base_model_eval, reward_model_eval, chat_eval.
 
 Each writes an HTML report with its plots under $LLAMA_DATA_DIR/reports/<asset>/ and shows the tables and
-plots in the UI. The logic is in llama_model/eval/ (suite.py); these are thin wrappers.
+plots in the UI. The logic is in llama_model/eval/ (suite.py); these are thin wrappers. The benchmarks of
+base_model_eval and chat_eval run through lm-evaluation-harness on a Hugging Face export (harness.py,
+docs/evaluation.md); lm_eval_results.json sits beside the report.
 
     dagster asset materialize -m assets.definitions --select base_model_eval
     dagster asset materialize -m assets.definitions --select base_model_eval \\
@@ -9,6 +11,7 @@ plots in the UI. The logic is in llama_model/eval/ (suite.py); these are thin wr
 """
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +29,8 @@ RM_TEST_SEED = 2023
 class BaseEvalConfig(dg.Config):
     tasks_dir: str = ""        # folder of benchmark JSONL files; default $LLAMA_EVAL_TASKS_DIR, else the bundled tasks
     max_batches: int = 64      # validation batches per source (bounds the time at any scale)
+    lm_eval: bool = True       # benchmarks through lm-evaluation-harness on the HF export (False: our own scorer)
+    lm_eval_limit: int = 200   # examples per task given to lm-eval (0: all); bounds the time on big task folders
 
 
 class RewardEvalConfig(dg.Config):
@@ -34,6 +39,8 @@ class RewardEvalConfig(dg.Config):
 
 class ChatEvalConfig(dg.Config):
     max_tasks: int = 0         # 0: every held-out task; else an evenly spaced subset of that many
+    lm_eval: bool = True       # SFT and the newest version on the benchmarks via lm-eval, in the chat format
+    lm_eval_limit: int = 200   # examples per task given to lm-eval (0: all)
 
 
 def _need(path: Path, asset: str) -> Path:
@@ -52,10 +59,11 @@ def _meta(report, numbers: dict) -> dict:
             "summary": dg.MetadataValue.md(report.markdown)} | numbers
 
 
-@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1")
+@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="2")
 def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, storage: ArtifactStorage,
                     profile: ProfileResource) -> dg.MaterializeResult:
-    """Validation perplexity per source and zero-shot benchmarks of base_model vs the same model untrained."""
+    """Validation perplexity per source and zero-shot benchmarks (lm-evaluation-harness on the HF export) of
+    base_model vs the same model untrained, beside the paper's numbers for the profile."""
     from llama_model.checkpoint import load_meta
     from llama_model.data import TokenLoader
     from llama_model.eval.multiple_choice import bundled_tasks_dir, read_tasks_dir
@@ -64,19 +72,30 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
 
     p = profile.get()
     base, args = load_meta(_need(storage.path("base_model"), "base_model"))
-    tok = Tokenizer(_need(storage.path("tokenizer", "tokenizer.model"), "tokenizer"))
+    tok_path = _need(storage.path("tokenizer", "tokenizer.model"), "tokenizer")
+    tok = Tokenizer(tok_path)
     loader = TokenLoader(_need(storage.path("token_shards"), "token_shards"), "val", seq_len=p.train.seq_len,
                          batch_size=8)
     tasks_dir = config.tasks_dir or os.environ.get("LLAMA_EVAL_TASKS_DIR") or str(bundled_tasks_dir())
     tasks = read_tasks_dir(tasks_dir)
     context.log.info(f"benchmarks from {tasks_dir}: " + ", ".join(f"{k} ({len(v)})" for k, v in tasks.items()))
-    with small_model_threads(base):
-        report = base_eval({INIT: untrained_like(args), "base_model": base.eval()}, loader.val_windows,
-                           loader.val_sources(), tok, tasks, storage.path("reports", "base_model_eval"),
-                           max_batches=config.max_batches, max_len=args.max_seq_len)
+    models = {INIT: untrained_like(args), "base_model": base.eval()}
+    with small_model_threads(base), tempfile.TemporaryDirectory(prefix="base_model_eval-") as work:
+        harness = None
+        if config.lm_eval:   # lm-eval reads the HF export of both models, offline
+            from llama_model.eval.harness import run_harness
+            from llama_model.hf import export_model
+            dirs = {n: export_model(m, args, Path(work) / f"hf{i}", tok_path) for i, (n, m) in enumerate(models.items())}
+            harness = run_harness(dirs, tasks_dir, Path(work) / "lm_eval", limit=config.lm_eval_limit)
+        report = base_eval(models, loader.val_windows, loader.val_sources(), tok, tasks,
+                           storage.path("reports", "base_model_eval"), max_batches=config.max_batches,
+                           max_len=args.max_seq_len, harness=harness, profile=p.name)
     s = report.summary
     numbers = {f"ppl {m} all": _num(s["perplexity"][m]["all"]["ppl"]) for m in s["models"]}
     numbers |= {f"acc_norm {t}": _num(r["acc_norm"]) for t, r in s["tasks"]["base_model"].items()}
+    numbers["benchmarks scored by"] = dg.MetadataValue.text(s["scorer"])
+    if harness is not None:
+        numbers["lm_eval results"] = dg.MetadataValue.path(str(report.directory / "lm_eval_results.json"))
     return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": _num(report.seconds, 1)})
 
 
@@ -104,7 +123,7 @@ def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfi
 
 
 @dg.asset(deps=[*VERSIONS, "helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS,
-          code_version="1")
+          code_version="2")
 def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Win rates of each RLHF version vs SFT and vs the previous version, safety violations, multi-turn adherence."""
     from llama_model import align_data
@@ -113,7 +132,8 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
     from llama_model.reward import load_rm
     from llama_model.tokenizer import Tokenizer
 
-    tok = Tokenizer(_need(storage.path("tokenizer", "tokenizer.model"), "tokenizer"))
+    tok_path = _need(storage.path("tokenizer", "tokenizer.model"), "tokenizer")
+    tok = Tokenizer(tok_path)
     hrm = load_rm(_need(storage.path("helpfulness_rm"), "helpfulness_rm"))
     srm = load_rm(_need(storage.path("safety_rm"), "safety_rm"))
     _need(storage.path("sft_model", "params.json"), "sft_model")
@@ -130,7 +150,17 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
         for v in versions:
             answers[v] = answer_and_judge(load_meta(storage.path(v))[0], tok, tasks, hrm, srm)
             context.log.info(f"{v}: answered {len(tasks)} held-out prompts")
-    report = evaluate(answers, tasks, storage.path("reports", "chat_eval"))
+    harness = None
+    if config.lm_eval:   # the benchmarks through the chat template, first and newest version
+        from llama_model.eval.harness import run_harness
+        from llama_model.eval.multiple_choice import bundled_tasks_dir
+        from llama_model.hf import export_model
+        with tempfile.TemporaryDirectory(prefix="chat_eval-") as work, small_model_threads(hrm):
+            dirs = {v: export_model(*load_meta(storage.path(v)), Path(work) / v, tok_path)
+                    for v in dict.fromkeys([versions[0], versions[-1]])}
+            harness = run_harness(dirs, os.environ.get("LLAMA_EVAL_TASKS_DIR") or bundled_tasks_dir(),
+                                  Path(work) / "lm_eval", limit=config.lm_eval_limit, chat=True)
+    report = evaluate(answers, tasks, storage.path("reports", "chat_eval"), harness=harness)
     report.seconds = time.perf_counter() - t0
     s = report.summary
     numbers = {"versions": dg.MetadataValue.int(len(versions)), "seconds": _num(report.seconds, 1)}

@@ -1,14 +1,17 @@
-"""Ingest stage: `raw_documents`, one partition per LLaMA source, read from the native dumps.
+"""Ingest stage: `raw_documents`, one partition per dump (`<source>/<dump>`), read from the native files.
 
-    dagster asset materialize -m assets.definitions --select raw_documents --partition wikipedia
+    dagster asset materialize -m assets.definitions --select raw_documents --partition wikipedia/20220701
 """
 
+import os
 import warnings
 
 import dagster as dg
 
-from assets.partitions import source_partitions
-from pipelines.readers.ingest import check_accounting, ingest_source
+from assets.partitions import dump_partitions, key_parts
+from pipelines import curation
+from pipelines.engine import get_engine
+from pipelines.readers.ingest import check_accounting
 from resources import ArtifactStorage, DumpsResource
 
 ASSET = "raw_documents"
@@ -23,42 +26,52 @@ def _preview_md(preview: list[dict]) -> str:
     return "\n".join(rows)
 
 
-@dg.asset(partitions_def=source_partitions, group_name="ingest", kinds={"python", "parquet"}, code_version="1")
+def allow_empty() -> bool:
+    return os.environ.get("LLAMA_ALLOW_EMPTY", "") not in ("", "0", "false", "no")
+
+
+@dg.asset(partitions_def=dump_partitions, group_name="ingest", kinds={"python", "parquet"}, code_version="2")
 def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                   dumps: DumpsResource) -> dg.MaterializeResult:
-    """Documents read from one source's native dumps (WARC/WET, json.gz, XML, LaTeX, ...), as Parquet."""
-    source = context.partition_key
-    s = ingest_source(source, dumps.source_dir(source), storage.path(ASSET, source),
-                      storage.path("dropped", ASSET, source), log=context.log.info)
-    context.log.info(f"{source}: {s['documents']} documents, {s['skipped']} skipped {s['skipped_by_reason']}")
+    """Documents read from one dump's native files (WARC/WET, json.gz, XML, LaTeX, ...), one task per file."""
+    source, dump = key_parts(context)
+    dumps.dump_dir(source, dump)  # a clear error when the folder is gone
+    s = curation.ingest(get_engine(), storage.root_path, dumps.root_path, source, dump, log=context.log.info,
+                        allow_empty=allow_empty())
+    for name in s["files_without_records"]:
+        context.log.warning(f"{source}/{dump}: dump file {name} holds no records")
+    context.log.info(f"{source}/{dump}: {s['documents']} documents, {s['skipped']} skipped "
+                     f"{s['skipped_by_reason']} ({s['files_read']} files read, {s['files_unchanged']} unchanged)")
     return dg.MaterializeResult(metadata={
+        "dagster/row_count": s["documents"],
         "documents": s["documents"],
         "records_read": s["records_read"],
         "bytes": s["bytes"],
         "skipped": s["skipped"],
         "skipped_by_reason": dg.MetadataValue.json(s["skipped_by_reason"]),
         "notes": dg.MetadataValue.json(s["notes"]),
+        "files": s["files"], "files_read": s["files_read"], "files_unchanged": s["files_unchanged"],
+        "files_without_records": dg.MetadataValue.json(s["files_without_records"]),
         "seconds": s["seconds"],
         "docs_per_s": s["docs_per_s"],
         "mb_per_s": s["mb_per_s"],
-        "shards": s["shards"],
-        "path": dg.MetadataValue.path(str(storage.path(ASSET, source))),
+        "path": dg.MetadataValue.path(str(storage.path(ASSET, source, dump))),
         "preview": dg.MetadataValue.md(_preview_md(s["preview"])),
     })
 
 
 def raw_documents_accounting(context: dg.AssetCheckExecutionContext, storage: ArtifactStorage) -> dg.AssetCheckResult:
-    """Every record read is either a written document or a skipped record with its reason."""
-    source = context.partition_key
-    ok, info = check_accounting(storage.path(ASSET, source), storage.path("dropped", ASSET, source))
-    return dg.AssetCheckResult(passed=ok, metadata={k: (dg.MetadataValue.json(v) if isinstance(v, dict) else v)
+    """Every record read is either a written document or a skipped record with its reason, per file."""
+    source, dump = key_parts(context)
+    ok, info = check_accounting(storage.path(ASSET, source, dump))
+    return dg.AssetCheckResult(passed=ok, metadata={k: (dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v)
                                                     for k, v in info.items()})
 
 
 # Partitioned asset checks are a preview feature in Dagster 1.13: the warning says so at every import.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.PreviewWarning)
-    raw_documents_accounting = dg.asset_check(asset=raw_documents, partitions_def=source_partitions,
+    raw_documents_accounting = dg.asset_check(asset=raw_documents, partitions_def=dump_partitions,
                                               blocking=True)(raw_documents_accounting)
 
 

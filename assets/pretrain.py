@@ -29,6 +29,7 @@ class PretrainConfig(dg.Config):
     steps: int = 0                  # 0: $LLAMA_PRETRAIN_STEPS if set, else the profile's (total_tokens / batch_tokens)
     overrides: list[str] = []       # profile overrides, e.g. ["train.lr=1e-3", "model.n_layers=4"]
     eval_batches: int = 8           # validation batches per source at each evaluation
+    base_model: str = ""            # a checkpoint (HF or Meta layout) to use instead of training; $LLAMA_BASE_MODEL
 
 
 def _fingerprint(storage: ArtifactStorage, profile_name: str, config: PretrainConfig) -> str:
@@ -73,6 +74,8 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
     """The pretrained LLaMA model: torchrun over token_shards via Dagster Pipes; Meta-layout weights."""
     from llama_model.train import plot_loss_curve, read_metrics
 
+    if config.base_model or os.environ.get("LLAMA_BASE_MODEL"):
+        return _import_base_model(context, storage, config.base_model or os.environ["LLAMA_BASE_MODEL"])
     shards = storage.path("token_shards")
     if not (shards / "manifest.parquet").exists():
         raise FileNotFoundError(f"{shards / 'manifest.parquet'} does not exist: materialize token_shards first")
@@ -103,6 +106,22 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
     shutil.rmtree(run_dir, ignore_errors=True)
     return dg.MaterializeResult(metadata=_metadata(summary, rows, png, reported),
                                 check_results=[_loss_check(rows)])
+
+
+def _import_base_model(context: dg.AssetExecutionContext, storage: ArtifactStorage, source: str) -> dg.MaterializeResult:
+    """base_model = an existing checkpoint (converted from HF, or copied); SFT, the RMs and RLHF start from it."""
+    from llama_model.hf import import_checkpoint
+
+    info = import_checkpoint(source, storage.path("base_model"), tokenizer=storage.path("tokenizer", "tokenizer.model"))
+    if info.get("same_tokenizer") is False:
+        context.log.warning(f"{source} does not ship the pipeline's tokenizer.model: downstream assets encode with "
+                            f"{storage.path('tokenizer', 'tokenizer.model')}")
+    md = {"imported_from": info["source"], "architecture": info["architecture"],
+          "params": dg.MetadataValue.json(info["params"]), "tokenizer shipped": info["tokenizer"]}
+    if "same_tokenizer" in info:
+        md["same tokenizer as the pipeline"] = info["same_tokenizer"]
+    return dg.MaterializeResult(metadata=md, check_results=[dg.AssetCheckResult(
+        check_name=LOSS_CHECK, passed=True, description=f"not trained here: imported from {source}")])
 
 
 ASSETS: list = [base_model]

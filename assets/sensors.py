@@ -1,75 +1,76 @@
 """Sensors: a new dump folder under LLAMA_DUMPS_DIR (e.g. a new CommonCrawl snapshot) starts its ingestion.
 
-`new_dump_folders` lists every source folder (each dump file with its size, each snapshot folder with a
-digest of its files), remembers the listing in its cursor, and requests a `raw_documents` run for each
-source partition in which something new or changed appeared. The run key is the source plus a digest of its listing, so the same
-listing never starts two runs. Starts STOPPED: `dagster sensor start -w workspace.yaml new_dump_folders`.
+`new_dump_folders` fingerprints every dump folder `<source>/<dump>` (a digest of its files' names and
+sizes), remembers them in its cursor, registers the dumps it has not seen as partition keys and requests
+a `raw_documents` run for each new or changed key only (ingestion then reads only the files that are
+new or changed). The run key is the partition key plus its fingerprint, so the same state never
+starts two runs. Starts STOPPED: `dagster sensor start -w workspace.yaml new_dump_folders`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
 
 from assets import ingest
-from pipelines.document import SOURCES
+from assets.partitions import DUMPS
+from pipelines.dumps import DumpLayoutError, find_dumps
 from resources import DumpsResource
 
 RAW = "raw_documents"
 
 
-def _fingerprint(p: Path) -> str:
-    """A file: its size. A folder (e.g. a CommonCrawl snapshot): a digest of its files' names and sizes."""
-    if p.is_file():
-        return str(p.stat().st_size)
-    children = sorted(f"{c.name}:{c.stat().st_size if c.is_file() else 'dir'}"
-                      for c in p.iterdir() if not c.name.startswith("."))
-    return hashlib.sha1("\n".join(children).encode()).hexdigest()[:12]
+def _fingerprint(d: Path) -> str:
+    """A digest of the names and sizes of the files under a dump folder (links and hidden names skipped)."""
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(d):
+        dirnames[:] = sorted(x for x in dirnames if not x.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue  # a copy still in progress
+            p = Path(dirpath) / name
+            entries.append(f"{p.relative_to(d).as_posix()}:{p.lstat().st_size}")
+    return hashlib.sha1("\n".join(entries).encode()).hexdigest()[:12]
 
 
-def dump_listing(root: Path) -> dict[str, dict[str, str]]:
-    """{source: {entry under <root>/<source>: fingerprint}}: one line per dump file or snapshot folder,
-    so the cursor stays small while a new file inside an existing snapshot folder still shows."""
-    listing = {}
-    for source in SOURCES:
-        d = root / source
-        if d.is_dir():
-            # Names starting with "." are temp files of a copy still in progress.
-            listing[source] = {p.name: _fingerprint(p) for p in sorted(d.iterdir()) if not p.name.startswith(".")}
-    return listing
+def dump_listing(root: Path) -> dict[str, str]:
+    """{partition key: fingerprint} of every dump under the root."""
+    return {key: _fingerprint(root / key) for key in find_dumps(root)}
 
 
-def new_entries(previous: dict, current: dict) -> dict[str, list[str]]:
-    """Per source, the entries that are new or changed since the previous listing (removals start nothing)."""
-    out = {}
-    for source, entries in current.items():
-        before = previous.get(source, {})
-        changed = sorted(e for e, fp in entries.items() if before.get(e) != fp)
-        if changed:
-            out[source] = changed
-    return out
+def new_entries(previous: dict, current: dict) -> list[str]:
+    """Keys that are new or whose files changed since the previous listing (removals start nothing)."""
+    return sorted(k for k, fp in current.items() if previous.get(k) != fp)
 
 
 @dg.sensor(name="new_dump_folders", target=dg.AssetSelection.assets(RAW), minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Requests raw_documents runs for the sources whose dump folder gained entries.")
+           description="Registers new dump folders as partitions and requests raw_documents for new or changed ones.")
 def new_dump_folders(context: dg.SensorEvaluationContext, dumps: DumpsResource):
+    root = dumps.root_path
+    if not root.is_dir():
+        context.log.error(f"LLAMA_DUMPS_DIR {root} does not exist: nothing to watch")
+        return dg.SensorResult(skip_reason=f"dumps folder {root} does not exist", cursor=context.cursor)
+    try:
+        current = dump_listing(root)
+    except DumpLayoutError as e:
+        context.log.error(str(e))
+        return dg.SensorResult(skip_reason=str(e), cursor=context.cursor)
     previous = json.loads(context.cursor) if context.cursor else {}
-    current = dump_listing(dumps.root_path)
-    added = new_entries(previous, current)
-    requests = []
-    for source, entries in added.items():
-        digest = hashlib.sha1(json.dumps(current[source], sort_keys=True).encode()).hexdigest()[:12]
-        shown = ", ".join(entries[:5]) + (f" (+{len(entries) - 5} more)" if len(entries) > 5 else "")
-        context.log.info(f"{source}: new in the dumps: {shown}")
-        requests.append(dg.RunRequest(run_key=f"{source}:{digest}", partition_key=source,
-                                      tags={"llama/new_dump_entries": str(len(entries))}))
+    changed = new_entries(previous, current)
+    known = set(context.instance.get_dynamic_partitions(DUMPS))
+    added = [k for k in changed if k not in known]
+    for k in changed:
+        context.log.info(f"{k}: {'new dump' if k in added else 'files changed'}")
+    requests = [dg.RunRequest(run_key=f"{k}:{current[k]}", partition_key=k) for k in changed]
     cursor = json.dumps(current, sort_keys=True)
     if not requests:
-        return dg.SensorResult(skip_reason=f"no new dump entries under {dumps.root_path}", cursor=cursor)
-    return dg.SensorResult(run_requests=requests, cursor=cursor)
+        return dg.SensorResult(skip_reason=f"no new or changed dumps under {root}", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor,
+                           dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(DUMPS, added)] if added else [])
 
 
 def _defines(module, name: str) -> bool:

@@ -43,12 +43,19 @@ def _decompress_all(folder: Path) -> int:
 
 
 def child(source: str, dump_dir: str, out_dir: str) -> None:
-    from pipelines.readers.ingest import ingest_source
+    from pipelines import curation
+    from pipelines.dumps import dumps_of
+    from pipelines.engine import LocalEngine
 
     t = time.perf_counter()
     raw = _decompress_all(Path(dump_dir))
     ref_s = time.perf_counter() - t
-    s = ingest_source(source, dump_dir, Path(out_dir) / source, Path(out_dir) / "dropped" / source)
+    t = time.perf_counter()
+    totals = {"documents": 0, "skipped": 0, "bytes": 0, "bytes_skipped": 0}
+    for dump in dumps_of(Path(dump_dir).parent, source):
+        r = curation.ingest(LocalEngine(1), out_dir, Path(dump_dir).parent, source, dump)
+        totals = {k: totals[k] + r[k] for k in totals}
+    s = dict(totals, seconds=time.perf_counter() - t)
     print(json.dumps({"documents": s["documents"], "skipped": s["skipped"], "seconds": s["seconds"],
                       "text_mb": (s["bytes"] + s["bytes_skipped"]) / 1e6, "raw_mb": raw / 1e6, "ref_s": ref_s,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

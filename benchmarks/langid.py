@@ -24,19 +24,20 @@ import pyarrow.parquet as pq  # noqa: E402
 from pipelines.dedup import SCHEMA as DEDUP_SCHEMA  # noqa: E402
 from pipelines.document import RAW_SCHEMA  # noqa: E402
 from pipelines.langid import identify_partition, load_model  # noqa: E402
+from pipelines.partition import committed_files  # noqa: E402
 
 SOURCES = ("commoncrawl", "c4", "wikipedia")
 
 
 def load(data: Path | None) -> pa.Table:
     if data:
-        files = [f for s in SOURCES for f in sorted((data / "raw_documents" / s).glob("part-*.parquet"))]
+        files = committed_files(data / "raw_documents")
         t = pa.concat_tables([pq.read_table(f) for f in files]).select(RAW_SCHEMA.names)
     else:
-        from pipelines.readers import read_source
+        from pipelines.readers import read_dumps
         from pipelines.samples import bundled_dumps_dir
 
-        rows = [d.row() for s in SOURCES for d in read_source(s, bundled_dumps_dir() / s)]
+        rows = [d.row() for s in SOURCES for d in read_dumps(s, bundled_dumps_dir() / s)]
         t = pa.Table.from_pylist(rows, schema=RAW_SCHEMA)
     n = t.num_rows
     extra = {"cluster_id": t.column("id"), "duplicates": pa.array([0] * n, pa.int64()),

@@ -31,6 +31,7 @@ import sentencepiece as spm  # noqa: E402
 from llama_model.configs import get_profile  # noqa: E402
 from pipelines import tokenizer_training as tt  # noqa: E402
 from pipelines.document import SOURCES, doc_id  # noqa: E402
+from pipelines.partition import write_partition  # noqa: E402
 from pipelines.mixture import source_files  # noqa: E402
 from pipelines.shards import build_token_shards  # noqa: E402
 
@@ -49,8 +50,8 @@ def stdlib_corpus(root: Path, min_chars: int) -> Path:
         i += 1
     schema = pa.schema([("id", pa.string()), ("source", pa.string()), ("text", pa.string())])
     for s, r in rows.items():
-        (root / "quality_filtered" / s).mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(r, schema=schema), root / "quality_filtered" / s / "part-00000.parquet")
+        write_partition(root / "quality_filtered" / s / "bench", root / "dropped" / "quality_filtered" / s / "bench",
+                        [pa.Table.from_pylist(r, schema=schema)], schema)
     return root / "quality_filtered"
 
 

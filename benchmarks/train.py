@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/train.py --dim 512 --layers 8 --batch 8 --seq 256 --threads 2
 
 Both models get the same configuration, the same weights (our checkpoint converted with
-llama_model.checkpoint.to_hf_state_dict), the same batch and the same number of torch threads. One
+llama_model.hf.to_hf_state_dict), the same batch and the same number of torch threads. One
 training step = forward, mean cross-entropy over float32 logits, backward, fused AdamW step. Each model
 computes the loss its own way: ours with `model(x, targets=y)` (fused with the output projection,
 llama_model/loss.py, as llama_model/train.py does), HF the way LlamaForCausalLM does with labels
@@ -27,8 +27,8 @@ import torch.nn.functional as F
 def build(args):
     import transformers
 
-    from llama_model.checkpoint import hf_config, to_hf_state_dict
     from llama_model.configs import ModelArgs
+    from llama_model.hf import hf_config, to_hf_state_dict
     from llama_model.model import Transformer
 
     margs = ModelArgs(dim=args.dim, n_layers=args.layers, n_heads=args.heads, n_kv_heads=args.kv_heads,

@@ -1,16 +1,10 @@
 """Checkpoints in the two public layouts, and the full training state with torch.distributed.checkpoint.
 
-    from llama_model.checkpoint import save_meta, load_meta, save_hf, load_hf, convert
+    from llama_model.checkpoint import save_meta, load_meta
     save_meta(model, args, "out/base_model")      # consolidated.00.pth + params.json (reference layout)
     model, args = load_meta("out/base_model")     # torch.load(weights_only=True)
-    save_hf(model, args, "out/hf")                # config.json + model.safetensors (LlamaForCausalLM)
-    model, args = load_hf("out/hf")
-    llama-pipeline convert --to hf SRC DST        # either direction; the source layout is detected
 
-Meta checkpoints rotate adjacent pairs of q/k (complex RoPE); Hugging Face rotates halves. The two are the
-same model up to a permutation of the rows of wq and wk inside each head: HF row (h, i, j) with i in the
-two halves and j < head_dim/2 is Meta row (h, j, i). `_to_hf_rows` / `_from_hf_rows` apply it (this is
-what transformers' convert_llama_weights_to_hf.py does).
+The Hugging Face layout (export with tokenizer and chat template, import) is in llama_model/hf.py.
 
 The training state (model, optimizer, scheduler, data position, RNG, step) is saved with DCP, sharded by
 rank, so FSDP2 runs save and load without gathering full weights (`save_train_state` / `load_train_state`).
@@ -34,8 +28,6 @@ from pipelines.io import atomic_path, write_text
 META_WEIGHTS = "consolidated.00.pth"
 META_PARAMS = "params.json"
 EXTRA_PARAMS = "pipeline_params.json"    # max_seq_len, rope_theta: not keys the reference params.json accepts
-HF_CONFIG = "config.json"
-HF_WEIGHTS = "model.safetensors"
 
 
 # --- Meta (reference) layout ------------------------------------------------------------------------
@@ -97,153 +89,6 @@ def load_meta(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -
         from llama_model.export import merge_model_parallel
         sds = [merge_model_parallel(sds)]
     return _build(args, sds[0], device), args
-
-
-# --- Hugging Face layout ----------------------------------------------------------------------------
-
-def _to_hf_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """Meta (adjacent pairs) -> HF (halves) row order of a q/k projection [n_heads*hd, dim]."""
-    rows, cols = w.shape
-    return w.view(n_heads, rows // n_heads // 2, 2, cols).transpose(1, 2).reshape(rows, cols)
-
-
-def _from_hf_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """HF (halves) -> Meta (adjacent pairs) row order; the inverse of _to_hf_rows."""
-    rows, cols = w.shape
-    return w.view(n_heads, 2, rows // n_heads // 2, cols).transpose(1, 2).reshape(rows, cols)
-
-
-_HF_LAYER_KEYS = {   # ours -> HF, inside layers.N / model.layers.N
-    "attention.wq": "self_attn.q_proj", "attention.wk": "self_attn.k_proj",
-    "attention.wv": "self_attn.v_proj", "attention.wo": "self_attn.o_proj",
-    "feed_forward.w1": "mlp.gate_proj", "feed_forward.w2": "mlp.down_proj", "feed_forward.w3": "mlp.up_proj",
-    "attention_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
-}
-_HF_TOP_KEYS = {"tok_embeddings": "model.embed_tokens", "norm": "model.norm", "output": "lm_head"}
-
-
-def to_hf_state_dict(sd: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, w in sd.items():
-        name = key.removesuffix(".weight")
-        if name in _HF_TOP_KEYS:
-            out[_HF_TOP_KEYS[name] + ".weight"] = w
-            continue
-        _, n, rest = name.split(".", 2)
-        if rest == "attention.wq":
-            w = _to_hf_rows(w, args.n_heads)
-        elif rest == "attention.wk":
-            w = _to_hf_rows(w, args.kv_heads)
-        out[f"model.layers.{n}.{_HF_LAYER_KEYS[rest]}.weight"] = w.contiguous()
-    return out
-
-
-def from_hf_state_dict(sd: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
-    top = {v: k for k, v in _HF_TOP_KEYS.items()}
-    layer = {v: k for k, v in _HF_LAYER_KEYS.items()}
-    out = {}
-    for key, w in sd.items():
-        name = key.removesuffix(".weight")
-        if name in top:
-            out[top[name] + ".weight"] = w
-            continue
-        if name.endswith("rotary_emb.inv_freq"):
-            continue
-        parts = name.split(".", 3)          # model, layers, N, rest
-        if parts[:2] != ["model", "layers"] or parts[3] not in layer:
-            raise ValueError(f"unexpected key in a Hugging Face Llama checkpoint: {key}")
-        rest = layer[parts[3]]
-        if rest == "attention.wq":
-            w = _from_hf_rows(w, args.n_heads)
-        elif rest == "attention.wk":
-            w = _from_hf_rows(w, args.kv_heads)
-        out[f"layers.{parts[2]}.{rest}.weight"] = w.contiguous()
-    if "output.weight" not in out and "tok_embeddings.weight" in out:   # tied-embedding exports
-        out["output.weight"] = out["tok_embeddings.weight"].clone()
-    return out
-
-
-def hf_config(args: ModelArgs, dtype: torch.dtype = torch.float32) -> dict:
-    return {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
-        "hidden_size": args.dim, "intermediate_size": args.hidden_dim,
-        "num_hidden_layers": args.n_layers, "num_attention_heads": args.n_heads,
-        "num_key_value_heads": args.kv_heads, "head_dim": args.head_dim, "vocab_size": args.vocab_size,
-        "rms_norm_eps": args.norm_eps, "rope_theta": args.rope_theta,
-        "max_position_embeddings": args.max_seq_len, "hidden_act": "silu", "tie_word_embeddings": False,
-        "attention_bias": False, "mlp_bias": False, "bos_token_id": 1, "eos_token_id": 2,
-        "torch_dtype": str(dtype).removeprefix("torch."),
-    }
-
-
-def args_from_hf_config(cfg: dict) -> ModelArgs:
-    """ModelArgs reproducing cfg; multiple_of / ffn_dim_multiplier are chosen to give intermediate_size."""
-    dim, inter = cfg["hidden_size"], cfg["intermediate_size"]
-    base = dict(dim=dim, n_layers=cfg["num_hidden_layers"], n_heads=cfg["num_attention_heads"],
-                n_kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
-                vocab_size=cfg["vocab_size"], norm_eps=cfg.get("rms_norm_eps", 1e-6),
-                rope_theta=float(cfg.get("rope_theta", 10000.0)),
-                max_seq_len=cfg.get("max_position_embeddings", 2048))
-    if cfg.get("head_dim") not in (None, dim // base["n_heads"]):
-        raise ValueError(f"head_dim {cfg['head_dim']} != hidden_size / heads: not supported")
-    for multiple_of in (256, 4096, 1024, 512, 128, 64, 32, 16, 8, 4, 2, 1):
-        args = ModelArgs(**base, multiple_of=multiple_of)
-        if args.hidden_dim == inter:
-            return args
-    # Otherwise a multiplier that lands exactly on intermediate_size (as for Llama-2-70B).
-    return ModelArgs(**base, multiple_of=inter, ffn_dim_multiplier=inter / int(8 * dim / 3))
-
-
-def save_hf(model: torch.nn.Module, args: ModelArgs, out_dir: str | os.PathLike) -> Path:
-    """Write config.json + model.safetensors loadable by transformers' LlamaForCausalLM.from_pretrained."""
-    from safetensors.torch import save_file
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    sd = to_hf_state_dict(full_state_dict(model), args)
-    dtype = next(iter(sd.values())).dtype
-    with atomic_path(out / HF_WEIGHTS) as tmp:
-        save_file(sd, str(tmp), metadata={"format": "pt"})
-    write_text(out / HF_CONFIG, json.dumps(hf_config(args, dtype), indent=2) + "\n")
-    return out
-
-
-def load_hf(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Transformer, ModelArgs]:
-    """Load a Hugging Face Llama folder (config.json + model.safetensors or its sharded index)."""
-    from safetensors.torch import load_file
-
-    d = Path(ckpt_dir)
-    if not (d / HF_CONFIG).is_file():
-        raise FileNotFoundError(f"{d / HF_CONFIG}: not a Hugging Face checkpoint")
-    cfg = json.loads((d / HF_CONFIG).read_text())
-    if cfg.get("model_type", "llama") != "llama":
-        raise ValueError(f"{d / HF_CONFIG}: model_type {cfg.get('model_type')!r} is not llama")
-    args = args_from_hf_config(cfg)
-    index = d / (HF_WEIGHTS + ".index.json")
-    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else [HF_WEIGHTS]
-    sd: dict[str, torch.Tensor] = {}
-    for f in files:
-        if not (d / f).is_file():
-            raise FileNotFoundError(f"{d / f}: missing weights file")
-        sd.update(load_file(str(d / f)))
-    return _build(args, from_hf_state_dict(sd, args), device), args
-
-
-def detect_layout(ckpt_dir: str | os.PathLike) -> str:
-    d = Path(ckpt_dir)
-    if (d / META_PARAMS).is_file() and (d / META_WEIGHTS).is_file():
-        return "meta"
-    if (d / HF_CONFIG).is_file():
-        return "hf"
-    raise FileNotFoundError(f"{d}: neither a Meta ({META_PARAMS}, {META_WEIGHTS}) nor a HF ({HF_CONFIG}) checkpoint")
-
-
-def convert(src: str | os.PathLike, dst: str | os.PathLike, to: str) -> Path:
-    """Convert a checkpoint folder to layout `to` ("hf" or "meta"); the source layout is detected."""
-    if to not in ("hf", "meta"):
-        raise ValueError(f"--to must be hf or meta, not {to!r}")
-    model, args = load_meta(src) if detect_layout(src) == "meta" else load_hf(src)
-    return save_hf(model, args, dst) if to == "hf" else save_meta(model, args, dst)
 
 
 # --- full training state with torch.distributed.checkpoint --------------------------------------------
@@ -355,5 +200,4 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return steps[-1] if steps else None
 
 
-__all__ = ["save_meta", "load_meta", "save_hf", "load_hf", "convert", "save_train_state", "load_train_state",
-           "latest_checkpoint", "to_hf_state_dict", "from_hf_state_dict", "hf_config", "args_from_hf_config"]
+__all__ = ["save_meta", "load_meta", "save_train_state", "load_train_state", "latest_checkpoint"]

@@ -1,24 +1,56 @@
 """CLI commands of the model package.
 
-    llama-pipeline convert --to hf data/base_model /tmp/base_model_hf     # Meta layout -> Hugging Face
-    llama-pipeline convert --to meta /tmp/base_model_hf /tmp/base_meta    # and back (layout detected)
+    llama-pipeline convert --to hf data/rlhf_v5 /tmp/chat_hf           # + tokenizer and chat template
+    llama-pipeline convert --to hf data/helpfulness_rm /tmp/rm_hf      # LlamaForSequenceClassification
+    llama-pipeline convert --from hf /tmp/llama_hf /tmp/llama_ours     # HF -> Meta layout + tokenizer.model
+    llama-pipeline convert --to meta /tmp/base_model_hf /tmp/base_meta # same as --from hf for a HF source
 """
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from llama_model.checkpoint import convert
+    from llama_model.hf import (
+        convert,
+        detect_layout,
+        export_hf,
+        find_tokenizer,
+        import_hf,
+    )
 
-    out = convert(args.src, args.dst, to=args.to)
+    if args.from_ == "hf":
+        if detect_layout(args.src) != "hf":
+            raise ValueError(f"{args.src}: not a Hugging Face checkpoint (no config.json)")
+        info = import_hf(args.src, args.dst)
+        print(f"imported {info['architecture']} from {args.src} into {args.dst}"
+              + ("" if info["tokenizer"] else " (the source has no tokenizer.model: weights only)"))
+        return 0
+    if args.to == "hf":
+        tok = args.tokenizer or find_tokenizer(args.src)
+        if tok is None:
+            print(f"no tokenizer.model in {args.src} or beside it (../tokenizer/); pass --tokenizer PATH",
+                  file=sys.stderr)
+            return 2
+        reward = {"auto": None, "causal-lm": False, "reward": True}[args.model_class]
+        out = export_hf(args.src, args.dst, tokenizer=tok, reward=reward)
+    else:
+        out = convert(args.src, args.dst, to=args.to)
     print(f"wrote {args.to} checkpoint to {out}")
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("convert", help="convert a checkpoint between the Meta and Hugging Face layouts")
-    p.add_argument("--to", required=True, choices=["hf", "meta"], help="target layout")
+    way = p.add_mutually_exclusive_group(required=True)
+    way.add_argument("--to", choices=["hf", "meta"], help="target layout (the source layout is detected)")
+    way.add_argument("--from", dest="from_", choices=["hf"], help="import a HF Llama folder into our layout")
+    p.add_argument("--tokenizer", help="tokenizer.model to export with --to hf (default: the checkpoint's, "
+                                       "else ../tokenizer/tokenizer.model, else $LLAMA_DATA_DIR/tokenizer/)")
+    p.add_argument("--model-class", choices=["auto", "causal-lm", "reward"], default="auto",
+                   help="--to hf: what to export; auto = LlamaForSequenceClassification for a reward model, "
+                        "else LlamaForCausalLM")
     p.add_argument("src", help="checkpoint folder (Meta: params.json + consolidated.00.pth; HF: config.json + "
                                "model.safetensors)")
     p.add_argument("dst", help="output folder")

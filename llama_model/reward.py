@@ -54,6 +54,10 @@ class RewardModel(nn.Module):
         self.head = nn.Linear(dim, 1)
         nn.init.normal_(self.head.weight, std=1.0 / math.sqrt(dim))
         nn.init.zeros_(self.head.bias)
+        # The ranking loss only sees score differences, so the bias gets no gradient but float rounding,
+        # which AdamW's normalisation would turn into a drift. Frozen at 0 it stays exactly 0, and the
+        # model exports as LlamaForSequenceClassification (whose score layer has no bias) with equal scores.
+        self.head.bias.requires_grad_(False)
 
     @classmethod
     def from_policy(cls, policy: nn.Module) -> RewardModel:

@@ -16,12 +16,13 @@ from pathlib import Path
 import duckdb
 
 from pipelines.dedup.minhash import shingles
+from pipelines.partition import committed_files
 
 NEAR = 0.8
 
 
 def _dropped(root: Path, asset: str) -> list[dict]:
-    files = sorted((root / "dropped" / asset).glob("*/part-*.parquet"))
+    files = committed_files(root / asset, "dropped")
     if not files:
         return []
     return duckdb.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]})").to_arrow_table().to_pylist()
@@ -54,7 +55,7 @@ def evaluate(root: str | Path, truth: dict) -> dict:
     out["near_pairs_planted_ge_0.8"] = len(pos)
     out["near_recall"] = sum(rootof(p["a"]) == rootof(p["b"]) for p in pos) / max(1, len(pos))
     # Precision: every (dropped, survivor) link made by MinHash must be a pair at Jaccard >= 0.8.
-    files = sorted((root / "raw_documents").glob("*/part-*.parquet"))
+    files = committed_files(root / "raw_documents")
     links = [(d["id"], d["detail"]) for d in dedup_drops if d["reason"] == "near_duplicate"
              and d["source"] != "books"]
     truth_j = {frozenset((p["a"], p["b"])): p["jaccard"] for p in near}
@@ -86,7 +87,7 @@ def evaluate(root: str | Path, truth: dict) -> dict:
     out["near_planted_below_0.8_merged"] = sum(rootof(p["a"]) == rootof(p["b"]) for p in below)
 
     # Language ID: the label of every planted document, kept or dropped.
-    lid_files = sorted((root / "language_identified").glob("*/part-*.parquet"))
+    lid_files = committed_files(root / "language_identified")
     labels = {}
     if lid_files:
         labels = dict(duckdb.sql(f"SELECT id, lid_lang FROM read_parquet({[str(f) for f in lid_files]})").fetchall())
@@ -111,7 +112,7 @@ def evaluate(root: str | Path, truth: dict) -> dict:
     books = truth.get("book_overlap", [])
     out["book_overlap_pairs_merged"] = f"{sum(rootof(p['a']) == rootof(p['b']) for p in books)}/{len(books)}"
     repos = set(truth.get("github_nonpermissive_repos", []))
-    gh = sorted((root / "quality_filtered" / "github").glob("part-*.parquet"))
+    gh = committed_files(root / "quality_filtered" / "github")
     if gh and repos:
         left = duckdb.sql(f"SELECT count(*) FROM read_parquet({[str(f) for f in gh]}) "
                           f"WHERE repo IN (SELECT unnest({sorted(repos)}))").fetchall()[0][0]

@@ -5,17 +5,19 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.partition import committed_files
+
 STAGES = ("deduplicated", "language_identified", "quality_filtered")
 
 
-def _files(pattern_dir: Path, glob: str) -> list[str]:
-    return [str(p) for p in sorted(pattern_dir.glob(glob))]
+def _files(directory: Path, which: str = "output") -> list[str]:
+    return [str(p) for p in committed_files(directory, which)]
 
 
 def drop_table(root: str | Path) -> list[tuple]:
     """[(source, stage, reason, documents, bytes)] over every curation stage's dropped table."""
     root = Path(root)
-    files = [f for s in STAGES for f in _files(root / "dropped" / s, "*/part-*.parquet")]
+    files = [f for s in STAGES for f in _files(root / s, "dropped")]
     if not files:
         return []
     return duckdb.sql(
@@ -29,8 +31,8 @@ def kept_table(root: str | Path) -> list[tuple]:
     root = Path(root)
     out = []
     for src_dir in sorted((root / "quality_filtered").glob("*/")):
-        files = _files(src_dir, "part-*.parquet")
-        raw = _files(root / "raw_documents" / src_dir.name, "part-*.parquet")
+        files = _files(src_dir)
+        raw = _files(root / "raw_documents" / src_dir.name)
         if not files:
             continue
         n, b = duckdb.sql(f"SELECT count(*), coalesce(sum(strlen(text)), 0)::BIGINT "

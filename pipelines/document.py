@@ -20,6 +20,7 @@ class Document:
     id: str                      # stable across runs: hash of (source, origin)
     source: str                  # one of SOURCES
     text: str
+    dump: str | None = None      # the dump (snapshot folder) under LLAMA_DUMPS_DIR/<source>/ it was read from
     url: str | None = None
     title: str | None = None
     lang: str | None = None      # language tag given by the dump itself (wiki language, WET header), not LID
@@ -43,6 +44,7 @@ RAW_SCHEMA = pa.schema(
         ("id", pa.string()),
         ("source", pa.string()),
         ("text", pa.string()),
+        ("dump", pa.string()),
         ("url", pa.string()),
         ("title", pa.string()),
         ("lang", pa.string()),
@@ -71,5 +73,9 @@ DROPPED_SCHEMA = pa.schema(
 
 
 def doc_id(source: str, origin: str) -> str:
-    """Stable id: the same record of the same dump gets the same id on every run and machine."""
-    return hashlib.sha1(f"{source}\x00{origin}".encode()).hexdigest()[:16]
+    """Stable id: the same record of the same dump gets the same id on every run and machine.
+
+    128 bits of SHA-1 over (source, origin), and the origin names the dump, the file and the record:
+    at LLaMA's ~10^10 documents a 64-bit id would collide (birthday bound ~4·10^9), 128 bits will not.
+    """
+    return hashlib.sha1(f"{source}\x00{origin}".encode("utf-8", "surrogatepass")).hexdigest()[:32]

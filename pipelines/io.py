@@ -115,20 +115,36 @@ class ShardedParquetWriter:
             self.abort()
 
 
+def _parts(directory: Path) -> list[Path]:
+    """A manifest-committed partition's files (pipelines.partition), else the folder's part-* files."""
+    from pipelines.partition import committed_files
+
+    return committed_files(directory) or sorted(directory.glob("part-*.parquet"))
+
+
 def read_parquet_dir(directory: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
     """Read every `part-*.parquet` of a directory written by ShardedParquetWriter, in order."""
     directory = Path(directory)
-    parts = sorted(directory.glob("part-*.parquet"))
+    parts = _parts(directory)
     if not parts:
         raise FileNotFoundError(f"no Parquet shards under {directory}: materialize the upstream asset first")
     return pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
+
+
+def read_dropped(directory: str | os.PathLike) -> pa.Table:
+    """The dropped rows of a committed partition (or of every partition below `directory`), in order."""
+    from pipelines.document import DROPPED_SCHEMA
+    from pipelines.partition import committed_files
+
+    files = committed_files(directory, "dropped")
+    return pa.concat_tables([pq.read_table(p) for p in files]) if files else DROPPED_SCHEMA.empty_table()
 
 
 def iter_parquet_dir(directory: str | os.PathLike, columns: list[str] | None = None,
                      batch_size: int = 5_000) -> Iterator[pa.RecordBatch]:
     """Stream record batches of a shard directory (memory bounded by batch_size)."""
     directory = Path(directory)
-    parts = sorted(directory.glob("part-*.parquet"))
+    parts = _parts(directory)
     if not parts:
         raise FileNotFoundError(f"no Parquet shards under {directory}: materialize the upstream asset first")
     for p in parts:

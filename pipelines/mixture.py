@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import xxhash
@@ -46,19 +46,64 @@ def _hash64(text: str, seed: int = 0) -> int:
     return xxhash.xxh64_intdigest(text.encode("utf-8"), seed=seed)
 
 
-def split_validation(ids: Sequence[str], val_fraction: float, seed: int = 0) -> set[str]:
-    """Ids of the held-out validation documents of one source, chosen by document.
+class ValidationSplit:
+    """Which documents of one source are held out for validation, decided per document by id hash.
 
-    Documents are ranked by a seeded hash of their id and the first round(n * val_fraction) are held
-    out (at least one when the source has two or more documents, none when it has fewer). The choice
-    depends only on the ids, not on their order, so every stage (tokenizer, shards) agrees on it.
+    A document is held out when a seeded 64-bit hash of its id falls below `val_fraction` of the hash
+    range, so the decision needs no global sort and no list of ids: it streams, and every stage
+    (tokenizer, shards) and every machine agrees on it. Two guards for tiny sources, computed in the
+    same single pass: a source of two or more documents holds out at least one (the smallest hash) and
+    never all of them (the largest hash stays in training).
     """
-    n = len(ids)
-    if n < 2 or val_fraction <= 0:
-        return set()
-    k = min(n - 1, max(1, round(n * val_fraction)))
-    ranked = sorted(ids, key=lambda i: (_hash64(i, seed), i))
-    return set(ranked[:k])
+
+    def __init__(self, val_fraction: float, seed: int = 0):
+        self.seed = seed
+        self.threshold = int(min(max(val_fraction, 0.0), 1.0) * 2**64) if val_fraction > 0 else 0
+        self.n = self.held = 0
+        self._min: tuple[int, str] | None = None
+        self._max: tuple[int, str] | None = None
+
+    def add(self, doc_id: str) -> None:
+        h = (_hash64(doc_id, self.seed), doc_id)
+        self.n += 1
+        self.held += h[0] < self.threshold
+        self._min = h if self._min is None or h < self._min else self._min
+        self._max = h if self._max is None or h > self._max else self._max
+
+    @classmethod
+    def of(cls, ids: Iterable[str], val_fraction: float, seed: int = 0) -> "ValidationSplit":
+        split = cls(val_fraction, seed)
+        for i in ids:
+            split.add(i)
+        return split
+
+    @classmethod
+    def of_files(cls, files: Sequence[str | Path], val_fraction: float, seed: int = 0) -> "ValidationSplit":
+        """One pass over the `id` column of Parquet files, batch by batch."""
+        import pyarrow.parquet as pq
+
+        split = cls(val_fraction, seed)
+        for f in files:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=65_536, columns=["id"]):
+                for i in batch.column(0).to_pylist():
+                    split.add(i)
+        return split
+
+    def __contains__(self, doc_id: str) -> bool:
+        if self.n < 2 or self.threshold == 0:
+            return False
+        h = (_hash64(doc_id, self.seed), doc_id)
+        if self.held == 0:
+            return h == self._min
+        if self.held == self.n:
+            return h != self._max
+        return h[0] < self.threshold
+
+
+def split_validation(ids: Sequence[str], val_fraction: float, seed: int = 0) -> set[str]:
+    """Ids of the held-out validation documents of one source (see ValidationSplit)."""
+    split = ValidationSplit.of(ids, val_fraction, seed)
+    return {i for i in ids if i in split}
 
 
 def targets(token_budget: int, proportions: Mapping[str, float] = PROPORTIONS) -> dict[str, int]:
@@ -171,9 +216,11 @@ def check_proportions(rows: Sequence[dict], tolerance_pp: float = TOLERANCE_PP) 
 
 
 def source_files(directory: str | Path) -> list[Path]:
-    """The `part-*.parquet` files of one source's folder, sorted; [] when the folder is missing."""
-    d = Path(directory)
-    return sorted(d.glob("part-*.parquet")) if d.is_dir() else []
+    """The committed Parquet files of one source's folder (every dump partition in it, in dump order,
+    each in manifest order); [] when nothing is committed there."""
+    from pipelines.partition import committed_files
+
+    return committed_files(directory)
 
 
 # ---- the mixture report: DuckDB over the shard manifest ----

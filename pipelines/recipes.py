@@ -71,6 +71,18 @@ RECIPES: dict[str, tuple[Step, ...]] = {
 }
 
 
+# Dedup scope per source: "dump" matches documents within one dump (partition); "source" also against
+# the source's earlier dumps, whose documents always win (so a partition depends only on itself and
+# dumps before it, and a new dump never changes an old partition). LLaMA's choices: CCNet deduplicates
+# each CommonCrawl snapshot on its own; books are deduplicated across the Gutenberg and Books3 dumps.
+DEDUP_SCOPE = {"commoncrawl": "dump", "c4": "dump", "github": "dump", "wikipedia": "dump", "books": "source",
+               "arxiv": "dump", "stackexchange": "dump"}
+
+
+def dedup_scope(source: str) -> str:
+    return DEDUP_SCOPE[source]
+
+
 def steps(source: str, stage: str | None = None) -> tuple[Step, ...]:
     if source not in RECIPES:
         raise ValueError(f"no recipe for source {source!r}; recipes exist for {', '.join(RECIPES)}")

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import sentencepiece as spm
 
 from pipelines.io import atomic_path
-from pipelines.mixture import PROPORTIONS, accounting, plan_mixture, source_files, split_validation
+from pipelines.mixture import PROPORTIONS, ValidationSplit, accounting, plan_mixture, source_files
 
 MANIFEST_SCHEMA = pa.schema([
     ("shard", pa.string()),      # path relative to the shard folder, without extension: "train/c4-00000"
@@ -110,8 +110,7 @@ def _source_tasks(source: str, directory: Path, val_fraction: float, seed: int, 
                   ) -> Iterator[EncodeTask]:
     """Chunks of about TASK_CHARS characters of one source's documents, in file order."""
     files = source_files(directory)
-    ids = [i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()]
-    val = split_validation(ids, val_fraction, seed)
+    val = ValidationSplit.of_files(files, val_fraction, seed)
     texts, flags, chars = [], [], 0
     for f in files:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=4_000, columns=["id", "text"]):

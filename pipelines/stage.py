@@ -1,12 +1,17 @@
-"""Plumbing shared by the curation stages: read a partition, split it into kept and dropped, write both.
+"""Plumbing shared by the per-file curation stages (language ID, quality): one task per upstream file.
 
-A stage function takes the partition's table and returns a `StageResult`; `write_result` writes the
-kept rows to `<root>/<asset>/<source>/part-*.parquet` and the dropped ones (DROPPED_SCHEMA) to
-`<root>/dropped/<asset>/<source>/part-*.parquet`, each folder atomically.
+A stage function takes the table of one upstream file and returns a `StageResult` (kept rows, dropped
+rows in DROPPED_SCHEMA, Stats); `run_table_task` writes both as that file's outputs and the partition is
+committed by its manifest (pipelines/partition.py). Per-document stages therefore never hold more than
+one file, and a file whose input and code are unchanged is not run again.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib
+import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +21,7 @@ import pyarrow.parquet as pq
 
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA
-from pipelines.io import atomic_path
-
-ROWS_PER_SHARD = 20_000
+from pipelines.partition import PartWriter, Task, committed_files, digest_of, read_manifest
 
 
 @dataclass
@@ -67,47 +70,82 @@ def finish(table: pa.Table, keep: list[bool], drops: DropLog, info: dict | None 
     return StageResult(kept=kept, dropped=dropped, stats=stats, info=info or {})
 
 
-def _write_shards(table: pa.Table, directory: Path, rows_per_shard: int = ROWS_PER_SHARD) -> int:
-    with atomic_path(directory) as tmp:
-        tmp.mkdir(parents=True)
-        n = max(1, -(-table.num_rows // rows_per_shard))
-        for i in range(n):
-            pq.write_table(table.slice(i * rows_per_shard, rows_per_shard), tmp / f"part-{i:05d}.parquet",
-                           compression="zstd")
-    return n
+def read_file(path: str | os.PathLike) -> tuple[pa.Table, int]:
+    """One upstream Parquet file. Text that is not valid UTF-8 (a writer that bypassed Arrow's checks)
+    is decoded with U+FFFD replacements instead of failing or losing the document; returns (table,
+    number of repaired texts)."""
+    p = Path(path)
+    try:
+        t = pq.read_table(p)
+    except Exception as e:  # noqa: BLE001 - name the file in the message
+        raise ValueError(f"cannot read {p}: {e}") from e
+    try:
+        t.validate(full=True)
+    except pa.ArrowInvalid:
+        return _repair_utf8(p)
+    return t, 0
 
 
-def write_result(result: StageResult, root: str | os.PathLike, asset: str, source: str) -> dict:
-    """Write kept and dropped rows of one partition; returns their paths."""
-    root = Path(root)
-    kept_dir = root / asset / source
-    dropped_dir = root / "dropped" / asset / source
-    _write_shards(result.dropped, dropped_dir)
-    _write_shards(result.kept, kept_dir)
-    return {"kept": str(kept_dir), "dropped": str(dropped_dir)}
+def _resolve(func: str):
+    module, _, name = func.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
-def read_partition(directory: str | os.PathLike) -> tuple[pa.Table, int]:
-    """Every shard of an upstream partition. Text that is not valid UTF-8 (a writer that bypassed
-    Arrow's checks) is decoded with U+FFFD replacements instead of failing or losing the document;
-    returns (table, number of repaired texts)."""
-    directory = Path(directory)
-    parts = sorted(directory.glob("part-*.parquet"))
-    if not parts:
-        raise FileNotFoundError(f"no Parquet shards under {directory}: materialize the upstream asset first")
-    tables, repaired = [], 0
-    for p in parts:
-        try:
-            t = pq.read_table(p)
-        except Exception as e:  # noqa: BLE001 - name the file in the message
-            raise ValueError(f"cannot read {p}: {e}") from e
-        try:
-            t.validate(full=True)
-        except pa.ArrowInvalid:
-            t, n = _repair_utf8(p)
-            repaired += n
-        tables.append(t)
-    return pa.concat_tables(tables, promote_options="default"), repaired
+def code_version(func: str) -> str:
+    """Digest of the code that implements a stage (its module, or every module of its package) and of
+    this one: changed code reruns every file."""
+    h = hashlib.sha256()
+    for mod in (func.partition(":")[0], __name__):
+        path = Path(importlib.import_module(mod).__file__)
+        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+        for f in files:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def map_tasks(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike, dropped_dir: str | os.PathLike,
+              func: str, source: str, params: dict | None = None, version: str = "") -> list[Task]:
+    """One task per committed file of the upstream partition; `func` ("module:function") maps a table
+    of one file to a StageResult: func(table, source, **params)."""
+    m = read_manifest(upstream_dir)
+    if m is None:
+        raise FileNotFoundError(f"no committed partition under {upstream_dir}: materialize the upstream asset first")
+    params = params or {}
+    version = version or code_version(func)
+    return [Task(key=e["key"], input=str(Path(upstream_dir) / e["output"]),
+                 digest=digest_of(e["output_sha256"], func, source, params, version),
+                 out_dir=str(out_dir), dropped_dir=str(dropped_dir),
+                 params={"func": func, "source": source, "kwargs": params}) for e in m["files"]]
+
+
+def run_table_task(task: Task) -> dict:
+    """Worker: one upstream file through the stage function; its kept and dropped files; its entry."""
+    table, repaired = read_file(task.input)
+    result: StageResult = _resolve(task.params["func"])(table, task.params["source"], **task.params["kwargs"])
+    out = PartWriter(task.out_dir, task.key, result.kept.schema)
+    out.write_table(result.kept)
+    dropped = PartWriter(task.dropped_dir, task.key, DROPPED_SCHEMA)
+    dropped.write_table(result.dropped)
+    name, sha, rows = out.close()
+    dname, dsha, drows = dropped.close()
+    return {"input": Path(task.input).name, "output": name, "output_sha256": sha, "dropped": dname,
+            "dropped_sha256": dsha, "rows_in": table.num_rows, "kept": rows, "dropped_rows": drows, "stats": result.stats.as_dict(),
+            "info": json.loads(json.dumps(without_timings(result.info), default=str)), "utf8_repaired": repaired}
+
+
+def without_timings(info: dict) -> dict:
+    """Stage info for a manifest: timings vary from run to run, and a manifest must not."""
+    return {k: v for k, v in info.items() if "seconds" not in k}
+
+
+def stats_of(manifest: dict) -> Stats:
+    """The partition's Stats, summed over its files' entries."""
+    total = Stats()
+    for e in manifest["files"]:
+        s = e["stats"]
+        total.merge(Stats(read=s["read"], kept=s["kept"], dropped=Counter(s["dropped"]), bytes_in=s["bytes_in"],
+                          bytes_kept=s["bytes_kept"], bytes_dropped=Counter(s["bytes_dropped"])))
+    return total
 
 
 def _repair_utf8(path: Path) -> tuple[pa.Table, int]:
@@ -145,19 +183,18 @@ def add_columns(table: pa.Table, columns: dict[str, pa.Array], schema: pa.Schema
     return table.select(schema.names).cast(schema)
 
 
-def balance(upstream_dir: str | os.PathLike, kept_dir: str | os.PathLike, dropped_dir: str | os.PathLike) -> dict:
-    """Re-read a stage's input and both outputs from disk: every input id must be kept or dropped, once.
-
-    Returns counts and `passed`. Used by the asset checks (input = kept + dropped).
-    """
+def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
+    """Re-read a stage's input and both outputs from disk: every input id must be kept or dropped, once,
+    in every file and in the partition. Returns counts and `passed`. Used by the asset checks."""
     import duckdb
 
-    def files(d) -> list[str]:
-        return [str(p) for p in sorted(Path(d).glob("part-*.parquet"))]
-
-    up, kept, dropped = files(upstream_dir), files(kept_dir), files(dropped_dir)
+    try:
+        up, kept, dropped = (committed_files(upstream_dir), committed_files(out_dir),
+                             committed_files(out_dir, "dropped"))
+    except FileNotFoundError as e:
+        return {"passed": False, "error": str(e)}
     if not up or not kept or not dropped:
-        return {"passed": False, "error": f"missing shards: input {len(up)}, kept {len(kept)}, dropped {len(dropped)}"}
+        return {"passed": False, "error": f"missing files: input {len(up)}, kept {len(kept)}, dropped {len(dropped)}"}
     con = duckdb.connect()
     try:
         row = con.execute(
@@ -168,9 +205,13 @@ def balance(upstream_dir: str | os.PathLike, kept_dir: str | os.PathLike, droppe
                    (SELECT count(*) FROM read_parquet($dropped)),
                    (SELECT count(*) FROM (SELECT id FROM i EXCEPT ALL SELECT id FROM o)),
                    (SELECT count(*) FROM (SELECT id FROM o EXCEPT ALL SELECT id FROM i))
-            """, {"up": up, "kept": kept, "dropped": dropped}).fetchall()[0]
+            """, {"up": [str(p) for p in up], "kept": [str(p) for p in kept],
+                  "dropped": [str(p) for p in dropped]}).fetchall()[0]
     finally:
         con.close()
     n_in, n_kept, n_dropped, missing, extra = (int(x) for x in row)
-    return {"passed": n_in == n_kept + n_dropped and missing == 0 and extra == 0, "input": n_in,
-            "kept": n_kept, "dropped": n_dropped, "missing": missing, "unexpected": extra}
+    m = read_manifest(out_dir) or {"files": []}
+    bad_files = [e["key"] for e in m["files"] if e["rows_in"] != e["kept"] + e["dropped_rows"]]
+    return {"passed": n_in == n_kept + n_dropped and missing == 0 and extra == 0 and not bad_files,
+            "input": n_in, "kept": n_kept, "dropped": n_dropped, "missing": missing, "unexpected": extra,
+            "files": len(m["files"]), "unbalanced_files": len(bad_files)}

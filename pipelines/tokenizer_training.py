@@ -9,7 +9,7 @@ The options follow the Llama tokenizer: BPE, digits split into single tokens, by
 character outside the vocabulary, `<unk>`=0 `<s>`=1 `</s>`=2 and no pad, identity normalization with
 whitespace kept as is (so decode(encode(x)) == x), a dummy prefix space, whitespace-only pieces allowed.
 Training is deterministic: one thread, the sample in a fixed order, no sentence sub-sampling or shuffle.
-The held-out validation documents (pipelines.mixture.split_validation) are never part of the sample,
+The held-out validation documents (pipelines.mixture.ValidationSplit) are never part of the sample,
 so the round-trip checks below run on text the tokenizer has not seen.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Iterator, Mapping, Sequence
 import pyarrow.parquet as pq
 import sentencepiece as spm
 
-from pipelines.mixture import PROPORTIONS, source_files, split_validation
+from pipelines.mixture import PROPORTIONS, ValidationSplit, source_files
 
 # SentencePiece skips input sentences longer than max_sentence_length bytes; long lines (minified code,
 # tables) are cut into pieces of at most this many characters instead (4 bytes per char worst case).
@@ -70,8 +70,7 @@ def _iter_split_texts(directory: str | Path, val_fraction: float, seed: int, hel
     files = source_files(directory)
     if not files:
         return
-    ids = [i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()]
-    val = split_validation(ids, val_fraction, seed)
+    val = ValidationSplit.of_files(files, val_fraction, seed)
     for f in files:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=2_000, columns=["id", "text"]):
             for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):

@@ -1,4 +1,4 @@
-"""Where the native dumps are: $LLAMA_DUMPS_DIR with one sub-folder per source; default the bundled samples."""
+"""Where the native dumps are: $LLAMA_DUMPS_DIR/<source>/<dump>/…; default the bundled samples."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,3 +27,17 @@ class DumpsResource(dg.ConfigurableResource):
                 f"create it with the native dump files, or unset LLAMA_DUMPS_DIR to use the bundled samples"
             )
         return d
+
+    def dump_dir(self, source: str, dump: str) -> Path:
+        """`<root>/<source>/<dump>`; a clear error when it is missing."""
+        d = self.source_dir(source) / dump
+        if not d.is_dir() or d.is_symlink():
+            raise FileNotFoundError(f"no dump folder {d} (partition {source}/{dump}): was it moved or deleted? "
+                                    f"`llama-pipeline register-dumps` lists the dumps found")
+        return d
+
+    def partition_keys(self) -> list[str]:
+        """Every partition key `<source>/<dump>` found under the root."""
+        from pipelines.dumps import find_dumps
+
+        return find_dumps(self.root_path)

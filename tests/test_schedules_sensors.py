@@ -2,8 +2,9 @@
 import datetime as dt
 
 import dagster as dg
+import pytest
 
-from assets.partitions import source_partitions
+from assets.partitions import dump_partitions
 from assets.schedules import SCHEDULES, build_schedules, defined_assets
 from assets.sensors import SENSORS, dump_listing, new_dump_folders, new_entries
 from resources import DumpsResource
@@ -31,7 +32,7 @@ def chat_eval():
     pass
 
 
-@dg.asset(partitions_def=source_partitions)
+@dg.asset(partitions_def=dump_partitions)
 def raw_documents():
     pass
 
@@ -85,44 +86,62 @@ def test_dump_listing_and_new_entries(tmp_path):
     (tmp_path / "commoncrawl" / "2019-30").mkdir(parents=True)
     (tmp_path / "commoncrawl" / "2019-30" / "a.warc.wet.gz").write_bytes(b"abc")
     (tmp_path / "commoncrawl" / ".partial").write_bytes(b"")
-    (tmp_path / "books").mkdir()
-    (tmp_path / "books" / "pg1.txt").write_text("12345")
+    (tmp_path / "books" / "gutenberg").mkdir(parents=True)
+    (tmp_path / "books" / "gutenberg" / "pg1.txt").write_text("12345")
     (tmp_path / "not-a-source").mkdir()
     listing = dump_listing(tmp_path)
-    assert set(listing) == {"commoncrawl", "books"}
-    assert list(listing["commoncrawl"]) == ["2019-30"] and listing["books"] == {"pg1.txt": "5"}
-    assert new_entries(listing, listing) == {}
+    assert sorted(listing) == ["books/gutenberg", "commoncrawl/2019-30"]
+    assert new_entries(listing, listing) == []
     # A new file inside an existing snapshot changes that snapshot's fingerprint.
     (tmp_path / "commoncrawl" / "2019-30" / "b.warc.wet.gz").write_bytes(b"")
-    assert new_entries(listing, dump_listing(tmp_path)) == {"commoncrawl": ["2019-30"]}
-    assert new_entries({}, listing) == {"books": ["pg1.txt"], "commoncrawl": ["2019-30"]}
+    assert new_entries(listing, dump_listing(tmp_path)) == ["commoncrawl/2019-30"]
+    assert new_entries({}, listing) == ["books/gutenberg", "commoncrawl/2019-30"]
 
 
-def test_sensor_requests_ingestion_for_new_snapshot_folders(tmp_path):
-    (tmp_path / "commoncrawl" / "2019-30").mkdir(parents=True)
+def test_files_directly_in_a_source_folder_are_a_layout_error(tmp_path):
+    from pipelines.dumps import DumpLayoutError
+
     (tmp_path / "books").mkdir()
     (tmp_path / "books" / "pg1.txt").write_text("x")
+    with pytest.raises(DumpLayoutError, match="put each dump in its own folder"):
+        dump_listing(tmp_path)
+
+
+def test_sensor_registers_and_requests_only_new_dumps(tmp_path):
+    (tmp_path / "commoncrawl" / "2019-30").mkdir(parents=True)
+    (tmp_path / "books" / "gutenberg").mkdir(parents=True)
+    (tmp_path / "books" / "gutenberg" / "pg1.txt").write_text("x")
     resources = {"dumps": DumpsResource(root=str(tmp_path))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = new_dump_folders(dg.build_sensor_context(instance=instance, resources=resources))
+        assert sorted(r.partition_key for r in first.run_requests) == ["books/gutenberg", "commoncrawl/2019-30"]
+        [add] = first.dynamic_partitions_requests
+        assert add.partitions_def_name == "dumps" and sorted(add.partition_keys) == [
+            "books/gutenberg", "commoncrawl/2019-30"]
+        instance.add_dynamic_partitions("dumps", list(add.partition_keys))
 
-    first = new_dump_folders(dg.build_sensor_context(resources=resources))
-    assert sorted(r.partition_key for r in first.run_requests) == ["books", "commoncrawl"]
+        # Nothing new: a skip, and the cursor carries over.
+        again = new_dump_folders(dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=resources))
+        assert again.run_requests == [] and "no new or changed dumps" in again.skip_reason.skip_message
 
-    # Nothing new: a skip, and the cursor carries over.
-    again = new_dump_folders(dg.build_sensor_context(cursor=first.cursor, resources=resources))
-    assert again.run_requests == [] and "no new dump entries" in again.skip_reason.skip_message
+        # A new CommonCrawl snapshot: registered, and one run for that partition only.
+        (tmp_path / "commoncrawl" / "2020-05").mkdir()
+        third = new_dump_folders(dg.build_sensor_context(instance=instance, cursor=again.cursor, resources=resources))
+        assert [r.partition_key for r in third.run_requests] == ["commoncrawl/2020-05"]
+        assert list(third.dynamic_partitions_requests[0].partition_keys) == ["commoncrawl/2020-05"]
+        assert third.run_requests[0].run_key.startswith("commoncrawl/2020-05:")
 
-    # A new CommonCrawl snapshot: one run for that partition only, with a new run key.
-    (tmp_path / "commoncrawl" / "2020-05").mkdir()
-    third = new_dump_folders(dg.build_sensor_context(cursor=again.cursor, resources=resources))
-    assert [r.partition_key for r in third.run_requests] == ["commoncrawl"]
-    assert third.run_requests[0].run_key != first.run_requests[1].run_key
-    assert third.run_requests[0].tags["llama/new_dump_entries"] == "1"
-    assert "2020-05" in third.cursor
+
+def test_sensor_logs_a_missing_dumps_folder(tmp_path):
+    resources = {"dumps": DumpsResource(root=str(tmp_path / "nowhere"))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        out = new_dump_folders(dg.build_sensor_context(instance=instance, resources=resources))
+    assert out.run_requests == [] and "does not exist" in out.skip_reason.skip_message
 
 
 def test_sensor_targets_raw_documents_in_a_definitions(tmp_path):
-    (tmp_path / "c4").mkdir()
-    (tmp_path / "c4" / "c4-train.00000-of-01024.json.gz").write_bytes(b"")
+    (tmp_path / "c4" / "en").mkdir(parents=True)
+    (tmp_path / "c4" / "en" / "c4-train.00000-of-01024.json.gz").write_bytes(b"")
     defs = dg.Definitions(assets=[raw_documents], sensors=[new_dump_folders],
                           resources={"dumps": DumpsResource(root=str(tmp_path))})
     sensor = defs.resolve_sensor_def("new_dump_folders")
@@ -130,6 +149,6 @@ def test_sensor_targets_raw_documents_in_a_definitions(tmp_path):
         ctx = dg.build_sensor_context(instance=instance, definitions=defs,
                                       resources={"dumps": DumpsResource(root=str(tmp_path))})
         data = sensor.evaluate_tick(ctx)
-    assert [r.partition_key for r in data.run_requests] == ["c4"]
+    assert [r.partition_key for r in data.run_requests] == ["c4/en"]
     job = defs.resolve_job_def(sensor.job_name)
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {"raw_documents"}

@@ -10,9 +10,9 @@ import random
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.document import SOURCES, doc_id
+from pipelines.partition import write_partition
 
 _LATIN = "ba be bi bo bu ca ce ci co da de di do fa fe fi ga ge go la le li lo ma me mi mo na ne ni no " \
          "pa pe pi po ra re ri ro sa se si so ta te ti to va ve vi za ze zi th st ch sh qu ing ion ent".split()
@@ -80,11 +80,10 @@ def write_corpus(root: str | Path, docs: dict[str, int] | int = 20, seed: int = 
         rng = random.Random(f"{seed}-{source}")
         rows = [{"id": doc_id(source, f"synthetic#{i}"), "source": source, "text": make_text(source, rng, scale, i)}
                 for i in range(n)]
-        d = root / source
-        d.mkdir(parents=True, exist_ok=True)
         schema = pa.schema([("id", pa.string()), ("source", pa.string()), ("text", pa.string())])
         per = max(1, -(-len(rows) // files))
-        for k in range(max(1, files if rows else 1)):
-            pq.write_table(pa.Table.from_pylist(rows[k * per:(k + 1) * per], schema=schema),
-                           d / f"part-{k:05d}.parquet")
+        tables = [pa.Table.from_pylist(rows[k * per:(k + 1) * per], schema=schema)
+                  for k in range(max(1, files if rows else 1))]
+        # One committed partition (dump "d1") per source, as the curation stages write them.
+        write_partition(root / source / "d1", root.parent / "dropped" / asset / source / "d1", tables, schema)
     return root

@@ -54,11 +54,13 @@ def _finite(x):
 
 
 def _write(out_dir: Path, title: str, intro: str, sections: list[rep.Section], summary: dict,
-           build_plots) -> Report:
-    """Write plots, page and summary into a temp folder renamed to out_dir; return the Report."""
+           build_plots, extra_files: Mapping[str, dict] | None = None) -> Report:
+    """Write plots, page, summary and extra JSON files into a temp folder renamed to out_dir."""
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
+        for name, data in (extra_files or {}).items():
+            write_text(tmp / name, json.dumps(_finite(data), indent=2, sort_keys=True) + "\n")
         plots = build_plots(tmp)
         for s in sections:
             s.images = [tmp / Path(p).name for p in s.images]
@@ -115,17 +117,27 @@ def untrained_like(args, seed: int = 0) -> torch.nn.Module:
 
 def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[str], tokenizer,
               tasks: Mapping[str, list[MCItem]], out_dir: str | Path, max_batches: int | None = 64,
-              max_len: int | None = None) -> Report:
+              max_len: int | None = None, harness: Mapping[str, dict] | None = None,
+              profile: str | None = None) -> Report:
     """Validation perplexity per source and zero-shot benchmark accuracy for each model, side by side.
 
     `val_windows(source)` returns that source's [B, T+1] validation windows (a fresh iterator per call).
+    `harness`: lm-eval results per model (llama_model.eval.harness.run_harness); when given, the benchmark
+    numbers are lm-eval's, its results JSON is written as lm_eval_results.json and shown beside the paper's
+    numbers for `profile`. Without it our own scorer (multiple_choice.py) gives them.
     """
+    from llama_model.eval.harness import bench_from_harness, paper_section
+
     t0 = time.perf_counter()
     ppl = {name: perplexity_per_source(m, {s: val_windows(s) for s in sources}, max_batches)
            for name, m in models.items()}
-    bench = {name: {t: {k: v for k, v in evaluate_task(m, tokenizer, items, max_len=max_len).items() if k != "items"}
-                    for t, items in tasks.items()}
-             for name, m in models.items()}
+    if harness is not None:
+        bench = {name: bench_from_harness(harness[name], tasks) for name in models}
+        tasks = {t: tasks.get(t, []) for t in bench[next(iter(models))]}
+    else:
+        bench = {name: {t: {k: v for k, v in evaluate_task(m, tokenizer, items, max_len=max_len).items()
+                            if k != "items"} for t, items in tasks.items()}
+                 for name, m in models.items()}
     names = list(models)
     ppl_rows = [{"source": s} | {n: ppl[n][s]["ppl"] for n in names} | {"tokens": ppl[names[0]][s]["tokens"]}
                 for s in [*sources, "all"]]
@@ -136,7 +148,7 @@ def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[
             row[f"{n} acc"] = bench[n][t]["acc"]
             row[f"{n} acc_norm"] = bench[n][t]["acc_norm"]
         task_rows.append(row)
-    summary = {"models": names, "perplexity": ppl, "tasks": bench}
+    summary = {"models": names, "perplexity": ppl, "tasks": bench, "scorer": "lm-eval" if harness else "ours"}
 
     def plots(d: Path) -> list[Path]:
         return [
@@ -152,10 +164,16 @@ def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[
                     text="exp(mean next-token cross-entropy) on the held-out token shards of each source."),
         rep.Section("Zero-shot multiple choice", task_rows, images=[Path("benchmarks.png")],
                     text="Each completion scored by its log-likelihood given the context; acc_norm divides by "
-                         "the completion's length in characters (LLaMA-1 §3)."),
+                         "the completion's length in characters (LLaMA-1 §3). Scored by "
+                         + ("lm-evaluation-harness on the Hugging Face export." if harness else "our scorer.")),
     ]
+    extra = {}
+    if harness is not None:
+        section, summary["paper"] = paper_section(harness, tasks, profile or "")
+        sections.append(section)
+        extra["lm_eval_results.json"] = dict(harness)
     return _timed(_write(Path(out_dir), "base_model_eval", "The pretrained model against the same architecture "
-                         "untrained.", sections, summary, plots), t0)
+                         "untrained.", sections, summary, plots, extra), t0)
 
 
 # ------------------------------------------------------------------------------------------ reward models
@@ -233,10 +251,12 @@ def _win(a: list[float], b: list[float], same: list[bool], idx: list[int]) -> fl
     return compare([0.0 if same[i] else a[i] for i in idx], [0.0 if same[i] else b[i] for i in idx]).win_rate
 
 
-def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path, baseline: str = "sft_model") -> Report:
+def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path, baseline: str = "sft_model",
+              harness: Mapping[str, dict] | None = None) -> Report:
     """Win rates of every version vs the baseline and vs the version before it, judged by the helpfulness RM
     (safe prompts), the safety RM (unsafe prompts) and the program judge (all prompts); safety violation %
-    and multi-turn instruction adherence per version (Llama 2 Figs 11-12)."""
+    and multi-turn instruction adherence per version (Llama 2 Figs 11-12). `harness`: lm-eval results of
+    some versions on the benchmarks, through the chat template (written as lm_eval_results.json)."""
     versions = list(answers)
     safe_idx = [i for i, t in enumerate(tasks) if not t.unsafe]
     unsafe_idx = [i for i, t in enumerate(tasks) if t.unsafe]
@@ -298,5 +318,13 @@ def chat_eval(answers: Mapping[str, VersionAnswers], tasks, out_dir: str | Path,
                     text=f"Safety violation %: unsafe requests not refused. Multi-turn adherence %: last answers of "
                          f"the {len(multi_idx)} multi-turn dialogues that keep the first turn's system instruction."),
     ]
+    extra = {}
+    if harness is not None:
+        from llama_model.eval.harness import results_rows
+        summary["lm_eval"] = results_rows(harness)
+        sections.append(rep.Section("Benchmarks through lm-evaluation-harness, in the chat format", summary["lm_eval"],
+                                    text="Each context as the user turn of the export's Llama 2 chat template, the "
+                                         "completion as the answer; lm-eval's results in lm_eval_results.json."))
+        extra["lm_eval_results.json"] = dict(harness)
     return _write(Path(out_dir), "chat_eval", "Each RLHF version against SFT and against the version before it.",
-                  sections, summary, plots)
+                  sections, summary, plots, extra)

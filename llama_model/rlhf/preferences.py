@@ -54,7 +54,7 @@ def read_weeks(pref_root) -> tuple[list[str], list[dict]]:
         raise FileNotFoundError(f"no weekly preference batches under {root}: materialize preference_data first")
     pairs = []
     for w in weeks:
-        pairs += align_data.load_preferences_jsonl(root / w / PREFERENCES_FILE)
+        pairs += align_data.load_preferences(root / w / PREFERENCES_FILE)
     return weeks, pairs
 
 

@@ -144,7 +144,7 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
     torch.manual_seed(_seed("sft"))
     model, args = load_meta(base_dir, device=_device())
     if dialogues_path:
-        dialogues, source = align_data.load_sft_jsonl(dialogues_path), str(dialogues_path)
+        dialogues, source = align_data.load_sft(dialogues_path), str(dialogues_path)
     else:
         dialogues, source = align_data.sft_dialogues(BUNDLED["sft"], seed=_seed("sft")), "bundled"
     examples = _sft_rows(tok, dialogues, align, args)
@@ -181,7 +181,7 @@ def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, 
     candidates = [policy_dir] if isinstance(policy_dir, (str, os.PathLike)) else policy_dir
     policy_dir = newest_policy(candidates) if not source_path else None
     if source_path:
-        pairs = align_data.load_preferences_jsonl(source_path)
+        pairs = align_data.load_preferences(source_path)
     else:
         pairs = align_data.preference_pairs(BUNDLED["pairs_per_week"], seed=week_seed(week))
         if policy_dir is not None:
@@ -197,7 +197,7 @@ def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, 
             n_model = len(extra)
     sampled_from = policy_dir.name if policy_dir is not None else None
     if _is_writer():
-        write_text(Path(out_dir) / PREFERENCES_FILE, align_data.to_jsonl(pairs))
+        write_text(Path(out_dir) / PREFERENCES_FILE, align_data.preferences_to_jsonl(pairs))
         write_text(Path(out_dir) / BATCH_FILE, json.dumps({"week": week, "sampled_from": sampled_from}) + "\n")
     ratings = {r: sum(p["rating"] == r for p in pairs) for r in (3, 2, 1, 0)}
     return {"week": week, "pairs": len(pairs), "model_sample_pairs": n_model, "source": source_path or "bundled",
@@ -257,7 +257,7 @@ def _rm_lineage(hrm_dir, srm_dir) -> dict:
 
 def _read_samples(directory) -> list[dict]:
     p = Path(directory) / SAMPLES_FILE
-    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+    return align_data.read_samples(p) if p.exists() else []
 
 
 @small_model_threads
@@ -300,7 +300,7 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
             "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
             "eval": _scalar_eval(ev), "parent_eval": _scalar_eval(parent_ev), "seconds": time.perf_counter() - t0}
     _save_policy(policy, args, out_dir, {
-        META_FILE: json.dumps(meta, indent=2), SAMPLES_FILE: align_data.to_jsonl(best),
+        META_FILE: json.dumps(meta, indent=2), SAMPLES_FILE: align_data.samples_to_jsonl(best),
         "eval_examples.json": json.dumps(ev["examples"], indent=2)})
     return meta | {"examples_shown": ev["examples"]}
 

@@ -164,3 +164,8 @@ def filter_partition(table: pa.Table, source: str, models_dir: str | os.PathLike
                               "wiki_score": pa.array(wscore, pa.float64())}, schema)
     info["seconds"] = round(time.perf_counter() - t0, 3)
     return finish(out, keep, drops, info, nbytes)
+
+
+def filter_file(table: pa.Table, source: str, models_dir: str, models_stamp: str = "") -> StageResult:
+    """filter_partition over one file's table (`models_stamp` only marks which models the file saw)."""
+    return filter_partition(table, source, models_dir)

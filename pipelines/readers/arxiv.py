@@ -245,30 +245,33 @@ def _members(path: Path) -> dict[str, bytes]:
     return out
 
 
-def read(ctx: ReadContext) -> Iterator[Document]:
-    for path in list_files(ctx, SUFFIXES):
-        origin = ctx.origin(path)
-        size = path.stat().st_size
+def units(ctx: ReadContext) -> list[Path]:
+    return list_files(ctx, SUFFIXES)
+
+
+def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
+    origin = ctx.origin(path)
+    size = path.stat().st_size
+    try:
+        raw = _members(path)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        ctx.skip("corrupt_archive", origin, f"{path.name}: {type(e).__name__}: {e}", size)
+        return
+    if not raw:
+        ctx.skip("no_tex", origin, "no .tex file in the archive", size)
+        return
+    files, bad = {}, 0
+    for name, data in raw.items():
         try:
-            raw = _members(path)
-        except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-            ctx.skip("corrupt_archive", origin, f"{path.name}: {type(e).__name__}: {e}", size)
-            continue
-        if not raw:
-            ctx.skip("no_tex", origin, "no .tex file in the archive", size)
-            continue
-        files, bad = {}, 0
-        for name, data in raw.items():
-            try:
-                files[name] = data.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                files[name] = data.decode("latin-1")  # older papers are often Latin-1; every byte maps
-                bad += 1
-        ctx.notes["latin1_decoded_files"] += bad
-        text, title, reason = latex_to_text(files)
-        if text is None:
-            ctx.skip(reason, origin, title or "", size)
-            continue
-        m = re.match(r"(\d{4}\.\d{4,5}|[a-z\-]+/\d{7})", path.name.removesuffix(".tar.gz"))
-        url = f"https://arxiv.org/abs/{m.group(1)}" if m else None
-        yield ctx.document(origin, text, title=title, url=url)
+            files[name] = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            files[name] = data.decode("latin-1")  # older papers are often Latin-1; every byte maps
+            bad += 1
+    ctx.notes["latin1_decoded_files"] += bad
+    text, title, reason = latex_to_text(files)
+    if text is None:
+        ctx.skip(reason, origin, title or "", size)
+        return
+    m = re.match(r"(\d{4}\.\d{4,5}|[a-z\-]+/\d{7})", path.name.removesuffix(".tar.gz"))
+    url = f"https://arxiv.org/abs/{m.group(1)}" if m else None
+    yield ctx.document(origin, text, title=title, url=url)

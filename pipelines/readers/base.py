@@ -49,6 +49,8 @@ class Skipped:
 
 @dataclass
 class ReadContext:
+    """Reading one dump: `dump_dir` is `<LLAMA_DUMPS_DIR>/<source>/<dump>`."""
+
     source: str
     dump_dir: Path
     stats: Stats = field(default_factory=Stats)
@@ -57,18 +59,24 @@ class ReadContext:
     notes: Counter = field(default_factory=Counter)
     _rel: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def dump(self) -> str:
+        return self.dump_dir.name
+
     def origin(self, path: Path, key: object | None = None) -> str:
-        """'<file relative to the dump dir>#<key>': the stable name of one record (input of doc_id)."""
+        """'<dump>/<file in the dump>#<key>': the stable name of one record (input of doc_id), unique
+        across the source's dumps."""
         rel = self._rel.get(path)
         if rel is None:
-            rel = path.relative_to(self.dump_dir).as_posix()
+            rel = f"{self.dump}/{path.relative_to(self.dump_dir).as_posix()}"
             if len(self._rel) > 10_000:  # one entry per file; GitHub trees have many files
                 self._rel.clear()
             self._rel[path] = rel
         return rel if key is None else f"{rel}#{key}"
 
     def document(self, origin: str, text: str, **meta) -> Document:
-        return Document(id=doc_id(self.source, origin), source=self.source, text=text, origin=origin, **meta)
+        return Document(id=doc_id(self.source, origin), source=self.source, text=text, origin=origin,
+                        dump=self.dump, **meta)
 
     def skip(self, reason: str, origin: str, detail: str = "", nbytes: int = 0) -> None:
         self.stats.drop(reason, nbytes)

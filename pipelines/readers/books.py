@@ -37,20 +37,23 @@ def strip_gutenberg(text: str) -> tuple[str, str | None, bool]:
     return body.strip(), (m.group(1).strip() if m else None), bool(start or end)
 
 
-def read(ctx: ReadContext) -> Iterator[Document]:
-    for path in list_files(ctx, SUFFIXES):
-        origin = ctx.origin(path)
-        data = path.read_bytes()
-        text, err = decode_utf8(data)
-        if text is None:
-            ctx.skip("invalid_utf8", origin, err, len(data))
-            continue
-        body, title, marked = strip_gutenberg(text)
-        if not marked:
-            ctx.notes["no_pg_markers"] += 1
-        if not body:
-            ctx.skip("empty_text", origin, "nothing between the PG header and footer", len(data))
-            continue
-        m = re.match(r"pg(\d+)", path.stem)
-        url = f"https://www.gutenberg.org/ebooks/{m.group(1)}" if m else None
-        yield ctx.document(origin, body, title=title or Path(path).stem, url=url)
+def units(ctx: ReadContext) -> list[Path]:
+    return list_files(ctx, SUFFIXES)
+
+
+def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
+    origin = ctx.origin(path)
+    data = path.read_bytes()
+    text, err = decode_utf8(data)
+    if text is None:
+        ctx.skip("invalid_utf8", origin, err, len(data))
+        return
+    body, title, marked = strip_gutenberg(text)
+    if not marked:
+        ctx.notes["no_pg_markers"] += 1
+    if not body:
+        ctx.skip("empty_text", origin, "nothing between the PG header and footer", len(data))
+        return
+    m = re.match(r"pg(\d+)", path.stem)
+    url = f"https://www.gutenberg.org/ebooks/{m.group(1)}" if m else None
+    yield ctx.document(origin, body, title=title or Path(path).stem, url=url)

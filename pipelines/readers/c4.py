@@ -17,12 +17,11 @@ from pipelines.readers.base import ReadContext, ReaderError, decode_utf8, list_f
 SUFFIXES = (".json.gz", ".json", ".jsonl.gz", ".jsonl")
 
 
-def read(ctx: ReadContext) -> Iterator[Document]:
-    for path in list_files(ctx, SUFFIXES):
-        yield from _read_file(ctx, path)
+def units(ctx: ReadContext) -> list[Path]:
+    return list_files(ctx, SUFFIXES)
 
 
-def _read_file(ctx: ReadContext, path: Path) -> Iterator[Document]:
+def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
     lineno = 0
     try:
         with (gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")) as fh:

@@ -27,11 +27,6 @@ WET_SUFFIXES = (".wet.gz", ".wet")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-def _snapshot(ctx: ReadContext, path: Path) -> str | None:
-    parts = path.relative_to(ctx.dump_dir).parts
-    return parts[0] if len(parts) > 1 else None
-
-
 def _open(path: Path):
     return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
 
@@ -70,19 +65,22 @@ def _records(ctx: ReadContext, path: Path):
                           offset=last) from e
 
 
-def read(ctx: ReadContext) -> Iterator[Document]:
-    for path in list_files(ctx, WARC_SUFFIXES + WET_SUFFIXES):
-        snapshot = _snapshot(ctx, path)
-        for record, body in _records(ctx, path):
-            # WARC files hold responses and WET files conversions, but either type is read wherever it is.
-            if record.record_type == WarcRecordType.response:
-                doc = _from_response(ctx, ctx.origin(path, record.stream_pos), record, body)
-            else:
-                doc = _from_conversion(ctx, ctx.origin(path, record.stream_pos), record, body)
-            if doc is not None:
-                doc.snapshot = snapshot
-                doc.timestamp = record.headers.get("WARC-Date")
-                yield doc
+def units(ctx: ReadContext) -> list[Path]:
+    return list_files(ctx, WARC_SUFFIXES + WET_SUFFIXES)
+
+
+def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
+    snapshot = ctx.dump  # a dump of the commoncrawl source is one snapshot (e.g. CC-MAIN-2019-30)
+    for record, body in _records(ctx, path):
+        # WARC files hold responses and WET files conversions, but either type is read wherever it is.
+        if record.record_type == WarcRecordType.response:
+            doc = _from_response(ctx, ctx.origin(path, record.stream_pos), record, body)
+        else:
+            doc = _from_conversion(ctx, ctx.origin(path, record.stream_pos), record, body)
+        if doc is not None:
+            doc.snapshot = snapshot
+            doc.timestamp = record.headers.get("WARC-Date")
+            yield doc
 
 
 def _from_response(ctx: ReadContext, origin: str, record, body: bytes) -> Document | None:

@@ -99,18 +99,18 @@ def prog_lang(path: str, head: bytes) -> str | None:
     return None
 
 
-def read(ctx: ReadContext) -> Iterator[Document]:
+def units(ctx: ReadContext) -> list[Path]:
+    """One unit per repository folder (`<owner>__<name>/`) of the snapshot."""
     root = ctx.dump_dir
     if not root.is_dir():
         raise ReaderError(root, "dump folder of source 'github' does not exist")
     repos = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not repos:
         raise ReaderError(root, "no repository folders (<owner>__<name>/) in this folder")
-    for repo_dir in repos:
-        yield from _read_repo(ctx, repo_dir)
+    return repos
 
 
-def _read_repo(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
+def read_unit(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
     repo = repo_dir.name.replace("__", "/", 1)
     license_id = repo_license(repo_dir)
     for dirpath, dirnames, filenames in os.walk(repo_dir):

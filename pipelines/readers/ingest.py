@@ -1,97 +1,140 @@
-"""Ingest one source: stream its dump through the reader into Parquet shards, skipped records to dropped/.
+"""Ingest one dump: one task per dump file (or GitHub repository), each writing its documents and skips.
 
-    from pipelines.readers.ingest import ingest_source
-    summary = ingest_source("books", dump_dir, out_dir, dropped_dir)
+    from pipelines.readers.ingest import ingest_dump
+    summary = ingest_dump(engine, "books", dump_dir, out_dir, dropped_dir)
 
-Both outputs are ShardedParquetWriter directories (built under a temporary name and renamed at the end),
-so a failure leaves the previous outputs untouched and no half-written shard. `_stats.json`, written last
-beside the dropped shards, keeps the reader's counts for the accounting check.
+Each task streams one unit through its reader into `part-<key>-<sha>.parquet` (RAW_SCHEMA) and its
+skipped records into the dropped folder (DROPPED_SCHEMA); the partition is committed by its manifest
+(pipelines/partition.py). A unit whose path, size and modification time, and the reader code, are
+unchanged since the last run is not read again; a killed run resumes with the units it had not done.
+Accounting: per unit, records read == documents written + records skipped, kept in the manifest.
 """
 from __future__ import annotations
 
-import json
+import hashlib
+import os
 import time
+from collections import Counter
 from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
-from pipelines.io import ShardedParquetWriter, write_text
-from pipelines.readers import read_source
+from pipelines.partition import PartWriter, Task, digest_of, key_of, read_manifest, run_map
+from pipelines.readers import list_units, read_unit
 
 PREVIEW_DOCS = 3
-LOG_SKIPS = 3  # examples logged per skip reason
-STATS_FILE = "_stats.json"  # "_" prefix: pyarrow dataset discovery skips it
+STAGE = "raw_documents"
+_CODE = Path(__file__).resolve().parent
 
 
-# Rows buffered per shard bound the memory of an ingest run (about rows x mean document size), whatever
-# the size of the dump.
-def ingest_source(source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path,
-                  rows_per_shard: int = 10_000, log=None) -> dict:
-    """Read every record of `dump_dir`; return a summary (counts, bytes, skipped per reason, timings)."""
-    stats, notes, preview = Stats(), {}, []
-    t0 = time.perf_counter()
-    out = ShardedParquetWriter(out_dir, RAW_SCHEMA, rows_per_shard=rows_per_shard)
-    dropped = ShardedParquetWriter(dropped_dir, DROPPED_SCHEMA, rows_per_shard=rows_per_shard)
-    logged: dict[str, int] = {}
+def code_version(source: str) -> str:
+    """Digest of the reader code of a source: a changed reader re-reads every unit."""
+    h = hashlib.sha256()
+    for name in ("base.py", "ingest.py", "__init__.py", f"{source}.py", "../document.py"):
+        h.update((_CODE / name).read_bytes())
+    return h.hexdigest()[:16]
 
-    def on_skip(s) -> None:
-        dropped.write(s.row())
-        logged[s.reason] = logged.get(s.reason, 0) + 1
-        if log and logged[s.reason] <= LOG_SKIPS:  # every skip is in dropped/; the log shows examples
-            log(f"{source}: skipped {s.origin} ({s.reason}): {s.detail}")
 
+def fingerprint(unit: Path) -> list:
+    """What identifies a unit's content without reading it: relative paths, sizes, mtimes."""
+    if unit.is_dir():
+        out = []
+        for dirpath, dirnames, filenames in os.walk(unit):
+            dirnames.sort()
+            for name in sorted(filenames):
+                st = os.lstat(Path(dirpath) / name)
+                out.append([os.path.relpath(Path(dirpath) / name, unit), st.st_size, st.st_mtime_ns])
+        return out
+    st = unit.stat()
+    return [unit.name, st.st_size, st.st_mtime_ns]
+
+
+def ingest_tasks(source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path) -> list[Task]:
+    dump_dir = Path(dump_dir)
+    version = code_version(source)
+    tasks = []
+    for unit in list_units(source, dump_dir):
+        rel = unit.relative_to(dump_dir).as_posix()
+        tasks.append(Task(key=key_of(rel), input=rel, digest=digest_of(source, rel, fingerprint(unit), version),
+                          out_dir=str(out_dir), dropped_dir=str(dropped_dir),
+                          params={"source": source, "dump_dir": str(dump_dir)}))
+    return tasks
+
+
+def ingest_unit(task: Task) -> dict:
+    """Worker: read one unit, write its documents and skips; return its manifest entry."""
+    source, dump_dir = task.params["source"], Path(task.params["dump_dir"])
+    stats, notes, preview = Stats(), Counter(), []
+    out = PartWriter(task.out_dir, task.key, RAW_SCHEMA)
+    dropped = PartWriter(task.dropped_dir, task.key, DROPPED_SCHEMA)
     try:
-        for doc in read_source(source, dump_dir, stats=stats, notes=notes, on_skip=on_skip):
+        for doc in read_unit(source, dump_dir, dump_dir / task.input, stats=stats,
+                             on_skip=lambda s: dropped.write(s.row()), notes=notes):
             out.write(doc.row())
             if len(preview) < PREVIEW_DOCS:
-                preview.append(doc)
-            if log and stats.read % 50_000 == 0:
-                log(f"{source}: {stats.read} records read")
+                preview.append({"id": doc.id, "title": doc.title, "url": doc.url, "origin": doc.origin,
+                                "text": doc.text[:300]})
     except BaseException:
         out.abort()
         dropped.abort()
         raise
-    out.close()
-    dropped.close()
+    if stats.read == 0:
+        notes["files_without_records"] += 1  # named in the log by the caller: an empty dump file
+    name, sha, rows = out.close()
+    dname, dsha, drows = dropped.close()
+    assert rows == stats.kept and drows == sum(stats.dropped.values()), "reader accounting"
+    return {"output": name, "output_sha256": sha, "dropped": dname, "dropped_sha256": dsha,
+            "rows_in": stats.read, "kept": stats.kept, "dropped_rows": drows, "stats": stats.as_dict(),
+            "notes": dict(sorted(notes.items())), "preview": preview}
+
+
+def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path,
+                log=None, allow_empty: bool = False) -> dict:
+    """Ingest every unit of one dump; return a summary (counts, bytes, skipped per reason, timings)."""
+    t0 = time.perf_counter()
+    tasks = ingest_tasks(source, dump_dir, out_dir, dropped_dir)
+    m = run_map(engine, ingest_unit, tasks, out_dir, dropped_dir, stage=f"{STAGE}[{source}/{Path(dump_dir).name}]",
+                allow_empty=allow_empty, log=log, extra={"source": source, "dump": Path(dump_dir).name})
+    total, notes, empty = Stats(), Counter(), []
+    for e in m["files"]:
+        s = e["stats"]
+        total.merge(Stats(read=s["read"], kept=s["kept"], dropped=Counter(s["dropped"]), bytes_in=s["bytes_in"],
+                          bytes_kept=s["bytes_kept"], bytes_dropped=Counter(s["bytes_dropped"])))
+        notes.update(e.get("notes", {}))
+        if e["rows_in"] == 0:
+            empty.append(e["input"])
     seconds = time.perf_counter() - t0
-    summary = {
-        "source": source,
-        "records_read": stats.read,
-        "documents": stats.kept,
-        "skipped": sum(stats.dropped.values()),
-        "skipped_by_reason": dict(sorted(stats.dropped.items())),
-        "bytes": stats.bytes_kept,
-        "bytes_skipped": sum(stats.bytes_dropped.values()),
-        "seconds": round(seconds, 3),
-        "docs_per_s": round(stats.kept / seconds, 1) if seconds > 0 else None,
-        "mb_per_s": round(stats.bytes_in / 1e6 / seconds, 2) if seconds > 0 else None,
-        "shards": out.shards,
-        "notes": {k: v for k, v in sorted(notes.items()) if v},
-        "balanced": stats.balanced,
+    return {
+        "source": source, "dump": Path(dump_dir).name, "files": len(tasks), "files_read": m["ran"],
+        "files_unchanged": m["skipped"], "files_without_records": empty,
+        "records_read": total.read, "documents": total.kept, "skipped": sum(total.dropped.values()),
+        "skipped_by_reason": dict(sorted(total.dropped.items())), "bytes": total.bytes_kept,
+        "bytes_skipped": sum(total.bytes_dropped.values()), "seconds": round(seconds, 3),
+        "docs_per_s": round(total.kept / seconds, 1) if seconds > 0 else None,
+        "mb_per_s": round(total.bytes_in / 1e6 / seconds, 2) if seconds > 0 else None,
+        "notes": {k: v for k, v in sorted(notes.items()) if v}, "balanced": total.balanced,
+        "preview": [p for e in m["files"] for p in e.get("preview", [])][:PREVIEW_DOCS],
     }
-    write_text(Path(dropped_dir) / STATS_FILE, json.dumps(summary, indent=1, sort_keys=True))
-    summary["preview"] = [{"id": d.id, "title": d.title, "url": d.url, "origin": d.origin,
-                           "text": d.text[:300]} for d in preview]
-    return summary
 
 
-def check_accounting(out_dir: str | Path, dropped_dir: str | Path) -> tuple[bool, dict]:
-    """Records read (from _stats.json) == rows written + rows skipped, and per-reason counts agree."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    stats_path = Path(dropped_dir) / STATS_FILE
-    if not stats_path.exists():
-        return False, {"error": f"{stats_path} missing: materialize raw_documents first"}
-    summary = json.loads(stats_path.read_text())
-    written = sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(Path(out_dir).glob("part-*.parquet")))
-    reasons: dict[str, int] = {}
-    for p in sorted(Path(dropped_dir).glob("part-*.parquet")):
-        col = pq.read_table(p, columns=["reason"])["reason"]
-        for item in pc.value_counts(col).to_pylist():
-            reasons[item["values"]] = reasons.get(item["values"], 0) + item["counts"]
-    skipped = sum(reasons.values())
-    ok = (summary["records_read"] == written + skipped and written == summary["documents"]
-          and dict(sorted(reasons.items())) == summary["skipped_by_reason"])
-    return ok, {"records_read": summary["records_read"], "written": written, "skipped": skipped,
-                "skipped_by_reason": dict(sorted(reasons.items()))}
+def check_accounting(out_dir: str | Path) -> tuple[bool, dict]:
+    """Per file and in total: records read == rows written + rows skipped, per reason, re-read from disk."""
+    m = read_manifest(out_dir)
+    if m is None:
+        return False, {"error": f"no manifest under {out_dir}: materialize raw_documents first"}
+    bad, reasons_total, read, written = [], Counter(), 0, 0
+    for e in m["files"]:
+        n_out = pq.ParquetFile(Path(out_dir) / e["output"]).metadata.num_rows
+        col = pq.read_table(Path(out_dir) / m["dropped_dir"] / e["dropped"], columns=["reason"])["reason"]
+        reasons = {it["values"]: it["counts"] for it in pc.value_counts(col).to_pylist()}
+        if e["rows_in"] != n_out + sum(reasons.values()) or reasons != e["stats"]["dropped"]:
+            bad.append(e["input"])
+        reasons_total.update(reasons)
+        read += e["rows_in"]
+        written += n_out
+    return not bad, {"records_read": read, "written": written, "skipped": sum(reasons_total.values()),
+                     "skipped_by_reason": dict(sorted(reasons_total.items())), "files": len(m["files"]),
+                     "unbalanced_files": bad[:20]}

@@ -50,9 +50,8 @@ def _int(v: str | None) -> int | None:
         return None
 
 
-def read(ctx: ReadContext) -> Iterator[Document]:
-    for path in list_files(ctx, SUFFIXES):
-        yield from _read_site(ctx, path)
+def units(ctx: ReadContext) -> list[Path]:
+    return list_files(ctx, SUFFIXES)
 
 
 def _load(path: Path, db: sqlite3.Connection) -> None:
@@ -83,7 +82,7 @@ def _load(path: Path, db: sqlite3.Connection) -> None:
     db.commit()
 
 
-def _read_site(ctx: ReadContext, path: Path) -> Iterator[Document]:
+def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
     site = path.parent.name if path.parent != ctx.dump_dir else path.stem
     with tempfile.TemporaryDirectory(prefix="se-posts-") as tmp:
         db = sqlite3.connect(Path(tmp) / "posts.sqlite")

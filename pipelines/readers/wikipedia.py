@@ -109,13 +109,16 @@ def _open(path: Path):
     return bz2.open(path, "rb") if path.name.endswith(".bz2") else open(path, "rb")
 
 
-def read(ctx: ReadContext) -> Iterator[Document]:
-    for path in list_files(ctx, SUFFIXES):
-        m = FILE_LANG.match(path.name)
-        if not m:
-            raise ReaderError(path, "cannot tell the wiki language: expected a name like "
-                                    "'<lang>wiki-<date>-pages-articles.xml.bz2'")
-        yield from _read_dump(ctx, path, m.group(1).replace("_", "-"))
+def units(ctx: ReadContext) -> list[Path]:
+    return list_files(ctx, SUFFIXES)
+
+
+def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
+    m = FILE_LANG.match(path.name)
+    if not m:
+        raise ReaderError(path, "cannot tell the wiki language: expected a name like "
+                                "'<lang>wiki-<date>-pages-articles.xml.bz2'")
+    yield from _read_dump(ctx, path, m.group(1).replace("_", "-"))
 
 
 def _read_dump(ctx: ReadContext, path: Path, lang: str) -> Iterator[Document]:

@@ -41,7 +41,11 @@ NEAR_TARGETS = [0.5, 0.65, 0.8, 0.83, 0.85, 0.88, 0.9, 0.92, 0.95, 0.9]  # 8 in 
 
 # Real files shipped next to the generated ones (see bundled/ATTRIBUTION.md). Their ground truth is
 # fixed here rather than computed, so that generating into an empty folder gives the same manifest.
-REAL_BOOK_PAIR = {"a": doc_id("books", "pg11.txt"), "b": doc_id("books", "carroll-alice.txt"),
+# The dump (folder under <source>/) each generated source is written to; CommonCrawl uses the snapshots.
+DUMPS = {"c4": "en", "wikipedia": "20220701", "github": "2023-03", "books": "gutenberg", "arxiv": "2023-01",
+         "stackexchange": "2024-04"}
+
+REAL_BOOK_PAIR = {"a": doc_id("books", "gutenberg/pg11.txt"), "b": doc_id("books", "gutenberg/carroll-alice.txt"),
                   "overlap": 0.9984, "jaccard": 0.996}
 REAL_NONPERMISSIVE = ["jarun/googler"]
 # https://allenai.org/ was captured three times in the dolma WARC sample: the same page text each time.
@@ -302,10 +306,11 @@ def write_commoncrawl(out: Path, plan: Plan, rng: random.Random, truth: Truth) -
     root = out / "commoncrawl"
     if plan.with_real:
         truth.exact_duplicates.extend(REAL_EXACT)
-    planter = WebPlanter(plan, rng, truth)
-    html_pool: list[tuple[str, bytes]] = []
     n = 0
     for s, snap in enumerate(plan.snapshots):
+        # Copies are planted within a snapshot: CommonCrawl is deduplicated per dump (CCNet).
+        planter = WebPlanter(plan, rng, truth)
+        html_pool: list[tuple[str, bytes]] = []
         year = int(snap.split("-")[2])
         date = f"{year}-{(s % 12) + 1:02d}-15T08:30:00Z"
         for f in range(0, max(plan.wet_docs, 1), plan.records_per_file):
@@ -349,7 +354,7 @@ def write_commoncrawl(out: Path, plan: Plan, rng: random.Random, truth: Truth) -
 
 
 def write_c4(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
-    root = out / "c4"
+    root = out / "c4" / DUMPS["c4"]
     root.mkdir(parents=True, exist_ok=True)
     planter = WebPlanter(plan, rng, truth)
     for f in range(0, plan.c4_docs, plan.records_per_file):
@@ -360,7 +365,7 @@ def write_c4(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
                 rec = {"text": text, "timestamp": f"2019-04-{1 + line % 28:02d}T{line % 24:02d}:10:00Z",
                        "url": _url(rng, f + line)}
                 gz.write((json.dumps(rec, ensure_ascii=False) + "\n").encode())
-                planter.record(doc_id("c4", f"{name}#{line}"), text, what)
+                planter.record(doc_id("c4", f"{DUMPS['c4']}/{name}#{line}"), text, what)
 
 
 # ----------------------------------------------------------------------------------------- wiki
@@ -391,7 +396,7 @@ def wikitext(lang: str, title: str, rng: random.Random) -> str:
 
 
 def write_wikipedia(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
-    root = out / "wikipedia"
+    root = out / "wikipedia" / DUMPS["wikipedia"]
     root.mkdir(parents=True, exist_ok=True)
     for lang in sorted(plan.wiki_pages):
         cat, _, redirect, talk = WIKI_WORDS[lang]
@@ -402,9 +407,9 @@ def write_wikipedia(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> 
             title = f"{rng.choice(T.PLACES)} {i + 1}"
             pages.append((pid, 0, title, wikitext(lang, title, rng), None))
             if lang != "en":
-                truth.languages[doc_id("wikipedia", f"{name}#{pid}")] = lang
+                truth.languages[doc_id("wikipedia", f"{DUMPS['wikipedia']}/{name}#{pid}")] = lang
             if lang == "ja":
-                truth.wiki_other_language.append(doc_id("wikipedia", f"{name}#{pid}"))
+                truth.wiki_other_language.append(doc_id("wikipedia", f"{DUMPS['wikipedia']}/{name}#{pid}"))
             if i == 0:  # a redirect and a talk page, which the reader skips with a reason
                 pid += 1
                 pages.append((pid, 0, title + " (alt)", f"{redirect} [[{title}]]", title))
@@ -540,14 +545,14 @@ def bad_files(rng: random.Random) -> list[tuple[str, str, str]]:
 
 
 def write_github(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
-    root = out / "github"
+    root = out / "github" / DUMPS["github"]
     holders = rng.sample(T.NAMES, len(T.NAMES))
 
     def put(repo_dir: Path, rel: str, data: bytes) -> str:
         p = repo_dir / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
-        return doc_id("github", f"{repo_dir.name}/{rel}")
+        return doc_id("github", f"{DUMPS['github']}/{repo_dir.name}/{rel}")
 
     first_run = None
     for r in range(plan.github_repos + 1):
@@ -604,7 +609,7 @@ def book_body(rng: random.Random, paragraphs: int) -> str:
 
 
 def write_books(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
-    root = out / "books"
+    root = out / "books" / DUMPS["books"]
     root.mkdir(parents=True, exist_ok=True)
 
     def write(num: int, body: str, old: bool) -> str:
@@ -614,7 +619,7 @@ def write_books(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None
             body = body.replace("\n", "\r\n")
         text = tpl.format(title=title, author=author, date="May 3, 2011", num=num, upper=title.upper(), body=body)
         (root / f"generated-{num}.txt").write_bytes(text.encode())  # not "pg<n>": not a real PG number
-        return doc_id("books", f"generated-{num}.txt")
+        return doc_id("books", f"{DUMPS['books']}/generated-{num}.txt")
 
     # The overlapping pair: one edition and a reissue with one paragraph in 25 rewritten (~95% overlap).
     body = book_body(rng, plan.book_paragraphs)
@@ -663,7 +668,7 @@ The cost is 100\% lower with \method.
 
 
 def write_arxiv(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
-    root = out / "arxiv"
+    root = out / "arxiv" / DUMPS["arxiv"]
     root.mkdir(parents=True, exist_ok=True)
     for k in range(plan.papers):
         name = f"{rng.choice(T.ADJECTIVES).title()}{rng.choice(T.NOUNS).title()}"
@@ -689,7 +694,7 @@ def write_arxiv(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None
 
 # -------------------------------------------------------------------------------- stackexchange
 def write_stackexchange(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> None:
-    root = out / "stackexchange" / "synthetic.stackexchange.com"
+    root = out / "stackexchange" / DUMPS["stackexchange"] / "synthetic.stackexchange.com"
     root.mkdir(parents=True, exist_ok=True)
     rows, pid = [], 0
 
@@ -735,9 +740,9 @@ WRITERS = [write_commoncrawl, write_c4, write_wikipedia, write_github, write_boo
 
 
 # What the generator writes (and so removes before writing again); real files never match these.
-GENERATED = ["commoncrawl/*/gen-*.warc*", "c4/c4-train.*.json.gz", "github/sample-*", "wikipedia/*wiki-20220701-*",
-             "books/generated-*.txt", "arxiv/2301.*.tar.gz", "stackexchange/synthetic.stackexchange.com",
-             "ground_truth.json"]
+GENERATED = ["commoncrawl/*/gen-*.warc*", "c4/*/c4-train.*.json.gz", "github/*/sample-*",
+             "wikipedia/*/*wiki-20220701-*", "books/*/generated-*.txt", "arxiv/*/2301.*.tar.gz",
+             "stackexchange/*/synthetic.stackexchange.com", "ground_truth.json"]
 
 
 def clean(out: Path) -> None:
@@ -746,7 +751,7 @@ def clean(out: Path) -> None:
 
     for pattern in GENERATED:
         for p in sorted(out.glob(pattern)):
-            if p.name == "c4-train.00000-of-01024.json.gz" and out / "c4" / p.name == p:
+            if p.name == "c4-train.00000-of-01024.json.gz" and out / "c4" / DUMPS["c4"] / p.name == p:
                 continue  # the real C4 sample
             shutil.rmtree(p) if p.is_dir() else p.unlink()
 

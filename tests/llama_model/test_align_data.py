@@ -1,8 +1,4 @@
-"""Bundled alignment data: determinism, held-out split, judges, ratings, JSONL validation."""
-import json
-
-import pytest
-
+"""Bundled alignment data: determinism, held-out split, judges, ratings (user files: test_align_files.py)."""
 from llama_model import align_data as ad
 
 
@@ -50,34 +46,3 @@ def test_ratings_follow_the_quality_gap():
         assert p["rating"] in (0, 1, 2, 3)
         if p["safety"]["unsafe_prompt"]:
             assert p["chosen"] == ad.REFUSAL and not p["safety"]["rejected_safe"] and p["rating"] == 3
-
-
-def test_sft_validation_names_file_and_line(tmp_path):
-    good = {"system": "Be brief.", "turns": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
-    f = tmp_path / "sft.jsonl"
-    f.write_text(json.dumps(good) + "\n" + json.dumps({"turns": [{"role": "assistant", "content": "x"}]}) + "\n")
-    with pytest.raises(ValueError, match=r"sft.jsonl:2: turn 0 must have role 'user'"):
-        ad.load_sft_jsonl(f)
-    f.write_text(json.dumps(good) + "\n{not json\n")
-    with pytest.raises(ValueError, match=r"sft.jsonl:2: not valid JSON"):
-        ad.load_sft_jsonl(f)
-    f.write_text(json.dumps(good) + "\n")
-    assert ad.load_sft_jsonl(f) == [good]
-
-
-def test_preferences_both_formats(tmp_path):
-    f = tmp_path / "prefs.jsonl"
-    ours = {"prompt": "What is 1 + 1?", "chosen": "2", "rejected": "3", "rating": 2,
-            "safety": {"unsafe_prompt": False}}
-    public = {"chosen": "\n\nHuman: Hi there\n\nAssistant: Hello!", "rejected": "\n\nHuman: Hi there\n\nAssistant: Go away."}
-    f.write_text(json.dumps(ours) + "\n" + json.dumps(public) + "\n")
-    a, b = ad.load_preferences_jsonl(f)
-    assert a["prompt"] == [{"role": "user", "content": "What is 1 + 1?"}] and a["rating"] == 2
-    assert b["prompt"] == [{"role": "user", "content": "Hi there"}] and (b["chosen"], b["rejected"]) == ("Hello!", "Go away.")
-    assert b["rating"] == 0 and b["safety"]["chosen_safe"]
-    f.write_text(json.dumps(ours | {"rating": 5}) + "\n")
-    with pytest.raises(ValueError, match=r"prefs.jsonl:1: rating must be 0, 1, 2 or 3"):
-        ad.load_preferences_jsonl(f)
-    f.write_text(json.dumps({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: d"}) + "\n")
-    with pytest.raises(ValueError, match=r"prefs.jsonl:1: chosen and rejected transcripts must share"):
-        ad.load_preferences_jsonl(f)

@@ -4,9 +4,16 @@ import json
 import pytest
 import torch
 
-from llama_model.checkpoint import (_from_hf_rows, _to_hf_rows, args_from_hf_config, convert, load_hf, load_meta,
-                                    save_hf, save_meta)
+from llama_model.checkpoint import load_meta, save_meta
 from llama_model.configs import ModelArgs, get_profile
+from llama_model.hf import (
+    _from_hf_rows,
+    _to_hf_rows,
+    args_from_hf_config,
+    convert,
+    load_hf,
+    save_hf,
+)
 from llama_model.model import Transformer
 
 transformers = pytest.importorskip("transformers")
@@ -65,12 +72,7 @@ def test_convert_meta_to_hf_and_back(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), back.state_dict().values()))
 
 
-def test_convert_command_line(tmp_path, capsys):
-    from assets.cli import main
-
-    save_meta(Transformer(ARGS), ARGS, tmp_path / "meta")
-    assert main(["convert", "--to", "hf", str(tmp_path / "meta"), str(tmp_path / "hf")]) == 0
-    assert (tmp_path / "hf" / "model.safetensors").is_file() and (tmp_path / "hf" / "config.json").is_file()
+def test_convert_of_a_missing_folder_names_both_layouts(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a Meta"):
         convert(tmp_path / "nothing", tmp_path / "x", to="hf")
 
@@ -82,7 +84,7 @@ def test_qk_permutation_is_invertible():
 
 
 def test_hf_config_of_llama2_70b_round_trips():
-    from llama_model.checkpoint import hf_config
+    from llama_model.hf import hf_config
 
     args = get_profile("llama2-70b").model
     back = args_from_hf_config(hf_config(args))

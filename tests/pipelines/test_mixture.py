@@ -64,9 +64,9 @@ def test_budget_too_small_is_said():
     assert not ok and any("budget is too small" in n for n in notes)
 
 
-@pytest.mark.parametrize("n,expected", [(0, 0), (1, 0), (2, 1), (10, 1), (100, 5), (1000, 50)])
+@pytest.mark.parametrize("n,expected", [(0, 0), (1, 0), (2, 1), (10, 1), (100, 5), (1000, 50), (20000, 1000)])
 def test_validation_split_by_document(n, expected):
     ids = [f"doc{i}" for i in range(n)]
     val = mix.split_validation(ids, 0.05)
-    assert len(val) == expected and val <= set(ids)
+    assert abs(len(val) - expected) <= max(3, 0.1 * expected) and len(val) >= (n >= 2) and val <= set(ids)
     assert val == mix.split_validation(list(reversed(ids)), 0.05)   # order does not matter

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from pipelines.document import SOURCES, doc_id
-from pipelines.readers import read_source
+from pipelines.readers import read_dumps
 from pipelines.samples import bundled_dumps_dir
 from pipelines.samples.generate import Plan, generate, jaccard, near_copy, overlap
 
@@ -39,7 +39,7 @@ def docs(regenerated):
     out = {}
     for source in SOURCES:
         folder = regenerated / "wikipedia" if source == "wikipedia" else BUNDLED / source
-        out.update({d.id: d for d in read_source(source, folder)})
+        out.update({d.id: d for d in read_dumps(source, folder)})
     return out
 
 
@@ -52,7 +52,7 @@ def test_regenerating_is_byte_identical(regenerated, tmp_path):
 
     shipped = {p.relative_to(BUNDLED).as_posix() for pat in GENERATED for p in BUNDLED.glob(pat)}
     shipped = {k for k in bundled if any(k == s or k.startswith(s + "/") for s in shipped)}
-    assert shipped - set(again) == {"c4/c4-train.00000-of-01024.json.gz"}  # no stale generated file (that one is real)
+    assert shipped - set(again) == {"c4/en/c4-train.00000-of-01024.json.gz"}  # no stale generated file (that one is real)
     generate(tmp_path, Plan.bundled(), seed=0)
     assert _hashes(tmp_path) == again
     generate(tmp_path / "other", Plan.bundled(), seed=1)
@@ -61,6 +61,12 @@ def test_regenerating_is_byte_identical(regenerated, tmp_path):
 
 def test_bundled_layout_and_attribution():
     assert sorted(p.name for p in BUNDLED.iterdir() if p.is_dir()) == sorted(SOURCES)
+    from pipelines.dumps import find_dumps
+
+    assert find_dumps(BUNDLED) == ["commoncrawl/CC-MAIN-2023-50", "commoncrawl/CC-MAIN-2024-10",
+                                   "commoncrawl/CC-MAIN-2024-22", "commoncrawl/wget-2024-04", "c4/en",
+                                   "github/2023-03", "wikipedia/20220701", "books/gutenberg", "arxiv/2023-01",
+                                   "stackexchange/2024-04"]
     snapshots = [p.name for p in (BUNDLED / "commoncrawl").iterdir() if p.is_dir()]
     assert len(snapshots) >= 3 and "CC-MAIN-2024-22" in snapshots
     attribution = (BUNDLED / "ATTRIBUTION.md").read_text()
@@ -105,7 +111,7 @@ def test_planted_duplicates_and_overlaps_hold(truth, docs):
         a, b = docs[p["a"]].text, docs[p["b"]].text
         assert overlap(a, b) == pytest.approx(p["overlap"], abs=1e-4) and p["overlap"] > 0.9
         assert jaccard(a, b) == pytest.approx(p["jaccard"], abs=1e-4)
-    assert truth["book_overlap"][0]["a"] == doc_id("books", "pg11.txt")
+    assert truth["book_overlap"][0]["a"] == doc_id("books", "gutenberg/pg11.txt")
 
 
 def test_github_bad_files_fail_their_heuristic(truth, docs):
@@ -137,9 +143,9 @@ def test_foreign_documents_are_identified_by_lid(truth, docs):
 
 
 def test_wiki_dumps_in_other_languages(truth, regenerated):
-    names = sorted(p.name for p in (BUNDLED / "wikipedia").iterdir())
+    names = sorted(p.name for p in (BUNDLED / "wikipedia" / "20220701").iterdir())
     assert [n[:4] for n in names] == ["dewi", "enwi", "frwi", "jawi", "ruwi"]
-    ja = [d for d in read_source("wikipedia", regenerated / "wikipedia") if d.lang == "ja"]
+    ja = [d for d in read_dumps("wikipedia", regenerated / "wikipedia") if d.lang == "ja"]
     assert sorted(d.id for d in ja) == sorted(truth["wiki_other_language"])
 
 

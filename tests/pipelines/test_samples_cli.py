@@ -5,7 +5,7 @@ import json
 
 from pipelines.base import Stats
 from pipelines.document import SOURCES
-from pipelines.readers import read_source
+from pipelines.readers import read_dumps
 from pipelines.samples.cli import register
 
 
@@ -23,7 +23,7 @@ def test_make_samples_is_readable_and_matches_its_ground_truth(tmp_path, capsys)
     ids, counts = set(), {}
     for source in SOURCES:
         stats = Stats()
-        ids |= {d.id for d in read_source(source, tmp_path / "a" / source, stats=stats)}
+        ids |= {d.id for d in read_dumps(source, tmp_path / "a" / source, stats=stats)}
         assert stats.balanced
         counts[source] = stats.kept
     assert counts["commoncrawl"] + counts["c4"] > 0.7 * sum(counts.values())

@@ -3,11 +3,11 @@ import json
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines import tokenizer_training as tt
 from pipelines.document import SOURCES
+from pipelines.partition import write_partition
 from pipelines.shards import ShardWriter, build_token_shards, read_manifest, read_shard, token_dtype
 from tokens_corpus import write_corpus
 
@@ -23,9 +23,10 @@ def setup(tmp_path_factory):
     tt.build_tokenizer(dirs, model, vocab_size=400, max_chars=100_000, val_fraction=0.1)
     # Added after training the tokenizer: a document of only unknown characters and a null text.
     schema = pa.schema([("id", pa.string()), ("source", pa.string()), ("text", pa.string())])
-    pq.write_table(pa.Table.from_pylist([{"id": "unk", "source": "commoncrawl", "text": UNKNOWN_DOC},
-                                         {"id": "null", "source": "commoncrawl", "text": None}], schema=schema),
-                   qf / "commoncrawl" / "part-00001.parquet")
+    write_partition(qf / "commoncrawl" / "d2", root / "dropped" / "d2",
+                    [pa.Table.from_pylist([{"id": "unk", "source": "commoncrawl", "text": UNKNOWN_DOC},
+                                           {"id": "null", "source": "commoncrawl", "text": None}], schema=schema)],
+                    schema)
     out = root / "out1"
     result = build_token_shards(dirs, model, out, token_budget=30_000, val_fraction=0.1, workers=1)
     return root, dirs, model, out, result
@@ -93,11 +94,12 @@ def test_parallel_workers_write_identical_bytes(setup):
 def test_failed_build_leaves_nothing(setup, tmp_path):
     root, dirs, model, _, _ = setup
     bad = dict(dirs)
-    (tmp_path / "c4").mkdir()
-    (tmp_path / "c4" / "part-00000.parquet").write_text("not parquet")
+    schema = pa.schema([("id", pa.string()), ("source", pa.string()), ("text", pa.string())])
+    m = write_partition(tmp_path / "c4" / "d1", tmp_path / "c4" / "dropped", [schema.empty_table()], schema)
+    (tmp_path / "c4" / "d1" / m["files"][0]["output"]).write_text("not parquet")
     bad["c4"] = tmp_path / "c4"
     out = tmp_path / "shards"
-    with pytest.raises(Exception, match="part-00000.parquet|Parquet|magic"):
+    with pytest.raises(Exception, match="part-00000|Parquet|magic"):
         build_token_shards(bad, model, out, token_budget=1000, val_fraction=0.1, workers=1)
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["c4"]
 

@@ -101,7 +101,7 @@ def test_sft_through_the_launcher_on_two_gloo_ranks_equals_in_process(data_dir):
     from llama_model.checkpoint import load_meta
     _setup(data_dir)
     sft = data_dir / "sft.jsonl"
-    sft.write_text(align_data.to_jsonl(align_data.sft_dialogues(48, seed=3)))
+    sft.write_text(align_data.sft_to_jsonl(align_data.sft_dialogues(48, seed=3)))
     profile = _TinierProfile()
     run_config = {"ops": {"sft_model": {"config": {"dialogues_path": str(sft)}}}}
     results = {}
@@ -117,3 +117,32 @@ def test_sft_through_the_launcher_on_two_gloo_ranks_equals_in_process(data_dir):
     (a0, a1, an, wa), (b0, b1, bn, wb) = results["local"], results["torchrun"]
     assert an == bn and b0 == pytest.approx(a0, rel=1e-5) and b1 == pytest.approx(a1, rel=1e-4)
     assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
+
+
+def test_user_preferences_from_parquet_are_written_as_trl_rows(data_dir, tmp_path):
+    """A week from an UltraFeedback-binarized Parquet file with typed safety labels: read, checked, written
+    back in trl's conversational preference format (issue 15)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def m(role, content):
+        return {"role": role, "content": content}
+
+    rows = [{"prompt": f"Name a prime above {i}.", "prompt_id": str(i), "score_chosen": 8.0, "score_rejected": 2.0,
+             "chosen": [m("user", f"Name a prime above {i}."), m("assistant", "13")],
+             "rejected": [m("user", f"Name a prime above {i}."), m("assistant", "12")],
+             "rating": 2, "safety": {"unsafe_prompt": i == 0, "chosen_safe": True, "rejected_safe": i != 0}}
+            for i in range(3)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "uf.parquet")
+    week = align.preference_weeks.get_partition_keys()[-1]
+    r = dg.materialize([align.preference_data], partition_key=week,
+                       resources={"storage": ArtifactStorage(root=str(data_dir)), "profile": ProfileResource(name="tiny"),
+                                  "launcher": TrainingLauncher()},
+                       run_config={"ops": {"preference_data": {"config": {"source_path": str(tmp_path / "uf.parquet")}}}})
+    assert r.success
+    meta = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+    assert (meta["pairs"].value, meta["unsafe_prompts"].value, meta["rating_2"].value) == (3, 1, 3)
+    written = [json.loads(line) for line in (data_dir / "preference_data" / week / stages.PREFERENCES_FILE).open()]
+    assert written[0] == {"prompt": [m("user", "Name a prime above 0.")], "chosen": [m("assistant", "13")],
+                          "rejected": [m("assistant", "12")], "rating": 2,
+                          "safety": {"unsafe_prompt": True, "chosen_safe": True, "rejected_safe": False}}

@@ -5,11 +5,11 @@ import random
 import dagster as dg
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from assets.curate import curation_report, deduplicated, language_identified, quality_filtered, quality_models
 from pipelines.document import RAW_SCHEMA
-from pipelines.io import read_parquet_dir
+from pipelines.io import read_dropped, read_parquet_dir
+from pipelines.partition import write_partition
 from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 EN = ["The river was crossed by a new bridge in the nineteenth century.",
@@ -25,9 +25,11 @@ def english(r, n=8):
 def write_raw(root, source, texts, **cols):
     rows = [{"id": f"{source[:2]}{i:03d}", "source": source, "text": t, **{k: v[i] for k, v in cols.items()}}
             for i, t in enumerate(texts)]
-    d = root / "raw_documents" / source
-    d.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_SCHEMA), d / "part-00000.parquet")
+    # Two files per partition: the stages work file by file and must agree with the partition view.
+    half = len(rows) // 2
+    tables = [pa.Table.from_pylist(rows[:half], schema=RAW_SCHEMA), pa.Table.from_pylist(rows[half:], schema=RAW_SCHEMA)]
+    write_partition(root / "raw_documents" / source / "d1", root / "dropped" / "raw_documents" / source / "d1",
+                    tables, RAW_SCHEMA)
 
 
 def invalid_utf8_table():
@@ -47,8 +49,8 @@ def test_curate_assets(data_dir, tmp_path):
     write_raw(data_dir, "commoncrawl", cc)
     write_raw(data_dir, "wikipedia", [english(r, 12) for _ in range(25)] + ["東京は日本の首都であり、世界最大の都市圏の一つです。"])
     write_raw(data_dir, "c4", [])                                    # an empty partition
-    (data_dir / "raw_documents" / "arxiv").mkdir(parents=True)
-    pq.write_table(invalid_utf8_table(), data_dir / "raw_documents" / "arxiv" / "part-00000.parquet")
+    write_partition(data_dir / "raw_documents" / "arxiv" / "d1", data_dir / "dropped" / "raw_documents" / "arxiv" / "d1",
+                    [invalid_utf8_table()], RAW_SCHEMA)
     dumps = tmp_path / "dumps"
     dumps.mkdir()
     (dumps / "ground_truth.json").write_text(json.dumps({"exact_duplicates": [["co030", "co000"]],
@@ -56,7 +58,8 @@ def test_curate_assets(data_dir, tmp_path):
     res = {"storage": ArtifactStorage(root=str(data_dir)), "dumps": DumpsResource(root=str(dumps)),
            "profile": ProfileResource(name="tiny")}
     instance = dg.DagsterInstance.ephemeral()
-    sources = ["commoncrawl", "wikipedia", "c4", "arxiv"]
+    sources = ["commoncrawl/d1", "wikipedia/d1", "c4/d1", "arxiv/d1"]
+    instance.add_dynamic_partitions("dumps", sources)
     for asset in (deduplicated, language_identified):
         for s in sources:
             out = dg.materialize([asset], partition_key=s, resources=res, instance=instance)
@@ -71,9 +74,9 @@ def test_curate_assets(data_dir, tmp_path):
     assert meta["plot"].value.startswith("![drops](data:image/png;base64,")
     assert meta["exact_recall"].value == 1.0 and meta["lid_accuracy"].value == 1.0
 
-    dropped = read_parquet_dir(data_dir / "dropped" / "deduplicated" / "commoncrawl").to_pylist()
+    dropped = read_dropped(data_dir / "deduplicated" / "commoncrawl").to_pylist()
     assert {(d["id"], d["reason"], d["detail"]) for d in dropped} >= {("co030", "exact_duplicate", "co000")}
-    lid = read_parquet_dir(data_dir / "dropped" / "language_identified" / "wikipedia").to_pylist()
+    lid = read_dropped(data_dir / "language_identified" / "wikipedia").to_pylist()
     assert [d["id"] for d in lid] == ["wi025"]
     # The invalid bytes were replaced, not lost; the empty partition produced empty outputs.
     arxiv = read_parquet_dir(data_dir / "quality_filtered" / "arxiv")

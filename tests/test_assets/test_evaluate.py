@@ -92,14 +92,24 @@ def test_base_model_eval_writes_report_and_beats_untrained(artifacts):
     meta, checks = _materialize([base_model_eval, perplexity_below_untrained], artifacts,
                                 {"base_model_eval": {"config": {"max_batches": 4}}})
     out = artifacts / "reports" / "base_model_eval"
-    assert {p.name for p in out.iterdir()} == {"index.html", "summary.json", "perplexity.png", "benchmarks.png"}
+    assert {p.name for p in out.iterdir()} == {"index.html", "summary.json", "perplexity.png", "benchmarks.png",
+                                               "lm_eval_results.json"}
     summary = json.loads((out / "summary.json").read_text())
+    # the benchmark numbers are lm-evaluation-harness's, run on the HF export, beside LLaMA-7B's (tiny profile)
+    lm = json.loads((out / "lm_eval_results.json").read_text())
+    assert summary["scorer"] == "lm-eval" and set(lm) == {"init (untrained)", "base_model"}
+    hs = lm["base_model"]["results"]["hellaswag_mini"]
+    assert summary["tasks"]["base_model"]["hellaswag_mini"]["acc_norm"] == hs["acc_norm,none"]
+    assert lm["base_model"]["n-samples"]["hellaswag_mini"]["effective"] == 32
+    row = next(r for r in summary["paper"]["rows"] if r["task"] == "hellaswag_mini")
+    assert row["benchmark"] == "HellaSwag" and row["paper llama-7b %"] == 76.1 and row["shots"] == 0
     ppl = summary["perplexity"]
     assert set(ppl["base_model"]) == {"c4", "books", "all"}
     assert ppl["base_model"]["all"]["ppl"] < ppl["init (untrained)"]["all"]["ppl"]
     assert set(summary["tasks"]["base_model"]) == {"arc_mini", "boolq_mini", "hellaswag_mini", "piqa_mini"}
     md = meta["summary"].value
     assert "| source | init (untrained) | base_model | tokens |" in md and "![perplexity](data:image/png" in md
+    assert "lm-evaluation-harness beside the paper" in md and meta["benchmarks scored by"].value == "lm-eval"
     assert meta["report"].value == str(out / "index.html")
     assert checks["perplexity_below_untrained"].passed
 
@@ -146,6 +156,11 @@ def test_chat_eval_compares_versions_vs_sft_and_previous(artifacts):
     assert {p.name for p in out.glob("*.png")} == {"win_rates_vs_sft.png", "win_rates.png", "safety_and_adherence.png"}
     assert "| version | helpfulness RM vs SFT |" in meta["summary"].value
     assert "newest_version_beats_sft" in checks
+    # SFT and the newest version on the benchmarks through lm-eval, in the chat format
+    lm = json.loads((out / "lm_eval_results.json").read_text())
+    assert set(lm) == {"sft_model", "rlhf_v2"} and lm["rlhf_v2"]["chat_template"] is True
+    assert {r["task"] for r in summary["lm_eval"]} == {"arc_mini", "boolq_mini", "hellaswag_mini", "piqa_mini"}
+    assert "Benchmarks through lm-evaluation-harness, in the chat format" in meta["summary"].value
 
 
 def test_missing_input_names_the_asset(tmp_path):

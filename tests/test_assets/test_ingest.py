@@ -1,4 +1,4 @@
-"""raw_documents on the bundled samples (two partitions) and on a broken dump, with dg.materialize."""
+"""raw_documents on the bundled samples (three partitions) and on broken or changed dumps, with dg.materialize."""
 import gzip
 import json
 
@@ -8,15 +8,18 @@ import pytest
 
 from assets.ingest import raw_documents, raw_documents_accounting
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
-from pipelines.io import read_parquet_dir
+from pipelines.io import read_dropped, read_parquet_dir
+from pipelines.partition import MANIFEST, read_manifest
 from resources import ArtifactStorage, DumpsResource
 
 
-def run(partition, data_dir, dumps_root=""):
+def run(partition, data_dir, dumps_root="", instance=None):
+    instance = instance or dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("dumps", [partition])
     return dg.materialize([raw_documents, raw_documents_accounting], partition_key=partition,
                           resources={"storage": ArtifactStorage(root=str(data_dir)),
                                      "dumps": DumpsResource(root=dumps_root)},
-                          instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+                          instance=instance, raise_on_error=False)
 
 
 def metadata(result):
@@ -24,60 +27,109 @@ def metadata(result):
     return {k: v.value for k, v in mat.metadata.items()}
 
 
-@pytest.mark.parametrize("partition,documents,skipped", [
-    ("books", 7, {}),
-    ("stackexchange", 677, {"orphan_answer": 1, "post_type": 120}),
-    ("github", 99, {"binary": 4, "empty_file": 4}),
+def error_text(result) -> str:
+    error, err = result.get_step_failure_events()[0].event_specific_data.error, ""
+    while error is not None:
+        err, error = err + error.message, error.cause
+    return err
+
+
+@pytest.mark.parametrize("partition,documents,skipped,files", [
+    ("books/gutenberg", 7, {}, 7),
+    ("stackexchange/2024-04", 677, {"orphan_answer": 1, "post_type": 120}, 2),
+    ("github/2023-03", 99, {"binary": 4, "empty_file": 4}, 7),
 ])
-def test_raw_documents_on_bundled_samples(data_dir, partition, documents, skipped):
+def test_raw_documents_on_bundled_samples(data_dir, partition, documents, skipped, files):
     result = run(partition, data_dir)
     assert result.success
     meta = metadata(result)
     assert meta["documents"] == documents and meta["skipped_by_reason"] == skipped
-    assert meta["records_read"] == documents + sum(skipped.values())
+    assert meta["records_read"] == documents + sum(skipped.values()) and meta["dagster/row_count"] == documents
+    assert meta["files"] == files and meta["files_read"] == files
     assert meta["bytes"] > 0 and meta["seconds"] >= 0 and "| id |" in meta["preview"]
     table = read_parquet_dir(data_dir / "raw_documents" / partition)
+    source, dump = partition.split("/")
     assert table.schema == RAW_SCHEMA and table.num_rows == documents
-    assert set(table["source"].to_pylist()) == {partition} and len(set(table["id"].to_pylist())) == documents
-    dropped = read_parquet_dir(data_dir / "dropped" / "raw_documents" / partition)
+    assert set(table["source"].to_pylist()) == {source} and set(table["dump"].to_pylist()) == {dump}
+    assert len(set(table["id"].to_pylist())) == documents and all(len(i) == 32 for i in table["id"].to_pylist())
+    dropped = read_dropped(data_dir / "raw_documents" / partition)
     assert dropped.schema == DROPPED_SCHEMA and dropped.num_rows == sum(skipped.values())
     [check] = result.get_asset_check_evaluations()
     assert check.passed and check.metadata["records_read"].value == meta["records_read"]
 
 
-def test_ids_are_stable_across_runs(tmp_path):
-    ids = []
+def test_ids_and_bytes_are_stable_across_runs(tmp_path):
+    ids, manifests = [], []
     for i in range(2):
-        assert run("books", tmp_path / str(i)).success
-        ids.append(read_parquet_dir(tmp_path / str(i) / "raw_documents" / "books")["id"].to_pylist())
-    assert ids[0] == ids[1]
+        assert run("books/gutenberg", tmp_path / str(i)).success
+        out = tmp_path / str(i) / "raw_documents" / "books" / "gutenberg"
+        ids.append(read_parquet_dir(out)["id"].to_pylist())
+        manifests.append((out / MANIFEST).read_bytes())
+    assert ids[0] == ids[1] and manifests[0] == manifests[1]
+
+
+def _c4(dumps, name="c4-train.00000-of-00002.json.gz", n=3, text="hello"):
+    d = dumps / "c4" / "en"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(gzip.compress(b"".join(json.dumps({"text": f"{text} {i}"}).encode() + b"\n"
+                                                  for i in range(n)), mtime=0))
+    return d / name
 
 
 def test_corrupt_dump_fails_and_leaves_previous_output(tmp_path, data_dir):
-    c4 = tmp_path / "dumps" / "c4"
-    c4.mkdir(parents=True)
-    (c4 / "c4-train.00000-of-00001.json.gz").write_bytes(gzip.compress(b'{"text": "hello"}\n' * 3))
-    assert run("c4", data_dir, str(tmp_path / "dumps")).success
-    before = sorted(p.name for p in (data_dir / "raw_documents" / "c4").iterdir())
+    dumps = tmp_path / "dumps"
+    f = _c4(dumps)
+    assert run("c4/en", data_dir, str(dumps)).success
+    out = data_dir / "raw_documents" / "c4" / "en"
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     data = gzip.compress(b"".join(json.dumps({"text": f"doc {i} " * 40}).encode() + b"\n" for i in range(500)))
-    (c4 / "c4-train.00000-of-00001.json.gz").write_bytes(data[: len(data) // 2])
-    result = run("c4", data_dir, str(tmp_path / "dumps"))
+    f.write_bytes(data[: len(data) // 2])
+    result = run("c4/en", data_dir, str(dumps))
     assert not result.success
-    error, err = result.get_step_failure_events()[0].event_specific_data.error, ""
-    while error is not None:
-        err, error = err + error.message, error.cause
-    assert "c4-train.00000-of-00001.json.gz" in err and "truncated gzip" in err
-    assert sorted(p.name for p in (data_dir / "raw_documents" / "c4").iterdir()) == before
-    assert pq.read_table(data_dir / "raw_documents" / "c4" / "part-00000.parquet").num_rows == 3
-    assert not [p for p in (data_dir / "raw_documents").iterdir() if ".tmp-" in p.name]
+    err = error_text(result)
+    assert "c4-train.00000-of-00002.json.gz" in err and "truncated gzip" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert read_parquet_dir(out).num_rows == 3
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
 
 
-def test_check_fails_when_a_shard_is_lost(data_dir):
-    assert run("books", data_dir).success
+def test_adding_a_file_reads_only_that_file(tmp_path, data_dir):
+    dumps = tmp_path / "dumps"
+    _c4(dumps)
+    assert run("c4/en", data_dir, str(dumps)).success
+    out = data_dir / "raw_documents" / "c4" / "en"
+    first = read_manifest(out)["files"]
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
+    _c4(dumps, "c4-train.00001-of-00002.json.gz", n=2, text="world")
+    result = run("c4/en", data_dir, str(dumps))
+    meta = metadata(result)
+    assert meta["files"] == 2 and meta["files_read"] == 1 and meta["files_unchanged"] == 1 and meta["documents"] == 5
+    second = read_manifest(out)["files"]
+    assert second[0] == first[0]  # the unchanged file's entry, output and bytes are untouched
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet") if p.name in stamps} == stamps
+
+
+def test_an_empty_dump_never_replaces_good_data(tmp_path, data_dir, monkeypatch):
+    dumps = tmp_path / "dumps"
+    f = _c4(dumps)
+    assert run("c4/en", data_dir, str(dumps)).success
+    f.write_bytes(b"")  # a zero-byte .json.gz
+    result = run("c4/en", data_dir, str(dumps))
+    assert not result.success and "would replace 3 documents" in error_text(result)
+    assert read_parquet_dir(data_dir / "raw_documents" / "c4" / "en").num_rows == 3
+    monkeypatch.setenv("LLAMA_ALLOW_EMPTY", "1")
+    result = run("c4/en", data_dir, str(dumps))
+    assert result.success and metadata(result)["documents"] == 0
+    assert metadata(result)["files_without_records"] == ["c4-train.00000-of-00002.json.gz"]
+
+
+def test_check_fails_when_a_file_is_lost(data_dir):
+    assert run("books/gutenberg", data_dir).success
     from pipelines.readers.ingest import check_accounting
 
-    out, dropped = data_dir / "raw_documents" / "books", data_dir / "dropped" / "raw_documents" / "books"
-    assert check_accounting(out, dropped)[0]
-    (out / "part-00000.parquet").unlink()
-    ok, info = check_accounting(out, dropped)
-    assert not ok and info["written"] == 0 and info["records_read"] == 7
+    out = data_dir / "raw_documents" / "books" / "gutenberg"
+    assert check_accounting(out)[0]
+    victim = read_manifest(out)["files"][0]["output"]
+    pq.write_table(pq.read_table(out / victim).slice(0, 0), out / victim)
+    ok, info = check_accounting(out)
+    assert not ok and info["written"] == 6 and info["records_read"] == 7

@@ -2,14 +2,14 @@
 import dagster as dg
 
 from assets import tokens
-from assets.partitions import source_partitions
+from assets.partitions import dump_partitions
 from llama_model.data import TokenLoader
 from pipelines.document import SOURCES
 from resources import ArtifactStorage, ProfileResource
 from tokens_corpus import write_corpus
 
 # The curation stage is another module: a spec with its key and partitions stands in for it here.
-CURATED = dg.AssetSpec("quality_filtered", partitions_def=source_partitions)
+CURATED = dg.AssetSpec("quality_filtered", partitions_def=dump_partitions)
 
 
 def _materialize(data_dir):

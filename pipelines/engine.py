@@ -1,0 +1,210 @@
+"""Where curation work runs: a local process pool (default) or Ray tasks on a cluster, behind one small interface.
+
+    from pipelines.engine import get_engine
+    engine = get_engine()                         # LLAMA_ENGINE=local|ray, LLAMA_WORKERS=N
+    results = engine.map(count_rows, paths)       # one task per item, results in item order
+
+A stage is written as plain functions over files: `map` runs one task per input file (a task takes
+paths and small parameters and returns a small result: counts, paths, digests; never a table), and
+`bucket_join` is the global step: every input task scatters its rows into `buckets` files by key,
+then one task per bucket gathers them. Results come back in item order whatever the engine or the
+number of workers, so the bytes a stage writes never depend on where it ran (tests check local with
+1 and 2 workers against Ray).
+
+Backends:
+- `local`: `workers == 1` runs tasks in this process (the demo: no start-up cost); more workers use a
+  process pool started with `spawn` (safe inside a threaded host such as Dagster).
+- `ray`: tasks on the cluster at `RAY_ADDRESS`, or on a local Ray started for the run
+  (`num_cpus = LLAMA_WORKERS`). Ray is the optional extra `llama-pipeline[ray]`.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+ENGINES = ("local", "ray")
+
+
+class Progress:
+    """done/total, rate, elapsed and ETA, logged at most every `every` seconds."""
+
+    def __init__(self, total: int, desc: str, log: Callable[[str], None] | None, every: float = 10.0):
+        self.total, self.desc, self.log, self.every = total, desc, log, every
+        self.done, self.t0 = 0, time.monotonic()
+        self._last = self.t0
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.log and (now - self._last >= self.every or self.done == self.total):
+            self._last = now
+            el = now - self.t0
+            rate = self.done / el if el > 0 else 0.0
+            eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+            self.log(f"{self.desc}: {self.done}/{self.total} tasks, {rate:.2f}/s, "
+                     f"elapsed {el:.0f}s, ETA {eta:.0f}s")
+
+
+class Engine:
+    name = "base"
+    workers = 1
+
+    def map(self, fn: Callable, items: Sequence, *, desc: str = "tasks",
+            log: Callable[[str], None] | None = None) -> list:
+        """[fn(item) for item in items], possibly in parallel; results in item order."""
+        raise NotImplementedError
+
+    def bucket_join(self, scatter: Callable, gather: Callable, items: Sequence, buckets: int,
+                    workdir: str | os.PathLike, *, desc: str = "join",
+                    log: Callable[[str], None] | None = None) -> tuple[list, list]:
+        """The global step of a stage, as two maps.
+
+        scatter(item, index, bucket_dirs) writes its rows for bucket b under bucket_dirs[b] in a file
+        named by `index` (so the gather side reads files in input order); gather(bucket_dir) reads one
+        bucket. Returns (scatter results, gather results), each in order.
+        """
+        workdir = Path(workdir)
+        dirs = [str(workdir / f"bucket-{b:05d}") for b in range(buckets)]
+        for d in dirs:
+            Path(d).mkdir(parents=True, exist_ok=True)
+        scattered = self.map(_Scatter(scatter, dirs), list(enumerate(items)), desc=f"{desc} scatter", log=log)
+        gathered = self.map(gather, dirs, desc=f"{desc} gather", log=log)
+        return scattered, gathered
+
+
+class _Scatter:
+    """Picklable adapter: (index, item) -> scatter(item, index, bucket_dirs)."""
+
+    def __init__(self, fn: Callable, dirs: list[str]):
+        self.fn, self.dirs = fn, dirs
+
+    def __call__(self, pair: tuple[int, Any]):
+        index, item = pair
+        return self.fn(item, index, self.dirs)
+
+
+class LocalEngine(Engine):
+    name = "local"
+
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _executor(self) -> cf.ProcessPoolExecutor:
+        # One pool for the engine's life: spawned workers import the stage code once, not per map.
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def map(self, fn, items, *, desc="tasks", log=None) -> list:
+        items = list(items)
+        progress = Progress(len(items), desc, log)
+        if self.workers == 1 or len(items) <= 1:
+            out = []
+            for item in items:
+                out.append(fn(item))
+                progress.step()
+            return out
+        results: list = [None] * len(items)
+        futures: dict = {}
+        try:
+            futures = {self._executor().submit(fn, item): i for i, item in enumerate(items)}
+            for fut in cf.as_completed(futures):
+                results[futures[fut]] = fut.result()
+                progress.step()
+        except cf.process.BrokenProcessPool:
+            self._pool = None  # a worker died (killed, out of memory): the next map starts a new pool
+            raise
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        return results
+
+
+class RayEngine(Engine):
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None):
+        try:
+            import ray
+        except ImportError as e:  # pragma: no cover - depends on the install
+            raise RuntimeError("LLAMA_ENGINE=ray needs Ray: pip install 'llama-pipeline[ray]'") from e
+        self._ray = ray
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                # A local Ray for this run; its workers import the project like the pool's do.
+                ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False,
+                         runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(_project_paths())}})
+        self.workers = int(ray.cluster_resources().get("CPU", 1))
+
+    def map(self, fn, items, *, desc="tasks", log=None) -> list:
+        items = list(items)
+        progress = Progress(len(items), desc, log)
+        remote = self._ray.remote(num_cpus=1)(_call)
+        refs = [remote.remote(fn, item) for item in items]
+        index = {r: i for i, r in enumerate(refs)}
+        results: list = [None] * len(items)
+        pending = list(refs)
+        while pending:
+            done, pending = self._ray.wait(pending, num_returns=1)
+            for r in done:
+                results[index[r]] = self._ray.get(r)
+                progress.step()
+        return results
+
+
+def _call(fn, item):
+    return fn(item)
+
+
+def _project_paths() -> list[str]:
+    root = str(Path(__file__).resolve().parent.parent)
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return [root] + [p for p in extra if p != root]
+
+
+def default_workers() -> int:
+    raw = os.environ.get("LLAMA_WORKERS")
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError:
+            raise ValueError(f"LLAMA_WORKERS must be a whole number, got {raw!r}") from None
+        if n < 1:
+            raise ValueError(f"LLAMA_WORKERS must be >= 1, got {n}")
+        return n
+    return 1
+
+
+_ENGINES: dict[tuple[str, int], Engine] = {}
+
+
+def get_engine(name: str | None = None, workers: int | None = None) -> Engine:
+    """The engine named by `name` or $LLAMA_ENGINE (default local), with `workers` or $LLAMA_WORKERS.
+
+    Engines are kept for the life of the process (a Dagster run materializes many partitions), so a
+    pool or a Ray connection is started once."""
+    name = (name or os.environ.get("LLAMA_ENGINE") or "local").strip().lower()
+    if name not in ENGINES:
+        raise ValueError(f"LLAMA_ENGINE must be one of {', '.join(ENGINES)}, got {name!r}")
+    workers = workers or default_workers()
+    key = (name, workers)
+    if key not in _ENGINES:
+        _ENGINES[key] = LocalEngine(workers) if name == "local" else RayEngine(workers)
+    return _ENGINES[key]

@@ -1,0 +1,309 @@
+"""One partition of a curation asset on disk: per-input-file Parquet outputs, committed by a manifest.
+
+    <root>/<asset>/<source>/<dump>/part-<key>-<sha12>.parquet         kept rows of one input file
+    <root>/dropped/<asset>/<source>/<dump>/part-<key>-<sha12>.parquet  its dropped rows (DROPPED_SCHEMA)
+    <root>/<asset>/<source>/<dump>/_manifest.json                      the files that make the partition
+    <root>/<asset>/<source>/<dump>/_done/<key>.json                    one finished task (for resume)
+
+Why this shape (the datatrove / object-storage way rather than one folder renamed at the end):
+- Output names carry the first 12 hex digits of their content's SHA-256, so a file is never overwritten
+  with other bytes: writers never race, an unchanged output keeps its name (and downstream stages see
+  an unchanged input and skip it), and object stores, which have no rename, need no rename.
+- The manifest is written last and is the only thing readers trust: a partition is the manifest's
+  files, in its order. A killed run leaves the previous manifest, so the previous data, untouched.
+- Each finished task writes `_done/<key>.json` (its manifest entry and the digest of its inputs); a
+  rerun skips tasks whose entry still matches, so a killed run redoes only the missing files and adding
+  one dump file runs one task.
+- A run that would turn a partition with documents into one without is refused unless allowed.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MANIFEST = "_manifest.json"
+DONE = "_done"
+LOCK = ".lock"
+ROW_GROUP = 5_000
+
+
+class EmptyPartitionError(RuntimeError):
+    """A run would replace a partition holding documents with an empty one."""
+
+
+@dataclass
+class Task:
+    """One unit of work of a map stage: read `input`, write the outputs of `key`."""
+
+    key: str                     # stable name of the input (e.g. hash of its path in the dump)
+    input: str                   # what the task reads (a dump file, an upstream Parquet file)
+    digest: str                  # fingerprint of the input, the parameters and the code version
+    out_dir: str
+    dropped_dir: str
+    params: dict = field(default_factory=dict)
+
+
+def digest_of(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def key_of(name: str) -> str:
+    return hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class PartWriter:
+    """Stream rows of one output into Parquet; `close()` names the file by its content and returns
+    (file name, sha256, rows). Memory: one row group."""
+
+    def __init__(self, directory: str | os.PathLike, key: str, schema: pa.Schema):
+        self.directory, self.key, self.schema = Path(directory), key, schema
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.tmp = _tmp(self.directory / f"part-{key}.parquet")
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self.buffer: list[dict] = []
+        self.rows = 0
+
+    def write(self, row: dict) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= ROW_GROUP:
+            self._flush()
+
+    def write_table(self, table: pa.Table) -> None:
+        self._flush()
+        if table.num_rows:
+            self.writer.write_table(table.select(self.schema.names).cast(self.schema), row_group_size=ROW_GROUP)
+            self.rows += table.num_rows
+
+    def _flush(self) -> None:
+        if self.buffer:
+            self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=self.schema), row_group_size=ROW_GROUP)
+            self.rows += len(self.buffer)
+            self.buffer = []
+
+    def close(self) -> tuple[str, str, int]:
+        self._flush()
+        if self.rows == 0:  # an empty file still carries the schema for readers
+            self.writer.write_table(self.schema.empty_table())
+        self.writer.close()
+        sha = file_sha256(self.tmp)
+        name = f"part-{self.key}-{sha[:12]}.parquet"
+        final = self.directory / name
+        if final.exists():
+            self.tmp.unlink()  # the same bytes are already there
+        else:
+            os.replace(self.tmp, final)
+        return name, sha, self.rows
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_manifest(directory: str | os.PathLike) -> dict | None:
+    p = Path(directory) / MANIFEST
+    if not p.is_file():
+        return None
+    return json.loads(p.read_text())
+
+
+def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
+    """The files of a committed partition, in manifest order. `which`: "output" or "dropped"."""
+    directory = Path(directory)
+    m = read_manifest(directory)
+    if m is None:
+        raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
+    base = directory if which == "output" else directory / m["dropped_dir"]
+    return [base / e[which] for e in m["files"]]
+
+
+def dropped_files(directory: str | os.PathLike) -> list[Path]:
+    return part_files(directory, "dropped")
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """One writer of a partition at a time (a second run waits), on this file system."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remove_stale_temporaries(*dirs: Path) -> int:
+    """Temporary files left by killed runs (`.*.tmp-*`); called at stage start, under the lock."""
+    n = 0
+    for d in dirs:
+        if d.is_dir():
+            for p in list(d.glob(".*.tmp-*")) + list((d / DONE).glob(".*.tmp-*")):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+                    n += 1
+    return n
+
+
+def _run_task(pair: tuple[Callable, dict]) -> dict:
+    """Worker side: run one task, then record it as done (entry written after its outputs)."""
+    fn, task = pair
+    entry = fn(Task(**task))
+    # No timings here: a manifest is the same bytes whoever ran the tasks, and wherever.
+    entry.update(key=task["key"], digest=task["digest"])
+    entry.setdefault("input", task["input"])
+    write_json(Path(task["out_dir"]) / DONE / f"{task['key']}.json", entry)
+    return entry
+
+
+def _finished(task: Task) -> dict | None:
+    p = Path(task.out_dir) / DONE / f"{task.key}.json"
+    if not p.is_file():
+        return None
+    try:
+        entry = json.loads(p.read_text())
+    except ValueError:
+        return None
+    if entry.get("digest") != task.digest:
+        return None
+    if not (Path(task.out_dir) / entry["output"]).is_file() or not (Path(task.dropped_dir) / entry["dropped"]).is_file():
+        return None
+    return entry
+
+
+def run_map(engine, fn: Callable[[Task], dict], tasks: list[Task], out_dir: str | os.PathLike,
+            dropped_dir: str | os.PathLike, *, stage: str, allow_empty: bool = False,
+            log: Callable[[str], None] | None = None, extra: dict | None = None) -> dict:
+    """Run `fn` on every task not already done, then commit the partition's manifest.
+
+    fn(task) writes its kept and dropped files (PartWriter) and returns a manifest entry with at least
+    output, output_sha256, dropped, dropped_sha256, rows_in, kept, dropped_rows, stats. Returns the
+    manifest (entries in task order, plus `ran` / `skipped` task counts).
+    """
+    out_dir, dropped_dir = Path(out_dir), Path(dropped_dir)
+    with locked(out_dir):
+        cleaned = remove_stale_temporaries(out_dir, dropped_dir)
+        entries: list[dict | None] = [_finished(t) for t in tasks]
+        todo = [i for i, e in enumerate(entries) if e is None]
+        if log:
+            log(f"{stage}: {len(tasks)} files, {len(tasks) - len(todo)} unchanged, {len(todo)} to run "
+                f"on {engine.name} ({engine.workers} workers)")
+        results = engine.map(_run_task, [(fn, asdict(tasks[i])) for i in todo], desc=stage, log=log)
+        for i, r in zip(todo, results):
+            entries[i] = r
+        manifest = commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=allow_empty, extra=extra)
+    return dict(manifest, ran=len(todo), skipped=len(tasks) - len(todo), stale_temporaries_removed=cleaned)
+
+
+def commit(out_dir: Path, dropped_dir: Path, entries: list[dict], *, stage: str, allow_empty: bool = False,
+           extra: dict | None = None) -> dict:
+    """Write the partition's manifest (the commit point), then remove files no longer listed.
+    Call with the partition locked."""
+    manifest = {"stage": stage, "dropped_dir": os.path.relpath(dropped_dir, out_dir), "files": entries,
+                "rows_in": sum(e["rows_in"] for e in entries), "kept": sum(e["kept"] for e in entries),
+                "dropped_rows": sum(e["dropped_rows"] for e in entries), **(extra or {})}
+    old = read_manifest(out_dir)
+    if old and old.get("kept", 0) > 0 and manifest["kept"] == 0 and not allow_empty:
+        raise EmptyPartitionError(
+            f"{stage}: this run would replace {old['kept']} documents under {out_dir} with none "
+            f"({manifest['rows_in']} records in); check the dump, or set LLAMA_ALLOW_EMPTY=1 to accept it")
+    write_json(out_dir / MANIFEST, manifest)
+    _remove_unlisted(out_dir, dropped_dir, entries)
+    return manifest
+
+
+def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: list[dict]) -> None:
+    """Outputs and done-records of inputs no longer in the partition (after the manifest switched)."""
+    keep_out = {e["output"] for e in entries}
+    keep_drop = {e["dropped"] for e in entries}
+    keys = {e["key"] for e in entries}
+    for p in out_dir.glob("part-*.parquet"):
+        if p.name not in keep_out:
+            p.unlink(missing_ok=True)
+    for p in dropped_dir.glob("part-*.parquet"):
+        if p.name not in keep_drop:
+            p.unlink(missing_ok=True)
+    for p in (out_dir / DONE).glob("*.json"):
+        if p.stem not in keys:
+            p.unlink(missing_ok=True)
+
+
+def iter_batches(files: list[Path], columns: list[str] | None = None, batch_size: int = ROW_GROUP):
+    for p in files:
+        yield from pq.ParquetFile(p).iter_batches(batch_size=batch_size, columns=columns)
+
+
+def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
+    """The committed files of one partition folder, or of every partition below a folder (e.g. every
+    dump of `quality_filtered/commoncrawl`, in dump order). [] when nothing is committed there."""
+    directory = Path(directory)
+    if (directory / MANIFEST).is_file():
+        return part_files(directory, which)
+    if not directory.is_dir():
+        return []
+    out: list[Path] = []
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        out += committed_files(sub, which)
+    return out
+
+
+def committed_partitions(directory: str | os.PathLike) -> list[Path]:
+    """Partition folders (with a manifest) at or below `directory`, sorted."""
+    directory = Path(directory)
+    if (directory / MANIFEST).is_file():
+        return [directory]
+    if not directory.is_dir():
+        return []
+    return [q for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+            for q in committed_partitions(sub)]
+
+
+def write_partition(out_dir: str | os.PathLike, dropped_dir: str | os.PathLike, tables: list[pa.Table],
+                    schema: pa.Schema, stage: str = "written") -> dict:
+    """Commit a partition made of the given tables, one file each, nothing dropped (tests, imports)."""
+    from pipelines.document import DROPPED_SCHEMA
+
+    out_dir, dropped_dir = Path(out_dir), Path(dropped_dir)
+    entries = []
+    for i, t in enumerate(tables):
+        key = f"{i:05d}"
+        w = PartWriter(out_dir, key, schema)
+        w.write_table(t)
+        name, sha, rows = w.close()
+        dname, dsha, _ = PartWriter(dropped_dir, key, DROPPED_SCHEMA).close()
+        entries.append({"key": key, "input": key, "output": name, "output_sha256": sha, "dropped": dname,
+                        "dropped_sha256": dsha, "rows_in": rows, "kept": rows, "dropped_rows": 0,
+                        "stats": {"read": rows, "kept": rows, "dropped": {}, "bytes_in": 0, "bytes_kept": 0,
+                                  "bytes_dropped": {}}})
+    with locked(out_dir):
+        return commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=True)
