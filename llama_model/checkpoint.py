@@ -131,10 +131,36 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
+class PendingSave:
+    """A checkpoint saving in the background (save_train_state(..., async_save=True)): wait() finishes it
+    (trainer state, atomic rename). Every rank calls wait() at the same point of the loop."""
+
+    def __init__(self, future, finish):
+        self.future, self.finish = future, finish
+
+    def wait(self) -> Path:
+        self.future.result()
+        return self.finish()
+
+
+_ASYNC_GROUP = None
+
+
+def _async_group():
+    """A gloo group of its own for background saves, so their collectives never interleave with training's."""
+    import torch.distributed as dist
+    global _ASYNC_GROUP
+    if _rank_world()[1] > 1 and _ASYNC_GROUP is None:
+        _ASYNC_GROUP = dist.new_group(backend="gloo")
+    return _ASYNC_GROUP
+
+
 def save_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=None, loader=None,
-                     step: int = 0, extra: dict | None = None) -> Path:
+                     step: int = 0, extra: dict | None = None, async_save: bool = False) -> Path | PendingSave:
     """Save model + optimizer (sharded, via DCP) and the trainer state (step, scheduler, every rank's loader
-    position and RNG) into ckpt_dir; the folder appears atomically (rank 0 renames a temp folder)."""
+    position and RNG) into ckpt_dir; the folder appears atomically (rank 0 renames a temp folder). With
+    async_save the shards are copied to CPU memory and written by a background thread: the call returns a
+    PendingSave at once and training continues (the folder appears at its wait())."""
     import torch.distributed as dist
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict
@@ -156,16 +182,24 @@ def save_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=No
         tmp.mkdir(parents=True)
     if world > 1:
         dist.barrier()
+
+    def finish() -> Path:
+        if rank == 0:
+            torch.save(trainer, tmp / "trainer.pt")
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        if world > 1:
+            dist.barrier()
+        return final
+
     with _quiet_single_process():
+        if async_save:
+            future = dcp.async_save({"model": msd, "optim": osd}, checkpoint_id=str(tmp),
+                                    process_group=_async_group(), no_dist=world == 1)
+            return PendingSave(future, finish)
         dcp.save({"model": msd, "optim": osd}, checkpoint_id=str(tmp))
-    if rank == 0:
-        torch.save(trainer, tmp / "trainer.pt")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    if world > 1:
-        dist.barrier()
-    return final
+    return finish()
 
 
 def load_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=None, loader=None) -> dict:

@@ -129,6 +129,7 @@ class AlignArgs:
     sft_seq_len: int = 4096
     sft_epochs: int = 2
     sft_packing: bool = True                 # concatenate dialogues into sft_seq_len rows (SPEC §4)
+    sft_warmup_steps: int = 0                # SPEC §4 gives a cosine schedule and no warm-up (also RS fine-tuning)
     # Reward models (SPEC §5)
     rm_lr: float = 1e-5
     rm_epochs: int = 1
@@ -219,7 +220,8 @@ PROFILES: dict[str, Profile] = {
         # RS at temperature 0.5: a dim-64 chat model's samples at 1.2 are mostly noise its RM cannot rank.
         # rs_lr 1/20 of the SFT lr: each tiny version should move only towards its best samples, not away
         # from what SFT taught (a dim-64 model forgets fast). 24 new tokens: the longest bundled answer is ~15.
-        AlignArgs(sft_lr=2e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, sft_packing=False, rm_lr=1e-3,
+        AlignArgs(sft_lr=2e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, sft_packing=False, sft_warmup_steps=5,
+                  rm_lr=1e-3,
                   rm_batch=32, rm_epochs=3, rm_seq_len=256, rs_samples=4, rs_temperature=0.5, rs_lr=1e-4,
                   max_new_tokens=24, ppo_lr=5e-5, ppo_batch=64, ppo_minibatch=16, ppo_iterations=10),
     ),
@@ -231,8 +233,8 @@ PROFILES: dict[str, Profile] = {
         TrainArgs(lr=1e-3, warmup_steps=100, batch_tokens=32 * 256, seq_len=256, total_tokens=2000 * 32 * 256,
                   micro_batch=32, eval_every=200, checkpoint_every=500),
         DataArgs(token_budget=50_000_000, val_fraction=0.01, tokenizer_sample_chars=50_000_000),
-        AlignArgs(sft_lr=2e-4, sft_batch=32, sft_seq_len=512, rm_lr=1e-4, rm_batch=64, rm_seq_len=512,
-                  rs_samples=8, rs_lr=1e-5, max_new_tokens=64, ppo_lr=1e-5, ppo_batch=128, ppo_minibatch=32,
+        AlignArgs(sft_lr=2e-4, sft_batch=32, sft_seq_len=512, sft_warmup_steps=5, rm_lr=1e-4, rm_batch=64,
+                  rm_seq_len=512, rs_samples=8, rs_lr=1e-5, max_new_tokens=64, ppo_lr=1e-5, ppo_batch=128, ppo_minibatch=32,
                   ppo_iterations=50),
     ),
     # LLaMA-1 (SPEC §3 table; context 2048; RMSNorm eps 1e-6).

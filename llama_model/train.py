@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from llama_model.checkpoint import (full_state_dict, latest_checkpoint, load_train_state, save_meta,
+from llama_model.checkpoint import (PendingSave, full_state_dict, latest_checkpoint, load_train_state, save_meta,
                                     save_train_state)
 from llama_model.configs import ModelArgs, TrainArgs, get_profile
 from llama_model.export import export_from_dcp
@@ -59,6 +59,7 @@ class RunConfig:
     peak_tflops: float | None = None          # per-device peak for MFU; default by device (see peak_flops)
     eval_batches: int = 8                     # validation batches per source at each evaluation
     keep_checkpoints: int = 2
+    async_checkpoint: bool = False            # write checkpoints in the background (the final one is synchronous)
     model_overrides: dict = field(default_factory=dict)
     train_overrides: dict = field(default_factory=dict)
 
@@ -248,7 +249,7 @@ def train(cfg: RunConfig) -> dict:
         if pipes is not None:
             pipes.log.info(f"training {n_params:,} parameters for {total_steps} steps "
                            f"({world} x {accum} x {micro} x {targs.seq_len} tokens/step) from step {start_step}")
-        step, ran, t_start, rates, last_val = start_step, 0, time.perf_counter(), [], {}
+        step, ran, t_start, rates, last_val, pending = start_step, 0, time.perf_counter(), [], {}, None
         while step < total_steps and (cfg.stop_after is None or ran < cfg.stop_after):
             t0 = time.perf_counter()
             model.train()
@@ -295,10 +296,15 @@ def train(cfg: RunConfig) -> dict:
                 pipes.log.info(f"step {step}/{total_steps} loss {loss_value:.4f} lr {lr:.2e} "
                                f"grad_norm {float(grad_norm):.3f} tokens/s {tps:,.0f}")
             if step % targs.checkpoint_every == 0 or step == total_steps:
-                save_train_state(out / "checkpoints" / f"step_{step:08d}", model, optimizer, scheduler,
-                                 loader, step)
-                if rank == 0:
+                if pending is not None:                   # the previous background save must be complete
+                    pending.wait()
+                saved = save_train_state(out / "checkpoints" / f"step_{step:08d}", model, optimizer, scheduler,
+                                         loader, step, async_save=cfg.async_checkpoint and step < total_steps)
+                pending = saved if isinstance(saved, PendingSave) else None
+                if rank == 0 and pending is None:
                     _prune_checkpoints(out, cfg.keep_checkpoints)
+        if pending is not None:
+            pending.wait()
         log.close()
 
         summary = {}
@@ -345,6 +351,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
                    help="activation checkpointing (default: the profile's train.activation_checkpointing)")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--peak-tflops", type=float)
+    p.add_argument("--async-checkpoint", action="store_true", help="write checkpoints in the background")
     p.add_argument("--eval-batches", type=int, default=8)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--set", action="append", default=[], metavar="model.FIELD=V|train.FIELD=V",
@@ -362,7 +369,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     return RunConfig(profile=a.profile, out=a.out, shards=None if a.synthetic else a.shards, steps=a.steps,
                      stop_after=a.stop_after, resume=not a.no_resume, device=a.device, parallel=a.parallel,
                      activation_checkpointing=a.ac, compile=a.compile, peak_tflops=a.peak_tflops,
-                     eval_batches=a.eval_batches, model_overrides=overrides["model"],
+                     eval_batches=a.eval_batches, async_checkpoint=a.async_checkpoint,
+                     model_overrides=overrides["model"],
                      train_overrides=overrides["train"])
 
 

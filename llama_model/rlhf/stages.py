@@ -149,7 +149,7 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
         dialogues, source = align_data.sft_dialogues(BUNDLED["sft"], seed=_seed("sft")), "bundled"
     examples = _sft_rows(tok, dialogues, align, args)
     losses = train_sft(model, examples, lr=align.sft_lr, batch=align.sft_batch, epochs=align.sft_epochs,
-                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=5, log=log)
+                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=align.sft_warmup_steps, log=log)
     ev = evaluate(model, tok, align_data.eval_tasks(), max_new_tokens=align.max_new_tokens)
     meta = {"version": "sft", "data": source, "dialogues": len(dialogues), "examples": len(examples),
             "steps": len(losses), "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
@@ -285,7 +285,7 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
         n_gatt = len(gdata)
     examples = _sft_rows(tok, dialogues, align, args)
     losses = train_sft(policy, examples, lr=align.rs_lr, batch=align.sft_batch, epochs=align.sft_epochs,
-                       weight_decay=align.sft_weight_decay, seed=seed, warmup=5, log=log)
+                       weight_decay=align.sft_weight_decay, seed=seed, warmup=align.sft_warmup_steps, log=log)
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
     parent_ev = evaluate(load_meta(parent_dir, device=_device(policy))[0], tok, eval_tasks, hrm, srm,

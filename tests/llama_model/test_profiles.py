@@ -34,8 +34,8 @@ def test_paper_profiles_use_the_spec_numbers():
             ((0.9, 0.95), 1e-5, 0.1, 1.0, 2000, 0.1)
         assert (m.vocab_size, m.rope_theta, m.multiple_of in (256, 4096)) == (32000, 10000.0, True)
         # SFT (SPEC §4), RMs (§5), rejection sampling and PPO (§6)
-        assert (a.sft_lr, a.sft_weight_decay, a.sft_batch, a.sft_seq_len, a.sft_epochs, a.sft_packing) == \
-            (2e-5, 0.1, 64, 4096, 2, True)
+        assert (a.sft_lr, a.sft_weight_decay, a.sft_batch, a.sft_seq_len, a.sft_epochs, a.sft_packing,
+                a.sft_warmup_steps) == (2e-5, 0.1, 64, 4096, 2, True, 0)
         assert (a.rm_epochs, a.rm_batch, a.rm_warmup_frac, a.rm_min_warmup, a.rm_seq_len, a.safety_mix) == \
             (1, 512, 0.03, 5, 4096, 0.1)
         assert (a.rs_samples, a.rs_temperature, a.rs_lr) == (10, 1.2, 2e-5)

@@ -89,12 +89,13 @@ def _train_rank(rank, world, port, cfgs):
         torch.distributed.destroy_process_group()
 
 
-@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
-def test_checkpoint_saved_at_four_ranks_resumes_at_two(tmp_path, parallel):
+@pytest.mark.parametrize("parallel,background", [("ddp", False), ("fsdp", False), ("fsdp", True)])
+def test_checkpoint_saved_at_four_ranks_resumes_at_two(tmp_path, parallel, background):
     from test_train import config
     straight = config(tmp_path, "straight", steps=4)
     _train([straight])
-    first = config(tmp_path, "resized", steps=4, stop_after=2, parallel=parallel)     # checkpoint at step 2
+    first = config(tmp_path, "resized", steps=4, stop_after=2, parallel=parallel,       # checkpoint at step 2
+                   async_checkpoint=background)
     torch.multiprocessing.spawn(_train_rank, args=(4, _free_port(), [first]), nprocs=4, join=True)
     assert (tmp_path / "resized" / "checkpoints" / "step_00000002" / "trainer.pt").is_file()
     rest = config(tmp_path, "resized", steps=4, parallel=parallel)
