@@ -1,7 +1,7 @@
 """Small synthetic `quality_filtered` tables for the tokenizer / mixture / shard / loader tests.
 
 Each source gets documents in its own style and script (English prose, code, Latin and Cyrillic wiki
-text, LaTeX, Q&A), written as `<root>/quality_filtered/<source>/part-00000.parquet` with the
+text, LaTeX, Q&A), written as a committed partition `<root>/quality_filtered/<source>/d1/` with the
 columns id, source, text. Deterministic: the same arguments write the same tables.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ from llama_model.eval.multiple_choice import bundled_tasks_dir
 from llama_model.model import Transformer
 from llama_model.reward import RewardModel, save_rm
 from pipelines.document import RAW_SCHEMA
-from pipelines.io import write_parquet
+from pipelines.partition import write_partition
 from pipelines.shards import build_token_shards
 from pipelines.tokenizer_training import train_tokenizer
 from resources import ArtifactStorage, ProfileResource
@@ -50,7 +50,7 @@ def artifacts(tmp_path_factory):
         rows = [{"id": f"{source}{i}", "source": source, "text": t, "origin": f"x#{i}"}
                 for i, t in enumerate(texts[k::2])]
         d = root / "quality_filtered" / source
-        write_parquet(pa.Table.from_pylist(rows, schema=RAW_SCHEMA), d / "part-00000.parquet")
+        write_partition(d / "d1", root / "dropped" / source, [pa.Table.from_pylist(rows, schema=RAW_SCHEMA)], RAW_SCHEMA)
         sources[source] = d
     build_token_shards(sources, root / "tokenizer" / "tokenizer.model", root / "token_shards", token_budget=30_000,
                        val_fraction=0.25, workers=1, proportions={"c4": 0.5, "books": 0.5})
