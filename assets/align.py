@@ -144,8 +144,9 @@ def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
 def _rm_asset(kind: str):
     name = f"{kind}_rm"
 
+    # code_version 2: the 90/10 safety mix, RM versions named by their newest week
     @dg.asset(name=name, deps=[ALL_WEEKS, "sft_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"},
-              code_version="1", description=f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, "
+              code_version="2", description=f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, "
                                             f"margin ranking loss on every week's pairs.")
     def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
             launcher: TrainingLauncher) -> dg.MaterializeResult:

@@ -66,7 +66,8 @@ def _loss_check(rows: list[dict]) -> dg.AssetCheckResult:
                                metadata={k: v for k, v in r.items() if k != "passed" and v is not None})
 
 
-@dg.asset(deps=["token_shards", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1",
+# code_version 2: per-parameter init on the meta device, params.json with the reference keys only
+@dg.asset(deps=["token_shards", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="2",
           check_specs=[dg.AssetCheckSpec(LOSS_CHECK, asset="base_model",
                                          description="mean loss of the last 10% of steps is clearly below the first 10%")])
 def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storage: ArtifactStorage,

@@ -70,9 +70,10 @@ def export_from_dcp(ckpt_dir: str | os.PathLike, out_dir: str | os.PathLike, mar
                     dtype: torch.dtype | None = None) -> list[Path]:
     """Write consolidated.NN.pth (NN < files) + params.json into out_dir from a DCP checkpoint (rank 0 only).
     Each file appears atomically; dtype (e.g. torch.bfloat16) converts the weights, None keeps them."""
+    import json
+
     from llama_model.checkpoint import EXTRA_PARAMS, META_PARAMS
     from pipelines.io import atomic_path, write_text
-    import json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,8 @@ from llama_model.model import Transformer, enable_activation_checkpointing
 
 def init_distributed(device_kind: str = "auto") -> tuple[int, int, torch.device]:
     """(rank, world_size, device) from torchrun's environment; a process group when world_size > 1."""
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = device_kind == "cuda" or (device_kind == "auto" and torch.cuda.is_available())
     device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if use_cuda:

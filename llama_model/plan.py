@@ -33,7 +33,7 @@ BF16, FP32 = 2, 4
 def fake_process_group(world: int):
     """A process group of `world` ranks in which this process is rank 0 and collectives do nothing."""
     import torch.distributed as dist
-    from torch.testing._internal.distributed.fake_pg import FakeStore   # registers the "fake" backend
+    from torch.testing._internal.distributed.fake_pg import FakeStore  # registers the "fake" backend
 
     if dist.is_initialized():
         raise RuntimeError("plan needs its own (fake) process group; this process already has one")
@@ -113,10 +113,10 @@ def plan(profile: Profile, nodes: int, gpus_per_node: int, gpu_memory_gb: float 
 
 
 def format_plan(p: dict) -> str:
-    lines = [f"{p['profile']}: {p['parameters'] / 1e9:.2f}B parameters on {p['nodes']} x {p['gpus_per_node']} "
-             f"= {p['world_size']} GPUs",
-             f"  batch: {p['global_batch_sequences']} x {p['seq_len']} = {p['tokens_per_step']:,} tokens/step "
-             f"= micro-batch {p['micro_batch']} x accumulation {p['accumulation']} x {p['world_size']} ranks",
+    lines = [(f"{p['profile']}: {p['parameters'] / 1e9:.2f}B parameters on {p['nodes']} x {p['gpus_per_node']} "
+              f"= {p['world_size']} GPUs"),
+             (f"  batch: {p['global_batch_sequences']} x {p['seq_len']} = {p['tokens_per_step']:,} tokens/step "
+              f"= micro-batch {p['micro_batch']} x accumulation {p['accumulation']} x {p['world_size']} ranks"),
              f"  activation checkpointing: {p['activation_checkpointing']}",
              "  per rank:"]
     for k, v in p["per_rank_parts"].items():

@@ -86,7 +86,8 @@ def job_state(name: str, namespace: str) -> str:
 
 
 def submit(manifest_path: str, poll_s: float = 15.0) -> int:
-    objects = with_pipes_env(json.loads(open(manifest_path).read()), dict(os.environ))
+    with open(manifest_path, encoding="utf-8") as f:
+        objects = with_pipes_env(json.load(f), dict(os.environ))
     job = next(o for o in objects if o["kind"] == "Job")
     name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
     subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps({"apiVersion": "v1", "kind": "List",

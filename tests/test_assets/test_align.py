@@ -146,3 +146,31 @@ def test_user_preferences_from_parquet_are_written_as_trl_rows(data_dir, tmp_pat
     assert written[0] == {"prompt": [m("user", "Name a prime above 0.")], "chosen": [m("assistant", "13")],
                           "rejected": [m("assistant", "12")], "rating": 2,
                           "safety": {"unsafe_prompt": True, "chosen_safe": True, "rejected_safe": False}}
+
+
+@pytest.mark.slow
+def test_reward_model_through_the_launcher_on_two_gloo_ranks_equals_in_process(data_dir, tmp_path):
+    """A second stage through llama_model.rlhf.job: the helpfulness RM on 2 gloo ranks == in-process."""
+    from llama_model.reward import load_rm
+    _setup(data_dir)
+    prefs = tmp_path / "prefs.jsonl"
+    prefs.write_text(align_data.preferences_to_jsonl(align_data.preference_pairs(40, seed=1)))
+    storage = ArtifactStorage(root=str(data_dir))
+    base = {"storage": storage, "profile": _TinierProfile(), "launcher": TrainingLauncher()}
+    sft = data_dir / "sft.jsonl"
+    sft.write_text(align_data.sft_to_jsonl(align_data.sft_dialogues(16, seed=3)))
+    assert dg.materialize([align.sft_model], resources=base,
+                          run_config={"ops": {"sft_model": {"config": {"dialogues_path": str(sft)}}}}).success
+    week = align.preference_weeks.get_partition_keys()[-1]
+    assert dg.materialize([align.preference_data], partition_key=week, resources=base,
+                          run_config={"ops": {"preference_data": {"config": {"source_path": str(prefs)}}}}).success
+    results = {}
+    for name, launcher in (("local", TrainingLauncher()),
+                           ("torchrun", TrainingLauncher(stages="launcher", nproc_per_node=2))):
+        r = dg.materialize([align.helpfulness_rm], resources=base | {"launcher": launcher})
+        md = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+        results[name] = (md["loss_first"].value, md["loss_last"].value, md["accuracy"].value,
+                         load_rm(data_dir / "helpfulness_rm").head.weight.detach().clone())
+    (a0, a1, aacc, wa), (b0, b1, bacc, wb) = results["local"], results["torchrun"]
+    assert b0 == pytest.approx(a0, rel=1e-5) and b1 == pytest.approx(a1, rel=1e-4) and aacc == bacc
+    assert torch.allclose(wa, wb, atol=1e-5)
