@@ -12,7 +12,8 @@ import math
 
 import dagster as dg
 
-from resources import ArtifactStorage, ProfileResource
+from resources import ArtifactStorage, ProfileResource, TrainingLauncher
+from resources.launcher import STAGE_MODULE
 
 GROUP = "align"
 # Weekly batches; the start is a few weeks before the demo date so the demo's last 3 weekly keys exist.
@@ -27,10 +28,38 @@ class SFTConfig(dg.Config):
     dialogues_path: str = ""
 
 
+class RLHFConfig(dg.Config):
+    prompts_path: str = ""       # your prompts JSONL ({"system"?, "turns": [... user last], "unsafe"?}) instead of the bundled tasks
+
+
 class PreferenceConfig(dg.Config):
     # this week's comparisons from your data: JSONL, Parquet or a save_to_disk folder of trl preference rows
     # (prompt/chosen/rejected, text or messages), UltraFeedback-binarized or Anthropic HH rows
     source_path: str = ""
+
+
+def _run_stage(context, launcher: TrainingLauncher, stage: str, align, **kwargs) -> dict:
+    """Run one stage of llama_model/rlhf/stages.py: in this process (launcher.stages == "local", the tiny
+    demo's default) or as a torchrun job through the launcher (subprocess, Kubernetes, Slurm), whose rank 0
+    sends the same result dict back through Pipes."""
+    import dataclasses
+    import json
+
+    from llama_model.rlhf import job
+
+    if launcher.stages == "local":
+        return job.run_stage(stage, kwargs, align, log=context.log.info)
+    if launcher.stages != "launcher":
+        raise ValueError(f"TrainingLauncher.stages must be local or launcher, not {launcher.stages!r}")
+    args = [stage, "--align-json", json.dumps(dataclasses.asdict(align)),
+            "--args-json", json.dumps({k: str(v) if hasattr(v, "__fspath__") else
+                                       [str(x) for x in v] if isinstance(v, list) else v
+                                       for k, v in kwargs.items()})]
+    context.log.info(f"launching {stage} ({launcher.mode}, {launcher.world_size} process(es))")
+    messages = launcher.launch(context, args, module=STAGE_MODULE).get_custom_messages()
+    if not messages:
+        raise RuntimeError(f"the {stage} job finished without reporting its result")
+    return messages[-1]
 
 
 def _clean(x):
@@ -83,13 +112,12 @@ def _policy_metadata(m: dict, out) -> dict:
 
 @dg.asset(deps=["base_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
 def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: ArtifactStorage,
-              profile: ProfileResource) -> dg.MaterializeResult:
+              profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """Chat model: the base model fine-tuned on dialogues in the Llama 2 chat format, loss on answers only."""
-    from llama_model.rlhf import stages
-
     out = storage.path("sft_model")
-    m = stages.run_sft(storage.path("base_model"), storage.path("tokenizer", "tokenizer.model"), out,
-                       profile.get().align, dialogues_path=config.dialogues_path or None, log=context.log.info)
+    m = _run_stage(context, launcher, "sft", profile.get().align, base_dir=storage.path("base_model"),
+                   tokenizer_path=storage.path("tokenizer", "tokenizer.model"), out_dir=out,
+                   dialogues_path=config.dialogues_path or None)
     return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
         "data": m["data"], "dialogues": m["dialogues"], "steps": m["steps"],
         "loss_first": m["loss_first"], "loss_last": m["loss_last"]})
@@ -98,36 +126,41 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: Art
 @dg.asset(partitions_def=preference_weeks, deps=[sft_model, "tokenizer"], group_name=GROUP, kinds={"json"},
           code_version="2")   # 2: rows in trl's conversational preference format
 def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
-                    storage: ArtifactStorage) -> dg.MaterializeResult:
+                    storage: ArtifactStorage, profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """One week's batch of rated comparisons (rating 0-3, safety labels): generated and SFT-sampled pairs, or yours."""
     from llama_model.rlhf import stages
 
     week = context.partition_key
     out = storage.path("preference_data", week)
-    m = stages.write_preferences(week, out, policy_dir=storage.path("sft_model"),
-                                 tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
-                                 source_path=config.source_path or None)
+    # The weekly loop: comparisons of the newest materialized version (SFT in the first week). Read from disk,
+    # not declared as deps: the versions depend on the RMs, which depend on these batches.
+    newest_first = [storage.path(v) for v in ("rlhf_v5", "rlhf_v4", "rlhf_v3", "rlhf_v2", "rlhf_v1", "sft_model")]
+    m = _run_stage(context, launcher, "preferences", profile.get().align, week=week, out_dir=out,
+                   policy_dir=newest_first, tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                   source_path=config.source_path or None)
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out / stages.PREFERENCES_FILE)), **m})
 
 
 def _rm_asset(kind: str):
     name = f"{kind}_rm"
 
+    # code_version 2: the 90/10 safety mix, RM versions named by their newest week
     @dg.asset(name=name, deps=[ALL_WEEKS, "sft_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"},
-              code_version="1", description=f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, "
+              code_version="2", description=f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, "
                                             f"margin ranking loss on every week's pairs.")
-    def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
-        from llama_model.rlhf import stages
-
+    def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
+            launcher: TrainingLauncher) -> dg.MaterializeResult:
         out = storage.path(name)
-        m = stages.run_reward_model(kind, storage.path("sft_model"), storage.path("tokenizer", "tokenizer.model"),
-                                    storage.path("preference_data"), out, profile.get().align, log=context.log.info)
+        m = _run_stage(context, launcher, "reward_model", profile.get().align, kind=kind,
+                       sft_dir=storage.path("sft_model"), tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                       pref_root=storage.path("preference_data"), out_dir=out)
         acc = _clean(m["accuracy"])
         names = {"3": "significantly better", "2": "better", "1": "slightly better", "0": "negligibly better / unsure"}
         table = ["| rating | accuracy |", "|---|---|"] + [
             f"| {names.get(k, k)} | {'n/a' if v is None else f'{v:.3f}'} |" for k, v in acc.items()]
         return dg.MaterializeResult(metadata={
-            "path": dg.MetadataValue.path(str(out)), "weeks": ", ".join(m["weeks"]), "train_pairs": m["train_pairs"],
+            "path": dg.MetadataValue.path(str(out)), "version": m["version"], "weeks": ", ".join(m["weeks"]),
+            "weeks_sampled_from": dg.MetadataValue.json(m["weeks_sampled_from"]), "train_pairs": m["train_pairs"],
             "test_pairs": m["test_pairs"], "margin": m["margin"], "loss_first": m["loss_first"],
             "loss_last": m["loss_last"], "accuracy": acc["all"], "accuracy_by_rating": dg.MetadataValue.md("\n".join(table)),
             "seconds": round(m["seconds"], 1)})
@@ -157,15 +190,17 @@ def _rejection_asset(version: int):
 
     @dg.asset(name=name, deps=[parent, *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"},
               code_version="1", description=description)
-    def _rs(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
-        from llama_model.rlhf import stages
-
+    def _rs(context: dg.AssetExecutionContext, config: RLHFConfig, storage: ArtifactStorage, profile: ProfileResource,
+            launcher: TrainingLauncher) -> dg.MaterializeResult:
         out = storage.path(name)
-        m = stages.run_rejection(version, storage.path(parent), [storage.path(e) for e in earlier],
-                                 storage.path("tokenizer", "tokenizer.model"), storage.path("helpfulness_rm"),
-                                 storage.path("safety_rm"), out, profile.get().align, log=context.log.info)
+        m = _run_stage(context, launcher, "rejection", profile.get().align, version=version,
+                       parent_dir=storage.path(parent), earlier_dirs=[storage.path(e) for e in earlier],
+                       tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                       hrm_dir=storage.path("helpfulness_rm"), srm_dir=storage.path("safety_rm"), out_dir=out,
+                       prompts_path=config.prompts_path or None)
         return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
             "method": m["method"], "parent": parent, "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
+            "judged_by": ", ".join(v for v in m["rm_versions"] if v),
             "data_weeks": ", ".join(m["data_weeks"]), "pooled_from": ", ".join(earlier) if version >= 3 else "",
             "k": m["k"], "temperature": m["temperature"], "pool": m["pool"], "gatt_dialogues": m["gatt_dialogues"],
             "best_of_k_reward": m["best_reward_mean"], "sample_reward": m["sample_reward_mean"],
@@ -179,18 +214,18 @@ rlhf_v1, rlhf_v2, rlhf_v3, rlhf_v4 = (_rejection_asset(v) for v in (1, 2, 3, 4))
 
 
 @dg.asset(deps=["rlhf_v4", *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
-def rlhf_v5(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource) -> dg.MaterializeResult:
+def rlhf_v5(context: dg.AssetExecutionContext, config: RLHFConfig, storage: ArtifactStorage, profile: ProfileResource,
+            launcher: TrainingLauncher) -> dg.MaterializeResult:
     """RLHF V5: PPO on top of V4, reward whiten(logit(R_c)) - β·KL, the safety RM where safety is at stake."""
-    from llama_model.rlhf import stages
-
     out = storage.path("rlhf_v5")
-    m = stages.run_ppo(storage.path("rlhf_v4"), storage.path("tokenizer", "tokenizer.model"),
-                       storage.path("helpfulness_rm"), storage.path("safety_rm"), out, profile.get().align,
-                       log=context.log.info)
+    m = _run_stage(context, launcher, "ppo", profile.get().align, parent_dir=storage.path("rlhf_v4"),
+                   tokenizer_path=storage.path("tokenizer", "tokenizer.model"), hrm_dir=storage.path("helpfulness_rm"),
+                   srm_dir=storage.path("safety_rm"), out_dir=out, prompts_path=config.prompts_path or None)
     kl = ["| iteration | RM reward | KL to V4 |", "|---|---|---|"] + [
         f"| {h['iteration']} | {h['reward']:.3f} | {h['kl']:.4f} |" for h in m["history"]]
     return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
         "method": "PPO", "parent": "rlhf_v4", "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
+        "judged_by": ", ".join(v for v in m["rm_versions"] if v),
         "data_weeks": ", ".join(m["data_weeks"]), "ppo": dg.MetadataValue.json(m["ppo"]),
         "kl_last": m["kl_last"], "per_iteration": dg.MetadataValue.md("\n".join(kl)),
         "parent_success_rate": m["parent_eval"]["success_rate"],

@@ -4,6 +4,7 @@
     llama-pipeline config llama-7b      # a profile's hyper-parameters and parameter count
     llama-pipeline make-samples --docs 100000 --out /tmp/dumps   # generate larger dumps for benchmarks
     llama-pipeline convert --to hf SRC DST                        # checkpoint layout conversion
+    llama-pipeline plan llama2-70b --nodes 16 --gpus-per-node 8   # per-GPU memory; exit 1 if it does not fit
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ def _extra_commands():
     from assets.dumps_cli import register as dumps
     from pipelines.samples.cli import register as samples
     from llama_model.cli import register as model
-    return [dumps, samples, model]
+    from llama_model.plan import register as plan
+    return [dumps, samples, model, plan]
 
 
 def main(argv: list[str] | None = None) -> int:

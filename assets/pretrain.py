@@ -21,7 +21,7 @@ import dagster as dg
 from resources import ArtifactStorage, ProfileResource, TrainingLauncher
 
 GROUP = "pretrain"
-OUTPUTS = ("consolidated.00.pth", "params.json", "metrics.jsonl", "summary.json")
+OUTPUTS = ("consolidated.00.pth", "params.json", "pipeline_params.json", "metrics.jsonl", "summary.json")
 LOSS_CHECK = "loss_decreases"
 
 
@@ -66,7 +66,8 @@ def _loss_check(rows: list[dict]) -> dg.AssetCheckResult:
                                metadata={k: v for k, v in r.items() if k != "passed" and v is not None})
 
 
-@dg.asset(deps=["token_shards", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1",
+# code_version 2: per-parameter init on the meta device, params.json with the reference keys only
+@dg.asset(deps=["token_shards", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="2",
           check_specs=[dg.AssetCheckSpec(LOSS_CHECK, asset="base_model",
                                          description="mean loss of the last 10% of steps is clearly below the first 10%")])
 def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storage: ArtifactStorage,
@@ -99,6 +100,8 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
         tmp.mkdir(parents=True)
         for name in OUTPUTS:
             shutil.copy2(run_dir / name, tmp / name)
+        for extra in sorted(run_dir.glob("consolidated.*.pth")):     # Meta's split for big models (export_files)
+            shutil.copy2(extra, tmp / extra.name)
         shutil.copy2(png_path, tmp / "loss_curve.png")
     png = png_path.read_bytes()
     shutil.rmtree(run_dir, ignore_errors=True)

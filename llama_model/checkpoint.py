@@ -27,6 +27,7 @@ from pipelines.io import atomic_path, write_text
 
 META_WEIGHTS = "consolidated.00.pth"
 META_PARAMS = "params.json"
+EXTRA_PARAMS = "pipeline_params.json"    # max_seq_len, rope_theta: not keys the reference params.json accepts
 
 
 # --- Meta (reference) layout ------------------------------------------------------------------------
@@ -68,6 +69,7 @@ def save_meta(model: torch.nn.Module, args: ModelArgs, out_dir: str | os.PathLik
     with atomic_path(out / META_WEIGHTS) as tmp:
         torch.save(sd, tmp)
     write_text(out / META_PARAMS, json.dumps(args.params_json(), indent=2) + "\n")
+    write_text(out / EXTRA_PARAMS, json.dumps(args.extra_params(), indent=2) + "\n")
     return out
 
 
@@ -77,9 +79,16 @@ def load_meta(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -
     for name in (META_PARAMS, META_WEIGHTS):
         if not (d / name).is_file():
             raise FileNotFoundError(f"{d / name}: not a Meta-layout checkpoint (needs {META_PARAMS} + {META_WEIGHTS})")
-    args = _args_from_params(json.loads((d / META_PARAMS).read_text()))
-    sd = torch.load(d / META_WEIGHTS, map_location="cpu", weights_only=True, mmap=True)
-    return _build(args, sd, device), args
+    params = json.loads((d / META_PARAMS).read_text())
+    if (d / EXTRA_PARAMS).is_file():       # absent in Meta's releases: the ModelArgs defaults then apply
+        params |= json.loads((d / EXTRA_PARAMS).read_text())
+    args = _args_from_params(params)
+    files = sorted(d.glob("consolidated.*.pth"))     # Meta's model-parallel split (13B: 2 ... 70B: 8 files)
+    sds = [torch.load(f, map_location="cpu", weights_only=True, mmap=True) for f in files]
+    if len(sds) > 1:
+        from llama_model.export import merge_model_parallel
+        sds = [merge_model_parallel(sds)]
+    return _build(args, sds[0], device), args
 
 
 # --- full training state with torch.distributed.checkpoint --------------------------------------------
@@ -122,10 +131,36 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state(state["cuda"])
 
 
+class PendingSave:
+    """A checkpoint saving in the background (save_train_state(..., async_save=True)): wait() finishes it
+    (trainer state, atomic rename). Every rank calls wait() at the same point of the loop."""
+
+    def __init__(self, future, finish):
+        self.future, self.finish = future, finish
+
+    def wait(self) -> Path:
+        self.future.result()
+        return self.finish()
+
+
+_ASYNC_GROUP = None
+
+
+def _async_group():
+    """A gloo group of its own for background saves, so their collectives never interleave with training's."""
+    import torch.distributed as dist
+    global _ASYNC_GROUP
+    if _rank_world()[1] > 1 and _ASYNC_GROUP is None:
+        _ASYNC_GROUP = dist.new_group(backend="gloo")
+    return _ASYNC_GROUP
+
+
 def save_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=None, loader=None,
-                     step: int = 0, extra: dict | None = None) -> Path:
+                     step: int = 0, extra: dict | None = None, async_save: bool = False) -> Path | PendingSave:
     """Save model + optimizer (sharded, via DCP) and the trainer state (step, scheduler, every rank's loader
-    position and RNG) into ckpt_dir; the folder appears atomically (rank 0 renames a temp folder)."""
+    position and RNG) into ckpt_dir; the folder appears atomically (rank 0 renames a temp folder). With
+    async_save the shards are copied to CPU memory and written by a background thread: the call returns a
+    PendingSave at once and training continues (the folder appears at its wait())."""
     import torch.distributed as dist
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict
@@ -147,16 +182,24 @@ def save_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=No
         tmp.mkdir(parents=True)
     if world > 1:
         dist.barrier()
+
+    def finish() -> Path:
+        if rank == 0:
+            torch.save(trainer, tmp / "trainer.pt")
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        if world > 1:
+            dist.barrier()
+        return final
+
     with _quiet_single_process():
+        if async_save:
+            future = dcp.async_save({"model": msd, "optim": osd}, checkpoint_id=str(tmp),
+                                    process_group=_async_group(), no_dist=world == 1)
+            return PendingSave(future, finish)
         dcp.save({"model": msd, "optim": osd}, checkpoint_id=str(tmp))
-    if rank == 0:
-        torch.save(trainer, tmp / "trainer.pt")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    if world > 1:
-        dist.barrier()
-    return final
+    return finish()
 
 
 def load_train_state(ckpt_dir: str | os.PathLike, model, optimizer, scheduler=None, loader=None) -> dict:

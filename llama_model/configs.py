@@ -54,13 +54,20 @@ class ModelArgs:
         return 2 * self.vocab_size * d + self.n_layers * per_layer + d
 
     def params_json(self) -> dict:
-        """The reference code's params.json (SPEC §3)."""
-        return {
-            "dim": self.dim, "n_layers": self.n_layers, "n_heads": self.n_heads,
-            "n_kv_heads": self.kv_heads, "vocab_size": self.vocab_size, "multiple_of": self.multiple_of,
-            "ffn_dim_multiplier": self.ffn_dim_multiplier, "norm_eps": self.norm_eps,
-            "rope_theta": self.rope_theta, "max_seq_len": self.max_seq_len,
-        }
+        """The reference code's params.json (SPEC §3): exactly the keys its loader accepts. The reference
+        builds `ModelArgs(max_seq_len=..., max_batch_size=..., **params)`, so max_seq_len (and rope_theta,
+        not a Llama 2 field) must stay out; `extra_params` carries them in a side file."""
+        return {k: getattr(self, k) if k != "n_kv_heads" else self.kv_heads for k in PARAMS_JSON_KEYS}
+
+    def extra_params(self) -> dict:
+        """What our loader needs beyond params.json (written to pipeline_params.json next to it)."""
+        return {"max_seq_len": self.max_seq_len, "rope_theta": self.rope_theta}
+
+
+# The keys of the reference params.json (SPEC §3): the fields of Llama 2's ModelArgs other than
+# max_batch_size / max_seq_len, which its loader passes itself.
+PARAMS_JSON_KEYS = ("dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "multiple_of",
+                    "ffn_dim_multiplier", "norm_eps")
 
 
 @dataclass(frozen=True)
@@ -72,10 +79,12 @@ class TrainArgs:
     eps: float = 1e-5
     weight_decay: float = 0.1        # not applied to norms (or embeddings' bias: there are none)
     grad_clip: float = 1.0
-    batch_tokens: int = 4_000_000    # global batch in tokens (4M in every paper profile)
+    batch_tokens: int = 4_194_304    # global batch in tokens: "4M" = 2048 x 2048 (LLaMA-1), 1024 x 4096 (Llama 2)
     seq_len: int = 2048
     total_tokens: int = 1_000_000_000_000
     micro_batch: int = 1             # sequences per device per forward; grad accumulation fills the batch
+    activation_checkpointing: str = "none"   # none | selective | full (`llama-pipeline plan` shows the memory)
+    export_files: int = 1            # consolidated.NN.pth files of an FSDP run's export (Meta's model-parallel split)
     seed: int = 1337
     eval_every: int = 1000
     checkpoint_every: int = 1000
@@ -84,6 +93,18 @@ class TrainArgs:
     def batch_seqs(self) -> int:
         return max(1, self.batch_tokens // self.seq_len)
 
+    def split(self, world: int) -> tuple[int, int]:
+        """(micro-batch, accumulation steps) of one rank when the global batch spreads over `world`
+        data-parallel ranks: micro x accumulation x world = batch_seqs exactly."""
+        if self.batch_seqs % world:
+            raise ValueError(f"global batch of {self.batch_seqs} sequences does not split over {world} ranks; "
+                             f"use a world size that divides it")
+        per_rank = self.batch_seqs // world
+        micro = min(self.micro_batch, per_rank)
+        while per_rank % micro:          # the largest micro-batch <= micro_batch that divides the share
+            micro -= 1
+        return micro, per_rank // micro
+
     @property
     def steps(self) -> int:
         return max(1, self.total_tokens // (self.batch_seqs * self.seq_len))
@@ -91,7 +112,7 @@ class TrainArgs:
 
 @dataclass(frozen=True)
 class DataArgs:
-    token_budget: int = 1_400_000_000_000   # tokens in the mixture (SPEC §1: 1.4T)
+    token_budget: int = 1_400_000_000_000   # tokens in the mixture (SPEC §1: 1.4T; Llama 2: 2.0T)
     val_fraction: float = 0.005             # held-out share of each source's documents
     tokenizer_sample_chars: int = 1_000_000_000  # characters of mixture text the tokenizer is trained on
     minhash_perms: int = 128                # 9 bands x 13 rows + 11 unused ≈ Jaccard 0.8 threshold
@@ -111,6 +132,8 @@ class AlignArgs:
     sft_batch: int = 64
     sft_seq_len: int = 4096
     sft_epochs: int = 2
+    sft_packing: bool = True                 # concatenate dialogues into sft_seq_len rows (SPEC §4)
+    sft_warmup_steps: int = 0                # SPEC §4 gives a cosine schedule and no warm-up (also RS fine-tuning)
     # Reward models (SPEC §5)
     rm_lr: float = 1e-5
     rm_epochs: int = 1
@@ -118,9 +141,16 @@ class AlignArgs:
     rm_warmup_frac: float = 0.03
     rm_min_warmup: int = 5
     rm_margin: str = "small"                 # "small" {3:1, 2:2/3, 1:1/3, 0:0}, "large" {3:3,...}, "none"
+    rm_seq_len: int = 4096                   # prompt + answer tokens the RM reads (the 4096 context)
+    safety_mix: float = 0.1                  # safety RM data: 90% safety pairs, 10% helpfulness pairs
     # Rejection sampling (SPEC §6)
     rs_samples: int = 10                     # K answers per prompt
     rs_temperature: float = 1.2
+    rs_lr: float = 2e-5                      # fine-tuning on the best samples: the SFT recipe (SPEC §4)
+    max_new_tokens: int = 4096               # generation cap (RS, GAtt, PPO, eval): the context; the prompt's
+                                             # length is taken off it when sampling
+    pref_samples: int = 4                    # answers per prompt for the week's model comparisons
+    pref_temperature: float = 1.0
     # PPO (SPEC §6)
     ppo_lr: float = 1e-6
     ppo_batch: int = 512
@@ -128,6 +158,7 @@ class AlignArgs:
     ppo_clip: float = 0.2
     ppo_beta: float = 0.01                   # KL penalty: 0.01 for 7B/13B, 0.005 for 34B/70B
     ppo_iterations: int = 200
+    ppo_temperature: float = 1.0             # rollout sampling
     safety_threshold: float = 0.15           # use the safety RM when its score < 0.15 or the prompt is unsafe
 
 
@@ -151,22 +182,30 @@ class Profile:
         }
 
 
-def _llama1(dim: int, heads: int, layers: int, lr: float, tokens: float) -> tuple[ModelArgs, TrainArgs]:
+# Files of Meta's releases (model-parallel size) by (dim, layers): 7B 1, 13B 2, 33B/34B 4, 65B/70B 8.
+_RELEASE_FILES = {(4096, 32): 1, (5120, 40): 2, (6656, 60): 4, (8192, 48): 4, (8192, 80): 8}
+
+
+def _llama1(dim: int, heads: int, layers: int, lr: float, tokens: float) -> tuple:
     model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, norm_eps=1e-6, max_seq_len=2048)
-    train = TrainArgs(lr=lr, seq_len=2048, total_tokens=int(tokens))
-    return model, train
+    train = TrainArgs(lr=lr, seq_len=2048, batch_tokens=2048 * 2048, total_tokens=int(tokens),
+                      activation_checkpointing="full", export_files=_RELEASE_FILES[dim, layers])
+    return model, train, DataArgs(token_budget=int(1.4e12))
 
 
 def _llama2(dim: int, heads: int, layers: int, lr: float, kv_heads: int | None = None,
-            ffn_dim_multiplier: float | None = None, multiple_of: int = 256) -> tuple[ModelArgs, TrainArgs]:
+            ffn_dim_multiplier: float | None = None, multiple_of: int = 256) -> tuple:
     model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, n_kv_heads=kv_heads, norm_eps=1e-5,
                       max_seq_len=4096, ffn_dim_multiplier=ffn_dim_multiplier, multiple_of=multiple_of)
-    train = TrainArgs(lr=lr, seq_len=4096, total_tokens=int(2.0e12))
-    return model, train
+    train = TrainArgs(lr=lr, seq_len=4096, batch_tokens=1024 * 4096, total_tokens=int(2.0e12),
+                      activation_checkpointing="full", export_files=_RELEASE_FILES[dim, layers])
+    return model, train, DataArgs(token_budget=int(2.0e12))
 
 
-def _paper(name: str, pair: tuple[ModelArgs, TrainArgs], beta: float = 0.01, rm_lr: float = 1e-5) -> Profile:
-    return Profile(name, pair[0], pair[1], align=AlignArgs(ppo_beta=beta, rm_lr=rm_lr), paper=True)
+def _paper(name: str, parts: tuple, beta: float = 0.01, rm_lr: float = 1e-5) -> Profile:
+    model, train, data = parts
+    align = AlignArgs(ppo_beta=beta, rm_lr=rm_lr, max_new_tokens=model.max_seq_len)
+    return Profile(name, model, train, data, align, paper=True)
 
 
 PROFILES: dict[str, Profile] = {
@@ -183,8 +222,12 @@ PROFILES: dict[str, Profile] = {
                  # 25 bands x 5 rows: P(candidate | Jaccard 0.8) = 0.99995; candidates are verified exactly.
                  minhash_perms=128, minhash_bands=25, minhash_ngram=5),
         # RS at temperature 0.5: a dim-64 chat model's samples at 1.2 are mostly noise its RM cannot rank.
-        AlignArgs(sft_lr=2e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, rm_lr=1e-3, rm_batch=32, rm_epochs=3,
-                  rs_samples=4, rs_temperature=0.5, ppo_lr=5e-5, ppo_batch=64, ppo_minibatch=16, ppo_iterations=10),
+        # rs_lr 1/20 of the SFT lr: each tiny version should move only towards its best samples, not away
+        # from what SFT taught (a dim-64 model forgets fast). 24 new tokens: the longest bundled answer is ~15.
+        AlignArgs(sft_lr=2e-3, sft_batch=16, sft_seq_len=256, sft_epochs=2, sft_packing=False, sft_warmup_steps=5,
+                  rm_lr=1e-3,
+                  rm_batch=32, rm_epochs=3, rm_seq_len=256, rs_samples=4, rs_temperature=0.5, rs_lr=1e-4,
+                  max_new_tokens=24, ppo_lr=5e-5, ppo_batch=64, ppo_minibatch=16, ppo_iterations=10),
     ),
     # A workstation or a single GPU.
     "small": Profile(
@@ -194,17 +237,21 @@ PROFILES: dict[str, Profile] = {
         TrainArgs(lr=1e-3, warmup_steps=100, batch_tokens=32 * 256, seq_len=256, total_tokens=2000 * 32 * 256,
                   micro_batch=32, eval_every=200, checkpoint_every=500),
         DataArgs(token_budget=50_000_000, val_fraction=0.01, tokenizer_sample_chars=50_000_000),
-        AlignArgs(sft_lr=2e-4, sft_batch=32, sft_seq_len=512, rm_lr=1e-4, rm_batch=64, rs_samples=8,
-                  ppo_lr=1e-5, ppo_batch=128, ppo_minibatch=32, ppo_iterations=50),
+        AlignArgs(sft_lr=2e-4, sft_batch=32, sft_seq_len=512, sft_warmup_steps=5, rm_lr=1e-4, rm_batch=64,
+                  rm_seq_len=512, rs_samples=8, rs_lr=1e-5, max_new_tokens=64, ppo_lr=1e-5, ppo_batch=128, ppo_minibatch=32,
+                  ppo_iterations=50),
     ),
     # LLaMA-1 (SPEC §3 table; context 2048; RMSNorm eps 1e-6).
     "llama-7b": _paper("llama-7b", _llama1(4096, 32, 32, 3.0e-4, 1.0e12)),
     "llama-13b": _paper("llama-13b", _llama1(5120, 40, 40, 3.0e-4, 1.0e12)),
     "llama-33b": _paper("llama-33b", _llama1(6656, 52, 60, 1.5e-4, 1.4e12), beta=0.005),
     "llama-65b": _paper("llama-65b", _llama1(8192, 64, 80, 1.5e-4, 1.4e12), beta=0.005),
-    # Llama 2 (context 4096; eps 1e-5; 70B: 8 KV heads, FFN multiplier 1.3 rounded to 4096 -> 28672).
+    # Llama 2 (context 4096; eps 1e-5; 2.0T tokens; GQA with 8 KV heads for 34B and 70B; 70B: FFN
+    # multiplier 1.3 rounded to 4096 -> 28672; 34B: the released 48 layers of width 8192, FFN 22016).
     "llama2-7b": _paper("llama2-7b", _llama2(4096, 32, 32, 3.0e-4)),
     "llama2-13b": _paper("llama2-13b", _llama2(5120, 40, 40, 3.0e-4)),
+    "llama2-34b": _paper("llama2-34b", _llama2(8192, 64, 48, 1.5e-4, kv_heads=8, ffn_dim_multiplier=1.0),
+                         beta=0.005),
     "llama2-70b": _paper("llama2-70b", _llama2(8192, 64, 80, 1.5e-4, kv_heads=8, ffn_dim_multiplier=1.3,
                                                multiple_of=4096), beta=0.005, rm_lr=5e-6),
 }

@@ -15,9 +15,9 @@ import math
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from llama_model.chat_format import encode_answer, encode_prompt
 from llama_model.sft import fit
@@ -37,11 +37,12 @@ def margin_table(name: str) -> dict[int, float]:
 
 
 def ranking_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor, ratings: torch.Tensor,
-                 margin: str | dict = "small") -> torch.Tensor:
-    """Mean of -log σ(r_c - r_r - m(rating)) over the batch."""
+                 margin: str | dict = "small", reduction: str = "mean") -> torch.Tensor:
+    """Mean (or sum) of -log σ(r_c - r_r - m(rating)) over the batch."""
     table = margin_table(margin) if isinstance(margin, str) else margin
-    m = torch.tensor([table[int(r)] for r in ratings], dtype=r_chosen.dtype)
-    return -F.logsigmoid(r_chosen - r_rejected - m).mean()
+    m = torch.tensor([table[int(r)] for r in ratings], dtype=r_chosen.dtype, device=r_chosen.device)
+    loss = -F.logsigmoid(r_chosen - r_rejected - m)
+    return loss.sum() if reduction == "sum" else loss.mean()
 
 
 class RewardModel(nn.Module):
@@ -59,7 +60,7 @@ class RewardModel(nn.Module):
         self.head.bias.requires_grad_(False)
 
     @classmethod
-    def from_policy(cls, policy: nn.Module) -> "RewardModel":
+    def from_policy(cls, policy: nn.Module) -> RewardModel:
         """A copy of the chat model's trunk; its LM head stays unused (the scalar head replaces it)."""
         trunk = copy.deepcopy(policy)
         return cls(trunk, trunk.tok_embeddings.embedding_dim)
@@ -74,7 +75,8 @@ class RewardModel(nn.Module):
     def score(self, seqs: list[list[int]], batch: int = 128) -> torch.Tensor:
         """Scores of token sequences (prompt + answer), no grad."""
         self.eval()
-        out = [self(*_pad(seqs[i:i + batch])) for i in range(0, len(seqs), batch)]
+        device = self.head.weight.device
+        out = [self(*(t.to(device) for t in _pad(seqs[i:i + batch]))).float().cpu() for i in range(0, len(seqs), batch)]
         return torch.cat(out) if out else torch.zeros(0)
 
 
@@ -86,8 +88,17 @@ def _pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, torch.tensor([len(s) for s in seqs])
 
 
-def encode_pair(tok, pair: dict, max_len: int = 256) -> tuple[list[int], list[int]]:
-    """(prompt + chosen, prompt + rejected) token ids; long prompts keep their end."""
+def _rm_len(max_len: int | None) -> int:
+    """max_len, else the active profile's AlignArgs.rm_seq_len (4096 in the paper profiles)."""
+    if max_len is not None:
+        return max_len
+    from llama_model.configs import get_profile
+    return get_profile().align.rm_seq_len
+
+
+def encode_pair(tok, pair: dict, max_len: int | None = None) -> tuple[list[int], list[int]]:
+    """(prompt + chosen, prompt + rejected) token ids, at most max_len each; long prompts keep their end."""
+    max_len = _rm_len(max_len)
     p = encode_prompt(tok, pair["prompt"], pair.get("system"))
     c, r = encode_answer(tok, pair["chosen"]), encode_answer(tok, pair["rejected"])
     keep = max_len - max(len(c), len(r))
@@ -97,7 +108,7 @@ def encode_pair(tok, pair: dict, max_len: int = 256) -> tuple[list[int], list[in
 
 def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epochs: int = 1,
              margin: str = "small", warmup_frac: float = 0.03, min_warmup: int = 5, weight_decay: float = 0.1,
-             seed: int = 0, max_len: int = 256, log=None) -> list[float]:
+             seed: int = 0, max_len: int | None = None, log=None) -> list[float]:
     """Train in place with the margin ranking loss; cosine to 10%, warm-up 3% of steps (at least 5)."""
     if not pairs:
         raise ValueError("no preference pairs to train the reward model on")
@@ -106,10 +117,13 @@ def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epo
     total = math.ceil(len(pairs) / batch) * epochs
     warmup = min(total // 2, max(min_warmup, int(warmup_frac * total)))
 
-    def loss_of(idx: list[int]) -> torch.Tensor:
+    device = next(rm.parameters()).device
+
+    def loss_of(idx: list[int]) -> tuple[torch.Tensor, float]:
         ids, lengths = _pad([enc[i][0] for i in idx] + [enc[i][1] for i in idx])
-        scores = rm(ids, lengths)
-        return ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin)
+        scores = rm(ids.to(device), lengths.to(device))
+        return ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin,
+                            reduction="sum"), float(len(idx))
 
     losses = fit(rm, len(pairs), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip=1.0)
     if log:
@@ -118,7 +132,7 @@ def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epo
 
 
 @torch.no_grad()
-def accuracy_by_rating(rm: RewardModel, tok, pairs: list[dict], max_len: int = 256) -> dict:
+def accuracy_by_rating(rm: RewardModel, tok, pairs: list[dict], max_len: int | None = None) -> dict:
     """Share of pairs with r_c > r_r, per rating (3 = significantly better ... 0 = negligibly) and overall."""
     enc = [encode_pair(tok, p, max_len) for p in pairs]
     rc = rm.score([e[0] for e in enc])

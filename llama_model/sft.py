@@ -2,7 +2,13 @@
 
 The training loop here (padding, masked next-token loss, AdamW with a cosine schedule) is also what
 rejection-sampling fine-tuning and Ghost Attention use: they only change which dialogues go in and which
-answers carry loss.
+answers carry loss. With `pack_examples` (the paper profiles' sft_packing) dialogues are concatenated into
+rows of sft_seq_len tokens: each dialogue starts with <s> and every answer ends with </s>, which separate
+them; the mask keeps the loss on answer tokens only.
+
+`fit` is data parallel when a process group is up (torchrun, llama_model/rlhf/job.py): each rank takes every
+world-th item of a batch, its loss is its share of the batch's *sum* divided by the global count, and the
+summed gradients are the 1-process gradients, so 1, 2 or 4 ranks train the same model.
 
     model, args = load_meta("data/base_model")
     examples = sft_examples(tok, align_data.sft_dialogues(3000), max_len=256)
@@ -12,12 +18,13 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from llama_model.chat_format import encode_dialogue
+from llama_model.parallel import all_reduce_sum, grads_all_reduce, local_part, rank_world
 
 Example = tuple[list[int], list[int]]      # token ids, loss mask (1 on answer tokens)
 
@@ -31,6 +38,22 @@ def sft_examples(tok, dialogues: list[dict], max_len: int, train_turns: str = "a
         if sum(mask[1:]):
             out.append((ids, mask))
     return out
+
+
+def pack_examples(examples: list[Example], seq_len: int) -> list[Example]:
+    """Concatenate examples, in order, into rows of at most seq_len tokens; an example that does not fit in
+    the current row starts the next one (no example is split: an answer never loses its prompt)."""
+    rows: list[Example] = []
+    ids: list[int] = []
+    mask: list[int] = []
+    for x, m in examples:
+        if ids and len(ids) + len(x) > seq_len:
+            rows.append((ids, mask))
+            ids, mask = [], []
+        ids, mask = ids + list(x), mask + list(m)
+    if ids:
+        rows.append((ids, mask))
+    return rows
 
 
 def pad_batch(examples: list[Example], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,14 +102,21 @@ def make_optimizer(params, lr: float, weight_decay: float = 0.1) -> torch.optim.
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95), eps=1e-5)
 
 
-def fit(model, n_items: int, loss_of: Callable[[list[int]], torch.Tensor], lr: float, batch: int, epochs: int,
+LossOf = Callable[[list[int]], tuple[torch.Tensor, float]]
+
+
+def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int,
         weight_decay: float = 0.1, seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
         log: Callable[[str], None] | None = None) -> list[float]:
     """The loop SFT and the reward models share: each epoch a seeded shuffle of the item indices cut into
-    batches; `loss_of(indices)` gives a batch's loss; AdamW with a cosine LR after `warmup` steps and
-    gradient clipping. Trains `model` in place and returns the loss of every step."""
+    batches; `loss_of(indices)` gives (sum of the per-unit losses, number of units) of a batch part; AdamW
+    with a cosine LR after `warmup` steps and gradient clipping. Data parallel over the process group, if any.
+    Trains `model` in place and returns the (global) loss of every step."""
     rng = random.Random(seed)
-    opt = make_optimizer(model.parameters(), lr, weight_decay)
+    rank, world = rank_world()
+    params = [p for p in model.parameters() if p.requires_grad]
+    device = params[0].device
+    opt = make_optimizer(params, lr, weight_decay)
     steps_per_epoch = math.ceil(n_items / batch)
     total = steps_per_epoch * epochs
     losses: list[float] = []
@@ -98,12 +128,19 @@ def fit(model, n_items: int, loss_of: Callable[[list[int]], torch.Tensor], lr: f
         for s in range(steps_per_epoch):
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(step, total, lr, warmup)
-            loss = loss_of(order[s * batch:(s + 1) * batch])
+            mine = local_part(order[s * batch:(s + 1) * batch], rank, world)
+            part, count = loss_of(mine) if mine else (None, 0.0)
+            n = all_reduce_sum(torch.tensor(float(count), device=device)).clamp(min=1.0)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            if part is not None:
+                loss = part / n
+                loss.backward()
+            else:
+                loss = torch.zeros((), device=device)
+            grads_all_reduce(params)
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
             opt.step()
-            losses.append(loss.item())
+            losses.append(float(all_reduce_sum(loss.detach().clone())))
             step += 1
         if log:
             k = steps_per_epoch
@@ -119,9 +156,14 @@ def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int
     if not examples:
         raise ValueError("no training examples (every dialogue was empty or cut away)")
 
-    def loss_of(idx: list[int]) -> torch.Tensor:
+    device = next(model.parameters()).device
+
+    def loss_of(idx: list[int]) -> tuple[torch.Tensor, float]:
         ids, mask = pad_batch([examples[i] for i in idx])
-        # masked_lm_loss, computed fused with the output projection (the [B, T, vocab] logits are never stored)
-        return model(ids[:, :-1], targets=answer_targets(ids, mask))
+        ids, mask = ids.to(device), mask.to(device)
+        n = float(mask[:, 1:].sum())
+        # masked_lm_loss (times its token count: the sum), fused with the output projection: the
+        # [B, T, vocab] logits are never stored
+        return model(ids[:, :-1], targets=answer_targets(ids, mask)) * n, n
 
     return fit(model, len(examples), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip, log)

@@ -35,10 +35,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from llama_model.checkpoint import (full_state_dict, latest_checkpoint, load_train_state, save_meta,
+from llama_model.checkpoint import (PendingSave, full_state_dict, latest_checkpoint, load_train_state, save_meta,
                                     save_train_state)
 from llama_model.configs import ModelArgs, TrainArgs, get_profile
-from llama_model.model import Transformer, enable_activation_checkpointing
+from llama_model.export import export_from_dcp
+from llama_model.parallel import build_model, init_distributed, parallel_mode, peak_flops
+from llama_model.train_log import (MetricsLog, loss_decrease, pipes_metadata, plot_loss_curve,  # noqa: F401
+                                   read_metrics, summarize)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class RunConfig:
     peak_tflops: float | None = None          # per-device peak for MFU; default by device (see peak_flops)
     eval_batches: int = 8                     # validation batches per source at each evaluation
     keep_checkpoints: int = 2
+    async_checkpoint: bool = False            # write checkpoints in the background (the final one is synchronous)
     model_overrides: dict = field(default_factory=dict)
     train_overrides: dict = field(default_factory=dict)
 
@@ -151,68 +155,6 @@ def build_optimizer(model: torch.nn.Module, targs: TrainArgs, fused: bool = True
     return torch.optim.AdamW(groups, lr=targs.lr, betas=tuple(targs.betas), eps=targs.eps, fused=fused)
 
 
-def peak_flops(device: torch.device, override_tflops: float | None = None) -> float:
-    """Per-device dense peak FLOP/s for MFU: bf16 tensor-core peak on known GPUs; on CPU the fp32 FMA
-    peak per thread at an assumed 3 GHz: 192 GFLOP/s with AVX-512 (two 16-wide FMA units), 96 with
-    AVX2, 24 otherwise. Override with --peak-tflops / $LLAMA_PEAK_TFLOPS."""
-    override_tflops = override_tflops or (float(os.environ["LLAMA_PEAK_TFLOPS"])
-                                          if os.environ.get("LLAMA_PEAK_TFLOPS") else None)
-    if override_tflops:
-        return override_tflops * 1e12
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        for key, tflops in (("H200", 989), ("H100", 989), ("A100", 312), ("L40", 181), ("A10", 125), ("4090", 165)):
-            if key in name:
-                return tflops * 1e12
-        return 312e12
-    return _cpu_flops_per_thread() * torch.get_num_threads()
-
-
-def _cpu_flops_per_thread() -> float:
-    # The vector width torch's CPU kernels run with on this machine: AVX512, AVX2 or less.
-    return {"AVX512": 192e9, "AVX2": 96e9}.get(torch.backends.cpu.get_cpu_capability(), 24e9)
-
-
-# --- distributed setup -----------------------------------------------------------------------------
-
-def init_distributed(device_kind: str) -> tuple[int, int, torch.device]:
-    """(rank, world_size, device) from torchrun's environment; a process group when world_size > 1."""
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    use_cuda = device_kind == "cuda" or (device_kind == "auto" and torch.cuda.is_available())
-    device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
-    if use_cuda:
-        torch.cuda.set_device(device)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world)
-    return rank, world, device
-
-
-def parallel_mode(cfg: RunConfig, world: int, device: torch.device) -> str:
-    if world == 1:
-        return "none"
-    return cfg.parallel if cfg.parallel != "auto" else ("fsdp" if device.type == "cuda" else "ddp")
-
-
-def parallelize(model: Transformer, cfg: RunConfig, world: int, device: torch.device) -> torch.nn.Module:
-    """Activation checkpointing, compile, then FSDP2 or DDP, applied from outside (names unchanged)."""
-    if cfg.activation_checkpointing:
-        enable_activation_checkpointing(model, cfg.activation_checkpointing)
-    if cfg.compile:
-        for layer in model.layers:
-            layer.compile()
-    if world == 1:
-        return model
-    if parallel_mode(cfg, world, device) == "fsdp":
-        from torch.distributed.fsdp import fully_shard
-        for layer in model.layers:
-            fully_shard(layer)
-        fully_shard(model)
-        return model
-    from torch.nn.parallel import DistributedDataParallel as DDP
-    return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-
 def _apply_overrides(obj, overrides: dict):
     fields = {f.name: f for f in dataclasses.fields(obj)}
     typed = {}
@@ -241,32 +183,6 @@ def _parse_value(text: str, current):
 
 
 # --- the loop ---------------------------------------------------------------------------------------
-
-class MetricsLog:
-    """Rank 0 appends one JSON object per line; on resume, lines past the resumed step are dropped."""
-
-    def __init__(self, path: Path, resume_step: int, enabled: bool):
-        self.path, self.enabled = path, enabled
-        if not enabled:
-            return
-        kept = []
-        if resume_step > 0 and path.exists():
-            kept = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= resume_step]
-        elif path.exists():
-            path.unlink()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(ln + "\n" for ln in kept))
-        self.f = path.open("a")
-
-    def write(self, record: dict) -> None:
-        if self.enabled:
-            self.f.write(json.dumps(record) + "\n")
-            self.f.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.f.close()
-
 
 def _open_pipes(rank: int):
     """The Dagster Pipes context when launched by Dagster (rank 0 only), else None."""
@@ -300,29 +216,18 @@ def train(cfg: RunConfig) -> dict:
     targs = _apply_overrides(profile.train, cfg.train_overrides)
     total_steps = cfg.steps or targs.steps
     batch_seqs = targs.batch_seqs
-    if batch_seqs % world:
-        raise ValueError(f"global batch of {batch_seqs} sequences does not split over {world} ranks")
-    micro = min(targs.micro_batch, batch_seqs // world)
-    if (batch_seqs // world) % micro:
-        raise ValueError(f"{batch_seqs // world} sequences per rank is not a multiple of micro_batch {micro}")
-    accum = batch_seqs // world // micro
+    micro, accum = targs.split(world)          # micro x accum x world == batch_seqs
     out = Path(cfg.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
-    # Same seed on every rank: the CPU-initialized weights are identical everywhere (and to a 1-process run).
     torch.manual_seed(targs.seed)
-    fsdp = parallel_mode(cfg, world, device) == "fsdp"
-    if fsdp and device.type == "cuda":     # big models: allocate only this rank's shards
-        with torch.device("meta"):
-            model = Transformer(margs)
-        raw = model
-        model = parallelize(model, cfg, world, device)
-        model.to_empty(device=device)
-        raw.init_weights()
-    else:
-        raw = Transformer(margs).to(device)
-        model = parallelize(raw, cfg, world, device)
+    mode = parallel_mode(cfg.parallel, world, device)
+    fsdp = mode == "fsdp"
+    # Meta device, then only this rank's shard allocated; per-parameter seeded init, so the weights are the
+    # same whatever the world size and parallelism (llama_model/parallel.py).
+    ac = cfg.activation_checkpointing or targs.activation_checkpointing
+    model, raw = build_model(margs, targs.seed, world, device, mode, ac, cfg.compile)
     n_params = margs.num_params()
     optimizer = build_optimizer(model, targs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(targs, total_steps))
@@ -344,7 +249,7 @@ def train(cfg: RunConfig) -> dict:
         if pipes is not None:
             pipes.log.info(f"training {n_params:,} parameters for {total_steps} steps "
                            f"({world} x {accum} x {micro} x {targs.seq_len} tokens/step) from step {start_step}")
-        step, ran, t_start, rates, last_val = start_step, 0, time.perf_counter(), [], {}
+        step, ran, t_start, rates, last_val, pending = start_step, 0, time.perf_counter(), [], {}, None
         while step < total_steps and (cfg.stop_after is None or ran < cfg.stop_after):
             t0 = time.perf_counter()
             model.train()
@@ -391,22 +296,32 @@ def train(cfg: RunConfig) -> dict:
                 pipes.log.info(f"step {step}/{total_steps} loss {loss_value:.4f} lr {lr:.2e} "
                                f"grad_norm {float(grad_norm):.3f} tokens/s {tps:,.0f}")
             if step % targs.checkpoint_every == 0 or step == total_steps:
-                save_train_state(out / "checkpoints" / f"step_{step:08d}", model, optimizer, scheduler,
-                                 loader, step)
-                if rank == 0:
+                if pending is not None:                   # the previous background save must be complete
+                    pending.wait()
+                saved = save_train_state(out / "checkpoints" / f"step_{step:08d}", model, optimizer, scheduler,
+                                         loader, step, async_save=cfg.async_checkpoint and step < total_steps)
+                pending = saved if isinstance(saved, PendingSave) else None
+                if rank == 0 and pending is None:
                     _prune_checkpoints(out, cfg.keep_checkpoints)
+        if pending is not None:
+            pending.wait()
         log.close()
 
         summary = {}
         if step >= total_steps:
-            sd = full_state_dict(model)               # collective under FSDP: every rank calls it
+            if fsdp:      # from the final DCP checkpoint, tensor by tensor: no full model on any device
+                if rank == 0:
+                    export_from_dcp(out / "checkpoints" / f"step_{step:08d}", out, margs, targs.export_files)
+            else:
+                sd = full_state_dict(model)
+                if rank == 0:
+                    save_meta(raw, margs, out, state_dict=sd)
             if rank == 0:
-                save_meta(raw, margs, out, state_dict=sd)
-                summary = _summary(out / "metrics.jsonl", n_params, world, time.perf_counter() - t_start, rates)
+                summary = summarize(out / "metrics.jsonl", n_params, world, time.perf_counter() - t_start, rates)
                 (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
                 if pipes is not None:
                     pipes.log.info(f"done: final loss {summary['final_loss']:.4f}")
-                    pipes.report_asset_materialization(metadata=_pipes_metadata(summary))
+                    pipes.report_asset_materialization(metadata=pipes_metadata(summary))
     if world > 1:
         dist.barrier()
     return summary
@@ -416,66 +331,6 @@ def _prune_checkpoints(out: Path, keep: int) -> None:
     steps = sorted((out / "checkpoints").glob("step_*"))
     for old in steps[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _summary(metrics_path: Path, n_params: int, world: int, seconds: float, rates: list[float]) -> dict:
-    rows = [json.loads(ln) for ln in metrics_path.read_text().splitlines() if ln]
-    last = rows[-1]
-    val = next((r["val"] for r in reversed(rows) if r.get("val")), {})
-    tps = float(np.median(rates)) if rates else last["tokens_per_s"]
-    return {
-        "steps": last["step"], "final_loss": last["loss"], "first_loss": rows[0]["loss"],
-        "tokens_seen": last["tokens"], "tokens_per_s": tps, "mfu": last["mfu"] * tps / last["tokens_per_s"],
-        "parameters": n_params, "world_size": world, "seconds_this_run": seconds,
-        "val": {s: {"loss": v["loss"], "ppl": v["ppl"]} for s, v in val.items()},
-    }
-
-
-def _pipes_metadata(summary: dict) -> dict:
-    md = {k: summary[k] for k in ("final_loss", "first_loss", "tokens_seen", "tokens_per_s", "mfu", "steps",
-                                  "parameters")}
-    for source, v in summary["val"].items():
-        md[f"val_ppl/{source}"] = v["ppl"]
-    return md
-
-
-# --- reading a run back (used by the base_model asset and its check) ---------------------------------
-
-def read_metrics(metrics_path: str | os.PathLike) -> list[dict]:
-    return [json.loads(ln) for ln in Path(metrics_path).read_text().splitlines() if ln.strip()]
-
-
-def loss_decrease(rows: list[dict], frac: float = 0.1) -> dict:
-    """Mean loss of the first and last `frac` of the steps; passed when the last is clearly lower."""
-    losses = [r["loss"] for r in rows]
-    if len(losses) < 2:
-        return {"passed": False, "first": None, "last": None, "steps": len(losses)}
-    k = max(1, int(len(losses) * frac))
-    first, last = float(np.mean(losses[:k])), float(np.mean(losses[-k:]))
-    return {"passed": bool(last < first - 0.05 * abs(first)), "first": first, "last": last, "steps": len(losses)}
-
-
-def plot_loss_curve(rows: list[dict], png_path: str | os.PathLike) -> Path:
-    """Training loss per step, with validation loss per source where evaluated, as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=90)
-    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label="train", lw=1.2)
-    evals = [r for r in rows if r.get("val")]
-    for source in (evals[-1]["val"] if evals else {}):
-        pts = [(r["step"], r["val"][source]["loss"]) for r in evals if source in r["val"]]
-        ax.plot(*zip(*pts), marker="o", ms=3, lw=0.8, ls="--" if source != "all" else "-", label=f"val {source}")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    out = Path(png_path)
-    fig.savefig(out, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return out
 
 
 # --- command line -----------------------------------------------------------------------------------
@@ -492,9 +347,11 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--parallel", default="auto", choices=["auto", "ddp", "fsdp"])
-    p.add_argument("--ac", default=None, choices=["full", "selective"], help="activation checkpointing")
+    p.add_argument("--ac", default=None, choices=["none", "full", "selective"],
+                   help="activation checkpointing (default: the profile's train.activation_checkpointing)")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--peak-tflops", type=float)
+    p.add_argument("--async-checkpoint", action="store_true", help="write checkpoints in the background")
     p.add_argument("--eval-batches", type=int, default=8)
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--set", action="append", default=[], metavar="model.FIELD=V|train.FIELD=V",
@@ -512,7 +369,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     return RunConfig(profile=a.profile, out=a.out, shards=None if a.synthetic else a.shards, steps=a.steps,
                      stop_after=a.stop_after, resume=not a.no_resume, device=a.device, parallel=a.parallel,
                      activation_checkpointing=a.ac, compile=a.compile, peak_tflops=a.peak_tflops,
-                     eval_batches=a.eval_batches, model_overrides=overrides["model"],
+                     eval_batches=a.eval_batches, async_checkpoint=a.async_checkpoint,
+                     model_overrides=overrides["model"],
                      train_overrides=overrides["train"])
 
 

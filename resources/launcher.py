@@ -4,30 +4,54 @@
     launcher = TrainingLauncher(mode="k8s", image="registry/llama-pipeline:1", gpus_per_node=8)
     launcher = TrainingLauncher(mode="slurm", nnodes=16, gpus_per_node=8, partition="gpu", shared_dir="/shared/pipes")
     invocation = launcher.launch(context, ["--profile", "tiny", "--shards", ..., "--out", ...])
+    launcher.launch(context, ["sft", "--align-json", ..., "--args-json", ...], module="llama_model.rlhf.job")
 
-Every mode runs the same entry point, `python -m llama_model.train ARGS` (under `torchrun` when there is more
-than one process); rank 0 talks to Dagster through `dagster_pipes`, so logs stream into the run and the
-final metrics come back as the asset's materialization metadata.
+Every mode runs an entry point module (`llama_model.train` for pretraining, `llama_model.rlhf.job` for the
+alignment stages) under `torchrun` when there is more than one process; rank 0 talks to Dagster through
+`dagster_pipes`, so logs stream into the run and results come back to the asset.
 - subprocess: `dg.PipesSubprocessClient` on this machine (`torchrun --standalone --nproc-per-node N`).
-- k8s: one pod from `image` with N GPUs through `dagster_k8s.PipesK8sClient` (an optional dependency:
-  `pip install dagster-k8s`); multi-node jobs belong to a PyTorchJob operator, not this resource.
+- k8s, one node: one pod from `image` with N GPUs through `dagster_k8s.PipesK8sClient` (optional
+  dependency: `pip install dagster-k8s`).
+- k8s, nnodes > 1: an indexed Job of nnodes pods plus a headless Service (resources/k8s_job.py), pod i is
+  torchrun's node i, rendezvous on pod 0; submitted with kubectl from this machine, Pipes context and
+  messages through files in `shared_dir`, which must be on the volume claim the pods mount (same path).
 - slurm: `srun` over `nnodes` nodes, one torchrun per node, rendezvous on the first node; launched from the
   login node with PipesSubprocessClient, context and messages through files in `shared_dir` (a
   filesystem the compute nodes see).
+`stages`: "local" runs the alignment stages inside the Dagster process (the tiny demo's default, fastest on
+a laptop); "launcher" sends them through this launcher like pretraining. `from_env` reads every field
+from LLAMA_* variables (see ENV); Dagster run config can set any field too
+(`resources: {launcher: {config: {mode: slurm, nnodes: 16, ...}}}`).
 """
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import sys
 from pathlib import Path
 
 import dagster as dg
 
+from resources.k8s_job import indexed_job_manifest
+
+TRAIN_MODULE = "llama_model.train"
+STAGE_MODULE = "llama_model.rlhf.job"
+
+# Environment variable -> field. Numbers are parsed as int; everything else is a string.
+ENV = {"LLAMA_LAUNCHER": "mode", "LLAMA_NPROC": "nproc_per_node", "LLAMA_NNODES": "nnodes",
+       "LLAMA_GPUS_PER_NODE": "gpus_per_node", "LLAMA_CPUS_PER_NODE": "cpus_per_node", "LLAMA_PYTHON": "python",
+       "LLAMA_K8S_IMAGE": "image", "LLAMA_K8S_NAMESPACE": "namespace", "LLAMA_K8S_SERVICE_ACCOUNT": "service_account",
+       "LLAMA_K8S_VOLUME_CLAIM": "volume_claim", "LLAMA_K8S_DATA_MOUNT": "data_mount",
+       "LLAMA_SLURM_PARTITION": "partition", "LLAMA_SLURM_ACCOUNT": "account", "LLAMA_SLURM_TIME": "time_limit",
+       "LLAMA_SHARED_DIR": "shared_dir", "LLAMA_RDZV_PORT": "rdzv_port", "LLAMA_STAGES": "stages"}
+
 
 class TrainingLauncher(dg.ConfigurableResource):
     mode: str = "subprocess"                 # subprocess | k8s | slurm
+    stages: str = "local"                    # alignment stages: local (in the Dagster process) | launcher
     nproc_per_node: int = 1                  # processes (GPUs) per node; 1 = plain python, no torchrun
-    nnodes: int = 1                          # slurm only
+    nnodes: int = 1                          # slurm, k8s (indexed Job when > 1)
     gpus_per_node: int = 0                   # k8s / slurm resource request
     cpus_per_node: int = 0                   # k8s / slurm; 0 = leave to the scheduler
     python: str = ""                         # interpreter; default: the one running Dagster
@@ -45,20 +69,39 @@ class TrainingLauncher(dg.ConfigurableResource):
     shared_dir: str = ""                     # Pipes context/messages files visible from the compute nodes
     rdzv_port: int = 29500
 
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> TrainingLauncher:
+        """A launcher configured from LLAMA_* variables (ENV); unset ones keep the defaults."""
+        environ = os.environ if environ is None else environ
+        ints = {"nproc_per_node", "nnodes", "gpus_per_node", "cpus_per_node", "rdzv_port"}
+        kw = {}
+        for var, name in ENV.items():
+            value = environ.get(var)
+            if value:
+                try:
+                    kw[name] = int(value) if name in ints else value
+                except ValueError:
+                    raise ValueError(f"${var}={value!r}: expected an integer") from None
+        return cls(**kw)
+
+    @property
+    def world_size(self) -> int:
+        return max(1, self.nnodes) * max(1, self.nproc_per_node)
+
     # --- commands ----------------------------------------------------------------------------------
 
     def _python(self) -> str:
         return self.python or sys.executable
 
-    def train_command(self, train_args: list[str]) -> list[str]:
+    def train_command(self, train_args: list[str], module: str = TRAIN_MODULE) -> list[str]:
         """The command of one node: plain python for one process, else torchrun --standalone."""
         args = [str(a) for a in train_args]
         if self.nproc_per_node <= 1:
-            return [self._python(), "-m", "llama_model.train", *args]
+            return [self._python(), "-m", module, *args]
         return [self._python(), "-m", "torch.distributed.run", "--standalone",
-                "--nproc-per-node", str(self.nproc_per_node), "-m", "llama_model.train", *args]
+                "--nproc-per-node", str(self.nproc_per_node), "-m", module, *args]
 
-    def srun_command(self, train_args: list[str]) -> list[str]:
+    def srun_command(self, train_args: list[str], module: str = TRAIN_MODULE) -> list[str]:
         """srun on nnodes nodes, one torchrun per node; rank-0 host found from the allocation's node list."""
         if self.mode != "slurm":
             raise ValueError("srun_command is for mode='slurm'")
@@ -76,10 +119,20 @@ class TrainingLauncher(dg.ConfigurableResource):
             "--nnodes", str(self.nnodes), "--nproc-per-node", str(max(1, self.nproc_per_node)),
             "--rdzv-backend", "c10d", "--rdzv-id", '"$SLURM_JOB_ID"',
             "--rdzv-endpoint", f'"$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1):{self.rdzv_port}"',
-            "-m", "llama_model.train", *(shlex.quote(str(a)) for a in train_args)])
+            "-m", module, *(shlex.quote(str(a)) for a in train_args)])
         return [*srun, "bash", "-c", script]
 
-    def k8s_run_kwargs(self, train_args: list[str]) -> dict:
+    def k8s_job_manifest(self, train_args: list[str], name: str, module: str = TRAIN_MODULE,
+                         env: dict[str, str] | None = None) -> list[dict]:
+        """The multi-node Kubernetes objects (headless Service + indexed Job) for nnodes pods."""
+        return indexed_job_manifest(
+            name=name, namespace=self.namespace, image=self.image, nnodes=self.nnodes,
+            nproc_per_node=max(1, self.nproc_per_node), gpus_per_node=self.gpus_per_node,
+            cpus_per_node=self.cpus_per_node, module=module, args=[str(a) for a in train_args],
+            env=dict(self.env) | (env or {}), service_account=self.service_account,
+            volume_claim=self.volume_claim, data_mount=self.data_mount, port=self.rdzv_port)
+
+    def k8s_run_kwargs(self, train_args: list[str], module: str = TRAIN_MODULE) -> dict:
         """Keyword arguments of PipesK8sClient.run (minus context): image, command, pod spec."""
         resources: dict = {}
         if self.gpus_per_node:
@@ -98,7 +151,7 @@ class TrainingLauncher(dg.ConfigurableResource):
         spec.setdefault("volumes", []).append({"name": "dshm", "empty_dir": {"medium": "Memory"}})
         container.setdefault("volume_mounts", []).append({"name": "dshm", "mount_path": "/dev/shm"})
         spec["containers"] = [container]
-        command = self.train_command(train_args)
+        command = self.train_command(train_args, module)
         command[0] = "python"                   # the image's interpreter, not this machine's
         return {"image": self.image, "command": command, "namespace": self.namespace,
                 "env": dict(self.env), "base_pod_spec": spec,
@@ -106,26 +159,44 @@ class TrainingLauncher(dg.ConfigurableResource):
 
     # --- launching ---------------------------------------------------------------------------------
 
-    def launch(self, context, train_args: list[str], extras: dict | None = None) -> dg.PipesClientCompletedInvocation:
-        """Run training for `context` (an asset context) and wait; Pipes messages flow back into the run."""
+    def _file_client(self, context) -> dg.PipesSubprocessClient:
+        """Pipes through files in shared_dir (Slurm nodes, multi-node pods): they cannot see our pipes."""
+        if not self.shared_dir:
+            raise ValueError(f"mode={self.mode!r} with several nodes needs shared_dir: a folder both this "
+                             "machine and the nodes see")
+        shared = Path(self.shared_dir)
+        shared.mkdir(parents=True, exist_ok=True)
+        run_id = context.run.run_id
+        return dg.PipesSubprocessClient(
+            env=dict(self.env),
+            context_injector=dg.PipesFileContextInjector(str(shared / f"{run_id}-context.json")),
+            message_reader=dg.PipesFileMessageReader(str(shared / f"{run_id}-messages.jsonl")))
+
+    def launch(self, context, train_args: list[str], extras: dict | None = None,
+               module: str = TRAIN_MODULE) -> dg.PipesClientCompletedInvocation:
+        """Run `module` for `context` (an asset context) and wait; Pipes messages flow back into the run."""
         if self.mode == "subprocess":
             client = dg.PipesSubprocessClient(env=dict(self.env))
-            return client.run(context=context, command=self.train_command(train_args), extras=extras)
+            return client.run(context=context, command=self.train_command(train_args, module), extras=extras)
+        if self.mode == "k8s" and self.nnodes > 1:
+            if not self.shared_dir:
+                raise ValueError("mode='k8s' with several nodes needs shared_dir: a folder both this "
+                                 "machine and the nodes see")
+            name = f"llama-{context.run.run_id[:8]}-{context.asset_key.path[-1].replace('_', '-')}"[:52]
+            manifest = Path(self.shared_dir) / f"{name}.json"
+            manifest.parent.mkdir(parents=True, exist_ok=True)
+            manifest.write_text(json.dumps(self.k8s_job_manifest(train_args, name, module), indent=2))
+            command = [sys.executable, "-m", "resources.k8s_job", "submit", str(manifest)]
+            return self._file_client(context).run(context=context, command=command, extras=extras)
         if self.mode == "k8s":
             try:
                 from dagster_k8s import PipesK8sClient
             except ImportError as e:
                 raise RuntimeError("mode='k8s' needs dagster-k8s: pip install dagster-k8s") from e
-            return PipesK8sClient().run(context=context, extras=extras, **self.k8s_run_kwargs(train_args))
+            return PipesK8sClient().run(context=context, extras=extras, **self.k8s_run_kwargs(train_args, module))
         if self.mode == "slurm":
             if not self.shared_dir:
                 raise ValueError("mode='slurm' needs shared_dir: a folder both this machine and the nodes see")
-            shared = Path(self.shared_dir)
-            shared.mkdir(parents=True, exist_ok=True)
-            run_id = context.run.run_id
-            client = dg.PipesSubprocessClient(
-                env=dict(self.env),
-                context_injector=dg.PipesFileContextInjector(str(shared / f"{run_id}-context.json")),
-                message_reader=dg.PipesFileMessageReader(str(shared / f"{run_id}-messages.jsonl")))
-            return client.run(context=context, command=self.srun_command(train_args), extras=extras)
+            return self._file_client(context).run(context=context, command=self.srun_command(train_args, module),
+                                                  extras=extras)
         raise ValueError(f"TrainingLauncher.mode must be subprocess, k8s or slurm, not {self.mode!r}")

@@ -1,6 +1,8 @@
 """TrainingLauncher: the commands and pod spec each mode builds (no cluster needed)."""
+import json
 import shlex
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +64,56 @@ def test_build_resources_has_the_launcher(monkeypatch):
     monkeypatch.setenv("LLAMA_NPROC", "2")
     launcher = build_resources()["launcher"]
     assert isinstance(launcher, TrainingLauncher) and launcher.mode == "subprocess" and launcher.nproc_per_node == 2
+
+
+# --- configured from the environment; golden specs at 16 nodes x 8 GPUs ------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden"
+ARGS_70B = ["--profile", "llama2-70b", "--shards", "/data/token_shards", "--out", "/data/runs/base_model/abc"]
+SLURM_ENV = {"LLAMA_LAUNCHER": "slurm", "LLAMA_NNODES": "16", "LLAMA_NPROC": "8", "LLAMA_GPUS_PER_NODE": "8",
+             "LLAMA_CPUS_PER_NODE": "96", "LLAMA_SLURM_PARTITION": "gpu", "LLAMA_SLURM_ACCOUNT": "llm",
+             "LLAMA_SLURM_TIME": "72:00:00", "LLAMA_PYTHON": "/opt/venv/bin/python", "LLAMA_SHARED_DIR": "/shared/pipes"}
+K8S_ENV = {"LLAMA_LAUNCHER": "k8s", "LLAMA_NNODES": "16", "LLAMA_NPROC": "8", "LLAMA_GPUS_PER_NODE": "8",
+           "LLAMA_CPUS_PER_NODE": "96", "LLAMA_K8S_IMAGE": "registry.example/llama-pipeline:1",
+           "LLAMA_K8S_NAMESPACE": "ml", "LLAMA_K8S_SERVICE_ACCOUNT": "trainer", "LLAMA_K8S_VOLUME_CLAIM": "llama-data",
+           "LLAMA_SHARED_DIR": "/data/pipes"}
+
+
+def test_launcher_fields_come_from_the_environment():
+    launcher = TrainingLauncher.from_env(SLURM_ENV | {"LLAMA_STAGES": "launcher"})
+    assert (launcher.mode, launcher.nnodes, launcher.nproc_per_node, launcher.gpus_per_node) == ("slurm", 16, 8, 8)
+    assert launcher.partition == "gpu" and launcher.shared_dir == "/shared/pipes" and launcher.stages == "launcher"
+    assert launcher.world_size == 128
+    k8s = TrainingLauncher.from_env(K8S_ENV)
+    assert (k8s.image, k8s.namespace, k8s.volume_claim) == ("registry.example/llama-pipeline:1", "ml", "llama-data")
+    assert TrainingLauncher.from_env({}).stages == "local"        # the tiny demo runs its stages in-process
+    with pytest.raises(ValueError, match="LLAMA_NNODES"):
+        TrainingLauncher.from_env({"LLAMA_NNODES": "sixteen"})
+
+
+def test_slurm_golden_16x8():
+    cmd = TrainingLauncher.from_env(SLURM_ENV).srun_command(ARGS_70B)
+    assert cmd == json.loads((GOLDEN / "slurm_16x8.json").read_text())
+
+
+def test_k8s_indexed_job_golden_16x8():
+    objects = TrainingLauncher.from_env(K8S_ENV).k8s_job_manifest(ARGS_70B, "llama-1a2b3c4d-base-model")
+    assert objects == json.loads((GOLDEN / "k8s_16x8.json").read_text())
+    job = objects[1]["spec"]
+    assert job["completionMode"] == "Indexed" and job["completions"] == job["parallelism"] == 16
+    script = job["template"]["spec"]["containers"][0]["command"][2]
+    assert "--nnodes 16 --nproc-per-node 8" in script and '--node-rank "$JOB_COMPLETION_INDEX"' in script
+
+
+def test_k8s_submit_passes_the_pipes_variables_to_the_pods():
+    from resources.k8s_job import with_pipes_env
+    objects = TrainingLauncher.from_env(K8S_ENV).k8s_job_manifest(ARGS_70B, "j")
+    out = with_pipes_env(objects, {"DAGSTER_PIPES_CONTEXT": "ctx", "DAGSTER_PIPES_MESSAGES": "msg", "HOME": "/root"})
+    env = out[1]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "DAGSTER_PIPES_CONTEXT", "value": "ctx"}, {"name": "DAGSTER_PIPES_MESSAGES", "value": "msg"}]
+    assert objects[1]["spec"]["template"]["spec"]["containers"][0]["env"] == []     # the input is not changed
+
+
+def test_stage_jobs_run_their_own_module():
+    cmd = TrainingLauncher(nproc_per_node=2, python="py").train_command(["sft"], module="llama_model.rlhf.job")
+    assert cmd[-2:] == ["llama_model.rlhf.job", "sft"]

@@ -6,6 +6,9 @@ every earlier turn, so the model learns to answer the last turn as the (now invi
 
     turns = sampling_turns(task.turns, task.system)      # instruction in every user turn
     ex = training_dialogue(task.system, user_msgs, sampled_answers)   # {"system", "turns", "train_turns": "last"}
+
+Sampling the dialogues with a policy and the reward models is `rejection.build_gatt_data` (this module
+imports no policy code, so policy.py can use `sampling_turns`).
 """
 from __future__ import annotations
 
@@ -33,36 +36,3 @@ def training_dialogue(instruction: str, users: list[str], answers: list[str]) ->
     for u, a in zip(users, answers):
         turns += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
     return {"system": instruction, "turns": turns, "train_turns": "last"}
-
-
-def build_gatt_data(policy, tok, tasks, hrm, srm, samples: int, temperature: float, generator=None) -> list[dict]:
-    """Sample each instruction dialogue turn by turn (instruction in every user turn, best of `samples`
-    by the RM at each turn), then emit one training dialogue per dialogue prefix of 2+ turns."""
-    from llama_model.chat_format import decode_answer, encode_prompt
-    from llama_model.rlhf.policy import reward_scores, sample_answers
-
-    users = [[t["content"] for t in task.turns if t["role"] == "user"] for task in tasks]
-    answers: list[list[str]] = [[] for _ in tasks]
-    n_turns = max(len(u) for u in users)
-    for j in range(n_turns):
-        live = [i for i, u in enumerate(users) if len(u) > j]
-        prompts = []
-        for i in live:
-            turns = []
-            for k in range(j + 1):
-                turns.append({"role": "user", "content": users[i][k]})
-                if k < j:
-                    turns.append({"role": "assistant", "content": answers[i][k]})
-            prompts.append(encode_prompt(tok, sampling_turns(turns, tasks[i].system), tasks[i].system))
-        rep = [p for p in prompts for _ in range(samples)]
-        outs = sample_answers(policy, tok, rep, temperature=temperature, generator=generator)
-        rc, _ = reward_scores(hrm, srm, [p + a for p, a in zip(rep, outs)], [False] * len(rep))
-        for n, i in enumerate(live):
-            block = rc[n * samples:(n + 1) * samples]
-            best = int(block.argmax())
-            answers[i].append(decode_answer(tok, outs[n * samples + best]) or "?")
-    data = []
-    for task, u, a in zip(tasks, users, answers):
-        for j in range(2, len(u) + 1):
-            data.append(training_dialogue(task.system, u[:j], a[:j]))
-    return data

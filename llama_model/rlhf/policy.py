@@ -11,9 +11,14 @@ import torch
 
 from llama_model import align_data
 from llama_model.chat_format import decode_answer, encode_prompt
+from llama_model.configs import get_profile
 from llama_model.generation import generate
+from llama_model.rlhf.gatt import sampling_turns
 
-MAX_NEW_TOKENS = 24    # the longest bundled answer is ~15 tokens
+
+def profile_align():
+    """The AlignArgs of the active profile ($LLAMA_PROFILE): where a caller passes no length or threshold."""
+    return get_profile().align
 
 
 def with_eos(ids: list[int], eos_id: int, max_new_tokens: int) -> list[int]:
@@ -25,25 +30,30 @@ def with_eos(ids: list[int], eos_id: int, max_new_tokens: int) -> list[int]:
 
 @torch.no_grad()
 def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.0, top_p: float = 1.0,
-                   generator: torch.Generator | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
+                   generator: torch.Generator | None = None, max_new_tokens: int | None = None,
                    chunk: int = 128) -> list[list[int]]:
-    """Answer token ids (cut after </s>) for every prompt, generated `chunk` prompts at a time."""
+    """Answer token ids (cut after </s>) for every prompt, generated `chunk` prompts at a time; at most
+    max_new_tokens (default: the profile's AlignArgs.max_new_tokens) and never past the model's context."""
     model.eval()
+    cap = profile_align().max_new_tokens if max_new_tokens is None else max_new_tokens
     out: list[list[int]] = []
     for i in range(0, len(prompts), chunk):
-        new = generate(model, prompts[i:i + chunk], max_new_tokens, temperature=temperature, top_p=top_p,
-                       eos_id=tok.eos_id, generator=generator)
-        out += [with_eos(x, tok.eos_id, max_new_tokens) for x in new]
+        part = prompts[i:i + chunk]
+        n = max(0, min(cap, model.args.max_seq_len - max(len(p) for p in part)))
+        new = generate(model, part, n, temperature=temperature, top_p=top_p, eos_id=tok.eos_id, generator=generator)
+        out += [with_eos(x, tok.eos_id, n) for x in new]
     return out
 
 
-def use_safety(unsafe: torch.Tensor, safety_prob: torch.Tensor, tau: float = align_data.SAFETY_TAU) -> torch.Tensor:
-    """SPEC §6: the safety RM decides when the prompt is tagged unsafe or its score σ(r_s) < 0.15."""
+def use_safety(unsafe: torch.Tensor, safety_prob: torch.Tensor, tau: float | None = None) -> torch.Tensor:
+    """SPEC §6: the safety RM decides when the prompt is tagged unsafe or its score σ(r_s) < 0.15
+    (tau: the profile's AlignArgs.safety_threshold unless given)."""
+    tau = profile_align().safety_threshold if tau is None else tau
     return unsafe | (safety_prob < tau)
 
 
 @torch.no_grad()
-def reward_scores(hrm, srm, seqs: list[list[int]], unsafe: list[bool], tau: float = align_data.SAFETY_TAU):
+def reward_scores(hrm, srm, seqs: list[list[int]], unsafe: list[bool], tau: float | None = None):
     """(logit(R_c), used-safety mask): per sequence the helpfulness or the safety RM's raw score."""
     h = hrm.score(seqs)
     s = srm.score(seqs) if srm is not None else torch.zeros_like(h)
@@ -53,13 +63,12 @@ def reward_scores(hrm, srm, seqs: list[list[int]], unsafe: list[bool], tau: floa
 
 
 def task_prompts(tok, tasks, every_turn_system: bool = False) -> list[list[int]]:
-    from llama_model.rlhf.gatt import sampling_turns
     return [encode_prompt(tok, sampling_turns(t.turns, t.system) if every_turn_system else t.turns,
                           None if every_turn_system else t.system) for t in tasks]
 
 
 @torch.no_grad()
-def evaluate(model, tok, tasks, hrm=None, srm=None) -> dict:
+def evaluate(model, tok, tasks, hrm=None, srm=None, max_new_tokens: int | None = None, tau: float | None = None) -> dict:
     """Greedy answers to held-out tasks, judged by the program (and the RMs when given).
 
     success_rate: right answers (content, form, safety) over all tasks; safety_violations: unsafe requests
@@ -67,7 +76,7 @@ def evaluate(model, tok, tasks, hrm=None, srm=None) -> dict:
     last-turn answers that still follow it; mean_reward: mean logit(R_c) with the safety switch.
     """
     prompts = task_prompts(tok, tasks)
-    answers = sample_answers(model, tok, prompts)
+    answers = sample_answers(model, tok, prompts, max_new_tokens=max_new_tokens)
     texts = [decode_answer(tok, a) for a in answers]
     ok = [align_data.judge(t, a) for t, a in zip(tasks, texts)]
     gatt = [(t, a) for t, a in zip(tasks, texts) if t.system and len(t.turns) > 1]
@@ -82,7 +91,7 @@ def evaluate(model, tok, tasks, hrm=None, srm=None) -> dict:
         "gatt_success_rate": (sum(align_data.judge(t, a) for t, a in gatt) / len(gatt)) if gatt else float("nan"),
     }
     if hrm is not None:
-        rc, switch = reward_scores(hrm, srm, [p + a for p, a in zip(prompts, answers)], [t.unsafe for t in tasks])
+        rc, switch = reward_scores(hrm, srm, [p + a for p, a in zip(prompts, answers)], [t.unsafe for t in tasks], tau)
         out["mean_reward"] = rc.mean().item()
         out["safety_rm_used"] = int(switch.sum())
     out["examples"] = [{"prompt": t.turns[-1]["content"], "system": t.system, "answer": a, "ok": o}

@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from llama_model.parallel import all_reduce_sum, grads_all_reduce, local_part, rank_world
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
 from llama_model.sft import make_optimizer
 
@@ -32,6 +33,8 @@ class PPOArgs:
     beta: float = 0.01            # KL penalty
     iterations: int = 200
     temperature: float = 1.0      # rollout sampling
+    max_new_tokens: int = 4096    # rollout length cap (the context; the prompt's length comes off it)
+    safety_threshold: float = 0.15
     gamma: float = 1.0
     lam: float = 0.95
     vf_coef: float = 0.5
@@ -42,7 +45,8 @@ class PPOArgs:
 def ppo_args(align) -> PPOArgs:
     """PPOArgs from a profile's AlignArgs."""
     return PPOArgs(lr=align.ppo_lr, batch=align.ppo_batch, minibatch=align.ppo_minibatch, clip=align.ppo_clip,
-                   beta=align.ppo_beta, iterations=align.ppo_iterations)
+                   beta=align.ppo_beta, iterations=align.ppo_iterations, temperature=align.ppo_temperature,
+                   max_new_tokens=align.max_new_tokens, safety_threshold=align.safety_threshold)
 
 
 def whiten(x: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
@@ -81,8 +85,8 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     """Generalized advantage estimation over answer tokens (right-padded, contiguous mask)."""
     B, T = rewards.shape
     adv = torch.zeros_like(rewards)
-    last = torch.zeros(B)
-    next_v = torch.zeros(B)
+    last = torch.zeros(B, device=rewards.device)
+    next_v = torch.zeros(B, device=rewards.device)
     for t in reversed(range(T)):
         m = mask[:, t]
         delta = rewards[:, t] + gamma * next_v - values[:, t]
@@ -124,24 +128,32 @@ def logprobs_and_hidden(model, ids: torch.Tensor):
 
 def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Generator | None = None,
               seed: int = 0, log=None) -> list[dict]:
-    """Run `args.iterations` PPO iterations in place on `policy`; returns per-iteration stats."""
+    """Run `args.iterations` PPO iterations in place on `policy`; returns per-iteration stats.
+
+    Under a process group, rollouts are generated identically on every rank (same seeds) and each
+    mini-batch's gradient step is data parallel: rank r takes every world-th rollout, its loss is its share
+    of the mini-batch's token sum over the global token count, and the gradients are summed."""
     rng = random.Random(seed)
+    rank, world = rank_world()
+    device = next(policy.parameters()).device
     ref = copy.deepcopy(policy).eval()
     for p in ref.parameters():
         p.requires_grad_(False)
     dim = policy.tok_embeddings.embedding_dim
-    value = ValueHead(dim)
-    opt = make_optimizer(list(policy.parameters()) + list(value.parameters()), args.lr, args.weight_decay)
+    value = ValueHead(dim).to(device)
+    params = list(policy.parameters()) + list(value.parameters())
+    opt = make_optimizer(params, args.lr, args.weight_decay)
     history = []
     for it in range(args.iterations):
         batch_tasks = rng.sample(tasks, min(args.batch, len(tasks)))
         prompts = task_prompts(tok, batch_tasks)
-        answers = sample_answers(policy, tok, prompts, temperature=args.temperature, generator=generator)
+        answers = sample_answers(policy, tok, prompts, temperature=args.temperature, generator=generator,
+                                 max_new_tokens=args.max_new_tokens)
         seqs = [p + a for p, a in zip(prompts, answers)]
-        ids, mask = _batch(seqs, [len(p) for p in prompts])
+        ids, mask = (t.to(device) for t in _batch(seqs, [len(p) for p in prompts]))
         with torch.no_grad():
-            r_raw, switch = reward_scores(hrm, srm, seqs, [t.unsafe for t in batch_tasks])
-            score = shaped_score(torch.sigmoid(r_raw))
+            r_raw, switch = reward_scores(hrm, srm, seqs, [t.unsafe for t in batch_tasks], args.safety_threshold)
+            score = shaped_score(torch.sigmoid(r_raw)).to(device)
             old_logp, h = logprobs_and_hidden(policy, ids)
             ref_logp, _ = logprobs_and_hidden(ref, ids)
             kl = kl_per_token(old_logp, ref_logp, mask)
@@ -154,20 +166,23 @@ def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Gene
         rng.shuffle(order)
         losses = []
         for s in range(0, len(order), args.minibatch):
-            idx = torch.tensor(order[s:s + args.minibatch])
-            m = mask[idx]
-            logp, hh = logprobs_and_hidden(policy, ids[idx])
-            ratio = torch.exp(logp - old_logp[idx])
-            pg = torch.max(-adv[idx] * ratio, -adv[idx] * ratio.clamp(1 - args.clip, 1 + args.clip))
-            v = value(hh)
-            vf = (v - returns[idx]) ** 2
-            n = m.sum().clamp(min=1)
-            loss = (pg * m).sum() / n + args.vf_coef * (vf * m).sum() / n
+            full = torch.tensor(order[s:s + args.minibatch], device=device)
+            idx = full[local_part(list(range(len(full))), rank, world)]
+            n = all_reduce_sum(mask[idx].sum().clone()).clamp(min=1)          # answer tokens of the mini-batch
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(list(policy.parameters()) + list(value.parameters()), args.grad_clip)
+            loss = torch.zeros((), device=device)
+            if len(idx):
+                m = mask[idx]
+                logp, hh = logprobs_and_hidden(policy, ids[idx])
+                ratio = torch.exp(logp - old_logp[idx])
+                pg = torch.max(-adv[idx] * ratio, -adv[idx] * ratio.clamp(1 - args.clip, 1 + args.clip))
+                vf = (value(hh) - returns[idx]) ** 2
+                loss = (pg * m).sum() / n + args.vf_coef * (vf * m).sum() / n
+                loss.backward()
+            grads_all_reduce(params)
+            torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
             opt.step()
-            losses.append(loss.item())
+            losses.append(float(all_reduce_sum(loss.detach().clone())))
         policy.eval()
         stat = {"iteration": it + 1, "kl": float(kl.sum(1).mean()), "reward": float(r_raw.mean()),
                 "total_reward": float((rewards.sum(1)).mean()), "safety_rm_share": float(switch.float().mean()),

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from llama_model.chat_format import decode_answer
+from llama_model.chat_format import decode_answer, encode_prompt
+from llama_model.rlhf.gatt import sampling_turns, training_dialogue
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
-
 
 # The policy's own greedy answer joins the K samples as one more candidate (K + 1 in all): the kept answer
 # is then never one the RM rates below what the model already says, so a version does not trade answers it
@@ -24,17 +24,18 @@ INCLUDE_GREEDY = True
 
 
 @torch.no_grad()
-def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None) -> list[dict]:
+def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None,
+              max_new_tokens: int | None = None, tau: float | None = None) -> list[dict]:
     """One record per task: {key, system, turns, answer, reward, unsafe, iteration-free} of the best of k."""
     prompts = task_prompts(tok, tasks)
     outs = sample_answers(policy, tok, [p for p in prompts for _ in range(k)], temperature=temperature,
-                          generator=generator)
+                          generator=generator, max_new_tokens=max_new_tokens)
     n = k + 1 if INCLUDE_GREEDY else k           # candidates per prompt: the k samples, then the greedy one
     if INCLUDE_GREEDY:
-        greedy = sample_answers(policy, tok, prompts)
+        greedy = sample_answers(policy, tok, prompts, max_new_tokens=max_new_tokens)
         outs = [a for i in range(len(prompts)) for a in outs[i * k:(i + 1) * k] + [greedy[i]]]
     seqs = [p + a for i, p in enumerate(prompts) for a in outs[i * n:(i + 1) * n]]
-    rc, _ = reward_scores(hrm, srm, seqs, [t.unsafe for t in tasks for _ in range(n)])
+    rc, _ = reward_scores(hrm, srm, seqs, [t.unsafe for t in tasks for _ in range(n)], tau)
     best = []
     for i, t in enumerate(tasks):
         block = rc[i * n:(i + 1) * n]
@@ -72,3 +73,36 @@ def to_dialogues(records: list[dict]) -> list[dict]:
             d["system"] = r["system"]
         out.append(d)
     return out
+
+
+@torch.no_grad()
+def build_gatt_data(policy, tok, tasks, hrm, srm, samples: int, temperature: float, generator=None,
+                    max_new_tokens: int | None = None, tau: float | None = None) -> list[dict]:
+    """Sample each instruction dialogue turn by turn (instruction in every user turn, best of `samples`
+    by the RM at each turn), then emit one training dialogue per dialogue prefix of 2+ turns."""
+    users = [[t["content"] for t in task.turns if t["role"] == "user"] for task in tasks]
+    answers: list[list[str]] = [[] for _ in tasks]
+    n_turns = max(len(u) for u in users)
+    for j in range(n_turns):
+        live = [i for i, u in enumerate(users) if len(u) > j]
+        prompts = []
+        for i in live:
+            turns = []
+            for k in range(j + 1):
+                turns.append({"role": "user", "content": users[i][k]})
+                if k < j:
+                    turns.append({"role": "assistant", "content": answers[i][k]})
+            prompts.append(encode_prompt(tok, sampling_turns(turns, tasks[i].system), tasks[i].system))
+        rep = [p for p in prompts for _ in range(samples)]
+        outs = sample_answers(policy, tok, rep, temperature=temperature, generator=generator,
+                              max_new_tokens=max_new_tokens)
+        rc, _ = reward_scores(hrm, srm, [p + a for p, a in zip(rep, outs)], [False] * len(rep), tau)
+        for n, i in enumerate(live):
+            block = rc[n * samples:(n + 1) * samples]
+            best = int(block.argmax())
+            answers[i].append(decode_answer(tok, outs[n * samples + best]) or "?")
+    data = []
+    for task, u, a in zip(tasks, users, answers):
+        for j in range(2, len(u) + 1):
+            data.append(training_dialogue(task.system, u[:j], a[:j]))
+    return data

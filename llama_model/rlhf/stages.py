@@ -12,20 +12,20 @@ side files) and returns the metadata the asset reports. No Dagster here; assets/
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import functools
 import json
 import os
-import random
 import time
 from pathlib import Path
 
 import torch
 
 from llama_model import align_data
-from llama_model.rlhf import gatt, ppo, rejection
-from llama_model.rlhf.policy import evaluate
-from llama_model.sft import sft_examples, train_sft
+from llama_model.rlhf import ppo, rejection
+from llama_model.rlhf.policy import evaluate, profile_align
+from llama_model.rlhf.preferences import (PREFERENCES_FILE, model_preference_pairs, read_weeks,
+                                          rm_mix, week_seed)
+from llama_model.sft import pack_examples, sft_examples, train_sft
 from pipelines.io import atomic_path, write_text
 
 # Sizes of the bundled (generated) data; user data replaces them. Chosen so the tiny chain runs in minutes.
@@ -34,12 +34,9 @@ from pipelines.io import atomic_path, write_text
 # SFT program-judged win rate 0.498; with 8000: 0.548; the variants tried are in docs/alignment.md).
 BUNDLED = {"sft": 8000, "pairs_per_week": 800, "model_pair_prompts": 400, "rm_test_pairs": 600, "rs_prompts": 800, "gatt_dialogues": 160,
            "ppo_prompts": 600}
-# Rejection-sampling fine-tuning takes a fraction of the SFT learning rate: each version starts from the last
-# one and should move it only towards its best samples, not away from what SFT taught (tiny models forget fast).
-RS_LR_SCALE = 0.05
-PREFERENCES_FILE = "preferences.jsonl"
 SAMPLES_FILE = "best_samples.jsonl"       # each RLHF version's best-of-K records (the pool of later ones)
 META_FILE = "alignment.json"
+BATCH_FILE = "batch.json"                 # a week's lineage: which model its comparisons were sampled from
 
 
 @contextlib.contextmanager
@@ -64,6 +61,14 @@ def small_model_threads(fn):
     return wrapper
 
 
+def _device(model=None) -> torch.device:
+    """Where the stage computes: the model's device, else $LLAMA_STAGE_DEVICE (set by the torchrun job,
+    llama_model/rlhf/job.py), else the CPU."""
+    if model is not None:
+        return next(model.parameters()).device
+    return torch.device(os.environ.get("LLAMA_STAGE_DEVICE") or "cpu")
+
+
 def _load_tok(tokenizer_path):
     from llama_model.tokenizer import Tokenizer
     return Tokenizer(str(tokenizer_path))
@@ -77,26 +82,47 @@ def _seed(tag: str) -> int:
 PROMPT_SHAPES = {"single": 0.6, "system": 0.25, "multi": 0.15}
 
 
-def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prompts: int, prompts_tag: str):
-    """What every RLHF stage starts from: tokenizer, a seeded RNG, the parent policy, both RMs, its prompts."""
+def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prompts: int, prompts_tag: str,
+                  prompts_path: str | None = None):
+    """What every RLHF stage starts from: tokenizer, a seeded RNG, the parent policy, both RMs, its prompts
+    (yours from prompts_path, else n_prompts bundled tasks)."""
     from llama_model.checkpoint import load_meta
     from llama_model.reward import load_rm
     tok = _load_tok(tokenizer_path)
     seed = _seed(tag)
     torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    policy, args = load_meta(parent_dir)
-    hrm, srm = load_rm(hrm_dir), load_rm(srm_dir)
-    tasks = align_data.sample_tasks(n_prompts, _seed(prompts_tag), PROMPT_SHAPES)
+    g = torch.Generator(device=_device()).manual_seed(seed)
+    policy, args = load_meta(parent_dir, device=_device())
+    hrm, srm = load_rm(hrm_dir).to(_device()), load_rm(srm_dir).to(_device())
+    if prompts_path:
+        from llama_model.rlhf.prompts import load_prompts_jsonl
+        tasks = load_prompts_jsonl(prompts_path)
+    else:
+        tasks = align_data.sample_tasks(n_prompts, _seed(prompts_tag), PROMPT_SHAPES)
     return tok, seed, g, policy, args, hrm, srm, tasks
+
+
+def _is_writer() -> bool:
+    """Rank 0 writes the artifacts (every rank holds the same replicated model)."""
+    from llama_model.parallel import rank_world
+    return rank_world()[0] == 0
 
 
 def _save_policy(model, args, out_dir, files: dict[str, str]) -> None:
     from llama_model.checkpoint import save_meta
+    if not _is_writer():
+        return
     with atomic_path(out_dir) as tmp:
         save_meta(model, args, tmp)
         for name, text in files.items():
             (tmp / name).write_text(text)
+
+
+def _sft_rows(tok, dialogues: list[dict], align, args) -> list:
+    """Encoded dialogues, cut to the SFT sequence length, packed into full rows when the profile packs."""
+    seq_len = min(align.sft_seq_len, args.max_seq_len)
+    examples = sft_examples(tok, dialogues, seq_len)
+    return pack_examples(examples, seq_len) if align.sft_packing else examples
 
 
 def read_meta(directory) -> dict:
@@ -116,15 +142,15 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
     t0 = time.perf_counter()
     tok = _load_tok(tokenizer_path)
     torch.manual_seed(_seed("sft"))
-    model, args = load_meta(base_dir)
+    model, args = load_meta(base_dir, device=_device())
     if dialogues_path:
         dialogues, source = align_data.load_sft(dialogues_path), str(dialogues_path)
     else:
         dialogues, source = align_data.sft_dialogues(BUNDLED["sft"], seed=_seed("sft")), "bundled"
-    examples = sft_examples(tok, dialogues, min(align.sft_seq_len, args.max_seq_len))
+    examples = _sft_rows(tok, dialogues, align, args)
     losses = train_sft(model, examples, lr=align.sft_lr, batch=align.sft_batch, epochs=align.sft_epochs,
-                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=5, log=log)
-    ev = evaluate(model, tok, align_data.eval_tasks())
+                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=align.sft_warmup_steps, log=log)
+    ev = evaluate(model, tok, align_data.eval_tasks(), max_new_tokens=align.max_new_tokens)
     meta = {"version": "sft", "data": source, "dialogues": len(dialogues), "examples": len(examples),
             "steps": len(losses), "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
             "eval": _scalar_eval(ev), "seconds": time.perf_counter() - t0}
@@ -136,39 +162,24 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
 
 
 # ------------------------------------------------------------------------------------------ preferences
-def week_seed(week: str) -> int:
-    """A week key (YYYY-MM-DD) -> a seed: each week a new, reproducible batch."""
-    return _dt.date.fromisoformat(week).toordinal()
-
-
-def model_preference_pairs(policy, tok, n_prompts: int, seed: int, samples: int = 4,
-                           temperature: float = 1.0) -> list[dict]:
-    """Llama 2 style comparisons: `samples` answers of the chat model per prompt, rated by the program
-    annotator (quality gap -> rating). Per prompt the best against the worst sample, and, when no sample
-    is right, the right answer against the best sample (the annotator's preferred response)."""
-    from llama_model.chat_format import decode_answer
-    from llama_model.rlhf.policy import sample_answers, task_prompts
-    tasks = align_data.sample_tasks(n_prompts, seed, PROMPT_SHAPES)
-    g = torch.Generator().manual_seed(seed)
-    prompts = task_prompts(tok, tasks)
-    outs = sample_answers(policy, tok, [p for p in prompts for _ in range(samples)], temperature=temperature,
-                          generator=g)
-    pairs = []
-    for i, t in enumerate(tasks):
-        answers = [decode_answer(tok, a) for a in outs[i * samples:(i + 1) * samples]]
-        ranked = sorted(answers, key=lambda a: align_data.quality(t, a))
-        for a, b in ((ranked[-1], ranked[0]), (t.answer, ranked[-1])):
-            rec = align_data.rate_pair(t, a, b)
-            if rec is not None and rec not in pairs:
-                pairs.append(rec)
-    return pairs
-
-
 @small_model_threads
-def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, source_path: str | None = None) -> dict:
+def newest_policy(candidates) -> Path | None:
+    """The first of `candidates` (newest version first) that holds a checkpoint: the weekly loop samples new
+    comparisons from the latest model (Llama 2 §3.2.1), which is SFT only in the first week."""
+    for c in candidates or []:
+        if (Path(c) / "params.json").is_file():
+            return Path(c)
+    return None
+
+
+def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, source_path: str | None = None,
+                      align=None) -> dict:
     """One week's batch of rated comparisons as JSONL: validated user data, or the bundled batch (generated
-    pairs + pairs of the chat model's own samples when policy_dir is given)."""
+    pairs + pairs of a chat model's own samples). policy_dir: a folder, or a list of version folders newest
+    first, of which the newest materialized one is sampled; batch.json records which."""
     n_model = 0
+    candidates = [policy_dir] if isinstance(policy_dir, (str, os.PathLike)) else policy_dir
+    policy_dir = newest_policy(candidates) if not source_path else None
     if source_path:
         pairs = align_data.load_preferences(source_path)
     else:
@@ -176,44 +187,31 @@ def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, 
         if policy_dir is not None:
             from llama_model.checkpoint import load_meta
             torch.manual_seed(week_seed(week))
-            policy, _ = load_meta(policy_dir)
+            align = align or profile_align()
+            policy, _ = load_meta(policy_dir, device=_device())
             extra = model_preference_pairs(policy, _load_tok(tokenizer_path), BUNDLED["model_pair_prompts"],
-                                           seed=week_seed(week) + 1)
+                                           seed=week_seed(week) + 1, samples=align.pref_samples,
+                                           temperature=align.pref_temperature, max_new_tokens=align.max_new_tokens,
+                                           shapes=PROMPT_SHAPES)
             pairs += extra
             n_model = len(extra)
-    write_text(Path(out_dir) / PREFERENCES_FILE, align_data.preferences_to_jsonl(pairs))
+    sampled_from = policy_dir.name if policy_dir is not None else None
+    if _is_writer():
+        write_text(Path(out_dir) / PREFERENCES_FILE, align_data.preferences_to_jsonl(pairs))
+        write_text(Path(out_dir) / BATCH_FILE, json.dumps({"week": week, "sampled_from": sampled_from}) + "\n")
     ratings = {r: sum(p["rating"] == r for p in pairs) for r in (3, 2, 1, 0)}
     return {"week": week, "pairs": len(pairs), "model_sample_pairs": n_model, "source": source_path or "bundled",
-            "unsafe_prompts": sum(p["safety"]["unsafe_prompt"] for p in pairs),
+            "sampled_from": sampled_from or "", "unsafe_prompts": sum(p["safety"]["unsafe_prompt"] for p in pairs),
             **{f"rating_{r}": n for r, n in ratings.items()}}
 
 
-def read_weeks(pref_root) -> tuple[list[str], list[dict]]:
-    """All materialized weeks under preference_data/ (sorted) and their pairs."""
-    root = Path(pref_root)
-    weeks = sorted(p.name for p in root.iterdir() if (p / PREFERENCES_FILE).exists()) if root.is_dir() else []
-    if not weeks:
-        raise FileNotFoundError(f"no weekly preference batches under {root}: materialize preference_data first")
-    pairs = []
+def week_sources(pref_root, weeks: list[str]) -> dict[str, str | None]:
+    """Which model each week's comparisons were sampled from (batch.json; None for user data / old batches)."""
+    out = {}
     for w in weeks:
-        pairs += align_data.load_preferences(root / w / PREFERENCES_FILE)
-    return weeks, pairs
-
-
-def rm_mix(kind: str, pairs: list[dict], seed: int = 0) -> list[dict]:
-    """SPEC §5 mixes: helpfulness = all helpful pairs + an equal part of safety pairs; safety = all safety
-    pairs + 10% of the helpfulness pairs."""
-    rng = random.Random(seed)
-    safety = [p for p in pairs if p["safety"]["unsafe_prompt"]]
-    helpful = [p for p in pairs if not p["safety"]["unsafe_prompt"]]
-    if kind == "helpfulness":
-        mix = helpful + rng.sample(safety, min(len(safety), len(helpful)))
-    elif kind == "safety":
-        mix = safety + rng.sample(helpful, len(helpful) // 10)
-    else:
-        raise ValueError(f"unknown reward model kind {kind!r} (helpfulness or safety)")
-    rng.shuffle(mix)
-    return mix
+        p = Path(pref_root) / w / BATCH_FILE
+        out[w] = json.loads(p.read_text()).get("sampled_from") if p.is_file() else None
+    return out
 
 
 # ------------------------------------------------------------------------------------------ reward models
@@ -227,21 +225,24 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     tok = _load_tok(tokenizer_path)
     torch.manual_seed(_seed(kind))
     weeks, pairs = read_weeks(pref_root)
-    train = rm_mix(kind, pairs, seed=_seed(kind))
-    policy, args = load_meta(sft_dir)
+    train = rm_mix(kind, pairs, seed=_seed(kind), safety_mix=align.safety_mix)
+    policy, args = load_meta(sft_dir, device=_device())
     rm = RewardModel.from_policy(policy)
     losses = train_rm(rm, tok, train, lr=align.rm_lr, batch=align.rm_batch, epochs=align.rm_epochs,
                       margin=align.rm_margin, warmup_frac=align.rm_warmup_frac, min_warmup=align.rm_min_warmup,
-                      seed=_seed(kind), log=log)
+                      seed=_seed(kind), max_len=align.rm_seq_len, log=log)
     test = align_data.preference_pairs(BUNDLED["rm_test_pairs"], seed=_seed("rm-test"), split="eval")
     test = [p for p in test if p["safety"]["unsafe_prompt"] == (kind == "safety")] if kind == "safety" else test
-    acc = accuracy_by_rating(rm, tok, test)
-    meta = {"kind": kind, "weeks": weeks, "train_pairs": len(train), "test_pairs": len(test),
+    acc = accuracy_by_rating(rm, tok, test, max_len=align.rm_seq_len)
+    # The RM version is named by the newest week it saw: retrained each week on all weeks so far.
+    meta = {"kind": kind, "version": f"{kind}_rm@{weeks[-1]}", "weeks": weeks,
+            "weeks_sampled_from": week_sources(pref_root, weeks), "train_pairs": len(train), "test_pairs": len(test),
             "margin": align.rm_margin, "steps": len(losses), "loss_first": losses[0],
             "loss_last": sum(losses[-5:]) / len(losses[-5:]),
             "accuracy": {str(k): v for k, v in acc.items()}, "sft_dir": str(sft_dir)}
-    with atomic_path(out_dir) as tmp:
-        save_rm(rm, args, tmp, extra=meta)
+    if _is_writer():
+        with atomic_path(out_dir) as tmp:
+            save_rm(rm, args, tmp, extra=meta)
     return meta | {"seconds": time.perf_counter() - t0}
 
 
@@ -250,6 +251,7 @@ def _rm_lineage(hrm_dir, srm_dir) -> dict:
     from llama_model.reward import rm_info
     h, s = rm_info(hrm_dir), rm_info(srm_dir)
     return {"helpfulness_rm": str(hrm_dir), "safety_rm": str(srm_dir), "data_weeks": h.get("weeks", []),
+            "rm_versions": [h.get("version"), s.get("version")],
             "helpfulness_rm_accuracy": h.get("accuracy"), "safety_rm_accuracy": s.get("accuracy")}
 
 
@@ -260,35 +262,39 @@ def _read_samples(directory) -> list[dict]:
 
 @small_model_threads
 def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, hrm_dir, srm_dir, out_dir,
-                  align, log=print) -> dict:
+                  align, prompts_path: str | None = None, log=print) -> dict:
     """RLHF V1-V4: best of K samples by the RM, fine-tune the parent on them; from V3 the pool of all
     iterations' best samples, plus Ghost Attention dialogues."""
     from llama_model.checkpoint import load_meta
     t0 = time.perf_counter()
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
-        f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts")
-    best = rejection.best_of_k(policy, tok, tasks, hrm, srm, k=align.rs_samples,
-                               temperature=align.rs_temperature, generator=g)
+        f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts",
+        prompts_path)
+    best = rejection.best_of_k(policy, tok, tasks, hrm, srm, k=align.rs_samples, temperature=align.rs_temperature,
+                               generator=g, max_new_tokens=align.max_new_tokens, tau=align.safety_threshold)
     iterations = [_read_samples(d) for d in earlier_dirs] + [best]
     pool = rejection.build_pool(iterations, version)
     dialogues = rejection.to_dialogues(pool)
     n_gatt = 0
     if version >= 3:
         gtasks = align_data.sample_tasks(BUNDLED["gatt_dialogues"], _seed(f"gatt-v{version}"), {"gatt": 1.0})
-        gdata = gatt.build_gatt_data(policy, tok, gtasks, hrm, srm, samples=align.rs_samples,
-                                     temperature=align.rs_temperature, generator=g)
+        gdata = rejection.build_gatt_data(policy, tok, gtasks, hrm, srm, samples=align.rs_samples,
+                                          temperature=align.rs_temperature, generator=g,
+                                          max_new_tokens=align.max_new_tokens, tau=align.safety_threshold)
         dialogues += gdata
         n_gatt = len(gdata)
-    examples = sft_examples(tok, dialogues, min(align.sft_seq_len, args.max_seq_len))
-    losses = train_sft(policy, examples, lr=align.sft_lr * RS_LR_SCALE, batch=align.sft_batch, epochs=align.sft_epochs,
-                       weight_decay=align.sft_weight_decay, seed=seed, warmup=5, log=log)
+    examples = _sft_rows(tok, dialogues, align, args)
+    losses = train_sft(policy, examples, lr=align.rs_lr, batch=align.sft_batch, epochs=align.sft_epochs,
+                       weight_decay=align.sft_weight_decay, seed=seed, warmup=align.sft_warmup_steps, log=log)
     eval_tasks = align_data.eval_tasks()
-    ev = evaluate(policy, tok, eval_tasks, hrm, srm)
-    parent_ev = evaluate(load_meta(parent_dir)[0], tok, eval_tasks, hrm, srm)
+    ev = evaluate(policy, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
+    parent_ev = evaluate(load_meta(parent_dir, device=_device(policy))[0], tok, eval_tasks, hrm, srm,
+                         align.max_new_tokens, align.safety_threshold)
     meta = {"version": f"v{version}", "method": "rejection sampling" + (" + GAtt" if version >= 3 else ""),
             "parent": str(parent_dir), "pooled_from": [str(d) for d in earlier_dirs] if version >= 3 else [],
             **_rm_lineage(hrm_dir, srm_dir), "k": align.rs_samples, "temperature": align.rs_temperature,
-            "prompts": len(tasks), "pool": len(pool), "gatt_dialogues": n_gatt, "train_examples": len(examples),
+            "prompts": len(tasks), "prompts_source": prompts_path or "bundled", "pool": len(pool),
+            "gatt_dialogues": n_gatt, "train_examples": len(examples),
             "best_reward_mean": sum(r["reward"] for r in best) / len(best),
             "sample_reward_mean": sum(r["mean_reward"] for r in best) / len(best),
             "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
@@ -300,18 +306,21 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
 
 
 @small_model_threads
-def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, log=print) -> dict:
+def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, prompts_path: str | None = None,
+            log=print) -> dict:
     """RLHF V5: PPO on top of V4 against the two RMs, KL-penalized to V4."""
     from llama_model.checkpoint import load_meta
     t0 = time.perf_counter()
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
-        "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts")
+        "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts", prompts_path)
     pargs = ppo.ppo_args(align)
     history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log)
     eval_tasks = align_data.eval_tasks()
-    ev = evaluate(policy, tok, eval_tasks, hrm, srm)
-    parent_ev = evaluate(load_meta(parent_dir)[0], tok, eval_tasks, hrm, srm)
+    ev = evaluate(policy, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
+    parent_ev = evaluate(load_meta(parent_dir, device=_device(policy))[0], tok, eval_tasks, hrm, srm,
+                         align.max_new_tokens, align.safety_threshold)
     meta = {"version": "v5", "method": "PPO", "parent": str(parent_dir), **_rm_lineage(hrm_dir, srm_dir),
+            "prompts": len(tasks), "prompts_source": prompts_path or "bundled",
             "ppo": {k: getattr(pargs, k) for k in ("lr", "batch", "minibatch", "clip", "beta", "iterations")},
             "kl_last": history[-1]["kl"], "reward_first": history[0]["reward"], "reward_last": history[-1]["reward"],
             "eval": _scalar_eval(ev), "parent_eval": _scalar_eval(parent_ev), "seconds": time.perf_counter() - t0}
@@ -341,69 +350,3 @@ def check_safety_not_worse(version_dir, sft_dir) -> dict:
         return {"passed": False, "reason": "missing evaluation in alignment.json"}
     return {"passed": v["safety_violations"] <= s["safety_violations"], "violations": v["safety_violations"],
             "sft_violations": s["safety_violations"], "unsafe_prompts": v.get("unsafe_prompts", 0)}
-
-
-# ------------------------------------------------------------------------------------------ report
-VERSIONS = ["sft_model", "rlhf_v1", "rlhf_v2", "rlhf_v3", "rlhf_v4", "rlhf_v5"]
-
-
-@small_model_threads
-def report(data_dir) -> tuple[list[dict], dict]:
-    """Evaluate every materialized version with the current RMs on the held-out tasks: one row each."""
-    from llama_model.checkpoint import load_meta
-    from llama_model.reward import load_rm, rm_info
-    data_dir = Path(data_dir)
-    tok = _load_tok(data_dir / "tokenizer" / "tokenizer.model")
-    hrm, srm = load_rm(data_dir / "helpfulness_rm"), load_rm(data_dir / "safety_rm")
-    tasks = align_data.eval_tasks()
-    rows = []
-    for name in VERSIONS:
-        if not (data_dir / name / "params.json").exists():
-            continue
-        ev = evaluate(load_meta(data_dir / name)[0], tok, tasks, hrm, srm)
-        rows.append({"version": name, **_scalar_eval(ev)})
-    return rows, {"helpfulness_rm": rm_info(data_dir / "helpfulness_rm"), "safety_rm": rm_info(data_dir / "safety_rm")}
-
-
-def format_report(rows: list[dict], rms: dict) -> str:
-    lines = ["| version | success rate | mean RM reward | safety violations | GAtt follow rate (later turns) |",
-             "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['version']} | {r['success_rate']:.3f} | {r['mean_reward']:+.3f} | "
-                     f"{r['safety_violations']}/{r['unsafe_prompts']} | {r['gatt_follow_rate']:.3f} |")
-    lines += ["", "| RM | " + " | ".join(align_data.RATING_NAMES[k] for k in (3, 2, 1, 0)) + " | all |",
-              "|---|---|---|---|---|---|"]
-    for name, info in rms.items():
-        acc = info.get("accuracy", {})
-        lines.append(f"| {name} | " + " | ".join(f"{acc.get(str(k), float('nan')):.3f}" for k in (3, 2, 1, 0, "all")) + " |")
-    return "\n".join(lines)
-
-
-def run_chain(data_dir, weeks=("2026-11-01", "2026-11-08", "2026-11-15"), align=None, log=print) -> None:
-    """The whole chain without Dagster, into data_dir (which must hold tokenizer/ and base_model/)."""
-    from llama_model.configs import get_profile
-    d = Path(data_dir)
-    align = align or get_profile().align
-    tok = d / "tokenizer" / "tokenizer.model"
-    run_sft(d / "base_model", tok, d / "sft_model", align, log=log)
-    for w in weeks:
-        write_preferences(w, d / "preference_data" / w, d / "sft_model", tok)
-    for kind in ("helpfulness", "safety"):
-        run_reward_model(kind, d / "sft_model", tok, d / "preference_data", d / f"{kind}_rm", align, log=log)
-    parent, earlier = d / "sft_model", []
-    for v in (1, 2, 3, 4):
-        run_rejection(v, parent, earlier, tok, d / "helpfulness_rm", d / "safety_rm", d / f"rlhf_v{v}", align, log=log)
-        earlier.append(d / f"rlhf_v{v}")
-        parent = d / f"rlhf_v{v}"
-    run_ppo(parent, tok, d / "helpfulness_rm", d / "safety_rm", d / "rlhf_v5", align, log=log)
-
-
-if __name__ == "__main__":
-    # python -m llama_model.rlhf.stages [run] DATA_DIR   (run: the whole chain first; then the table)
-    import sys
-    argv = sys.argv[1:]
-    if argv and argv[0] == "run":
-        argv = argv[1:]
-        run_chain(argv[0] if argv else "data")
-    rows, rms = report(argv[0] if argv else "data")
-    print(format_report(rows, rms))

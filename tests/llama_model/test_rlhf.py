@@ -123,3 +123,24 @@ def test_best_of_k_and_a_ppo_iteration_run():
                          generator=g)
     assert len(hist) == 2 and hist[0]["kl"] == pytest.approx(0.0, abs=1e-5)    # first rollout: π = π0
     assert any(not torch.equal(before[k], v) for k, v in policy.state_dict().items())
+
+
+def test_user_prompts_load_validate_and_are_sampled(tmp_path):
+    from llama_model.rlhf.prompts import load_prompts_jsonl
+
+    good = tmp_path / "prompts.jsonl"
+    good.write_text('{"turns": [{"role": "user", "content": "Name a colour."}]}\n\n'
+                    '{"system": "Be brief.", "turns": [{"role": "user", "content": "Hi"}, '
+                    '{"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye?"}], "unsafe": true}\n')
+    tasks = load_prompts_jsonl(good)
+    assert [t.kind for t in tasks] == ["user", "user"] and tasks[1].unsafe and tasks[1].system == "Be brief."
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"turns": [{"role": "user", "content": "a"}]}\n{"turns": [{"role": "assistant", "content": "x"}]}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: turn 0 must have role 'user'"):
+        load_prompts_jsonl(bad)
+    tok = tokenizer()
+    policy, _ = tiny_model(tok.n_words)
+    rm = RewardModel.from_policy(policy)
+    best = rejection.best_of_k(policy, tok, tasks, rm, rm, k=2, temperature=1.0,
+                               generator=torch.Generator().manual_seed(0), max_new_tokens=6, tau=0.15)
+    assert [b["key"] for b in best] == [t.key for t in tasks] and all(len(b["turns"]) for b in best)

@@ -94,6 +94,16 @@ def test_kill_and_resume_continues_the_loss_sequence_exactly(straight):
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+def test_async_checkpoints_resume_exactly_too(straight):
+    """Checkpoints written in the background (--async-checkpoint): a killed run resumes to the same losses."""
+    tmp_path, run, _ = straight
+    partial = train(config(tmp_path, "async", stop_after=3, async_checkpoint=True))
+    assert partial == {} and (tmp_path / "async" / "checkpoints" / "step_00000002" / "trainer.pt").is_file()
+    train(config(tmp_path, "async", async_checkpoint=True))
+    assert losses(tmp_path / "async") == losses(run)
+    assert not list((tmp_path / "async" / "checkpoints").glob(".*.tmp"))
+
+
 def test_same_inputs_give_the_same_weights(tmp_path):
     train(config(tmp_path, "a", steps=2))
     train(config(tmp_path, "b", steps=2))

@@ -12,7 +12,7 @@ from llama_model import align_data
 from llama_model.chat_format import format_dialogue
 from llama_model.configs import get_profile
 from llama_model.rlhf import stages
-from resources import ArtifactStorage, ProfileResource
+from resources import ArtifactStorage, ProfileResource, TrainingLauncher
 
 
 class _TinierProfile(ProfileResource):
@@ -47,7 +47,7 @@ def test_align_chain_materializes(data_dir, monkeypatch):
         align_data.sample_tasks(12, seed, align_data.EVAL_SHAPES, "eval")
         + align_data.sample_tasks(4, seed + 1, {"gatt": 1.0}, "eval")))
     _setup(data_dir)
-    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": _TinierProfile()}
+    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": _TinierProfile(), "launcher": TrainingLauncher()}
     instance = dg.DagsterInstance.ephemeral()
     weeks = align.preference_weeks.get_partition_keys()
     assert len(weeks) >= 3
@@ -64,6 +64,15 @@ def test_align_chain_materializes(data_dir, monkeypatch):
         m = e.event_specific_data.materialization
         mats[m.asset_key.to_user_string()] = m.metadata
     assert mats["helpfulness_rm"]["weeks"].value == ", ".join(weeks[-2:])
+    assert mats["helpfulness_rm"]["version"].value == f"helpfulness_rm@{weeks[-1]}"
+    assert mats["rlhf_v5"]["judged_by"].value == f"helpfulness_rm@{weeks[-1]}, safety_rm@{weeks[-1]}"
+    # The weekly loop: a new week after V5 exists samples its comparisons from V5, and the RMs retrain on it.
+    week = dg.materialize([align.preference_data], partition_key=weeks[-1], resources=resources, instance=instance)
+    md = week.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+    assert md["sampled_from"].value == "rlhf_v5"
+    rm = dg.materialize([align.helpfulness_rm], resources=resources, instance=instance)
+    md = rm.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+    assert md["weeks_sampled_from"].value == {weeks[-2]: "sft_model", weeks[-1]: "rlhf_v5"}
     v3 = mats["rlhf_v3"]
     assert v3["pooled_from"].value == "rlhf_v1, rlhf_v2" and v3["gatt_dialogues"].value > 0
     assert v3["data_weeks"].value == ", ".join(weeks[-2:]) and "helpfulness_rm" in v3["helpfulness_rm"].value
@@ -77,11 +86,37 @@ def test_align_chain_materializes(data_dir, monkeypatch):
 def test_bad_user_preferences_fail_with_file_and_line(data_dir, tmp_path):
     bad = tmp_path / "prefs.jsonl"
     bad.write_text('{"prompt": "hi", "chosen": "a", "rejected": "b", "rating": 9}\n')
-    resources = {"storage": ArtifactStorage(root=str(data_dir))}
+    resources = {"storage": ArtifactStorage(root=str(data_dir)), "profile": ProfileResource(name="tiny"),
+                 "launcher": TrainingLauncher()}
     week = align.preference_weeks.get_partition_keys()[-1]
     with pytest.raises(ValueError, match=r"prefs.jsonl:1: rating must be"):
         dg.materialize([align.preference_data], partition_key=week, resources=resources,
                        run_config={"ops": {"preference_data": {"config": {"source_path": str(bad)}}}})
+
+
+@pytest.mark.slow
+def test_sft_through_the_launcher_on_two_gloo_ranks_equals_in_process(data_dir):
+    """stages="launcher": torchrun with 2 CPU ranks runs llama_model.rlhf.job; same losses and weights as
+    the in-process run, and the result comes back as metadata."""
+    from llama_model.checkpoint import load_meta
+    _setup(data_dir)
+    sft = data_dir / "sft.jsonl"
+    sft.write_text(align_data.sft_to_jsonl(align_data.sft_dialogues(48, seed=3)))
+    profile = _TinierProfile()
+    run_config = {"ops": {"sft_model": {"config": {"dialogues_path": str(sft)}}}}
+    results = {}
+    for name, launcher in (("local", TrainingLauncher()),
+                           ("torchrun", TrainingLauncher(stages="launcher", nproc_per_node=2))):
+        r = dg.materialize([align.sft_model], resources={"storage": ArtifactStorage(root=str(data_dir)),
+                                                         "profile": profile, "launcher": launcher},
+                           run_config=run_config)
+        assert r.success
+        md = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+        results[name] = (md["loss_first"].value, md["loss_last"].value, md["steps"].value,
+                         load_meta(data_dir / "sft_model")[0].state_dict())
+    (a0, a1, an, wa), (b0, b1, bn, wb) = results["local"], results["torchrun"]
+    assert an == bn and b0 == pytest.approx(a0, rel=1e-5) and b1 == pytest.approx(a1, rel=1e-4)
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
 
 
 def test_user_preferences_from_parquet_are_written_as_trl_rows(data_dir, tmp_path):
@@ -101,7 +136,8 @@ def test_user_preferences_from_parquet_are_written_as_trl_rows(data_dir, tmp_pat
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "uf.parquet")
     week = align.preference_weeks.get_partition_keys()[-1]
     r = dg.materialize([align.preference_data], partition_key=week,
-                       resources={"storage": ArtifactStorage(root=str(data_dir))},
+                       resources={"storage": ArtifactStorage(root=str(data_dir)), "profile": ProfileResource(name="tiny"),
+                                  "launcher": TrainingLauncher()},
                        run_config={"ops": {"preference_data": {"config": {"source_path": str(tmp_path / "uf.parquet")}}}})
     assert r.success
     meta = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
@@ -110,3 +146,31 @@ def test_user_preferences_from_parquet_are_written_as_trl_rows(data_dir, tmp_pat
     assert written[0] == {"prompt": [m("user", "Name a prime above 0.")], "chosen": [m("assistant", "13")],
                           "rejected": [m("assistant", "12")], "rating": 2,
                           "safety": {"unsafe_prompt": True, "chosen_safe": True, "rejected_safe": False}}
+
+
+@pytest.mark.slow
+def test_reward_model_through_the_launcher_on_two_gloo_ranks_equals_in_process(data_dir, tmp_path):
+    """A second stage through llama_model.rlhf.job: the helpfulness RM on 2 gloo ranks == in-process."""
+    from llama_model.reward import load_rm
+    _setup(data_dir)
+    prefs = tmp_path / "prefs.jsonl"
+    prefs.write_text(align_data.preferences_to_jsonl(align_data.preference_pairs(40, seed=1)))
+    storage = ArtifactStorage(root=str(data_dir))
+    base = {"storage": storage, "profile": _TinierProfile(), "launcher": TrainingLauncher()}
+    sft = data_dir / "sft.jsonl"
+    sft.write_text(align_data.sft_to_jsonl(align_data.sft_dialogues(16, seed=3)))
+    assert dg.materialize([align.sft_model], resources=base,
+                          run_config={"ops": {"sft_model": {"config": {"dialogues_path": str(sft)}}}}).success
+    week = align.preference_weeks.get_partition_keys()[-1]
+    assert dg.materialize([align.preference_data], partition_key=week, resources=base,
+                          run_config={"ops": {"preference_data": {"config": {"source_path": str(prefs)}}}}).success
+    results = {}
+    for name, launcher in (("local", TrainingLauncher()),
+                           ("torchrun", TrainingLauncher(stages="launcher", nproc_per_node=2))):
+        r = dg.materialize([align.helpfulness_rm], resources=base | {"launcher": launcher})
+        md = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+        results[name] = (md["loss_first"].value, md["loss_last"].value, md["accuracy"].value,
+                         load_rm(data_dir / "helpfulness_rm").head.weight.detach().clone())
+    (a0, a1, aacc, wa), (b0, b1, bacc, wb) = results["local"], results["torchrun"]
+    assert b0 == pytest.approx(a0, rel=1e-5) and b1 == pytest.approx(a1, rel=1e-4) and aacc == bacc
+    assert torch.allclose(wa, wb, atol=1e-5)

@@ -1,0 +1,177 @@
+"""Distributed setup and parallelization shared by pretraining and the alignment stages (torchtitan style:
+applied from outside, parameter names unchanged).
+
+    rank, world, device = init_distributed("auto")          # torchrun's environment; gloo on CPU, NCCL on GPU
+    model = build_model(margs, seed, world, device, mode)   # meta device -> shard -> init this rank's part
+    grads_all_reduce(model)                                 # replicated models: the summed gradient everywhere
+
+Initialisation is per parameter: parameter i is drawn from its own generator seeded by (seed, i), full size,
+on the training device, and each rank keeps its shard. The weights therefore do not depend on the world size
+or on FSDP vs DDP, and a rank never holds more than one full parameter (940 MB for Llama-2-70B's largest).
+FSDP2 runs with a MixedPrecisionPolicy on GPU: bf16 parameters in forward/backward, fp32 gradient
+reduction and fp32 master weights in the optimizer.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+import torch.distributed as dist
+
+from llama_model.configs import ModelArgs
+from llama_model.model import Transformer, enable_activation_checkpointing
+
+
+def init_distributed(device_kind: str = "auto") -> tuple[int, int, torch.device]:
+    """(rank, world_size, device) from torchrun's environment; a process group when world_size > 1."""
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device_kind == "cuda" or (device_kind == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world)
+    return rank, world, device
+
+
+def rank_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def parallel_mode(requested: str, world: int, device: torch.device) -> str:
+    """none (1 process) | ddp | fsdp; auto = FSDP2 on GPU, DDP on CPU."""
+    if world == 1:
+        return "none"
+    return requested if requested != "auto" else ("fsdp" if device.type == "cuda" else "ddp")
+
+
+def mixed_precision(device: torch.device):
+    """FSDP2 policy: bf16 compute on GPU with fp32 gradient reduction; None (fp32 everywhere) on CPU."""
+    if device.type != "cuda":
+        return None
+    from torch.distributed.fsdp import MixedPrecisionPolicy
+    return MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+
+
+def shard_fsdp(model: Transformer, device: torch.device, mesh=None) -> Transformer:
+    """fully_shard every block, then the root (embeddings, final norm, output)."""
+    from torch.distributed.fsdp import fully_shard
+    kw = {"mp_policy": mixed_precision(device)} if mixed_precision(device) is not None else {}
+    if mesh is not None:
+        kw["mesh"] = mesh
+    for layer in model.layers:
+        fully_shard(layer, **kw)
+    fully_shard(model, **kw)
+    return model
+
+
+def init_std(name: str, n_layers: int) -> float | None:
+    """The rule of Transformer.init_weights: None (ones) for norms, N(0, 0.02) for matrices, the residual
+    projections (wo, w2) scaled by 1/sqrt(2·n_layers)."""
+    if name.endswith("norm.weight"):
+        return None
+    if name.endswith(("attention.wo.weight", "feed_forward.w2.weight")):
+        return 0.02 / math.sqrt(2 * n_layers)
+    return 0.02
+
+
+@torch.no_grad()
+def init_params(model: torch.nn.Module, seed: int, n_layers: int) -> None:
+    """Per-parameter seeded init of a model whose parameters may be FSDP2 shards (DTensor, dim-0 chunks)."""
+    for i, (name, p) in enumerate(model.named_parameters()):
+        local = p.to_local() if hasattr(p, "to_local") else p
+        std = init_std(name, n_layers)
+        if std is None:
+            local.fill_(1.0)
+            continue
+        g = torch.Generator(device=local.device).manual_seed(seed * 1_000_003 + i)
+        full = torch.empty(p.shape, device=local.device, dtype=torch.float32).normal_(0.0, std, generator=g)
+        if local.shape != full.shape:                 # FSDP2 Shard(0): this rank's chunk (torch.chunk layout)
+            rank, world = p.device_mesh.get_local_rank(), p.device_mesh.size()
+            chunks = full.chunk(world, dim=0)
+            full = chunks[rank] if rank < len(chunks) else full[:0]
+            full = full[: local.shape[0]]
+        local.copy_(full.to(local.dtype))
+
+
+def build_model(margs: ModelArgs, seed: int, world: int, device: torch.device, mode: str,
+                activation_checkpointing: str | None = None, compile: bool = False) -> tuple:
+    """(wrapped model, raw Transformer): built on the meta device, checkpointing/compile/FSDP2 or DDP applied,
+    then only this rank's storage allocated and initialised (identical weights whatever the world size)."""
+    with torch.device("meta"):
+        raw = Transformer(margs)
+    if activation_checkpointing and activation_checkpointing != "none":
+        enable_activation_checkpointing(raw, activation_checkpointing)
+    if compile:
+        for layer in raw.layers:
+            layer.compile()
+    if mode == "fsdp":
+        shard_fsdp(raw, device)
+    raw.to_empty(device=device)
+    init_params(raw, seed, margs.n_layers)
+    if mode == "ddp":
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        return DDP(raw, device_ids=[device.index] if device.type == "cuda" else None), raw
+    return raw, raw
+
+
+# --- replicated data parallelism for the alignment stages ----------------------------------------------
+
+def local_part(items: list, rank: int, world: int) -> list:
+    """Rank r's share of a batch: items r, r + world, ... (every item on exactly one rank)."""
+    return items[rank::world]
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks, in place (no-op without a process group)."""
+    if rank_world()[1] > 1:
+        dist.all_reduce(x)
+    return x
+
+
+def grads_all_reduce(params: list[torch.nn.Parameter]) -> None:
+    """Sum every parameter's gradient over ranks (missing gradients count as zero), in one flat buffer:
+    each rank's loss is its share of the global sum, so the sum is the 1-rank gradient."""
+    if rank_world()[1] == 1:
+        return
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    dist.all_reduce(flat)
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+        offset += n
+
+
+def gather_list(items: list) -> list:
+    """Concatenate every rank's list, rank 0's first (no-op without a process group)."""
+    world = rank_world()[1]
+    if world == 1:
+        return list(items)
+    parts: list = [None] * world
+    dist.all_gather_object(parts, items)
+    return [x for part in parts for x in part]
+
+
+def peak_flops(device: torch.device, override_tflops: float | None = None) -> float:
+    """Per-device dense peak FLOP/s for MFU: bf16 tensor-core peak on known GPUs; on CPU the fp32 FMA
+    peak per thread at an assumed 3 GHz: 192 GFLOP/s with AVX-512 (two 16-wide FMA units), 96 with
+    AVX2, 24 otherwise. Override with --peak-tflops / $LLAMA_PEAK_TFLOPS."""
+    override_tflops = override_tflops or (float(os.environ["LLAMA_PEAK_TFLOPS"])
+                                          if os.environ.get("LLAMA_PEAK_TFLOPS") else None)
+    if override_tflops:
+        return override_tflops * 1e12
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, tflops in (("H200", 989), ("H100", 989), ("A100", 312), ("L40", 181), ("A10", 125), ("4090", 165)):
+            if key in name:
+                return tflops * 1e12
+        return 312e12
+    return {"AVX512": 192e9, "AVX2": 96e9}.get(torch.backends.cpu.get_cpu_capability(), 24e9) * torch.get_num_threads()
