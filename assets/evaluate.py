@@ -14,6 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets import metadata as md
+from common.progress import Progress
 from resources import ArtifactStorage, ProfileResource
 
 GROUP = "evaluate"
@@ -47,12 +49,20 @@ def _num(x, digits: int = 4) -> dg.MetadataValue:
     return dg.MetadataValue.float(round(x, digits) if x is not None else float("nan"))
 
 
-def _meta(report, numbers: dict) -> dict:
-    return {"report": dg.MetadataValue.path(str(report.html)),
-            "summary": dg.MetadataValue.md(report.markdown)} | numbers
+def _meta(report, numbers: dict, rows: list[dict] | None = None) -> dict:
+    """The report as a path and a file:// URL, its markdown (tables + plots), its main table as a
+    TableMetadataValue with the standard row count and column schema, and the headline numbers."""
+    table = {"table": md.table_value(rows), **md.table(rows)} if rows else {}
+    return md.report(report.html) | {"summary": dg.MetadataValue.md(report.markdown)} | table | numbers
 
 
-@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1")
+# Reports follow new checkpoints by themselves (declarative automation); chat_eval, which answers with
+# every version, stays on the nightly schedule only.
+FOLLOW_UPSTREAM = dg.AutomationCondition.eager()
+
+
+@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1",
+          automation_condition=FOLLOW_UPSTREAM)
 def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, storage: ArtifactStorage,
                     profile: ProfileResource) -> dg.MaterializeResult:
     """Validation perplexity per source and zero-shot benchmarks of base_model vs the same model untrained."""
@@ -70,17 +80,20 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
     tasks_dir = config.tasks_dir or os.environ.get("LLAMA_EVAL_TASKS_DIR") or str(bundled_tasks_dir())
     tasks = read_tasks_dir(tasks_dir)
     context.log.info(f"benchmarks from {tasks_dir}: " + ", ".join(f"{k} ({len(v)})" for k, v in tasks.items()))
-    with small_model_threads(base):
+    with small_model_threads(base), Progress("base_model_eval", unit="passes", log=context.log.info) as bar:
         report = base_eval({INIT: untrained_like(args), "base_model": base.eval()}, loader.val_windows,
                            loader.val_sources(), tok, tasks, storage.path("reports", "base_model_eval"),
-                           max_batches=config.max_batches, max_len=args.max_seq_len)
+                           max_batches=config.max_batches, max_len=args.max_seq_len, progress=bar)
     s = report.summary
     numbers = {f"ppl {m} all": _num(s["perplexity"][m]["all"]["ppl"]) for m in s["models"]}
     numbers |= {f"acc_norm {t}": _num(r["acc_norm"]) for t, r in s["tasks"]["base_model"].items()}
-    return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": _num(report.seconds, 1)})
+    rows = [{"source": src} | {f"ppl {m}": s["perplexity"][m][src]["ppl"] for m in s["models"]}
+            for src in s["perplexity"][s["models"][0]]]
+    return dg.MaterializeResult(metadata=_meta(report, numbers, rows) | {"seconds": _num(report.seconds, 1)})
 
 
-@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1")
+@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1",
+          automation_condition=FOLLOW_UPSTREAM)
 def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Accuracy per preference-rating bucket of the helpfulness and safety RMs on held-out comparisons (Table 8)."""
     from llama_model import align_data
@@ -95,12 +108,16 @@ def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfi
     test_sets = {"helpfulness test": [p for p in pairs if not p["safety"]["unsafe_prompt"]],
                  "safety test": [p for p in pairs if p["safety"]["unsafe_prompt"]]}
     context.log.info("test pairs: " + ", ".join(f"{k} {len(v)}" for k, v in test_sets.items()))
-    with small_model_threads(rms["helpfulness RM"]):
-        report = evaluate(rms, tok, test_sets, storage.path("reports", "reward_model_eval"))
+    with small_model_threads(rms["helpfulness RM"]), \
+            Progress("reward_model_eval", unit="RM x test set", log=context.log.info) as bar:
+        report = evaluate(rms, tok, test_sets, storage.path("reports", "reward_model_eval"), progress=bar)
     acc = report.summary["accuracy"]
     numbers = {f"{rm} {ts} overall %": _num(100 * acc[rm][ts]["overall"]["acc"], 2)
                for rm in acc for ts in acc[rm]}
-    return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": _num(report.seconds, 1)})
+    rows = [{"reward model": rm, "test set": ts} | {b: 100 * v["acc"] if v["acc"] is not None else None
+                                                   for b, v in acc[rm][ts].items()}
+            for rm in acc for ts in acc[rm]]
+    return dg.MaterializeResult(metadata=_meta(report, numbers, rows) | {"seconds": _num(report.seconds, 1)})
 
 
 @dg.asset(deps=[*VERSIONS, "helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS,
@@ -126,10 +143,10 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
         step = len(tasks) / config.max_tasks
         tasks = [tasks[int(i * step)] for i in range(config.max_tasks)]
     answers, t0 = {}, time.perf_counter()
-    with small_model_threads(hrm):
+    with small_model_threads(hrm), Progress("chat_eval", len(versions), "versions", log=context.log.info) as bar:
         for v in versions:
             answers[v] = answer_and_judge(load_meta(storage.path(v))[0], tok, tasks, hrm, srm)
-            context.log.info(f"{v}: answered {len(tasks)} held-out prompts")
+            bar.update()
     report = evaluate(answers, tasks, storage.path("reports", "chat_eval"))
     report.seconds = time.perf_counter() - t0
     s = report.summary
@@ -138,7 +155,7 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
         numbers[f"{r['version']} program judge vs SFT"] = _num(r["program judge vs SFT"])
     for r in s["per_version"]:
         numbers[f"{r['version']} safety violation %"] = _num(r["safety violation %"], 2)
-    return dg.MaterializeResult(metadata=_meta(report, numbers))
+    return dg.MaterializeResult(metadata=_meta(report, numbers, s["win_rates"]))
 
 
 # ------------------------------------------------------------------------------------------ checks

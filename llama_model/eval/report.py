@@ -89,17 +89,12 @@ def bar_chart(path: str | Path, categories: Sequence[str], series: Mapping[str, 
     return _save(fig, Path(path))
 
 
-def coincident_groups(points: Mapping[str, tuple[float, float]], tol: float = 5e-3) -> list[tuple[list[str], float, float]]:
-    """Points closer than `tol` on both axes merged into one ([labels], x, y), in the order first seen."""
-    groups: list[tuple[list[str], float, float]] = []
+def coincident_groups(points: Mapping[str, tuple[float, float]], digits: int = 3) -> list[tuple[list[str], float, float]]:
+    """Points equal to `digits` decimals on both axes merged into one ([labels], x, y), in first-seen order."""
+    groups: dict[tuple[float, float], tuple[list[str], float, float]] = {}
     for label, (x, y) in points.items():
-        for g in groups:
-            if abs(g[1] - x) <= tol and abs(g[2] - y) <= tol:
-                g[0].append(label)
-                break
-        else:
-            groups.append(([label], x, y))
-    return groups
+        groups.setdefault((round(x, digits), round(y, digits)), ([], x, y))[0].append(label)
+    return list(groups.values())
 
 
 def scatter_chart(path: str | Path, points: Mapping[str, tuple[float, float]], title: str, xlabel: str,
@@ -114,11 +109,11 @@ def scatter_chart(path: str | Path, points: Mapping[str, tuple[float, float]], t
     if len(points) > 1:
         xs, ys = zip(*points.values())
         ax.plot(xs, ys, color="lightgrey", linewidth=1, zorder=1)
-    cmap = plt.get_cmap("viridis")
+    cmap = plt.get_cmap("tab10")       # dark enough for the white number on every marker
     for k, (labels, x, y) in enumerate(groups):
-        ax.scatter([x], [y], s=160, color=cmap(k / max(1, len(groups) - 1)), edgecolor="black", zorder=2,
+        ax.scatter([x], [y], s=160, color=cmap(k % 10), edgecolor="black", zorder=2,
                    label=f"{k + 1}: " + " = ".join(labels) + f"  ({x:.3f}, {y:.3f})")
-        ax.annotate(str(k + 1), (x, y), ha="center", va="center", fontsize=7, color="white", zorder=3)
+        ax.annotate(str(k + 1), (x, y), ha="center", va="center", fontsize=7, color="white", weight="bold", zorder=3)
     if ref is not None:
         ax.axhline(ref, color="grey", linestyle="--", linewidth=1)
         ax.axvline(ref, color="grey", linestyle="--", linewidth=1)
