@@ -18,6 +18,7 @@ import difflib
 import json
 import os
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def resolve_selection(text: str, defs=None) -> set[str]:
         if not clause:
             continue
         try:
-            keys = dg.AssetSelection.from_string(clause).resolve(graph)
+            with warnings.catch_warnings():      # group: selections warn that a parameter is in beta
+                warnings.simplefilter("ignore")
+                keys = dg.AssetSelection.from_string(clause).resolve(graph)
         except Exception:  # noqa: BLE001 - Dagster raises several types for an unknown key or bad syntax
             keys = set()
         found = {k.to_user_string() for k in keys} & set(names)
@@ -70,13 +73,13 @@ def resolve_selection(text: str, defs=None) -> set[str]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    selection = resolve_selection(args.select) if args.select else None   # a typo fails before anything runs
     home = os.environ.get("DAGSTER_HOME")
     if not home or not Path(home).is_absolute() or not (Path(home) / "dagster.yaml").is_file():
         raise UserError("DAGSTER_HOME must be an absolute path to a folder with a dagster.yaml "
                         "(make demo sets it up)")
     from assets.demo import run_all
 
-    selection = resolve_selection(args.select) if args.select else None
     summary = run_all(selection=selection)
     print(f"\nMaterialized {summary['steps']} steps in {summary['seconds']:.0f}s "
           f"(profile {os.environ.get('LLAMA_PROFILE', 'tiny')}).")
