@@ -105,7 +105,7 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: Art
 
 
 @dg.asset(partitions_def=preference_weeks, deps=[sft_model, "tokenizer"], group_name=GROUP, kinds={"json"},
-          code_version="1")
+          code_version="2")  # 2: graded safety pairs
 def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
                     storage: ArtifactStorage) -> dg.MaterializeResult:
     """One week's batch of rated comparisons (rating 0-3, safety labels): generated and SFT-sampled pairs, or yours."""

@@ -92,7 +92,7 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
     return dg.MaterializeResult(metadata=_meta(report, numbers, rows) | {"seconds": _num(report.seconds, 1)})
 
 
-@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1",
+@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="2",
           automation_condition=FOLLOW_UPSTREAM)
 def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Accuracy per preference-rating bucket of the helpfulness and safety RMs on held-out comparisons (Table 8)."""
@@ -121,7 +121,7 @@ def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfi
 
 
 @dg.asset(deps=[*VERSIONS, "helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS,
-          code_version="1")
+          code_version="2")
 def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Win rates of each RLHF version vs SFT and vs the previous version, safety violations, multi-turn adherence."""
     from llama_model import align_data
