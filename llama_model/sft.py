@@ -81,10 +81,12 @@ def make_optimizer(params, lr: float, weight_decay: float = 0.1) -> torch.optim.
 
 def fit(model, n_items: int, loss_of: Callable[[list[int]], torch.Tensor], lr: float, batch: int, epochs: int,
         weight_decay: float = 0.1, seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
-        log: Callable[[str], None] | None = None) -> list[float]:
+        log: Callable[[str], None] | None = None,
+        progress: Callable[[int, int], None] | None = None) -> list[float]:
     """The loop SFT and the reward models share: each epoch a seeded shuffle of the item indices cut into
     batches; `loss_of(indices)` gives a batch's loss; AdamW with a cosine LR after `warmup` steps and
-    gradient clipping. Trains `model` in place and returns the loss of every step."""
+    gradient clipping. Trains `model` in place and returns the loss of every step.
+    `progress(steps done, total steps)` is called after every step."""
     rng = random.Random(seed)
     opt = make_optimizer(model.parameters(), lr, weight_decay)
     steps_per_epoch = math.ceil(n_items / batch)
@@ -105,6 +107,8 @@ def fit(model, n_items: int, loss_of: Callable[[list[int]], torch.Tensor], lr: f
             opt.step()
             losses.append(loss.item())
             step += 1
+            if progress:
+                progress(step, total)
         if log:
             k = steps_per_epoch
             log(f"epoch {epoch + 1}/{epochs}: loss {sum(losses[-k:]) / k:.4f}")
@@ -114,7 +118,8 @@ def fit(model, n_items: int, loss_of: Callable[[list[int]], torch.Tensor], lr: f
 
 def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int, weight_decay: float = 0.1,
               seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
-              log: Callable[[str], None] | None = None) -> list[float]:
+              log: Callable[[str], None] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> list[float]:
     """Fine-tune `model` in place on the answer tokens of `examples`; returns the loss of every step."""
     if not examples:
         raise ValueError("no training examples (every dialogue was empty or cut away)")
@@ -124,4 +129,4 @@ def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int
         # masked_lm_loss, computed fused with the output projection (the [B, T, vocab] logits are never stored)
         return model(ids[:, :-1], targets=answer_targets(ids, mask))
 
-    return fit(model, len(examples), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip, log)
+    return fit(model, len(examples), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip, log, progress)

@@ -26,14 +26,17 @@ def with_eos(ids: list[int], eos_id: int, max_new_tokens: int) -> list[int]:
 @torch.no_grad()
 def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.0, top_p: float = 1.0,
                    generator: torch.Generator | None = None, max_new_tokens: int = MAX_NEW_TOKENS,
-                   chunk: int = 128) -> list[list[int]]:
-    """Answer token ids (cut after </s>) for every prompt, generated `chunk` prompts at a time."""
+                   chunk: int = 128, progress=None) -> list[list[int]]:
+    """Answer token ids (cut after </s>) for every prompt, generated `chunk` prompts at a time;
+    `progress(prompts done, prompts)` after each chunk."""
     model.eval()
     out: list[list[int]] = []
     for i in range(0, len(prompts), chunk):
         new = generate(model, prompts[i:i + chunk], max_new_tokens, temperature=temperature, top_p=top_p,
                        eos_id=tok.eos_id, generator=generator)
         out += [with_eos(x, tok.eos_id, max_new_tokens) for x in new]
+        if progress:
+            progress(len(out), len(prompts))
     return out
 
 

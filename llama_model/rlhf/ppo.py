@@ -123,8 +123,9 @@ def logprobs_and_hidden(model, ids: torch.Tensor):
 
 
 def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Generator | None = None,
-              seed: int = 0, log=None) -> list[dict]:
-    """Run `args.iterations` PPO iterations in place on `policy`; returns per-iteration stats."""
+              seed: int = 0, log=None, progress=None) -> list[dict]:
+    """Run `args.iterations` PPO iterations in place on `policy`; returns per-iteration stats.
+    `progress(iterations done, iterations)` after each one."""
     rng = random.Random(seed)
     ref = copy.deepcopy(policy).eval()
     for p in ref.parameters():
@@ -173,6 +174,8 @@ def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Gene
                 "total_reward": float((rewards.sum(1)).mean()), "safety_rm_share": float(switch.float().mean()),
                 "loss": sum(losses) / len(losses), "answer_tokens": float(mask.sum(1).mean())}
         history.append(stat)
+        if progress:
+            progress(it + 1, args.iterations)
         if log:
             log(f"ppo {it + 1}/{args.iterations}: RM {stat['reward']:.3f} KL {stat['kl']:.4f} loss {stat['loss']:.3f}")
     return history

@@ -24,11 +24,11 @@ INCLUDE_GREEDY = True
 
 
 @torch.no_grad()
-def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None) -> list[dict]:
+def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None, progress=None) -> list[dict]:
     """One record per task: {key, system, turns, answer, reward, unsafe, iteration-free} of the best of k."""
     prompts = task_prompts(tok, tasks)
     outs = sample_answers(policy, tok, [p for p in prompts for _ in range(k)], temperature=temperature,
-                          generator=generator)
+                          generator=generator, progress=progress)
     n = k + 1 if INCLUDE_GREEDY else k           # candidates per prompt: the k samples, then the greedy one
     if INCLUDE_GREEDY:
         greedy = sample_answers(policy, tok, prompts)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from common.progress import progress_for
 from llama_model import align_data
 from llama_model.rlhf import gatt, ppo, rejection
 from llama_model.rlhf.policy import evaluate
@@ -123,7 +124,8 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
         dialogues, source = align_data.sft_dialogues(BUNDLED["sft"], seed=_seed("sft")), "bundled"
     examples = sft_examples(tok, dialogues, min(align.sft_seq_len, args.max_seq_len))
     losses = train_sft(model, examples, lr=align.sft_lr, batch=align.sft_batch, epochs=align.sft_epochs,
-                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=5, log=log)
+                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=5, log=log,
+                       progress=progress_for(log, "sft_model training"))
     ev = evaluate(model, tok, align_data.eval_tasks())
     meta = {"version": "sft", "data": source, "dialogues": len(dialogues), "examples": len(examples),
             "steps": len(losses), "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
@@ -142,7 +144,7 @@ def week_seed(week: str) -> int:
 
 
 def model_preference_pairs(policy, tok, n_prompts: int, seed: int, samples: int = 4,
-                           temperature: float = 1.0) -> list[dict]:
+                           temperature: float = 1.0, progress=None) -> list[dict]:
     """Llama 2 style comparisons: `samples` answers of the chat model per prompt, rated by the program
     annotator (quality gap -> rating). Per prompt the best against the worst sample, and, when no sample
     is right, the right answer against the best sample (the annotator's preferred response)."""
@@ -152,7 +154,7 @@ def model_preference_pairs(policy, tok, n_prompts: int, seed: int, samples: int 
     g = torch.Generator().manual_seed(seed)
     prompts = task_prompts(tok, tasks)
     outs = sample_answers(policy, tok, [p for p in prompts for _ in range(samples)], temperature=temperature,
-                          generator=g)
+                          generator=g, progress=progress)
     pairs = []
     for i, t in enumerate(tasks):
         answers = [decode_answer(tok, a) for a in outs[i * samples:(i + 1) * samples]]
@@ -165,7 +167,8 @@ def model_preference_pairs(policy, tok, n_prompts: int, seed: int, samples: int 
 
 
 @small_model_threads
-def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, source_path: str | None = None) -> dict:
+def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, source_path: str | None = None,
+                      log=None) -> dict:
     """One week's batch of rated comparisons as JSONL: validated user data, or the bundled batch (generated
     pairs + pairs of the chat model's own samples when policy_dir is given)."""
     n_model = 0
@@ -178,7 +181,8 @@ def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, 
             torch.manual_seed(week_seed(week))
             policy, _ = load_meta(policy_dir)
             extra = model_preference_pairs(policy, _load_tok(tokenizer_path), BUNDLED["model_pair_prompts"],
-                                           seed=week_seed(week) + 1)
+                                           seed=week_seed(week) + 1,
+                                           progress=progress_for(log, f"preference_data[{week}] sampling", "answers"))
             pairs += extra
             n_model = len(extra)
     write_text(Path(out_dir) / PREFERENCES_FILE, align_data.preferences_to_jsonl(pairs))
@@ -232,7 +236,7 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     rm = RewardModel.from_policy(policy)
     losses = train_rm(rm, tok, train, lr=align.rm_lr, batch=align.rm_batch, epochs=align.rm_epochs,
                       margin=align.rm_margin, warmup_frac=align.rm_warmup_frac, min_warmup=align.rm_min_warmup,
-                      seed=_seed(kind), log=log)
+                      seed=_seed(kind), log=log, progress=progress_for(log, f"{kind}_rm training"))
     test = align_data.preference_pairs(BUNDLED["rm_test_pairs"], seed=_seed("rm-test"), split="eval")
     test = [p for p in test if p["safety"]["unsafe_prompt"] == (kind == "safety")] if kind == "safety" else test
     acc = accuracy_by_rating(rm, tok, test)
@@ -268,7 +272,8 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
         f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts")
     best = rejection.best_of_k(policy, tok, tasks, hrm, srm, k=align.rs_samples,
-                               temperature=align.rs_temperature, generator=g)
+                               temperature=align.rs_temperature, generator=g,
+                               progress=progress_for(log, f"rlhf_v{version} sampling", "answers"))
     iterations = [_read_samples(d) for d in earlier_dirs] + [best]
     pool = rejection.build_pool(iterations, version)
     dialogues = rejection.to_dialogues(pool)
@@ -281,7 +286,8 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
         n_gatt = len(gdata)
     examples = sft_examples(tok, dialogues, min(align.sft_seq_len, args.max_seq_len))
     losses = train_sft(policy, examples, lr=align.sft_lr * RS_LR_SCALE, batch=align.sft_batch, epochs=align.sft_epochs,
-                       weight_decay=align.sft_weight_decay, seed=seed, warmup=5, log=log)
+                       weight_decay=align.sft_weight_decay, seed=seed, warmup=5, log=log,
+                       progress=progress_for(log, f"rlhf_v{version} fine-tuning"))
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm)
     parent_ev = evaluate(load_meta(parent_dir)[0], tok, eval_tasks, hrm, srm)
@@ -307,7 +313,8 @@ def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, log=pr
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
         "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts")
     pargs = ppo.ppo_args(align)
-    history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log)
+    history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log,
+                            progress=progress_for(log, "rlhf_v5 PPO", "iterations"))
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm)
     parent_ev = evaluate(load_meta(parent_dir)[0], tok, eval_tasks, hrm, srm)
