@@ -86,7 +86,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for asset, keys in summary.get("skipped_partitions", {}).items():
         print(f"{asset}: the demo materializes the first weeks only (the same figures on any date); the "
               f"{len(keys)} later one(s), {keys[0]} ... {keys[-1]}, are the weekly schedule's to fill "
-              f"(or: dagster asset backfill).")
+              f"(or a backfill from the asset's page in the UI).")
     failed = summary["checks_failed"]
     if failed:
         print(f"WARNING: {len(failed)} asset check(s) failed (their details are in the UI): " + ", ".join(failed))
