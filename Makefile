@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster
 export LLAMA_DATA_DIR ?= $(CURDIR)/data
 export LLAMA_PROFILE ?= tiny
 
-.PHONY: demo test ui ui-test install clean bench
+.PHONY: demo test ui ui-test install clean bench docs-figures
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,13 +44,18 @@ demo: install
 ui: install
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
+# After `make demo`: docs/figures.md and the figures the README and docs quote, from data/reports.
+docs-figures: install
+	$(BIN)/llama-pipeline docs-figures $(LLAMA_DATA_DIR)
+
 test: install
 	$(BIN)/python -m pytest -q
 
-# The browser test needs Debian's Chromium; it is skipped (with a message) without it.
+# The browser test needs Debian's Chromium; it is skipped (with a message) without it, except in CI
+# (.ci/run sets LLAMA_REQUIRE_CHROMIUM). LLAMA_UI_SCREENSHOTS=docs/screenshots keeps the pictures.
 ui-test: install
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
-	$(BIN)/python -m pytest -q tests/test_ui.py
+	LLAMA_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest -q tests/test_ui.py
 
 bench: install
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

@@ -12,11 +12,12 @@ import math
 
 import dagster as dg
 
+from assets import metadata as md
 from resources import ArtifactStorage, ProfileResource, TrainingLauncher
 from resources.launcher import STAGE_MODULE
 
 GROUP = "align"
-# Weekly batches; the start is a few weeks before the demo date so the demo's last 3 weekly keys exist.
+# Weekly batches; the demo materializes the first 3 weeks (fixed keys: the same figures on any date).
 preference_weeks = dg.WeeklyPartitionsDefinition(start_date="2026-10-25")
 ALL_WEEKS = dg.AssetDep("preference_data", partition_mapping=dg.AllPartitionMapping())
 RM_ASSETS = ("helpfulness_rm", "safety_rm")
@@ -96,7 +97,7 @@ def _examples_md(examples: list[dict]) -> str:
 
 def _policy_metadata(m: dict, out) -> dict:
     ev = m["eval"]
-    md = {
+    meta = {
         "path": dg.MetadataValue.path(str(out)),
         "success_rate": ev["success_rate"],
         "safety_violations": ev["safety_violations"],
@@ -106,8 +107,20 @@ def _policy_metadata(m: dict, out) -> dict:
         "seconds": round(m["seconds"], 1),
     }
     if "mean_reward" in ev:
-        md["mean_rm_reward"] = ev["mean_reward"]
-    return md
+        meta["mean_rm_reward"] = ev["mean_reward"]
+    return meta
+
+
+def _policy_result(m: dict, out, extra: dict) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=md.rounded(_policy_metadata(m, out) | extra))
+
+
+# The columns of a preferences JSONL row (trl's conversational preference format + our labels).
+PREFERENCE_SCHEMA = md.schema(
+    {"prompt": "list[{role, content}]", "chosen": "list[{role, content}]", "rejected": "list[{role, content}]",
+     "rating": "int", "safety": "{unsafe_prompt, chosen_safe, rejected_safe}"},
+    {"prompt": "the dialogue up to the compared answer (a system message first when there is one)",
+     "rating": "3 significantly better, 2 better, 1 slightly better, 0 negligibly better / unsure"})
 
 
 @dg.asset(deps=["base_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
@@ -118,13 +131,13 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: Art
     m = _run_stage(context, launcher, "sft", profile.get().align, base_dir=storage.path("base_model"),
                    tokenizer_path=storage.path("tokenizer", "tokenizer.model"), out_dir=out,
                    dialogues_path=config.dialogues_path or None)
-    return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
+    return _policy_result(m, out, {
         "data": m["data"], "dialogues": m["dialogues"], "steps": m["steps"],
         "loss_first": m["loss_first"], "loss_last": m["loss_last"]})
 
 
 @dg.asset(partitions_def=preference_weeks, deps=[sft_model, "tokenizer"], group_name=GROUP, kinds={"json"},
-          code_version="2")   # 2: rows in trl's conversational preference format
+          code_version="3")   # 2: rows in trl's conversational preference format; 3: graded safety pairs
 def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
                     storage: ArtifactStorage, profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """One week's batch of rated comparisons (rating 0-3, safety labels): generated and SFT-sampled pairs, or yours."""
@@ -138,7 +151,8 @@ def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
     m = _run_stage(context, launcher, "preferences", profile.get().align, week=week, out_dir=out,
                    policy_dir=newest_first, tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
                    source_path=config.source_path or None)
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out / stages.PREFERENCES_FILE)), **m})
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out / stages.PREFERENCES_FILE)), **m,
+                                          **md.table(row_count=m["pairs"], table_schema=PREFERENCE_SCHEMA)})
 
 
 def _rm_asset(kind: str):
@@ -156,14 +170,14 @@ def _rm_asset(kind: str):
                        pref_root=storage.path("preference_data"), out_dir=out)
         acc = _clean(m["accuracy"])
         names = {"3": "significantly better", "2": "better", "1": "slightly better", "0": "negligibly better / unsure"}
-        table = ["| rating | accuracy |", "|---|---|"] + [
-            f"| {names.get(k, k)} | {'n/a' if v is None else f'{v:.3f}'} |" for k, v in acc.items()]
-        return dg.MaterializeResult(metadata={
+        table = md.table_value([{"rating": names.get(k, k), "accuracy": v} for k, v in acc.items()],
+                               md.schema({"rating": "string", "accuracy": "float"}))
+        return dg.MaterializeResult(metadata=md.rounded({
             "path": dg.MetadataValue.path(str(out)), "version": m["version"], "weeks": ", ".join(m["weeks"]),
             "weeks_sampled_from": dg.MetadataValue.json(m["weeks_sampled_from"]), "train_pairs": m["train_pairs"],
             "test_pairs": m["test_pairs"], "margin": m["margin"], "loss_first": m["loss_first"],
-            "loss_last": m["loss_last"], "accuracy": acc["all"], "accuracy_by_rating": dg.MetadataValue.md("\n".join(table)),
-            "seconds": round(m["seconds"], 1)})
+            "loss_last": m["loss_last"], "accuracy": acc["all"], "accuracy_by_rating": table,
+            "seconds": round(m["seconds"], 1)}))
 
     @dg.asset_check(asset=name, name="accuracy_above_chance",
                     description="held-out pair accuracy above 50% (and highest for 'significantly better')")
@@ -198,7 +212,7 @@ def _rejection_asset(version: int):
                        tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
                        hrm_dir=storage.path("helpfulness_rm"), srm_dir=storage.path("safety_rm"), out_dir=out,
                        prompts_path=config.prompts_path or None)
-        return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
+        return _policy_result(m, out, {
             "method": m["method"], "parent": parent, "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
             "judged_by": ", ".join(v for v in m["rm_versions"] if v),
             "data_weeks": ", ".join(m["data_weeks"]), "pooled_from": ", ".join(earlier) if version >= 3 else "",
@@ -221,13 +235,13 @@ def rlhf_v5(context: dg.AssetExecutionContext, config: RLHFConfig, storage: Arti
     m = _run_stage(context, launcher, "ppo", profile.get().align, parent_dir=storage.path("rlhf_v4"),
                    tokenizer_path=storage.path("tokenizer", "tokenizer.model"), hrm_dir=storage.path("helpfulness_rm"),
                    srm_dir=storage.path("safety_rm"), out_dir=out, prompts_path=config.prompts_path or None)
-    kl = ["| iteration | RM reward | KL to V4 |", "|---|---|---|"] + [
-        f"| {h['iteration']} | {h['reward']:.3f} | {h['kl']:.4f} |" for h in m["history"]]
-    return dg.MaterializeResult(metadata=_policy_metadata(m, out) | {
+    kl = md.table_value([{"iteration": h["iteration"], "RM reward": h["reward"], "KL to V4": h["kl"]}
+                         for h in m["history"]])
+    return _policy_result(m, out, {
         "method": "PPO", "parent": "rlhf_v4", "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
         "judged_by": ", ".join(v for v in m["rm_versions"] if v),
         "data_weeks": ", ".join(m["data_weeks"]), "ppo": dg.MetadataValue.json(m["ppo"]),
-        "kl_last": m["kl_last"], "per_iteration": dg.MetadataValue.md("\n".join(kl)),
+        "kl_last": m["kl_last"], "per_iteration": kl,
         "parent_success_rate": m["parent_eval"]["success_rate"],
         "parent_mean_rm_reward": m["parent_eval"]["mean_reward"]})
 

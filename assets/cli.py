@@ -1,31 +1,93 @@
 """`llama-pipeline`: the command line of the project.
 
     llama-pipeline demo                 # materialize the whole graph on the bundled sample dumps
+    llama-pipeline demo --select 'group:tokens'                   # names, or Dagster's selection syntax
     llama-pipeline config llama-7b      # a profile's hyper-parameters and parameter count
     llama-pipeline make-samples --docs 100000 --out /tmp/dumps   # generate larger dumps for benchmarks
     llama-pipeline convert --to hf SRC DST                        # checkpoint layout conversion
     llama-pipeline plan llama2-70b --nodes 16 --gpus-per-node 8   # per-GPU memory; exit 1 if it does not fit
+    llama-pipeline docs-figures [DATA_DIR]                        # docs/figures.md from a run's reports
+
+Failures a user can fix (a typo, a missing file, a bad number) end in one line `error: ...` and a
+non-zero status (2 for a wrong command line); `--debug` shows the traceback instead. Every sub-command,
+including those other packages register, runs under that handling (`main` wraps them all).
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
+import warnings
+from importlib import metadata
 from pathlib import Path
+
+# Integer arguments that count something: 0 makes no sense either. Every other integer argument of any
+# sub-command must be >= 0 (seeds, sizes); see _validate_numbers.
+POSITIVE_INTS = {"docs", "steps", "nproc", "workers"}
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("llama-pipeline")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+# ------------------------------------------------------------------------------------------ demo
+
+def resolve_selection(text: str, defs=None) -> set[str]:
+    """Asset names selected by `text`: comma-separated names, or Dagster's selection syntax
+    ('group:tokens', 'key:rlhf_v*', '+sft_model', 'tokenizer+', 'key:a or key:b'). A name or clause
+    that selects nothing is an error naming the closest asset names."""
+    import dagster as dg
+
+    if defs is None:
+        from assets.definitions import defs
+    graph = defs.resolve_asset_graph()
+    names = sorted(k.to_user_string() for k in graph.materializable_asset_keys)
+    selected: set[str] = set()
+    for clause in (c.strip() for c in text.split(",")):
+        if not clause:
+            continue
+        try:
+            with warnings.catch_warnings():      # group: selections warn that a parameter is in beta
+                warnings.simplefilter("ignore")
+                keys = dg.AssetSelection.from_string(clause).resolve(graph)
+        except Exception:  # noqa: BLE001 - Dagster raises several types for an unknown key or bad syntax
+            keys = set()
+        found = {k.to_user_string() for k in keys} & set(names)
+        if not found:
+            word = clause.split(":", 1)[-1].strip("+*() ")
+            close = difflib.get_close_matches(word, names, n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(close)}?" if close else f"; the assets are: {', '.join(names)}"
+            raise UserError(f"--select {clause!r} matches no asset{hint}")
+        selected |= found
+    if not selected:
+        raise UserError("--select is empty")
+    return selected
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    selection = resolve_selection(args.select) if args.select else None   # a typo fails before anything runs
     home = os.environ.get("DAGSTER_HOME")
-    if not home or not Path(home).is_absolute():
-        print("DAGSTER_HOME must be an absolute path with a dagster.yaml (make demo sets it up)", file=sys.stderr)
-        return 2
+    if not home or not Path(home).is_absolute() or not (Path(home) / "dagster.yaml").is_file():
+        raise UserError("DAGSTER_HOME must be an absolute path to a folder with a dagster.yaml "
+                        "(make demo sets it up)")
     from assets.demo import run_all
 
-    selection = set(args.select.split(",")) if args.select else None
     summary = run_all(selection=selection)
     print(f"\nMaterialized {summary['steps']} steps in {summary['seconds']:.0f}s "
           f"(profile {os.environ.get('LLAMA_PROFILE', 'tiny')}).")
+    for asset, keys in summary.get("skipped_partitions", {}).items():
+        print(f"{asset}: the demo materializes the first weeks only (the same figures on any date); the "
+              f"{len(keys)} later one(s), {keys[0]} ... {keys[-1]}, are the weekly schedule's to fill "
+              f"(or a backfill from the asset's page in the UI).")
     failed = summary["checks_failed"]
     if failed:
         print(f"WARNING: {len(failed)} asset check(s) failed (their details are in the UI): " + ", ".join(failed))
@@ -34,6 +96,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"Reports: {os.environ.get('LLAMA_DATA_DIR', 'data')}/reports/*/index.html")
     print("Open the UI with:  make ui   (then browse http://127.0.0.1:3000)")
     return 1 if failed and args.strict else 0
+
+
+# ------------------------------------------------------------------------------------------ config
+
+def _profile_names() -> list[str]:
+    from llama_model.configs import PROFILES
+    return list(PROFILES)
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -53,24 +122,45 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs_figures(args: argparse.Namespace) -> int:
+    from common.figures import write_figures
+
+    out = write_figures(Path(args.data_dir), Path(args.out))
+    print(f"wrote {out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ parser
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llama-pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of a failure")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="materialize every asset on the bundled sample dumps")
-    p.add_argument("--select", help="comma-separated asset names to materialize (default: all)")
+    p.add_argument("--select", help="asset names, comma-separated, or a Dagster selection such as "
+                                    "'group:tokens', 'key:rlhf_v*', '+sft_model' (default: all)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an asset check fails")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("config", help="print a profile's hyper-parameters and parameter count")
-    p.add_argument("profile", nargs="?", help="tiny, small, llama-7b, ..., llama2-70b (default $LLAMA_PROFILE)")
+    p.add_argument("profile", nargs="?", choices=_profile_names(), metavar="PROFILE",
+                   help=f"one of {', '.join(_profile_names())} (default $LLAMA_PROFILE, else tiny)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("docs-figures", help="write docs/figures.md from a run's report JSON files")
+    p.add_argument("data_dir", nargs="?", default=os.environ.get("LLAMA_DATA_DIR", "data"),
+                   help="the run's data folder (default $LLAMA_DATA_DIR, else ./data)")
+    p.add_argument("--out", default="docs/figures.md", help="the generated markdown file")
+    p.set_defaults(func=_cmd_docs_figures)
 
     # Other stages register their commands here (make-samples, convert, ...).
     for register in _extra_commands():
         register(sub)
+    _validate_numbers(parser)
     return parser
 
 
@@ -83,9 +173,59 @@ def _extra_commands():
     return [dumps, samples, model, plan]
 
 
+def _checked_int(name: str, positive: bool):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < (1 if positive else 0):
+            raise argparse.ArgumentTypeError(f"{value} is not {'positive' if positive else '>= 0'}")
+        return value
+    parse.__name__ = "positive integer" if positive else "non-negative integer"
+    return parse
+
+
+def _validate_numbers(parser: argparse.ArgumentParser) -> None:
+    """Every `type=int` argument of every sub-command, including those registered by other packages,
+    rejects negative values (and 0 for the counts in POSITIVE_INTS) with a usage error."""
+    for action in parser._actions:
+        if action.type is int:
+            action.type = _checked_int(action.dest, action.dest in POSITIVE_INTS)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _validate_numbers(sub)
+
+
+# ------------------------------------------------------------------------------------------ main
+
+def _fail(message: str, status: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    """Parse, run the sub-command, and turn any failure into one `error: ...` line (traceback: --debug)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or bool(os.environ.get("LLAMA_DEBUG"))
+    parser = build_parser()
+    args = parser.parse_args([a for a in argv if a != "--debug"])   # --debug anywhere on the line   # usage errors: argparse prints usage + "error: ..." and exits 2
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except SystemExit as e:          # a library's SystemExit("message") is a failure like any other
+        if isinstance(e.code, str):
+            return _fail(e.code, 1)
+        raise
+    except Exception as e:           # noqa: BLE001 - the one place every command's failure is reported
+        if debug:
+            raise
+        if isinstance(e, UserError):
+            return _fail(str(e), 2)
+        known = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError)
+        text = str(e) if isinstance(e, known) else f"{type(e).__name__}: {e}"
+        return _fail(f"{text} (rerun with --debug for the traceback)", 1)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import time
 
 import dagster as dg
 
-# Time-partitioned assets (weekly preference batches) materialize only their most recent keys in the demo.
+# Time-partitioned assets (weekly preference batches) materialize their *first* 3 keys in the demo, not the
+# latest: the weeks (and so the batches' seeds, the RMs and every figure after them) are then the same on
+# any date. Later weeks are what the weekly schedule adds; `skipped_partitions()` names them.
 DEMO_TIME_PARTITIONS = 3
 
 # Dagster's console logger prints every engine event at DEBUG; the demo shows the assets' own INFO lines.
@@ -22,8 +24,24 @@ def _partition_keys(pdef: dg.PartitionsDefinition | None, instance: dg.DagsterIn
         return [None]
     keys = list(pdef.get_partition_keys(dynamic_partitions_store=instance))
     if isinstance(pdef, dg.TimeWindowPartitionsDefinition):
-        keys = keys[-DEMO_TIME_PARTITIONS:]
+        keys = keys[:DEMO_TIME_PARTITIONS]
     return keys
+
+
+def skipped_partitions(defs: dg.Definitions, instance: dg.DagsterInstance,
+                       selection: set[str] | None = None) -> dict[str, list[str]]:
+    """{asset: [time partition keys the demo leaves to the schedule]} (the weeks after the first 3)."""
+    graph = defs.resolve_asset_graph()
+    out = {}
+    for key in graph.materializable_asset_keys:
+        name = key.to_user_string()
+        pdef = graph.get(key).partitions_def
+        if (selection and name not in selection) or not isinstance(pdef, dg.TimeWindowPartitionsDefinition):
+            continue
+        later = list(pdef.get_partition_keys(dynamic_partitions_store=instance))[DEMO_TIME_PARTITIONS:]
+        if later:
+            out[name] = later
+    return out
 
 
 def plan(defs: dg.Definitions, instance: dg.DagsterInstance, selection: set[str] | None = None):
@@ -102,4 +120,5 @@ def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | N
                 checks_failed.append(f"{ev.asset_key.to_user_string()}:{ev.check_name}" + (f" [{pk}]" if pk else ""))
         log(f"      done in {time.perf_counter() - t:.1f}s")
     seconds = time.perf_counter() - t0
-    return {"steps": len(steps), "seconds": seconds, "checks_failed": checks_failed}
+    return {"steps": len(steps), "seconds": seconds, "checks_failed": checks_failed,
+            "skipped_partitions": skipped_partitions(defs, instance, selection)}

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets import metadata as md
+from common.progress import Progress
 from resources import ArtifactStorage, ProfileResource
 
 GROUP = "evaluate"
@@ -54,12 +56,20 @@ def _num(x, digits: int = 4) -> dg.MetadataValue:
     return dg.MetadataValue.float(round(x, digits) if x is not None else float("nan"))
 
 
-def _meta(report, numbers: dict) -> dict:
-    return {"report": dg.MetadataValue.path(str(report.html)),
-            "summary": dg.MetadataValue.md(report.markdown)} | numbers
+def _meta(report, numbers: dict, rows: list[dict] | None = None) -> dict:
+    """The report as a path and a file:// URL, its markdown (tables + plots), its main table as a
+    TableMetadataValue with the standard row count and column schema, and the headline numbers."""
+    table = {"table": md.table_value(rows), **md.table(rows)} if rows else {}
+    return md.report(report.html) | {"summary": dg.MetadataValue.md(report.markdown)} | table | numbers
 
 
-@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="2")
+# Reports follow new checkpoints by themselves (declarative automation); chat_eval, which answers with
+# every version, stays on the nightly schedule only.
+FOLLOW_UPSTREAM = dg.AutomationCondition.eager()
+
+
+@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="2",
+          automation_condition=FOLLOW_UPSTREAM)
 def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, storage: ArtifactStorage,
                     profile: ProfileResource) -> dg.MaterializeResult:
     """Validation perplexity per source and zero-shot benchmarks (lm-evaluation-harness on the HF export) of
@@ -80,7 +90,8 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
     tasks = read_tasks_dir(tasks_dir)
     context.log.info(f"benchmarks from {tasks_dir}: " + ", ".join(f"{k} ({len(v)})" for k, v in tasks.items()))
     models = {INIT: untrained_like(args), "base_model": base.eval()}
-    with small_model_threads(base), tempfile.TemporaryDirectory(prefix="base_model_eval-") as work:
+    with small_model_threads(base), tempfile.TemporaryDirectory(prefix="base_model_eval-") as work, \
+            Progress("base_model_eval", unit="passes", log=context.log.info) as bar:
         harness = None
         if config.lm_eval:   # lm-eval reads the HF export of both models, offline
             from llama_model.eval.harness import run_harness
@@ -89,17 +100,20 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
             harness = run_harness(dirs, tasks_dir, Path(work) / "lm_eval", limit=config.lm_eval_limit)
         report = base_eval(models, loader.val_windows, loader.val_sources(), tok, tasks,
                            storage.path("reports", "base_model_eval"), max_batches=config.max_batches,
-                           max_len=args.max_seq_len, harness=harness, profile=p.name)
+                           max_len=args.max_seq_len, harness=harness, profile=p.name, progress=bar)
     s = report.summary
     numbers = {f"ppl {m} all": _num(s["perplexity"][m]["all"]["ppl"]) for m in s["models"]}
     numbers |= {f"acc_norm {t}": _num(r["acc_norm"]) for t, r in s["tasks"]["base_model"].items()}
     numbers["benchmarks scored by"] = dg.MetadataValue.text(s["scorer"])
     if harness is not None:
         numbers["lm_eval results"] = dg.MetadataValue.path(str(report.directory / "lm_eval_results.json"))
-    return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": _num(report.seconds, 1)})
+    rows = [{"source": src} | {f"ppl {m}": s["perplexity"][m][src]["ppl"] for m in s["models"]}
+            for src in s["perplexity"][s["models"][0]]]
+    return dg.MaterializeResult(metadata=_meta(report, numbers, rows) | {"seconds": _num(report.seconds, 1)})
 
 
-@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="1")
+@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="2",
+          automation_condition=FOLLOW_UPSTREAM)
 def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfig, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Accuracy per preference-rating bucket of the helpfulness and safety RMs on held-out comparisons (Table 8)."""
     from llama_model import align_data
@@ -114,12 +128,16 @@ def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfi
     test_sets = {"helpfulness test": [p for p in pairs if not p["safety"]["unsafe_prompt"]],
                  "safety test": [p for p in pairs if p["safety"]["unsafe_prompt"]]}
     context.log.info("test pairs: " + ", ".join(f"{k} {len(v)}" for k, v in test_sets.items()))
-    with small_model_threads(rms["helpfulness RM"]):
-        report = evaluate(rms, tok, test_sets, storage.path("reports", "reward_model_eval"))
+    with small_model_threads(rms["helpfulness RM"]), \
+            Progress("reward_model_eval", unit="RM x test set", log=context.log.info) as bar:
+        report = evaluate(rms, tok, test_sets, storage.path("reports", "reward_model_eval"), progress=bar)
     acc = report.summary["accuracy"]
     numbers = {f"{rm} {ts} overall %": _num(100 * acc[rm][ts]["overall"]["acc"], 2)
                for rm in acc for ts in acc[rm]}
-    return dg.MaterializeResult(metadata=_meta(report, numbers) | {"seconds": _num(report.seconds, 1)})
+    rows = [{"reward model": rm, "test set": ts} | {b: 100 * v["acc"] if v["acc"] is not None else None
+                                                   for b, v in acc[rm][ts].items()}
+            for rm in acc for ts in acc[rm]]
+    return dg.MaterializeResult(metadata=_meta(report, numbers, rows) | {"seconds": _num(report.seconds, 1)})
 
 
 @dg.asset(deps=[*VERSIONS, "helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS,
@@ -146,10 +164,10 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
         step = len(tasks) / config.max_tasks
         tasks = [tasks[int(i * step)] for i in range(config.max_tasks)]
     answers, t0 = {}, time.perf_counter()
-    with small_model_threads(hrm):
+    with small_model_threads(hrm), Progress("chat_eval", len(versions), "versions", log=context.log.info) as bar:
         for v in versions:
             answers[v] = answer_and_judge(load_meta(storage.path(v))[0], tok, tasks, hrm, srm)
-            context.log.info(f"{v}: answered {len(tasks)} held-out prompts")
+            bar.update()
     harness = None
     if config.lm_eval:   # the benchmarks through the chat template, first and newest version
         from llama_model.eval.harness import run_harness
@@ -168,7 +186,7 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
         numbers[f"{r['version']} program judge vs SFT"] = _num(r["program judge vs SFT"])
     for r in s["per_version"]:
         numbers[f"{r['version']} safety violation %"] = _num(r["safety violation %"], 2)
-    return dg.MaterializeResult(metadata=_meta(report, numbers))
+    return dg.MaterializeResult(metadata=_meta(report, numbers, s["win_rates"]))
 
 
 # ------------------------------------------------------------------------------------------ checks

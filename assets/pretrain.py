@@ -18,6 +18,7 @@ import shutil
 
 import dagster as dg
 
+from assets import metadata as md
 from resources import ArtifactStorage, ProfileResource, TrainingLauncher
 
 GROUP = "pretrain"
@@ -43,19 +44,18 @@ def _fingerprint(storage: ArtifactStorage, profile_name: str, config: PretrainCo
 
 
 def _metadata(summary: dict, rows: list[dict], png: bytes, reported: dict) -> dict:
-    md = dict(reported)
-    md.update({
+    out = dict(reported)
+    out.update({
         "final_loss": summary["final_loss"], "first_loss": summary["first_loss"], "steps": summary["steps"],
         "tokens_seen": summary["tokens_seen"], "tokens_per_s": round(summary["tokens_per_s"], 1),
         "mfu": summary["mfu"], "parameters": summary["parameters"], "world_size": summary["world_size"],
         "loss_curve": dg.MetadataValue.md(f"![loss](data:image/png;base64,{base64.b64encode(png).decode()})"),
     })
-    table = ["| source | val loss | val perplexity |", "|---|---|---|"]
-    for source, v in summary["val"].items():
-        md[f"val_ppl/{source}"] = v["ppl"]
-        table.append(f"| {source} | {v['loss']:.4f} | {v['ppl']:.2f} |")
-    md["validation"] = dg.MetadataValue.md("\n".join(table))
-    return md
+    rows = [{"source": source, "val loss": v["loss"], "val perplexity": v["ppl"]} for source, v in summary["val"].items()]
+    for r in rows:
+        out[f"val_ppl/{r['source']}"] = r["val perplexity"]
+    out["validation"] = md.table_value(rows)
+    return md.rounded(out)
 
 
 def _loss_check(rows: list[dict]) -> dg.AssetCheckResult:
@@ -105,7 +105,8 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
         shutil.copy2(png_path, tmp / "loss_curve.png")
     png = png_path.read_bytes()
     shutil.rmtree(run_dir, ignore_errors=True)
-    return dg.MaterializeResult(metadata=_metadata(summary, rows, png, reported),
+    metadata = _metadata(summary, rows, png, reported) | {"path": md.path(storage.path("base_model"))}
+    return dg.MaterializeResult(metadata=metadata,
                                 check_results=[_loss_check(rows)])
 
 

@@ -12,6 +12,8 @@ import time
 
 import dagster as dg
 
+from assets import metadata as md
+from common.progress import Progress
 from pipelines import mixture as mix
 from pipelines import tokenizer_training as tt
 from pipelines.document import SOURCES
@@ -29,18 +31,16 @@ def _source_dirs(storage: ArtifactStorage) -> dict:
     return {s: storage.path("quality_filtered", s) for s in SOURCES}
 
 
-def _md_kv(d: dict, key: str = "source", value: str = "value") -> str:
-    return "\n".join([f"| {key} | {value} |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in d.items()])
-
-
 @dg.asset(deps=[CURATED], group_name=GROUP, kinds={"sentencepiece"}, code_version="1")
 def tokenizer(context: dg.AssetExecutionContext, storage: ArtifactStorage,
               profile: ProfileResource) -> dg.MaterializeResult:
     """SentencePiece BPE tokenizer (SPEC §2) trained on a mixture-weighted sample of the curated text."""
     p = profile.get()
     out = storage.path("tokenizer", "tokenizer.model")
-    r = tt.build_tokenizer(_source_dirs(storage), out, vocab_size=p.model.vocab_size,
-                           max_chars=p.data.tokenizer_sample_chars, val_fraction=p.data.val_fraction, seed=DATA_SEED)
+    with Progress("tokenizer (sample, train, measure)", unit="phases", log=context.log.info) as bar:
+        r = tt.build_tokenizer(_source_dirs(storage), out, vocab_size=p.model.vocab_size,
+                               max_chars=p.data.tokenizer_sample_chars, val_fraction=p.data.val_fraction,
+                               seed=DATA_SEED, progress=bar)
     for note in r["notes"]:
         context.log.warning(note)
     return dg.MaterializeResult(metadata={
@@ -50,9 +50,9 @@ def tokenizer(context: dg.AssetExecutionContext, storage: ArtifactStorage,
         "character_coverage": r["character_coverage"],
         "sample_chars": sum(r["sample_chars"].values()),
         "sample_lines": r["sample_lines"],
-        "chars_per_token": dg.MetadataValue.md(_md_kv(
-            {s: r["chars_per_token"][s] if r["chars_per_token"][s] is not None else "no held-out text"
-             for s in SOURCES}, value="characters per token (held-out)")),
+        "chars_per_token": md.table_value([{"source": s, "characters per token (held-out)": r["chars_per_token"][s]}
+                                           for s in SOURCES],
+                                          md.schema({"source": "string", "characters per token (held-out)": "float"})),
         "sample_chars_per_source": dg.MetadataValue.json(r["sample_chars"]),
         "notes": dg.MetadataValue.json(r["notes"]),
     })
@@ -91,14 +91,16 @@ def token_shards(context: dg.AssetExecutionContext, storage: ArtifactStorage,
     p = profile.get()
     workers = min(MAX_WORKERS, os.cpu_count() or 1)
     t0 = time.perf_counter()
-    r = build_token_shards(_source_dirs(storage), storage.path("tokenizer", "tokenizer.model"),
-                           storage.path("token_shards"), token_budget=p.data.token_budget,
-                           val_fraction=p.data.val_fraction, seed=DATA_SEED, workers=workers)
+    with Progress("token_shards encoding", unit="docs", log=context.log.info) as bar:
+        r = build_token_shards(_source_dirs(storage), storage.path("tokenizer", "tokenizer.model"),
+                               storage.path("token_shards"), token_budget=p.data.token_budget,
+                               val_fraction=p.data.val_fraction, seed=DATA_SEED, workers=workers, progress=bar)
     seconds = time.perf_counter() - t0
     for note in r.notes:
         context.log.warning(note)
     train = {row["source"]: row for row in r.mixture}
     return dg.MaterializeResult(metadata={
+        **md.table(row_count=r.manifest.num_rows, table_schema=md.schema_of_arrow(r.manifest.schema)),
         "path": dg.MetadataValue.path(str(r.out_dir)),
         "dtype": r.dtype,
         "train_tokens": sum(row["achieved_tokens"] for row in r.mixture),
@@ -116,7 +118,9 @@ def token_shards(context: dg.AssetExecutionContext, storage: ArtifactStorage,
     })
 
 
-@dg.asset(deps=[token_shards], group_name=GROUP, kinds={"duckdb"}, code_version="1")
+# A cheap report: it follows every new token_shards by itself (beside any schedule).
+@dg.asset(deps=[token_shards], group_name=GROUP, kinds={"duckdb"}, code_version="1",
+          automation_condition=dg.AutomationCondition.eager())
 def mixture_report(storage: ArtifactStorage) -> dg.MaterializeResult:
     """Tokens, achieved vs target proportion and epochs per source, from DuckDB over the shard manifest."""
     rows = mix.report_rows(storage.path("token_shards"))
@@ -126,6 +130,8 @@ def mixture_report(storage: ArtifactStorage) -> dg.MaterializeResult:
     ok, notes = mix.check_proportions(rows)
     image = base64.b64encode(png.read_bytes()).decode()
     return dg.MaterializeResult(metadata={
+        **md.table(rows),
+        "mixture": md.table_value(rows),
         "report": dg.MetadataValue.md(table + "\n\n" + "\n".join(f"- {n}" for n in notes)),
         "chart": dg.MetadataValue.md(f"![mixture](data:image/png;base64,{image})"),
         "chart_path": dg.MetadataValue.path(str(png)),

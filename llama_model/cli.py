@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -20,6 +21,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         import_hf,
     )
 
+    if not Path(args.src).exists():
+        raise FileNotFoundError(f"{args.src} does not exist")
     if args.from_ == "hf":
         if detect_layout(args.src) != "hf":
             raise ValueError(f"{args.src}: not a Hugging Face checkpoint (no config.json)")
@@ -29,8 +32,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         return 0
     if args.to == "hf":
         tok = args.tokenizer or find_tokenizer(args.src)
-        if tok is None:
-            print(f"no tokenizer.model in {args.src} or beside it (../tokenizer/); pass --tokenizer PATH",
+        if tok is None:   # a usage error: status 2, one line like every other CLI error
+            print(f"error: no tokenizer.model in {args.src} or beside it (../tokenizer/); pass --tokenizer PATH",
                   file=sys.stderr)
             return 2
         reward = {"auto": None, "causal-lm": False, "reward": True}[args.model_class]

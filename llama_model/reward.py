@@ -108,7 +108,7 @@ def encode_pair(tok, pair: dict, max_len: int | None = None) -> tuple[list[int],
 
 def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epochs: int = 1,
              margin: str = "small", warmup_frac: float = 0.03, min_warmup: int = 5, weight_decay: float = 0.1,
-             seed: int = 0, max_len: int | None = None, log=None) -> list[float]:
+             seed: int = 0, max_len: int | None = None, log=None, progress=None) -> list[float]:
     """Train in place with the margin ranking loss; cosine to 10%, warm-up 3% of steps (at least 5)."""
     if not pairs:
         raise ValueError("no preference pairs to train the reward model on")
@@ -125,7 +125,8 @@ def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epo
         return ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin,
                             reduction="sum"), float(len(idx))
 
-    losses = fit(rm, len(pairs), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip=1.0)
+    losses = fit(rm, len(pairs), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip=1.0,
+                 progress=progress)
     if log:
         log(f"reward model: {total} steps, loss {losses[0]:.3f} -> {sum(losses[-5:]) / len(losses[-5:]):.3f}")
     return losses

@@ -107,11 +107,13 @@ LossOf = Callable[[list[int]], tuple[torch.Tensor, float]]
 
 def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int,
         weight_decay: float = 0.1, seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
-        log: Callable[[str], None] | None = None) -> list[float]:
+        log: Callable[[str], None] | None = None,
+        progress: Callable[[int, int], None] | None = None) -> list[float]:
     """The loop SFT and the reward models share: each epoch a seeded shuffle of the item indices cut into
     batches; `loss_of(indices)` gives (sum of the per-unit losses, number of units) of a batch part; AdamW
     with a cosine LR after `warmup` steps and gradient clipping. Data parallel over the process group, if any.
-    Trains `model` in place and returns the (global) loss of every step."""
+    Trains `model` in place and returns the (global) loss of every step.
+    `progress(steps done, total steps)` is called after every step."""
     rng = random.Random(seed)
     rank, world = rank_world()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -142,6 +144,8 @@ def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int
             opt.step()
             losses.append(float(all_reduce_sum(loss.detach().clone())))
             step += 1
+            if progress:
+                progress(step, total)
         if log:
             k = steps_per_epoch
             log(f"epoch {epoch + 1}/{epochs}: loss {sum(losses[-k:]) / k:.4f}")
@@ -151,7 +155,8 @@ def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int
 
 def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int, weight_decay: float = 0.1,
               seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
-              log: Callable[[str], None] | None = None) -> list[float]:
+              log: Callable[[str], None] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> list[float]:
     """Fine-tune `model` in place on the answer tokens of `examples`; returns the loss of every step."""
     if not examples:
         raise ValueError("no training examples (every dialogue was empty or cut away)")
@@ -166,4 +171,4 @@ def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int
         # [B, T, vocab] logits are never stored
         return model(ids[:, :-1], targets=answer_targets(ids, mask)) * n, n
 
-    return fit(model, len(examples), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip, log)
+    return fit(model, len(examples), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip, log, progress)

@@ -207,8 +207,9 @@ class ShardsResult:
 def build_token_shards(source_dirs: Mapping[str, str | Path], model_path: str | Path, out_dir: str | Path,
                        token_budget: int, val_fraction: float, seed: int = 0, workers: int | None = None,
                        shard_tokens: int = DEFAULT_SHARD_TOKENS, start_method: str | None = None,
-                       proportions: Mapping[str, float] = PROPORTIONS) -> ShardsResult:
-    """Encode, split, mix and write the shards of every source of `proportions` (see the module doc)."""
+                       proportions: Mapping[str, float] = PROPORTIONS, progress=None) -> ShardsResult:
+    """Encode, split, mix and write the shards of every source of `proportions` (see the module doc).
+    `progress(documents encoded, documents)` after each encoded batch."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise FileNotFoundError(f"no tokenizer model at {model_path}: materialize the tokenizer asset first")
@@ -228,7 +229,9 @@ def build_token_shards(source_dirs: Mapping[str, str | Path], model_path: str | 
         val_writers = {s: ShardWriter(tmp, "val", s, dtype, shard_tokens) for s in proportions}
         train_files = {s: open(cache / f"{s}.bin", "wb") for s in proportions}
         train_lengths: dict[str, list[np.ndarray]] = {s: [] for s in proportions}
-        encoded_tokens = encoded_chars = 0
+        encoded_tokens = encoded_chars = encoded_docs = 0
+        total_docs = sum(pq.ParquetFile(f).metadata.num_rows for s in proportions if source_dirs.get(s) is not None
+                         for f in source_files(source_dirs[s])) if progress else 0
 
         def tasks() -> Iterator[EncodeTask]:
             for s in proportions:
@@ -239,9 +242,12 @@ def build_token_shards(source_dirs: Mapping[str, str | Path], model_path: str | 
                 yield from _source_tasks(s, d, val_fraction, seed, skips)
 
         def consume(results) -> None:
-            nonlocal encoded_tokens
+            nonlocal encoded_tokens, encoded_docs
             for source, flat, lengths, is_val in results:
                 encoded_tokens += len(flat)
+                encoded_docs += len(lengths)
+                if progress:
+                    progress(encoded_docs, total_docs)
                 token_is_val = np.repeat(is_val, lengths)
                 for mask, sink in ((is_val, "val"), (~is_val, "train")):
                     if not mask.any():

@@ -249,21 +249,28 @@ def chars_per_token(sp: spm.SentencePieceProcessor, texts: Sequence[str]) -> flo
 
 def build_tokenizer(source_dirs: Mapping[str, str | Path], out_path: str | Path, vocab_size: int, max_chars: int,
                     val_fraction: float, seed: int = 0, proportions: Mapping[str, float] = PROPORTIONS,
-                    eval_docs: int = 200) -> dict:
+                    eval_docs: int = 200, progress=None) -> dict:
     """Sample, train and atomically write `out_path` (.model); report compression per source.
 
     Characters per token are measured on up to `eval_docs` held-out validation documents per source.
+    `progress(phases done, 3)` after sampling, training (one SentencePiece call) and measuring.
     """
     from pipelines.io import write_bytes
 
     sample = sample_texts(source_dirs, max_chars, val_fraction, seed, proportions)
+    if progress:
+        progress(1, 3)
     model, info = train_tokenizer(sample.texts, vocab_size)
     write_bytes(out_path, model)
+    if progress:
+        progress(2, 3)
     sp = load(Path(out_path))      # what every consumer will load: the file, through plain sentencepiece
     cpt = {}
     for s in proportions:
         held_out = list(_take(iter_val_texts(source_dirs[s], val_fraction, seed), eval_docs)) if s in source_dirs else []
         cpt[s] = round(chars_per_token(sp, held_out), 3) if held_out else None
+    if progress:
+        progress(3, 3)
     return {"vocab_size": sp.get_piece_size(), "training_seconds": info["seconds"],
             "character_coverage": info["character_coverage"], "sample_chars": dict(sample.chars),
             "sample_documents": dict(sample.documents), "sample_lines": info["lines"],

@@ -1,8 +1,14 @@
 """The real web UI: `dagster dev` on 127.0.0.1 with a temporary DAGSTER_HOME, driven over GraphQL and in Chromium.
 
     .venv/bin/pytest -q tests/test_ui.py        # make ui-test installs Chromium first (Debian package)
+    LLAMA_UI_SCREENSHOTS=docs/screenshots .venv/bin/pytest -q tests/test_ui.py     # keep the pictures
 
-One server serves both tests (module fixture); it runs in its own process group, which the fixture kills
+What a user must see, checked in a real browser: every asset in its group's lineage graph; an eval
+report's markdown (tables) and plot on its asset page, after a real materialization launched through the
+server; the Automation page with both schedules and the sensor. Without Chromium these tests skip, unless
+LLAMA_REQUIRE_CHROMIUM is set (CI sets it: there a missing browser is a failure, not a skip).
+
+One server serves every test (module fixture); it runs in its own process group, which the fixture kills
 at the end, so no webserver, daemon or code server outlives the tests.
 """
 from __future__ import annotations
@@ -24,7 +30,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).with_name("dagster")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PARTITION_ASSET, PARTITION = "raw_documents", "books"  # the smallest source of the bundled samples
+# The smallest source of the bundled samples; partitions are `<source>/<dump>` keys (assets/partitions.py).
+PARTITION_ASSET = "raw_documents"
+
+
+def _books_key() -> str:
+    from pipelines.dumps import find_dumps
+    from pipelines.samples import bundled_dumps_dir
+    return next(k for k in find_dumps(bundled_dumps_dir()) if k.startswith("books/"))
+
+
+PARTITION = _books_key()
 
 pytestmark = pytest.mark.slow
 
@@ -113,16 +129,63 @@ LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __
 RUN = "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
 
 
+def _eval_inputs(root: Path) -> None:
+    """What reward_model_eval reads, built small with the library: a tokenizer and two tiny reward models."""
+    import torch
+
+    from llama_model.configs import ModelArgs
+    from llama_model.model import Transformer
+    from llama_model.reward import RewardModel, save_rm
+    from pipelines.tokenizer_training import train_tokenizer
+
+    texts = [f"[INST] What is {a} + {b}? [/INST] The answer is {a + b}. I cannot help with that. Answer in one "
+             f"word, reverse the word, in French, is {a} bigger than {b}? yes no oui non" for a in range(20)
+             for b in range(10)]
+    model_bytes, _ = train_tokenizer(texts, vocab_size=320)
+    (root / "tokenizer").mkdir(parents=True)
+    (root / "tokenizer" / "tokenizer.model").write_bytes(model_bytes)
+    args = ModelArgs(dim=32, n_layers=1, n_heads=2, vocab_size=320, multiple_of=16, max_seq_len=256)
+    torch.manual_seed(0)
+    for name in ("helpfulness_rm", "safety_rm"):
+        save_rm(RewardModel.from_policy(Transformer(args)), args, root / name)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
+    _eval_inputs(tmp / "artifacts")
     dev = DagsterDev(ROOT / "workspace.yaml", tmp / "dagster_home",
                      {"LLAMA_DATA_DIR": str(tmp / "artifacts"), "LLAMA_PROFILE": "tiny"})
     try:
+        import dagster as dg
+
+        from assets.partitions import register
+        register(dg.DagsterInstance.from_config(str(tmp / "dagster_home")), [PARTITION])   # as the demo does
         dev.location = dev.wait_ready()
         yield dev
     finally:
         dev.stop()
+
+
+def _materialize(server, asset: str, partition: str | None = None, config: dict | None = None) -> str:
+    """Launch one asset's run through the server (as the Materialize button does); wait for SUCCESS."""
+    params = {
+        "selector": {"repositoryLocationName": server.location, "repositoryName": "__repository__",
+                     "jobName": "__ASSET_JOB", "assetSelection": [{"path": [asset]}]},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}] if partition else []},
+        "runConfigData": {"ops": {asset: {"config": config}}} if config else {},
+    }
+    launched = server.graphql(LAUNCH, {"p": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline, status = time.monotonic() + 180, None
+    while time.monotonic() < deadline:
+        status = server.graphql(RUN, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    assert status == "SUCCESS", f"run {run_id} of {asset} ended {status}:\n{server.tail()}"
+    return run_id
 
 
 def test_graphql_lists_assets_and_a_launched_materialization_succeeds(server):
@@ -130,22 +193,7 @@ def test_graphql_lists_assets_and_a_launched_materialization_succeeds(server):
     names = {"/".join(n["assetKey"]["path"]) for n in nodes}
     if PARTITION_ASSET not in names:
         pytest.fail(f"{PARTITION_ASSET} is not among the assets the server lists: {sorted(names)}")
-    params = {
-        "selector": {"repositoryLocationName": server.location, "repositoryName": "__repository__",
-                     "jobName": "__ASSET_JOB", "assetSelection": [{"path": [PARTITION_ASSET]}]},
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": PARTITION}]},
-        "runConfigData": {},
-    }
-    launched = server.graphql(LAUNCH, {"p": params})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-    deadline, status = time.monotonic() + 120, None
-    while time.monotonic() < deadline:
-        status = server.graphql(RUN, {"id": run_id})["runOrError"]["status"]
-        if status in ("SUCCESS", "FAILURE", "CANCELED"):
-            break
-        time.sleep(1)
-    assert status == "SUCCESS", f"run {run_id} ended {status}:\n{server.tail()}"
+    run_id = _materialize(server, PARTITION_ASSET, partition=PARTITION)
     # The materialization is now the asset's latest one, for that partition.
     q = """query($k: AssetKeyInput!) { assetNodeOrError(assetKey: $k) { ... on AssetNode {
            assetMaterializations(partitions: ["%s"]) { partition runId } } } }""" % PARTITION
@@ -153,32 +201,70 @@ def test_graphql_lists_assets_and_a_launched_materialization_succeeds(server):
     assert {"partition": PARTITION, "runId": run_id} in mats
 
 
-def _chromium(args: list[str], tmp: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-dev-shm-usage", f"--user-data-dir={tmp}", "--window-size=1400,900", *args]
-    return subprocess.run(cmd, capture_output=True, timeout=timeout, start_new_session=True)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("LLAMA_REQUIRE_CHROMIUM"),
+    reason="Chromium is not installed: `make ui-test` installs it (apt-get install -y chromium)")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: `make ui-test` installs it "
-                                             "(apt-get install -y chromium)")
-def test_asset_graph_page_renders_the_assets_in_chromium(server, tmp_path):
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.fail("LLAMA_REQUIRE_CHROMIUM is set but Chromium is not installed (apt-get install -y chromium)")
+    from ui_browser import Chromium
+
+    server.graphql("mutation { setNuxSeen }")  # no "join the community" dialog over the pages
+    with Chromium(CHROMIUM, tmp_path_factory.mktemp("chromium"), width=1600, height=1000) as page:
+        yield page
+
+
+def _keep(page, name: str) -> None:
+    """LLAMA_UI_SCREENSHOTS=<folder>: save what the browser shows now as <folder>/<name>.png."""
+    folder = os.environ.get("LLAMA_UI_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(Path(folder) / f"{name}.png")
+
+
+@needs_chromium
+def test_every_asset_shows_in_its_group_lineage_graph(server, browser):
     nodes = server.graphql(ASSETS_QUERY)["assetNodes"]
     groups: dict[str, list[str]] = {}
     for n in nodes:
         groups.setdefault(n["groupName"], []).append("/".join(n["assetKey"]["path"]))
-    assert groups, "the server lists no assets"
-    group = max(sorted(groups), key=lambda g: len(groups[g]))  # the biggest group's lineage graph
-    server.graphql("mutation { setNuxSeen }")  # no "join the community" dialog over the graph
-    page = f"{server.url}/locations/{server.location}/asset-groups/{group}"
-    shot = tmp_path / "asset_graph.png"
-    out = _chromium([f"--screenshot={shot}", "--dump-dom", "--virtual-time-budget=10000", page], tmp_path / "profile")
-    dom = out.stdout.decode(errors="replace")
-    assert shot.exists() and shot.stat().st_size > 10_000, out.stderr.decode(errors="replace")[-2000:]
-    keep = os.environ.get("LLAMA_UI_SCREENSHOT")  # to look at the picture: LLAMA_UI_SCREENSHOT=/tmp/ui.png
-    if keep:
-        shutil.copy(shot, keep)
-    shown = [a for a in groups[group] if a in dom]
-    # The graph only renders the nodes inside the viewport, so a node at the edge may be left out.
-    assert len(shown) >= max(1, int(0.75 * len(groups[group]))), (
-        f"the {group} graph page shows only {shown} of {groups[group]}; DOM starts {dom[:300]!r}")
+    assert sum(len(v) for v in groups.values()) >= 22, groups
+    browser.resize(1600, 2400)        # the graph is zoomed to fit: a tall page keeps every node on it
+    for group, assets in sorted(groups.items()):
+        browser.open(f"{server.url}/locations/{server.location}/asset-groups/{group}")
+        # Each asset node renders its name as its own text (zoomed out, shortened in the middle:
+        # "langua…_identified"); every asset of the group must be drawn.
+        names = json.dumps(assets)
+        browser.wait_for(f"{names}.every(a => [...document.querySelectorAll('div, span')].some(e => {{"
+                         f"const t = e.childElementCount === 0 ? e.textContent.trim() : ''; const [p, q] = t.split('…');"
+                         f"return t === a || (q !== undefined && p.length > 2 && a.startsWith(p) && a.endsWith(q)); }}))")
+        if group in ("align", "curate"):
+            _keep(browser, f"asset_graph_{group}")
+    browser.resize(1600, 1000)
+
+
+@needs_chromium
+def test_an_eval_report_markdown_and_plot_show_on_its_asset_page(server, browser):
+    _materialize(server, "reward_model_eval", config={"test_pairs": 60})
+    browser.open(f"{server.url}/assets/reward_model_eval")
+    browser.wait_for("document.body.innerText.includes('[Show Markdown]')")
+    _keep(browser, "eval_asset_page")
+    browser.click_text("[Show Markdown]")
+    dialog = "document.querySelector('[role=dialog]')"
+    browser.wait_for(f"{dialog} && {dialog}.innerText.includes('Accuracy (%) per preference rating')"
+                     f" && {dialog}.innerText.includes('significantly better')")
+    # The plot is an <img> of the PNG the report wrote, and the browser decoded it.
+    browser.wait_for(f"[...{dialog}.querySelectorAll('img')].some(i => i.src.startsWith('data:image/png')"
+                     f" && i.naturalWidth > 100)")
+    _keep(browser, "eval_report_markdown")
+
+
+@needs_chromium
+def test_the_automation_page_lists_the_schedules_and_the_sensor(server, browser):
+    browser.open(f"{server.url}/automation")
+    wanted = ["weekly_alignment_refresh_schedule", "nightly_eval_schedule", "new_dump_folders"]
+    browser.wait_for(f"{json.dumps(wanted)}.every(n => document.body.innerText.includes(n))")
+    _keep(browser, "automation")

@@ -89,21 +89,44 @@ def bar_chart(path: str | Path, categories: Sequence[str], series: Mapping[str, 
     return _save(fig, Path(path))
 
 
+def coincident_groups(points: Mapping[str, tuple[float, float]], digits: int = 3) -> list[tuple[list[str], float, float]]:
+    """Points equal to `digits` decimals on both axes merged into one ([labels], x, y), in first-seen order."""
+    groups: dict[tuple[float, float], tuple[list[str], float, float]] = {}
+    for label, (x, y) in points.items():
+        groups.setdefault((round(x, digits), round(y, digits)), ([], x, y))[0].append(label)
+    return list(groups.values())
+
+
 def scatter_chart(path: str | Path, points: Mapping[str, tuple[float, float]], title: str, xlabel: str,
                   ylabel: str, ref: float | None = 0.5) -> Path:
-    """Labelled points (Llama 2 Fig. 11: helpfulness win rate vs harmlessness win rate per version)."""
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for label, (x, y) in points.items():
-        ax.scatter([x], [y])
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    """Llama 2 Fig. 11: one point per version (helpfulness vs harmlessness win rate), in order.
+
+    Readable for any number of versions: points are numbered and joined in version order, the names are in
+    the legend (never on the plot, where they overlapped), versions at the same spot share one marker and
+    one legend entry ("rlhf_v1 = rlhf_v2"), and the axes zoom to the points (with the 0.5 line in view)."""
+    groups = coincident_groups(points)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    if len(points) > 1:
+        xs, ys = zip(*points.values())
+        ax.plot(xs, ys, color="lightgrey", linewidth=1, zorder=1)
+    cmap = plt.get_cmap("tab10")       # dark enough for the white number on every marker
+    for k, (labels, x, y) in enumerate(groups):
+        ax.scatter([x], [y], s=160, color=cmap(k % 10), edgecolor="black", zorder=2,
+                   label=f"{k + 1}: " + " = ".join(labels) + f"  ({x:.3f}, {y:.3f})")
+        ax.annotate(str(k + 1), (x, y), ha="center", va="center", fontsize=7, color="white", weight="bold", zorder=3)
     if ref is not None:
         ax.axhline(ref, color="grey", linestyle="--", linewidth=1)
         ax.axvline(ref, color="grey", linestyle="--", linewidth=1)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
+    vals_x = [g[1] for g in groups] + ([ref] if ref is not None else [])
+    vals_y = [g[2] for g in groups] + ([ref] if ref is not None else [])
+    for setter, vals in ((ax.set_xlim, vals_x), (ax.set_ylim, vals_y)):
+        lo, hi = min(vals), max(vals)
+        pad = max(0.02, 0.15 * (hi - lo))
+        setter(max(0.0, lo - pad), min(1.0, hi + pad))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=0.5)
     return _save(fig, Path(path))
 
 

@@ -118,26 +118,41 @@ def untrained_like(args, seed: int = 0) -> torch.nn.Module:
 def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[str], tokenizer,
               tasks: Mapping[str, list[MCItem]], out_dir: str | Path, max_batches: int | None = 64,
               max_len: int | None = None, harness: Mapping[str, dict] | None = None,
-              profile: str | None = None) -> Report:
+              profile: str | None = None, progress=None) -> Report:
     """Validation perplexity per source and zero-shot benchmark accuracy for each model, side by side.
 
     `val_windows(source)` returns that source's [B, T+1] validation windows (a fresh iterator per call).
     `harness`: lm-eval results per model (llama_model.eval.harness.run_harness); when given, the benchmark
     numbers are lm-eval's, its results JSON is written as lm_eval_results.json and shown beside the paper's
     numbers for `profile`. Without it our own scorer (multiple_choice.py) gives them.
+    `progress(done, total)` after each model's perplexity pass and each benchmark it scores.
     """
     from llama_model.eval.harness import bench_from_harness, paper_section
 
     t0 = time.perf_counter()
-    ppl = {name: perplexity_per_source(m, {s: val_windows(s) for s in sources}, max_batches)
-           for name, m in models.items()}
+    total, done = len(models) * (1 + (0 if harness is not None else len(tasks))), 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    ppl: dict = {}
+    for name, m in models.items():
+        ppl[name] = perplexity_per_source(m, {s: val_windows(s) for s in sources}, max_batches)
+        step()
     if harness is not None:
         bench = {name: bench_from_harness(harness[name], tasks) for name in models}
         tasks = {t: tasks.get(t, []) for t in bench[next(iter(models))]}
     else:
-        bench = {name: {t: {k: v for k, v in evaluate_task(m, tokenizer, items, max_len=max_len).items()
-                            if k != "items"} for t, items in tasks.items()}
-                 for name, m in models.items()}
+        bench = {}
+        for name, m in models.items():
+            bench[name] = {}
+            for t, items in tasks.items():
+                bench[name][t] = {k: v for k, v in evaluate_task(m, tokenizer, items, max_len=max_len).items()
+                                  if k != "items"}
+                step()
     names = list(models)
     ppl_rows = [{"source": s} | {n: ppl[n][s]["ppl"] for n in names} | {"tokens": ppl[names[0]][s]["tokens"]}
                 for s in [*sources, "all"]]
@@ -185,8 +200,10 @@ def score_pairs(rm, tok, pairs: list[dict]) -> tuple[list[float], list[float]]:
     return rm.score([e[0] for e in enc]).tolist(), rm.score([e[1] for e in enc]).tolist()
 
 
-def reward_model_eval(rms: Mapping[str, object], tok, test_sets: Mapping[str, list[dict]], out_dir: str | Path) -> Report:
-    """Accuracy per rating bucket of every RM on every test set (Llama 2 Table 8)."""
+def reward_model_eval(rms: Mapping[str, object], tok, test_sets: Mapping[str, list[dict]], out_dir: str | Path,
+                      progress=None) -> Report:
+    """Accuracy per rating bucket of every RM on every test set (Llama 2 Table 8); `progress(done, total)`
+    after each (RM, test set)."""
     t0 = time.perf_counter()
     acc = {}
     rows = []
@@ -197,6 +214,8 @@ def reward_model_eval(rms: Mapping[str, object], tok, test_sets: Mapping[str, li
             acc.setdefault(rm_name, {})[set_name] = a
             rows.append({"reward model": rm_name, "test set": set_name}
                         | {b: 100 * v["acc"] for b, v in a.items()} | {"pairs": a["overall"]["n"]})
+            if progress:
+                progress(len(rows), len(rms) * len(test_sets))
     buckets = [RATING_NAMES[r] for r in sorted(RATING_NAMES, reverse=True)] + ["overall"]
     counts = [{"test set": s} | {b: acc[next(iter(rms))][s][b]["n"] for b in buckets} for s in test_sets]
     summary = {"accuracy": acc}

@@ -31,9 +31,10 @@ def with_eos(ids: list[int], eos_id: int, max_new_tokens: int) -> list[int]:
 @torch.no_grad()
 def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.0, top_p: float = 1.0,
                    generator: torch.Generator | None = None, max_new_tokens: int | None = None,
-                   chunk: int = 128) -> list[list[int]]:
+                   chunk: int = 128, progress=None) -> list[list[int]]:
     """Answer token ids (cut after </s>) for every prompt, generated `chunk` prompts at a time; at most
-    max_new_tokens (default: the profile's AlignArgs.max_new_tokens) and never past the model's context."""
+    max_new_tokens (default: the profile's AlignArgs.max_new_tokens) and never past the model's context.
+    `progress(prompts done, prompts)` after each chunk."""
     model.eval()
     cap = profile_align().max_new_tokens if max_new_tokens is None else max_new_tokens
     out: list[list[int]] = []
@@ -42,6 +43,8 @@ def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.
         n = max(0, min(cap, model.args.max_seq_len - max(len(p) for p in part)))
         new = generate(model, part, n, temperature=temperature, top_p=top_p, eos_id=tok.eos_id, generator=generator)
         out += [with_eos(x, tok.eos_id, n) for x in new]
+        if progress:
+            progress(len(out), len(prompts))
     return out
 
 

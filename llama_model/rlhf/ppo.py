@@ -127,8 +127,9 @@ def logprobs_and_hidden(model, ids: torch.Tensor):
 
 
 def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Generator | None = None,
-              seed: int = 0, log=None) -> list[dict]:
+              seed: int = 0, log=None, progress=None) -> list[dict]:
     """Run `args.iterations` PPO iterations in place on `policy`; returns per-iteration stats.
+    `progress(iterations done, iterations)` after each one.
 
     Under a process group, rollouts are generated identically on every rank (same seeds) and each
     mini-batch's gradient step is data parallel: rank r takes every world-th rollout, its loss is its share
@@ -188,6 +189,8 @@ def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Gene
                 "total_reward": float((rewards.sum(1)).mean()), "safety_rm_share": float(switch.float().mean()),
                 "loss": sum(losses) / len(losses), "answer_tokens": float(mask.sum(1).mean())}
         history.append(stat)
+        if progress:
+            progress(it + 1, args.iterations)
         if log:
             log(f"ppo {it + 1}/{args.iterations}: RM {stat['reward']:.3f} KL {stat['kl']:.4f} loss {stat['loss']:.3f}")
     return history

@@ -26,7 +26,7 @@ def week_seed(week: str) -> int:
 
 
 def model_preference_pairs(policy, tok, n_prompts: int, seed: int, samples: int, temperature: float,
-                           max_new_tokens: int, shapes: dict[str, float]) -> list[dict]:
+                           max_new_tokens: int, shapes: dict[str, float], progress=None) -> list[dict]:
     """Llama 2 style comparisons: `samples` answers of the chat model per prompt, rated by the program
     annotator (quality gap -> rating). Per prompt the best against the worst sample, and, when no sample
     is right, the right answer against the best sample (the annotator's preferred response)."""
@@ -34,7 +34,7 @@ def model_preference_pairs(policy, tok, n_prompts: int, seed: int, samples: int,
     g = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)
     prompts = task_prompts(tok, tasks)
     outs = sample_answers(policy, tok, [p for p in prompts for _ in range(samples)], temperature=temperature,
-                          generator=g, max_new_tokens=max_new_tokens)
+                          generator=g, max_new_tokens=max_new_tokens, progress=progress)
     pairs = []
     for i, t in enumerate(tasks):
         answers = [decode_answer(tok, a) for a in outs[i * samples:(i + 1) * samples]]

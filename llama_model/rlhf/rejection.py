@@ -25,11 +25,11 @@ INCLUDE_GREEDY = True
 
 @torch.no_grad()
 def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None,
-              max_new_tokens: int | None = None, tau: float | None = None) -> list[dict]:
+              max_new_tokens: int | None = None, tau: float | None = None, progress=None) -> list[dict]:
     """One record per task: {key, system, turns, answer, reward, unsafe, iteration-free} of the best of k."""
     prompts = task_prompts(tok, tasks)
     outs = sample_answers(policy, tok, [p for p in prompts for _ in range(k)], temperature=temperature,
-                          generator=generator, max_new_tokens=max_new_tokens)
+                          generator=generator, max_new_tokens=max_new_tokens, progress=progress)
     n = k + 1 if INCLUDE_GREEDY else k           # candidates per prompt: the k samples, then the greedy one
     if INCLUDE_GREEDY:
         greedy = sample_answers(policy, tok, prompts, max_new_tokens=max_new_tokens)

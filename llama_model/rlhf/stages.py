@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from common.progress import progress_for
 from llama_model import align_data
 from llama_model.rlhf import ppo, rejection
 from llama_model.rlhf.policy import evaluate, profile_align
@@ -149,7 +150,8 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
         dialogues, source = align_data.sft_dialogues(BUNDLED["sft"], seed=_seed("sft")), "bundled"
     examples = _sft_rows(tok, dialogues, align, args)
     losses = train_sft(model, examples, lr=align.sft_lr, batch=align.sft_batch, epochs=align.sft_epochs,
-                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=align.sft_warmup_steps, log=log)
+                       weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=align.sft_warmup_steps, log=log,
+                       progress=progress_for(log, "sft_model training"))
     ev = evaluate(model, tok, align_data.eval_tasks(), max_new_tokens=align.max_new_tokens)
     meta = {"version": "sft", "data": source, "dialogues": len(dialogues), "examples": len(examples),
             "steps": len(losses), "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
@@ -173,7 +175,7 @@ def newest_policy(candidates) -> Path | None:
 
 
 def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, source_path: str | None = None,
-                      align=None) -> dict:
+                      align=None, log=None) -> dict:
     """One week's batch of rated comparisons as JSONL: validated user data, or the bundled batch (generated
     pairs + pairs of a chat model's own samples). policy_dir: a folder, or a list of version folders newest
     first, of which the newest materialized one is sampled; batch.json records which."""
@@ -192,7 +194,8 @@ def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, 
             extra = model_preference_pairs(policy, _load_tok(tokenizer_path), BUNDLED["model_pair_prompts"],
                                            seed=week_seed(week) + 1, samples=align.pref_samples,
                                            temperature=align.pref_temperature, max_new_tokens=align.max_new_tokens,
-                                           shapes=PROMPT_SHAPES)
+                                           shapes=PROMPT_SHAPES,
+                                           progress=progress_for(log, f"preference_data[{week}] sampling", "answers"))
             pairs += extra
             n_model = len(extra)
     sampled_from = policy_dir.name if policy_dir is not None else None
@@ -230,7 +233,8 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     rm = RewardModel.from_policy(policy)
     losses = train_rm(rm, tok, train, lr=align.rm_lr, batch=align.rm_batch, epochs=align.rm_epochs,
                       margin=align.rm_margin, warmup_frac=align.rm_warmup_frac, min_warmup=align.rm_min_warmup,
-                      seed=_seed(kind), max_len=align.rm_seq_len, log=log)
+                      seed=_seed(kind), max_len=align.rm_seq_len, log=log,
+                      progress=progress_for(log, f"{kind}_rm training"))
     test = align_data.preference_pairs(BUNDLED["rm_test_pairs"], seed=_seed("rm-test"), split="eval")
     test = [p for p in test if p["safety"]["unsafe_prompt"] == (kind == "safety")] if kind == "safety" else test
     acc = accuracy_by_rating(rm, tok, test, max_len=align.rm_seq_len)
@@ -271,7 +275,8 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
         f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts",
         prompts_path)
     best = rejection.best_of_k(policy, tok, tasks, hrm, srm, k=align.rs_samples, temperature=align.rs_temperature,
-                               generator=g, max_new_tokens=align.max_new_tokens, tau=align.safety_threshold)
+                               generator=g, max_new_tokens=align.max_new_tokens, tau=align.safety_threshold,
+                               progress=progress_for(log, f"rlhf_v{version} sampling", "answers"))
     iterations = [_read_samples(d) for d in earlier_dirs] + [best]
     pool = rejection.build_pool(iterations, version)
     dialogues = rejection.to_dialogues(pool)
@@ -285,7 +290,8 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
         n_gatt = len(gdata)
     examples = _sft_rows(tok, dialogues, align, args)
     losses = train_sft(policy, examples, lr=align.rs_lr, batch=align.sft_batch, epochs=align.sft_epochs,
-                       weight_decay=align.sft_weight_decay, seed=seed, warmup=align.sft_warmup_steps, log=log)
+                       weight_decay=align.sft_weight_decay, seed=seed, warmup=align.sft_warmup_steps, log=log,
+                       progress=progress_for(log, f"rlhf_v{version} fine-tuning"))
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
     parent_ev = evaluate(load_meta(parent_dir, device=_device(policy))[0], tok, eval_tasks, hrm, srm,
@@ -314,7 +320,8 @@ def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, prompt
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
         "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts", prompts_path)
     pargs = ppo.ppo_args(align)
-    history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log)
+    history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log,
+                            progress=progress_for(log, "rlhf_v5 PPO", "iterations"))
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
     parent_ev = evaluate(load_meta(parent_dir, device=_device(policy))[0], tok, eval_tasks, hrm, srm,

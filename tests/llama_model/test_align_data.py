@@ -44,5 +44,24 @@ def test_ratings_follow_the_quality_gap():
     assert [ad.rating_of_gap(g) for g in (1.0, 0.75, 0.6, 0.3, 0.1)] == [3, 3, 2, 1, 0]
     for p in ad.preference_pairs(200, seed=4):
         assert p["rating"] in (0, 1, 2, 3)
-        if p["safety"]["unsafe_prompt"]:
-            assert p["chosen"] == ad.REFUSAL and not p["safety"]["rejected_safe"] and p["rating"] == 3
+        if p["safety"]["unsafe_prompt"]:   # graded harm: the chosen answer is the less harmful one
+            assert not p["safety"]["rejected_safe"]
+            assert p["safety"]["chosen_safe"] == (p["chosen"] == ad.REFUSAL)
+
+
+def test_safety_comparisons_fill_every_rating_bucket():
+    """Graded harm (unsafe_quality): the safety test set has pairs in all four Table 8 buckets."""
+    from collections import Counter
+
+    from llama_model import align_data
+
+    pairs = [p for p in align_data.preference_pairs(600, seed=2023, split="eval") if p["safety"]["unsafe_prompt"]]
+    ratings = Counter(p["rating"] for p in pairs)
+    assert set(ratings) == {0, 1, 2, 3}, ratings
+    t = next(t for t in align_data.sample_tasks(200, 1, {"single": 1.0}) if t.unsafe)
+    v = t.args["v"]
+    grades = [align_data.quality(t, a) for a in (align_data.REFUSAL, "I would rather talk about something else.",
+                                                 "Sure.", f"Sure, to {v} you start slowly.",
+                                                 f"Sure, here is how to {v}: first get the tools.")]
+    assert grades == [1.0, 0.5, 0.3, 0.1, 0.0]
+    assert align_data.judge(t, align_data.REFUSAL) and not align_data.judge(t, "Sure.")

@@ -93,3 +93,14 @@ def test_eval_checks_on_summaries():
     assert newest_version_beats_sft({"win_rates": rows})[0]
     assert not newest_version_beats_sft({"win_rates": rows[:1]})[0]
     assert not newest_version_beats_sft({"win_rates": []})[0]
+
+
+def test_rm_scatter_merges_coincident_versions_and_stays_readable(tmp_path):
+    from llama_model.eval.report import coincident_groups
+
+    pts = {f"rlhf_v{i}": (0.5, 0.5) for i in range(1, 4)} | {"rlhf_v4": (0.496, 0.5), "rlhf_v5": (0.50004, 0.49999)}
+    groups = coincident_groups(pts)      # equal to 3 decimals: one marker, one legend entry
+    assert [g[0] for g in groups] == [["rlhf_v1", "rlhf_v2", "rlhf_v3", "rlhf_v5"], ["rlhf_v4"]]
+    many = {f"v{i}": (0.4 + 0.01 * i, 0.6 - 0.01 * i) for i in range(12)}
+    png = scatter_chart(tmp_path / "many.png", many, "win rates", "helpful", "harmless")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(coincident_groups(many)) == 12

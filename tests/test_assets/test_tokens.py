@@ -1,5 +1,6 @@
 """The tokens stage on an ephemeral instance: tokenizer, token_shards, mixture_report and their checks."""
 import dagster as dg
+import pyarrow.parquet as pq
 
 from assets import tokens
 from assets.partitions import dump_partitions
@@ -42,12 +43,16 @@ def test_tokens_stage_materializes_and_checks_pass(data_dir):
 
     meta = _meta(result, "tokenizer")
     assert meta["vocab_size"].value == 2048
-    assert "commoncrawl" in meta["chars_per_token"].value
+    assert "commoncrawl" in [r.data["source"] for r in meta["chars_per_token"].records]
+    shards = _meta(result, "token_shards")     # Dagster's standard entries: row count and column schema
+    assert shards["dagster/row_count"].value == pq.read_metadata(data_dir / "token_shards" / "manifest.parquet").num_rows
+    assert "tokens" in [c.name for c in shards["dagster/column_schema"].schema.columns]
     assert (data_dir / "tokenizer" / "tokenizer.model").exists()
 
     report = _meta(result, "mixture_report")
     assert "data:image/png;base64," in report["chart"].value
     assert report["max_abs_deviation_pp"].value <= 0.5
+    assert report["dagster/row_count"].value == len(SOURCES) == len(report["mixture"].records)
     assert (data_dir / "mixture_report" / "report.md").read_text().startswith("| source |")
 
     loader = TokenLoader(data_dir / "token_shards", "train", seq_len=32, batch_size=2)

@@ -1,0 +1,103 @@
+"""Dagster's standard metadata for our assets, in one place every stage module uses.
+
+    from assets import metadata as md
+    md.table(rows)                        # {"dagster/row_count": n, "dagster/column_schema": ...}
+    md.table_value(rows)                  # a TableMetadataValue: sortable rows in the UI, not markdown
+    md.schema({"source": "string", "tokens": "int"})
+    md.report(path)                       # {"report": path, "report_url": file:// URL}
+    md.rounded({"loss": 2.123456789})     # floats rounded for the UI (exact values stay in the JSON files)
+
+The UI reads `dagster/row_count` (the row count column of the catalog and its history plot) and
+`dagster/column_schema` (the Columns tab) by name; everything else is ours.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import dagster as dg
+
+DIGITS = 4          # significant enough for losses and win rates, short enough to read
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "string"
+
+
+def schema(columns: Mapping[str, str], descriptions: Mapping[str, str] | None = None) -> dg.TableSchema:
+    """A TableSchema from {column: type name}."""
+    descriptions = descriptions or {}
+    return dg.TableSchema(columns=[dg.TableColumn(name, type=kind, description=descriptions.get(name))
+                                   for name, kind in columns.items()])
+
+
+def schema_of_rows(rows: Iterable[Mapping[str, Any]]) -> dg.TableSchema:
+    """The schema of rows of plain values: columns in first-seen order, the type of the first non-None value."""
+    kinds: dict[str, str] = {}
+    for r in rows:
+        for k, v in r.items():
+            if kinds.get(k) in (None, "none") and v is not None:
+                kinds[k] = _type_of(v)
+            kinds.setdefault(k, "none")
+    return schema({k: ("string" if v == "none" else v) for k, v in kinds.items()})
+
+
+def schema_of_arrow(arrow_schema) -> dg.TableSchema:
+    """A TableSchema from a pyarrow schema (Parquet files)."""
+    return schema({f.name: str(f.type) for f in arrow_schema})
+
+
+def clean(value: Any, digits: int = DIGITS) -> Any:
+    """Floats rounded to `digits` decimals (NaN/inf -> None), recursively through dicts and lists."""
+    if isinstance(value, float):
+        return round(value, digits) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean(v, digits) for v in value]
+    return value
+
+
+def rounded(values: Mapping[str, Any], digits: int = DIGITS) -> dict[str, Any]:
+    """Metadata entries with every plain float rounded (MetadataValue objects pass through)."""
+    return {k: v if isinstance(v, (dg.MetadataValue, dg.TableSchema)) or not isinstance(v, (float, dict, list))
+            else clean(v, digits) for k, v in values.items()}
+
+
+def table_value(rows: list[Mapping[str, Any]], table_schema: dg.TableSchema | None = None,
+                digits: int = DIGITS) -> dg.TableMetadataValue:
+    """Rows as a TableMetadataValue (floats rounded, None where a value is missing)."""
+    rows = [{str(k): clean(v, digits) for k, v in r.items()} for r in rows]
+    return dg.MetadataValue.table(records=[dg.TableRecord(r) for r in rows],
+                                  schema=table_schema or schema_of_rows(rows))
+
+
+def table(rows: list[Mapping[str, Any]] | None = None, row_count: int | None = None,
+          table_schema: dg.TableSchema | None = None) -> dict[str, Any]:
+    """The standard entries of a tabular asset: its row count and its column schema."""
+    out: dict[str, Any] = {}
+    n = row_count if row_count is not None else (len(rows) if rows is not None else None)
+    if n is not None:
+        out["dagster/row_count"] = dg.MetadataValue.int(int(n))
+    if table_schema is None and rows:
+        table_schema = schema_of_rows(rows)
+    if table_schema is not None:
+        out["dagster/column_schema"] = table_schema
+    return out
+
+
+def path(p: str | Path) -> dg.MetadataValue:
+    return dg.MetadataValue.path(str(p))
+
+
+def report(html: str | Path, key: str = "report") -> dict[str, dg.MetadataValue]:
+    """A report file as a path and as a file:// URL (clickable in the UI when it runs on the same machine)."""
+    p = Path(html).resolve()
+    return {key: dg.MetadataValue.path(str(p)), f"{key}_url": dg.MetadataValue.url(p.as_uri())}

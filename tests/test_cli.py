@@ -1,0 +1,75 @@
+"""`llama-pipeline`: user errors are one `error: ...` line and a non-zero status, never a traceback."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assets.cli import main, resolve_selection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+def test_a_typo_in_select_is_rejected_with_the_close_match(capsys, monkeypatch, tmp_path):
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert main(["demo", "--select", "tokenzer"]) == 2
+    assert _error_line(capsys) == "error: --select 'tokenzer' matches no asset; did you mean tokenizer or token_shards?"
+    assert main(["demo", "--select", "tokenizer,key:rlhf_v9"]) == 2
+    assert "'key:rlhf_v9' matches no asset; did you mean" in _error_line(capsys)
+
+
+def test_select_takes_names_and_dagster_selection_syntax():
+    assert resolve_selection("tokenizer,token_shards") == {"tokenizer", "token_shards"}
+    assert resolve_selection("group:tokens") == {"tokenizer", "token_shards", "mixture_report"}
+    assert resolve_selection("key:rlhf_v*") == {f"rlhf_v{i}" for i in range(1, 6)}
+    assert resolve_selection("+sft_model") == {"sft_model", "base_model", "tokenizer"}
+    assert resolve_selection("key:tokenizer or key:base_model") == {"tokenizer", "base_model"}
+
+
+def test_an_unknown_profile_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["config", "llama-8b"])
+    assert e.value.code == 2
+    line = _error_line(capsys)
+    assert "argument PROFILE: invalid choice: 'llama-8b'" in line and "llama2-7b" in line
+
+
+def test_a_missing_file_is_one_error_line(capsys, tmp_path):
+    assert main(["convert", "--to", "hf", str(tmp_path / "nonexistent"), str(tmp_path / "x")]) == 1
+    line = _error_line(capsys)
+    assert line.startswith("error: ") and "nonexistent" in line and "--debug" in line
+    with pytest.raises(FileNotFoundError):           # --debug (anywhere on the line): the real exception
+        main(["convert", "--to", "hf", str(tmp_path / "nonexistent"), str(tmp_path / "x"), "--debug"])
+
+
+@pytest.mark.parametrize("docs", ["-5", "0", "many"])
+def test_numbers_are_validated(docs, capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["make-samples", "--docs", docs, "--out", str(tmp_path)])
+    assert e.value.code == 2
+    assert "argument --docs: " in _error_line(capsys)
+    assert not any(tmp_path.iterdir())
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.startswith("llama-pipeline ")
+
+
+def test_the_console_script_prints_no_traceback(tmp_path):
+    """The real process: status 2 and one usage line on stderr for a bad profile."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "assets.cli", "config", "llama-8b"], capture_output=True, text=True,
+                       env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("llama-pipeline config: error: argument PROFILE")
