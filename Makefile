@@ -11,6 +11,7 @@ export LLAMA_PROFILE ?= tiny
 .PHONY: demo test ui ui-test install clean bench docs-figures
 
 $(STAMP): pyproject.toml
+	$(KENLM_APT)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,ray]'
@@ -21,9 +22,11 @@ $(STAMP): pyproject.toml
 # -dev packages are installed here. Without it quality_models falls back to its numpy Kneser-Ney model.
 KENLM_DEBS := cmake g++ zlib1g-dev libbz2-dev liblzma-dev libboost-program-options-dev libboost-system-dev \
 	libboost-thread-dev libboost-test-dev
+# Before the venv: the kenlm Python module (a dependency) compiles against the same packages.
+KENLM_APT = if [ ! -d /usr/include/boost/program_options ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(KENLM_DEBS); fi
 $(BIN)/lmplz: | $(STAMP)
-	if [ ! -d /usr/include/boost/program_options ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(KENLM_DEBS); fi
+	$(KENLM_APT)
 	rm -rf $(VENV)/kenlm-build && mkdir -p $(VENV)/kenlm-build
 	$(BIN)/pip download --quiet --no-deps --no-binary kenlm --no-build-isolation 'kenlm==0.3.0' -d $(VENV)/kenlm-build
 	tar -xzf $(VENV)/kenlm-build/kenlm-0.3.0.tar.gz -C $(VENV)/kenlm-build

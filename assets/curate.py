@@ -13,6 +13,7 @@ import json
 
 import dagster as dg
 
+from assets import metadata as md
 from assets.ingest import allow_empty
 from assets.partitions import dump_partitions, key_parts
 from pipelines import curation, recipes
@@ -29,12 +30,24 @@ RAW = "raw_documents"
 BALANCE = "input_equals_kept_plus_dropped"
 
 
+_SCHEMAS = {"deduplicated": "pipelines.dedup:SCHEMA", "language_identified": "pipelines.langid:SCHEMA",
+            "quality_filtered": "pipelines.quality:SCHEMA"}
+
+
+def _column_schema(stage: str):
+    import importlib
+
+    module, _, name = _SCHEMAS[stage].partition(":")
+    return md.schema_of_arrow(getattr(importlib.import_module(module), name))
+
+
 def _metadata(manifest: dict, source: str, stage: str, info: dict) -> dict:
     s = stats_of(manifest)
     rows = ["| reason | documents | bytes |", "|---|---|---|"]
     rows += [f"| {r} | {n} | {s.bytes_dropped[r]} |" for r, n in sorted(s.dropped.items())]
     return {
         "dagster/row_count": s.kept,
+        "dagster/column_schema": _column_schema(stage),
         "documents_in": s.read, "kept": s.kept, "dropped": sum(s.dropped.values()),
         "bytes_in": s.bytes_in, "bytes_kept": s.bytes_kept,
         "files": len(manifest["files"]), "files_run": manifest.get("ran", len(manifest["files"])),

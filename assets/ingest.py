@@ -8,9 +8,12 @@ import warnings
 
 import dagster as dg
 
+from assets import metadata as md
 from assets.partitions import dump_partitions, key_parts
 from pipelines import curation
 from pipelines.engine import get_engine
+from pipelines.document import RAW_SCHEMA
+from pipelines.readers.idcheck import duplicate_ids, partition_files
 from pipelines.readers.ingest import check_accounting
 from resources import ArtifactStorage, DumpsResource
 
@@ -57,7 +60,18 @@ def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
         "mb_per_s": s["mb_per_s"],
         "path": dg.MetadataValue.path(str(storage.path(ASSET, source, dump))),
         "preview": dg.MetadataValue.md(_preview_md(s["preview"])),
+        "dagster/column_schema": md.schema_of_arrow(RAW_SCHEMA),
+        **_sites(source, dumps.root_path / source / dump),
     })
+
+
+def _sites(source: str, dump_dir) -> dict:
+    """StackExchange: the sites kept (the recipe's largest N by Posts.xml size)."""
+    if source != "stackexchange":
+        return {}
+    from pipelines.readers.stackexchange import select_sites
+
+    return {"sites_kept": dg.MetadataValue.json(select_sites(dump_dir))}
 
 
 def raw_documents_accounting(context: dg.AssetCheckExecutionContext, storage: ArtifactStorage) -> dg.AssetCheckResult:
@@ -68,12 +82,23 @@ def raw_documents_accounting(context: dg.AssetCheckExecutionContext, storage: Ar
                                                     for k, v in info.items()})
 
 
+def raw_documents_unique_ids(context: dg.AssetCheckExecutionContext, storage: ArtifactStorage) -> dg.AssetCheckResult:
+    """No id is used twice among the partition's documents and skipped records (ids are 128-bit hashes of
+    source, dump, file and record key; a reader reusing an origin, or a collision, fails this)."""
+    source, dump = key_parts(context)
+    ok, info = duplicate_ids(partition_files(storage.path(ASSET, source, dump), with_dropped=True))
+    return dg.AssetCheckResult(passed=ok, metadata={k: (dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v)
+                                                    for k, v in info.items()})
+
+
 # Partitioned asset checks are a preview feature in Dagster 1.13: the warning says so at every import.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.PreviewWarning)
     raw_documents_accounting = dg.asset_check(asset=raw_documents, partitions_def=dump_partitions,
                                               blocking=True)(raw_documents_accounting)
+    raw_documents_unique_ids = dg.asset_check(asset=raw_documents, partitions_def=dump_partitions,
+                                              blocking=True)(raw_documents_unique_ids)
 
 
 ASSETS: list = [raw_documents]
-CHECKS: list = [raw_documents_accounting]
+CHECKS: list = [raw_documents_accounting, raw_documents_unique_ids]

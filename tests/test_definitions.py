@@ -31,3 +31,17 @@ def test_definitions_load():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert "raw_documents" in keys
+
+
+def test_bad_configuration_fails_when_the_definitions_load(monkeypatch):
+    import pytest
+
+    from resources import build_resources
+
+    monkeypatch.setenv("LLAMA_PROFILE", "bogus")
+    with pytest.raises(ValueError, match="bogus"):
+        build_resources()
+    monkeypatch.setenv("LLAMA_PROFILE", "tiny")
+    monkeypatch.setenv("LLAMA_ENGINE", "spark")
+    with pytest.raises(ValueError, match="LLAMA_ENGINE must be one of local, ray"):
+        build_resources()

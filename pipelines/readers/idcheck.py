@@ -14,12 +14,13 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from pipelines.fs import as_path, register_parquet
 from pipelines.partition import read_manifest
 
 
 def partition_files(out_dir: str | os.PathLike, with_dropped: bool = False) -> list[Path]:
     """The Parquet files a partition's manifest lists (documents, and skipped records if asked)."""
-    out_dir = Path(out_dir)
+    out_dir = as_path(out_dir)
     m = read_manifest(out_dir)
     if m is None:
         raise FileNotFoundError(f"no manifest under {out_dir}: materialize the partition first")
@@ -33,12 +34,12 @@ def duplicate_ids(files: Iterable[str | os.PathLike], column: str = "id", exampl
     """(no id repeats, {rows, distinct, repeated_ids, examples: [[id, count], ...]}) over `files`."""
     import duckdb  # imported lazily: only this check needs it
 
-    files = [str(f) for f in files]
+    files = list(files)
     if not files:
         return True, {"files": 0, "rows": 0, "distinct": 0, "repeated_ids": 0, "examples": []}
     con = duckdb.connect()
     try:
-        con.register("docs", con.read_parquet(files))
+        register_parquet(con, "docs", files)
         con.execute(f'CREATE VIEW ids AS SELECT "{column}" AS id FROM docs')
         rows, distinct = con.execute("SELECT count(*), count(DISTINCT id) FROM ids").fetchone()
         repeated = con.execute("SELECT id, count(*) AS n FROM ids GROUP BY id HAVING n > 1 "
