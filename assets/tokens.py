@@ -9,6 +9,7 @@ pipelines/tokenizer_training.py, pipelines/shards.py and pipelines/mixture.py.
 import base64
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -37,6 +38,15 @@ def tokenizer(context: dg.AssetExecutionContext, storage: ArtifactStorage,
     """SentencePiece BPE tokenizer (SPEC §2) trained on a mixture-weighted sample of the curated text."""
     p = profile.get()
     out = storage.path("tokenizer", "tokenizer.model")
+    base = os.environ.get("LLAMA_BASE_MODEL")
+    if base and (Path(base) / "tokenizer.model").is_file():
+        # Starting from an existing checkpoint: its tokenizer is the pipeline's, so the token shards, the
+        # alignment data and the evaluations encode text the way that model was trained.
+        storage.write_bytes((Path(base) / "tokenizer.model").read_bytes(), "tokenizer", "tokenizer.model")
+        sp = tt.load(out)
+        context.log.info(f"tokenizer: {base}/tokenizer.model (LLAMA_BASE_MODEL), vocabulary {sp.get_piece_size()}")
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out)),
+                                              "vocab_size": sp.get_piece_size(), "imported_from": base})
     with Progress("tokenizer (sample, train, measure)", unit="phases", log=context.log.info) as bar:
         r = tt.build_tokenizer(_source_dirs(storage), out, vocab_size=p.model.vocab_size,
                                max_chars=p.data.tokenizer_sample_chars, val_fraction=p.data.val_fraction,

@@ -71,3 +71,19 @@ def test_empty_source_is_reported_not_a_crash(data_dir):
     assert not check.passed
     notes = check.metadata["notes"].value
     assert any(n.startswith("stackexchange") and "empty source" in n for n in notes)
+
+
+def test_tokenizer_is_the_base_models_when_one_is_imported(data_dir, tmp_path, monkeypatch):
+    from pipelines.tokenizer_training import train_tokenizer
+
+    model_bytes, _ = train_tokenizer(["The river was crossed by a new bridge in 1887."] * 50, vocab_size=300)
+    base = tmp_path / "hf_model"
+    base.mkdir()
+    (base / "tokenizer.model").write_bytes(model_bytes)
+    monkeypatch.setenv("LLAMA_BASE_MODEL", str(base))
+    result = dg.materialize([tokens.tokenizer], resources={"storage": ArtifactStorage(root=str(data_dir)),
+                                                           "profile": ProfileResource(name="tiny")},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert (data_dir / "tokenizer" / "tokenizer.model").read_bytes() == model_bytes
+    meta = _meta(result, "tokenizer")
+    assert meta["imported_from"].value == str(base) and meta["vocab_size"].value == 300
