@@ -60,11 +60,11 @@ RULE_ORDER = ("null_text", "empty_text", "exact_duplicate", "near_duplicate", "l
 def rule_shares(root: str | Path, source: str = "commoncrawl") -> list[tuple]:
     """[(stage, rule, documents reaching the rule, kept by it, share kept)] for one source, in the order
     the rules run: what each rule keeps of what reached it."""
-    root = Path(root)
+    root = as_path(root)
     raw = _files(root / "raw_documents" / source)
     if not raw:
         return []
-    n = duckdb.sql(f"SELECT count(*) FROM read_parquet({raw})").fetchall()[0][0]
+    n = _sql("SELECT count(*) FROM raw", raw=raw)[0][0]
     drops = {(st, r): d for s, st, r, d, _ in drop_table(root) if s == source}
     order = {r: i for i, r in enumerate(RULE_ORDER)}
     out = []

@@ -148,7 +148,10 @@ def test_sensor_targets_raw_documents_in_a_definitions(tmp_path):
     with dg.DagsterInstance.ephemeral() as instance:
         ctx = dg.build_sensor_context(instance=instance, definitions=defs,
                                       resources={"dumps": DumpsResource(root=str(tmp_path))})
-        data = sensor.evaluate_tick(ctx)
+        # The daemon registers the tick's new keys, then validates its run requests against them.
+        instance.add_dynamic_partitions("dumps", ["c4/en"])
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            data = sensor.evaluate_tick(ctx)
     assert [r.partition_key for r in data.run_requests] == ["c4/en"]
     job = defs.resolve_job_def(sensor.job_name)
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {"raw_documents"}

@@ -46,6 +46,7 @@ from pipelines.dedup.plan import BookParams, Plan
 from pipelines.dedup.scatter import Scatter
 from pipelines.dedup.verify import contained_books, near_duplicates
 from pipelines.document import RAW_SCHEMA
+from pipelines.fs import parquet_file, plain
 from pipelines.stage import StageResult
 
 STAGE = recipes.DEDUP
@@ -68,7 +69,7 @@ def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinH
         s = recipes.step(source, STAGE, name)
         return s if steps is None or name in steps else None
 
-    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    sizes = [parquet_file(f).metadata.num_rows for f in files]
     offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
     exact, near, line, books = step("exact"), step("minhash"), step("line"), step("containment")
     if buckets is None:
@@ -97,7 +98,8 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
         raise ValueError(f"{len(inputs)} inputs but {len(keys)} keys")
     t0 = time.perf_counter()
     work = Path(workdir) / f"dedup-{uuid.uuid4().hex[:12]}"
-    files = [Path(p) for p in reference_inputs] + [Path(p) for p in inputs]
+    # Inputs stay as given: local paths, or object-store URIs read through pipelines.fs.
+    files = [plain(p) for p in reference_inputs] + [plain(p) for p in inputs]
     plan = make_plan(source, files, len(reference_inputs), params, work, buckets, memory_limit, steps)
     timings: dict[str, float] = {}
     info: dict = {"steps": recipes.as_dict(source, STAGE), "scope": recipes.dedup_scope(source),
@@ -136,7 +138,7 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
             removed = engine.map(LineGather(plan), dirs, desc="dedup lines", log=log)
             info["lines_removed"] = sum(r["lines_removed"] for r in removed)
             t = lap("lines", t)
-        entries = apply_all(engine, plan, list(keys), Path(out_dir), Path(dropped_dir), SCHEMA, STAGE, log)
+        entries = apply_all(engine, plan, list(keys), plain(out_dir), plain(dropped_dir), SCHEMA, STAGE, log)
         lap("apply", t)
     finally:
         if not keep_work:

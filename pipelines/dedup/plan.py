@@ -23,7 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+
 from pipelines.dedup.minhash import MinHashParams
+from pipelines.fs import parquet_file
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def copy_to(con, sql: str, path: Path) -> int:
 def valid_batches(path: str, batch_size: int, columns: list[str] | None = None, repaired: list | None = None):
     """Record batches of a Parquet file; text that is not valid UTF-8 (a writer that bypassed Arrow's
     checks) is decoded with U+FFFD replacements instead of failing (counted in `repaired`)."""
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
+    for batch in parquet_file(path).iter_batches(batch_size=batch_size, columns=columns):
         try:
             batch.validate(full=True)
         except pa.ArrowInvalid:
