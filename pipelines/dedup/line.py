@@ -1,7 +1,7 @@
 """CCNet line-level deduplication (Wenzek et al. 2020, `cc_net/dedup.py`).
 
-Each line is normalized (strip, lower-case, digits -> 0, punctuation and non-printing characters
-removed, white space runs folded) and hashed with SHA-1, keeping the first 8 bytes as a little-endian uint64, exactly as CCNet.
+Each line is normalized exactly as CCNet (strip, lower-case, digits -> 0, CCNet's Unicode punctuation and
+non-printing characters removed) and hashed with SHA-1, keeping the first 8 bytes as a little-endian uint64.
 Within a group of shards (one partition, plus earlier dumps for scope "source") a line whose hash already occurred earlier is
 removed; the first occurrence stays. This strips navigation menus, cookie banners and other boilerplate.
 A document left without any non-blank line is dropped by the caller.
@@ -19,18 +19,20 @@ from collections.abc import Sequence
 import numpy as np
 
 _DIGITS = re.compile(r"\d")
-# Unicode punctuation, symbols and non-printing characters: everything that is not a word char or space.
-_PUNCT_OR_NON_PRINTING = re.compile(r"[^\w\s]|_|[\x00-\x1f\x7f-\x9f]")
+# The Unicode punctuation CCNet's normalizer removes (its UNICODE_PUNCT table) and the non-printing
+# characters; ASCII punctuation and white space stay, as in CCNet.
+_CCNET_PUNCT = "，。、„”“«»１」「《》´∶：？！（）；–—．～’…━〈〉【】％►"
+_PUNCT_OR_NON_PRINTING = re.compile("[" + re.escape(_CCNET_PUNCT) + "\x00-\x1f\x7f-\x9f]")
 
 
 def normalize_line(line: str) -> str:
-    """CCNet `normalize_for_dedup`."""
+    """CCNet `normalize_for_dedup`: strip, lower-case, every digit -> 0, then remove CCNet's Unicode
+    punctuation and the non-printing characters."""
     line = line.strip()
     if not line:
         return line
     line = _DIGITS.sub("0", line.lower())
-    # CCNet stops here; we also fold runs of white space left by removed punctuation ("a | b" == "a b").
-    return " ".join(_PUNCT_OR_NON_PRINTING.sub("", line).split())
+    return _PUNCT_OR_NON_PRINTING.sub("", line)
 
 
 def line_hash(normalized: str) -> int:

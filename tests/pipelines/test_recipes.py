@@ -198,9 +198,6 @@ def test_line_hash_known_values():
         hashlib.sha1(b"hello world 0000").digest()[:8], "little")
 
 
-@pytest.mark.xfail(strict=True, reason="pipelines/dedup/line.py also removes ASCII punctuation and folds "
-                                       "white space; CCNet keeps both (its test: '０２３´∶：\\x10 | ;012 hèllo' "
-                                       "-> '000 | ;000 hèllo')")
 def test_line_normalization_keeps_ascii_punctuation_as_ccnet():
     weird = "０２３´∶：\x10 | ;012 hèllo"
     assert ccnet_normalize(weird) == "000 | ;000 hèllo"
