@@ -13,6 +13,7 @@ reduction and fp32 master weights in the optimizer.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -175,3 +176,16 @@ def peak_flops(device: torch.device, override_tflops: float | None = None) -> fl
                 return tflops * 1e12
         return 312e12
     return {"AVX512": 192e9, "AVX2": 96e9}.get(torch.backends.cpu.get_cpu_capability(), 24e9) * torch.get_num_threads()
+
+
+def open_pipes(rank: int):
+    """The Dagster Pipes context when launched by Dagster (rank 0 only), else a null context."""
+    if rank != 0:
+        return contextlib.nullcontext(None)
+    try:
+        from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+    except ImportError:
+        return contextlib.nullcontext(None)
+    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        return contextlib.nullcontext(None)
+    return open_dagster_pipes()

@@ -39,7 +39,7 @@ from llama_model.checkpoint import (PendingSave, full_state_dict, latest_checkpo
                                     save_train_state)
 from llama_model.configs import ModelArgs, TrainArgs, get_profile
 from llama_model.export import export_from_dcp
-from llama_model.parallel import build_model, init_distributed, parallel_mode, peak_flops
+from llama_model.parallel import build_model, init_distributed, open_pipes, parallel_mode, peak_flops
 from llama_model.train_log import (MetricsLog, loss_decrease, pipes_metadata, plot_loss_curve,  # noqa: F401
                                    read_metrics, summarize)
 
@@ -184,19 +184,6 @@ def _parse_value(text: str, current):
 
 # --- the loop ---------------------------------------------------------------------------------------
 
-def _open_pipes(rank: int):
-    """The Dagster Pipes context when launched by Dagster (rank 0 only), else None."""
-    if rank != 0:
-        return contextlib.nullcontext(None)
-    try:
-        from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
-    except ImportError:
-        return contextlib.nullcontext(None)
-    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
-        return contextlib.nullcontext(None)
-    return open_dagster_pipes()
-
-
 def evaluate(model: torch.nn.Module, loader, batches: int, device: torch.device, amp) -> dict:
     """Validation loss / perplexity per source (and pooled over all) on up to `batches` batches each."""
     from llama_model.eval.perplexity import perplexity_per_source
@@ -245,7 +232,7 @@ def train(cfg: RunConfig) -> dict:
     peak = peak_flops(device, cfg.peak_tflops)
     tokens_per_step = batch_seqs * targs.seq_len
 
-    with _open_pipes(rank) as pipes:
+    with open_pipes(rank) as pipes:
         if pipes is not None:
             pipes.log.info(f"training {n_params:,} parameters for {total_steps} steps "
                            f"({world} x {accum} x {micro} x {targs.seq_len} tokens/step) from step {start_step}")

@@ -25,24 +25,11 @@ import torch
 import torch.distributed as dist
 
 from llama_model.configs import AlignArgs
-from llama_model.parallel import init_distributed
+from llama_model.parallel import init_distributed, open_pipes
 from llama_model.rlhf import stages
 
 STAGES = {"sft": stages.run_sft, "preferences": stages.write_preferences,
           "reward_model": stages.run_reward_model, "rejection": stages.run_rejection, "ppo": stages.run_ppo}
-
-
-def open_pipes(rank: int):
-    """The Dagster Pipes context when launched by Dagster (rank 0 only), else a null context."""
-    if rank != 0:
-        return contextlib.nullcontext(None)
-    try:
-        from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
-    except ImportError:
-        return contextlib.nullcontext(None)
-    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
-        return contextlib.nullcontext(None)
-    return open_dagster_pipes()
 
 
 def align_from_json(text: str) -> AlignArgs:
