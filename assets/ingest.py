@@ -15,7 +15,7 @@ from pipelines.engine import get_engine
 from pipelines.document import RAW_SCHEMA
 from pipelines.readers.idcheck import duplicate_ids, partition_files
 from pipelines.readers.ingest import check_accounting
-from resources import ArtifactStorage, DumpsResource
+from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 ASSET = "raw_documents"
 
@@ -35,12 +35,12 @@ def allow_empty() -> bool:
 
 @dg.asset(partitions_def=dump_partitions, group_name="ingest", kinds={"python", "parquet"}, code_version="2")
 def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
-                  dumps: DumpsResource) -> dg.MaterializeResult:
+                  dumps: DumpsResource, profile: ProfileResource) -> dg.MaterializeResult:
     """Documents read from one dump's native files (WARC/WET, json.gz, XML, LaTeX, ...), one task per file."""
     source, dump = key_parts(context)
     dumps.dump_dir(source, dump)  # a clear error when the folder is gone
     s = curation.ingest(get_engine(), storage.root_path, dumps.root_path, source, dump, log=context.log.info,
-                        allow_empty=allow_empty())
+                        allow_empty=allow_empty(), limits=profile.get().data.reader_limits)
     for name in s["files_without_records"]:
         context.log.warning(f"{source}/{dump}: dump file {name} holds no records")
     context.log.info(f"{source}/{dump}: {s['documents']} documents, {s['skipped']} skipped "

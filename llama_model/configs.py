@@ -122,6 +122,9 @@ class DataArgs:
     quality_lm_docs: int = 300_000          # Wikipedia articles for the SentencePiece + KenLM model (~1 GB of text)
     quality_classifier_docs: int = 100_000  # cited and random CommonCrawl pages, each class
     quality_seed: int = 0
+    # Readers' size caps, as overrides of pipelines/readers/base.py Limits (e.g. {"record_bytes": 8 << 20});
+    # empty: its defaults, far above real records, enforced while decompressing.
+    reader_limits: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,11 @@ def out_dirs(root: str | Path, asset: str, source: str, dump: str) -> tuple[Path
 
 
 def ingest(engine, root, dumps_root, source: str, dump: str, log: Callable | None = None,
-           allow_empty: bool = False) -> dict:
+           allow_empty: bool = False, limits: dict | None = None) -> dict:
+    """`limits`: overrides of the readers' size caps (pipelines/readers/base.py Limits)."""
     out, dropped = out_dirs(root, "raw_documents", source, dump)
     return ingest_dump(engine, source, Path(dumps_root) / source / dump, out, dropped, log=log,
-                       allow_empty=allow_empty)
+                       allow_empty=allow_empty, limits=limits)
 
 
 def earlier_dumps(root, asset: str, source: str, dump: str) -> list[Path]:

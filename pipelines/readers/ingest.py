@@ -15,6 +15,7 @@ import hashlib
 import os
 import time
 from collections import Counter
+from dataclasses import fields
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -24,6 +25,7 @@ from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
 from pipelines.fs import as_path, parquet_file, read_table
 from pipelines.partition import PartWriter, Task, digest_of, dropped_dir_of, key_of, read_manifest, run_map
 from pipelines.readers import list_units, read_unit
+from pipelines.readers.base import Limits
 
 PREVIEW_DOCS = 3
 STAGE = "raw_documents"
@@ -52,15 +54,29 @@ def fingerprint(unit: Path) -> list:
     return [unit.name, st.st_size, st.st_mtime_ns]
 
 
-def ingest_tasks(source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path) -> list[Task]:
+def reader_limits(overrides: dict | None) -> Limits:
+    """The readers' size caps: Limits' defaults with the profile's overrides (DataArgs.reader_limits)."""
+    try:
+        return Limits(**(overrides or {}))
+    except TypeError:
+        known = ", ".join(f.name for f in fields(Limits))
+        raise ValueError(f"reader_limits {sorted(overrides)}: the caps are {known}") from None
+
+
+def ingest_tasks(source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path,
+                 limits: dict | None = None) -> list[Task]:
     dump_dir = Path(dump_dir)
+    reader_limits(limits)  # fail before any task on an unknown cap
     version = code_version(source)
+    # Caps other than the defaults change what is read, so they are part of every unit's digest.
+    extra = [sorted(limits.items())] if limits else []
     tasks = []
     for unit in list_units(source, dump_dir):
         rel = unit.relative_to(dump_dir).as_posix()
-        tasks.append(Task(key=key_of(rel), input=rel, digest=digest_of(source, rel, fingerprint(unit), version),
+        tasks.append(Task(key=key_of(rel), input=rel,
+                          digest=digest_of(source, rel, fingerprint(unit), version, *extra),
                           out_dir=str(out_dir), dropped_dir=str(dropped_dir),
-                          params={"source": source, "dump_dir": str(dump_dir)}))
+                          params={"source": source, "dump_dir": str(dump_dir), "limits": dict(limits or {})}))
     return tasks
 
 
@@ -72,7 +88,8 @@ def ingest_unit(task: Task) -> dict:
     dropped = PartWriter(task.dropped_dir, task.key, DROPPED_SCHEMA)
     try:
         for doc in read_unit(source, dump_dir, dump_dir / task.input, stats=stats,
-                             on_skip=lambda s: dropped.write(s.row()), notes=notes):
+                             on_skip=lambda s: dropped.write(s.row()), notes=notes,
+                             limits=reader_limits(task.params.get("limits"))):
             out.write(doc.row())
             if len(preview) < PREVIEW_DOCS:
                 preview.append({"id": doc.id, "title": doc.title, "url": doc.url, "origin": doc.origin,
@@ -92,10 +109,10 @@ def ingest_unit(task: Task) -> dict:
 
 
 def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path,
-                log=None, allow_empty: bool = False) -> dict:
+                log=None, allow_empty: bool = False, limits: dict | None = None) -> dict:
     """Ingest every unit of one dump; return a summary (counts, bytes, skipped per reason, timings)."""
     t0 = time.perf_counter()
-    tasks = ingest_tasks(source, dump_dir, out_dir, dropped_dir)
+    tasks = ingest_tasks(source, dump_dir, out_dir, dropped_dir, limits)
     m = run_map(engine, ingest_unit, tasks, out_dir, dropped_dir, stage=f"{STAGE}[{source}/{Path(dump_dir).name}]",
                 allow_empty=allow_empty, log=log, extra={"source": source, "dump": Path(dump_dir).name})
     total, notes, empty = Stats(), Counter(), []

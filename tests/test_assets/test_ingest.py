@@ -6,19 +6,21 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from assets.ingest import raw_documents, raw_documents_accounting
+from assets.ingest import raw_documents, raw_documents_accounting, raw_documents_unique_ids
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
 from pipelines.io import read_dropped, read_parquet_dir
 from pipelines.partition import MANIFEST, read_manifest
-from resources import ArtifactStorage, DumpsResource
+from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 
-def run(partition, data_dir, dumps_root="", instance=None):
+def run(partition, data_dir, dumps_root="", instance=None, profile=None):
     instance = instance or dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("dumps", [partition])
-    return dg.materialize([raw_documents, raw_documents_accounting], partition_key=partition,
+    return dg.materialize([raw_documents, raw_documents_accounting, raw_documents_unique_ids],
+                          partition_key=partition,
                           resources={"storage": ArtifactStorage(root=str(data_dir)),
-                                     "dumps": DumpsResource(root=dumps_root)},
+                                     "dumps": DumpsResource(root=dumps_root),
+                                     "profile": profile or ProfileResource(name="tiny")},
                           instance=instance, raise_on_error=False)
 
 
@@ -54,8 +56,11 @@ def test_raw_documents_on_bundled_samples(data_dir, partition, documents, skippe
     assert len(set(table["id"].to_pylist())) == documents and all(len(i) == 32 for i in table["id"].to_pylist())
     dropped = read_dropped(data_dir / "raw_documents" / partition)
     assert dropped.schema == DROPPED_SCHEMA and dropped.num_rows == sum(skipped.values())
-    [check] = result.get_asset_check_evaluations()
-    assert check.passed and check.metadata["records_read"].value == meta["records_read"]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["raw_documents_accounting"].passed
+    assert checks["raw_documents_accounting"].metadata["records_read"].value == meta["records_read"]
+    unique = checks["raw_documents_unique_ids"]
+    assert unique.passed and unique.metadata["rows"].value == meta["records_read"]
 
 
 def test_ids_and_bytes_are_stable_across_runs(tmp_path):
@@ -133,3 +138,19 @@ def test_check_fails_when_a_file_is_lost(data_dir):
     pq.write_table(pq.read_table(out / victim).slice(0, 0), out / victim)
     ok, info = check_accounting(out)
     assert not ok and info["written"] == 6 and info["records_read"] == 7
+
+
+def test_profile_caps_reach_the_readers(tmp_path, data_dir):
+    import dataclasses
+
+    from llama_model.configs import get_profile
+
+    class Capped(ProfileResource):
+        def get(self):
+            p = get_profile("tiny")
+            return dataclasses.replace(p, data=dataclasses.replace(p.data, reader_limits={"record_bytes": 100}))
+
+    dumps = tmp_path / "dumps"
+    _c4(dumps, n=3, text="x" * 200)  # every line is over the 100-byte cap
+    result = run("c4/en", data_dir, str(dumps), profile=Capped())
+    assert metadata(result)["skipped_by_reason"] == {"too_large": 3}
