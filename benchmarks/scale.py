@@ -2,8 +2,8 @@
 
     python benchmarks/scale.py --sizes 0.5 2 --work /tmp/scale        # generated dumps of ~0.5 and ~2 GB of text
 
-Each stage runs in a fresh subprocess over every CommonCrawl and C4 dump of the generated set (the
-bulk of LLaMA's data), so its peak RSS is its own. Prints, per stage: seconds, MB of text per second
+Each stage runs in a fresh subprocess over every CommonCrawl, C4 and Wikipedia dump of the generated set
+(the bulk of LLaMA's data), so its peak RSS is its own. Prints, per stage: seconds, MB of text per second
 per worker, peak RSS at each size and their ratio (goal <= 1.25: memory is bounded by the file, not the
 partition), and the speed-up of 2 workers over 1 on the smallest size (goal >= 1.7x on 2 free cores).
 """
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 STAGES = ("ingest", "dedup", "langid", "models", "quality")
-SOURCES = ("commoncrawl", "c4")
-BYTES_PER_DOC = 2_600  # mean text size of a generated document (measured on make_samples output)
+SOURCES = ("commoncrawl", "c4", "wikipedia")  # the bulk of LLaMA, and what quality_models trains on
+BYTES_PER_DOC = 1_950  # mean text size of a generated document (measured: 274.9 MB in 141,696 docs)
 
 
 def _dumps(root: Path) -> list[tuple[str, str]]:
@@ -43,16 +43,15 @@ def run_stage(stage: str, dumps: Path, data: Path, workers: int) -> dict:
     t0 = time.perf_counter()
     nbytes = docs = 0
     if stage == "models":
-        from assets.curate import _table  # noqa: F401 - the asset's own reading path
+        from llama_model.configs import DataArgs
         from pipelines.quality import train_models
 
-        wiki_root = data / "language_identified" / "wikipedia"
-        wiki = _table(committed_files(wiki_root)) if wiki_root.is_dir() else None
-        cc = _table(committed_files(data / "language_identified" / "commoncrawl"))
-        if wiki is None or wiki.num_rows == 0:
-            wiki = cc  # the generated set's Wikipedia is tiny: train on CC text instead (timing only)
-        train_models(wiki, cc, models)
-        docs, nbytes = cc.num_rows, 0
+        d = DataArgs()  # the paper profiles' caps on the training samples
+        wiki = committed_files(data / "language_identified" / "wikipedia")
+        cc = committed_files(data / "language_identified" / "commoncrawl")
+        m = train_models(wiki, cc, models, seed=d.quality_seed, max_lm_docs=d.quality_lm_docs,
+                         max_classifier_docs=d.quality_classifier_docs)
+        docs = m.get("lm_docs", 0) + m.get("cc_pages", 0)
     for source, dump in ([] if stage == "models" else _dumps(dumps)):
         if stage == "ingest":
             s = curation.ingest(engine, data, dumps, source, dump)
