@@ -498,9 +498,13 @@ def write_wikipedia(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> 
     urls, k = truth.urls_to_cite, 0
     for lang in sorted(plan.wiki_pages):
         cat, _, redirect, talk = WIKI_WORDS[lang]
-        name = f"{lang}wiki-20220701-pages-articles-sample.xml.bz2"
-        pages, pid = [], 100
+        files: dict[str, list] = {}
+        pid = 100
         for i in range(plan.wiki_pages[lang]):
+            # Large dumps come in several files, as Wikimedia splits them (records_per_file pages each).
+            part = i // plan.records_per_file
+            name = f"{lang}wiki-20220701-pages-articles{part + 1 if part else ''}-sample.xml.bz2"
+            pages = files.setdefault(name, [])
             pid += 1
             title = f"{rng.choice(T.PLACES)} {i + 1}"
             cites = urls[k::citing] if lang != "ja" else []
@@ -516,23 +520,29 @@ def write_wikipedia(out: Path, plan: Plan, rng: random.Random, truth: Truth) -> 
                 pid += 1
                 pages.append((pid, 1, f"{talk}:{title}", T.foreign(lang, rng, 1, 2) if lang != "en"
                               else T.english(rng, 1), None))
-        xml = [f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="{lang}">\n'
-               f"  <siteinfo>\n    <sitename>Wikipedia</sitename>\n    <dbname>{lang}wiki</dbname>\n"
-               f"    <base>https://{lang}.wikipedia.org/wiki/</base>\n    <generator>MediaWiki 1.39.0-wmf.18</generator>\n"
-               f'    <case>first-letter</case>\n    <namespaces>\n      <namespace key="0" case="first-letter" />\n'
-               f'      <namespace key="1" case="first-letter">{talk}</namespace>\n'
-               f'      <namespace key="14" case="first-letter">{cat}</namespace>\n    </namespaces>\n  </siteinfo>\n']
-        for pid, ns, title, text, target in pages:
-            red = f"    <redirect title={quoteattr(target)} />\n" if target else ""
-            body = text.encode()
-            xml.append(f"  <page>\n    <title>{escape(title)}</title>\n    <ns>{ns}</ns>\n    <id>{pid}</id>\n{red}"
-                       f"    <revision>\n      <id>{pid * 10}</id>\n      <timestamp>2022-06-{1 + pid % 28:02d}T12:00:00Z</timestamp>\n"
-                       f"      <contributor>\n        <username>SampleBot</username>\n        <id>1</id>\n      </contributor>\n"
-                       f"      <model>wikitext</model>\n      <format>text/x-wiki</format>\n"
-                       f'      <text bytes="{len(body)}" xml:space="preserve">{escape(text)}</text>\n'
-                       f"      <sha1>{hashlib.sha1(body).hexdigest()}</sha1>\n    </revision>\n  </page>\n")
-        xml.append("</mediawiki>\n")
-        (root / name).write_bytes(bz2.compress("".join(xml).encode(), 9))
+        for name, pages in files.items():
+            _write_wiki_file(root / name, lang, pages)
+
+
+def _write_wiki_file(path: Path, lang: str, pages: list) -> None:
+    cat, _, _, talk = WIKI_WORDS[lang]
+    xml = [f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10" xml:lang="{lang}">\n'
+           f"  <siteinfo>\n    <sitename>Wikipedia</sitename>\n    <dbname>{lang}wiki</dbname>\n"
+           f"    <base>https://{lang}.wikipedia.org/wiki/</base>\n    <generator>MediaWiki 1.39.0-wmf.18</generator>\n"
+           f'    <case>first-letter</case>\n    <namespaces>\n      <namespace key="0" case="first-letter" />\n'
+           f'      <namespace key="1" case="first-letter">{talk}</namespace>\n'
+           f'      <namespace key="14" case="first-letter">{cat}</namespace>\n    </namespaces>\n  </siteinfo>\n']
+    for pid, ns, title, text, target in pages:
+        red = f"    <redirect title={quoteattr(target)} />\n" if target else ""
+        body = text.encode()
+        xml.append(f"  <page>\n    <title>{escape(title)}</title>\n    <ns>{ns}</ns>\n    <id>{pid}</id>\n{red}"
+                   f"    <revision>\n      <id>{pid * 10}</id>\n      <timestamp>2022-06-{1 + pid % 28:02d}T12:00:00Z</timestamp>\n"
+                   f"      <contributor>\n        <username>SampleBot</username>\n        <id>1</id>\n      </contributor>\n"
+                   f"      <model>wikitext</model>\n      <format>text/x-wiki</format>\n"
+                   f'      <text bytes="{len(body)}" xml:space="preserve">{escape(text)}</text>\n'
+                   f"      <sha1>{hashlib.sha1(body).hexdigest()}</sha1>\n    </revision>\n  </page>\n")
+    xml.append("</mediawiki>\n")
+    path.write_bytes(bz2.compress("".join(xml).encode(), 9))
 
 
 # --------------------------------------------------------------------------------------- github
