@@ -41,6 +41,12 @@ class Stats:
         self.bytes_dropped.update(other.bytes_dropped)
         return self
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Stats":
+        """The inverse of as_dict (a manifest entry's `stats`)."""
+        return cls(read=d["read"], kept=d["kept"], dropped=Counter(d["dropped"]), bytes_in=d["bytes_in"],
+                   bytes_kept=d["bytes_kept"], bytes_dropped=Counter(d["bytes_dropped"]))
+
     def as_dict(self) -> dict:
         return {
             "read": self.read,

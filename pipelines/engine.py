@@ -22,31 +22,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
-import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from common.progress import Progress
+
 ENGINES = ("local", "ray")
-
-
-class Progress:
-    """done/total, rate, elapsed and ETA, logged at most every `every` seconds."""
-
-    def __init__(self, total: int, desc: str, log: Callable[[str], None] | None, every: float = 10.0):
-        self.total, self.desc, self.log, self.every = total, desc, log, every
-        self.done, self.t0 = 0, time.monotonic()
-        self._last = self.t0
-
-    def step(self, n: int = 1) -> None:
-        self.done += n
-        now = time.monotonic()
-        if self.log and (now - self._last >= self.every or self.done == self.total):
-            self._last = now
-            el = now - self.t0
-            rate = self.done / el if el > 0 else 0.0
-            eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-            self.log(f"{self.desc}: {self.done}/{self.total} tasks, {rate:.2f}/s, "
-                     f"elapsed {el:.0f}s, ETA {eta:.0f}s")
 
 
 class Engine:
@@ -109,12 +90,13 @@ class LocalEngine(Engine):
 
     def map(self, fn, items, *, desc="tasks", log=None) -> list:
         items = list(items)
-        progress = Progress(len(items), desc, log)
+        progress = Progress(desc, len(items), unit="tasks", log=log)
         if self.workers == 1 or len(items) <= 1:
             out = []
             for item in items:
                 out.append(fn(item))
-                progress.step()
+                progress.update()
+            progress.close()
             return out
         results: list = [None] * len(items)
         futures: dict = {}
@@ -122,7 +104,7 @@ class LocalEngine(Engine):
             futures = {self._executor().submit(fn, item): i for i, item in enumerate(items)}
             for fut in cf.as_completed(futures):
                 results[futures[fut]] = fut.result()
-                progress.step()
+                progress.update()
         except cf.process.BrokenProcessPool:
             self._pool = None  # a worker died (killed, out of memory): the next map starts a new pool
             raise
@@ -130,6 +112,7 @@ class LocalEngine(Engine):
             for f in futures:
                 f.cancel()
             raise
+        progress.close()
         return results
 
 
@@ -155,7 +138,7 @@ class RayEngine(Engine):
 
     def map(self, fn, items, *, desc="tasks", log=None) -> list:
         items = list(items)
-        progress = Progress(len(items), desc, log)
+        progress = Progress(desc, len(items), unit="tasks", log=log)
         remote = self._ray.remote(num_cpus=1)(_call)
         refs = [remote.remote(fn, item) for item in items]
         index = {r: i for i, r in enumerate(refs)}
@@ -165,7 +148,8 @@ class RayEngine(Engine):
             done, pending = self._ray.wait(pending, num_returns=1)
             for r in done:
                 results[index[r]] = self._ray.get(r)
-                progress.step()
+                progress.update()
+        progress.close()
         return results
 
 

@@ -11,7 +11,6 @@ import hashlib
 import importlib
 import json
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,8 +142,7 @@ def stats_of(manifest: dict) -> Stats:
     total = Stats()
     for e in manifest["files"]:
         s = e["stats"]
-        total.merge(Stats(read=s["read"], kept=s["kept"], dropped=Counter(s["dropped"]), bytes_in=s["bytes_in"],
-                          bytes_kept=s["bytes_kept"], bytes_dropped=Counter(s["bytes_dropped"])))
+        total.merge(Stats.from_dict(s))
     return total
 
 

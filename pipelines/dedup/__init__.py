@@ -146,8 +146,7 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
     stats = Stats()
     for e in entries:
         s = e["stats"]
-        stats.merge(Stats(read=s["read"], kept=s["kept"], dropped=_counter(s["dropped"]), bytes_in=s["bytes_in"],
-                          bytes_kept=s["bytes_kept"], bytes_dropped=_counter(s["bytes_dropped"])))
+        stats.merge(Stats.from_dict(s))
     info.update(rows_in=stats.read, kept=stats.kept, dropped=dict(sorted(stats.dropped.items())),
                 documents_with_text=sum(r["with_text"] for r in scattered[len(reference_inputs):]),
                 utf8_repaired_texts=sum(r["utf8_repaired_texts"] for r in scattered[len(reference_inputs):]),
@@ -155,12 +154,6 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
                 # What varies from run to run sits under keys holding "seconds" (a manifest drops them).
                 run_seconds_context={"engine": engine.name, "workers": engine.workers, "peak_rss_mb_after": peak})
     return {"files": entries, "info": info}
-
-
-def _counter(d: dict):
-    from collections import Counter
-
-    return Counter(d)
 
 
 def deduplicate(table: pa.Table, source: str, params: MinHashParams, workdir=None, workers: int = 1,
@@ -185,6 +178,5 @@ def deduplicate(table: pa.Table, source: str, params: MinHashParams, workdir=Non
     stats = Stats()
     for e in r["files"]:
         s = e["stats"]
-        stats.merge(Stats(read=s["read"], kept=s["kept"], dropped=_counter(s["dropped"]), bytes_in=s["bytes_in"],
-                          bytes_kept=s["bytes_kept"], bytes_dropped=_counter(s["bytes_dropped"])))
+        stats.merge(Stats.from_dict(s))
     return StageResult(kept=kept, dropped=dropped, stats=stats, info=r["info"])

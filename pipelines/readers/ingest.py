@@ -118,8 +118,7 @@ def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, 
     total, notes, empty = Stats(), Counter(), []
     for e in m["files"]:
         s = e["stats"]
-        total.merge(Stats(read=s["read"], kept=s["kept"], dropped=Counter(s["dropped"]), bytes_in=s["bytes_in"],
-                          bytes_kept=s["bytes_kept"], bytes_dropped=Counter(s["bytes_dropped"])))
+        total.merge(Stats.from_dict(s))
         notes.update(e.get("notes", {}))
         if e["rows_in"] == 0:
             empty.append(e["input"])
