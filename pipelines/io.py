@@ -12,12 +12,12 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.fs import as_path, is_remote, parquet_file, read_table
+from pipelines.fs import as_path, is_remote, read_table
 
 
 def _tmp_name(path: Path) -> Path:
@@ -71,62 +71,6 @@ def write_parquet(table: pa.Table, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-class ShardedParquetWriter:
-    """Stream rows into numbered Parquet shards `part-00000.parquet`, ... inside a directory.
-
-    The whole directory is built under a temporary name and renamed in `close()`, so a partition's
-    output appears complete or not at all. Memory holds at most `rows_per_shard` rows.
-    """
-
-    def __init__(self, directory: str | os.PathLike, schema: pa.Schema, rows_per_shard: int = 20_000):
-        self.directory = _local(directory)
-        self.schema = schema
-        self.rows_per_shard = rows_per_shard
-        self._ctx = atomic_path(self.directory)
-        self._tmp = self._ctx.__enter__()
-        self._tmp.mkdir(parents=True)
-        self._buffer: list[dict] = []
-        self.shards = 0
-        self.rows = 0
-
-    def write(self, row: dict) -> None:
-        self._buffer.append(row)
-        if len(self._buffer) >= self.rows_per_shard:
-            self._flush()
-
-    def write_many(self, rows: Iterable[dict]) -> None:
-        for r in rows:
-            self.write(r)
-
-    def _flush(self) -> None:
-        if not self._buffer and self.shards > 0:
-            return
-        table = pa.Table.from_pylist(self._buffer, schema=self.schema)
-        pq.write_table(table, self._tmp / f"part-{self.shards:05d}.parquet", compression="zstd")
-        self.rows += len(self._buffer)
-        self.shards += 1
-        self._buffer = []
-
-    def close(self) -> Path:
-        """Write the last shard (an empty one if nothing was written, so readers see the schema)."""
-        if self._buffer or self.shards == 0:
-            self._flush()
-        self._ctx.__exit__(None, None, None)
-        return self.directory
-
-    def abort(self) -> None:
-        self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
-
-    def __enter__(self) -> "ShardedParquetWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
 def _parts(directory: Path) -> list[Path]:
     """A manifest-committed partition's files (pipelines.partition), else the folder's part-* files."""
     from pipelines.partition import committed_files
@@ -139,7 +83,7 @@ def _read(path, columns: list[str] | None = None) -> pa.Table:
 
 
 def read_parquet_dir(directory: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
-    """Read every `part-*.parquet` of a directory written by ShardedParquetWriter, in order."""
+    """Read every Parquet file of a committed partition (or a folder's part-* files), in order."""
     directory = as_path(directory)
     parts = _parts(directory)
     if not parts:
@@ -154,14 +98,3 @@ def read_dropped(directory: str | os.PathLike) -> pa.Table:
 
     files = committed_files(directory, "dropped")
     return pa.concat_tables([_read(p) for p in files]) if files else DROPPED_SCHEMA.empty_table()
-
-
-def iter_parquet_dir(directory: str | os.PathLike, columns: list[str] | None = None,
-                     batch_size: int = 5_000) -> Iterator[pa.RecordBatch]:
-    """Stream record batches of a shard directory (memory bounded by batch_size)."""
-    directory = as_path(directory)
-    parts = _parts(directory)
-    if not parts:
-        raise FileNotFoundError(f"no Parquet shards under {directory}: materialize the upstream asset first")
-    for p in parts:
-        yield from parquet_file(p).iter_batches(batch_size=batch_size, columns=columns)

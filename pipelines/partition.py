@@ -39,7 +39,7 @@ from typing import Callable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.fs import RemotePath, as_path, file_sha256, parquet_file, scratch_dir, upload
+from pipelines.fs import RemotePath, as_path, file_sha256, scratch_dir, upload
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
@@ -169,10 +169,6 @@ def dropped_dir_of(directory, manifest: dict):
     return directory / rel
 
 
-def dropped_files(directory: str | os.PathLike) -> list[Path]:
-    return part_files(directory, "dropped")
-
-
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """One writer of a partition at a time (a second run waits), on this file system. Object stores have
@@ -289,11 +285,6 @@ def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: list[dict]) -> N
             p.unlink(missing_ok=True)
 
 
-def iter_batches(files: list[Path], columns: list[str] | None = None, batch_size: int = ROW_GROUP):
-    for p in files:
-        yield from parquet_file(p).iter_batches(batch_size=batch_size, columns=columns)
-
-
 def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
     """The committed files of one partition folder, or of every partition below a folder (e.g. every
     dump of `quality_filtered/commoncrawl`, in dump order). [] when nothing is committed there."""
@@ -306,17 +297,6 @@ def committed_files(directory: str | os.PathLike, which: str = "output") -> list
     for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         out += committed_files(sub, which)
     return out
-
-
-def committed_partitions(directory: str | os.PathLike) -> list[Path]:
-    """Partition folders (with a manifest) at or below `directory`, sorted."""
-    directory = as_path(directory)
-    if (directory / MANIFEST).is_file():
-        return [directory]
-    if not directory.is_dir():
-        return []
-    return [q for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-            for q in committed_partitions(sub)]
 
 
 def write_partition(out_dir: str | os.PathLike, dropped_dir: str | os.PathLike, tables: list[pa.Table],
