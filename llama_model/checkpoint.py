@@ -48,23 +48,66 @@ def _args_from_params(params: dict) -> ModelArgs:
     return ModelArgs(**{k: v for k, v in params.items() if k in fields})
 
 
-def _build(args: ModelArgs, sd: dict[str, torch.Tensor], device: str | torch.device) -> Transformer:
-    """Build on the meta device (no random init, no memory) and adopt the loaded tensors."""
+def _build(args: ModelArgs, sd: dict[str, torch.Tensor], device: str | torch.device, shard=None) -> Transformer:
+    """Build on the meta device (no random init, no memory) and adopt the loaded tensors. With shard (a
+    function that applies FSDP2 to the meta model) each rank allocates and copies only its own chunks of
+    the (memory-mapped) tensors: no rank ever holds the full model."""
     sd = {k: v for k, v in sd.items() if k != "rope.freqs"}   # LLaMA-1 releases carry a RoPE table
     with torch.device("meta"):
         model = Transformer(args)
-    missing, unexpected = model.load_state_dict(sd, strict=False, assign=True)
+    names = {n for n, _ in model.named_parameters()}
+    missing, unexpected = sorted(names - set(sd)), sorted(set(sd) - names)
     if missing or unexpected:
         raise ValueError(f"checkpoint does not fit {args}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    return model.to(device)
+    if shard is None:
+        model.load_state_dict(sd, assign=True)
+        return model.to(device)
+    from llama_model.parallel import local_chunk
+    shard(model)
+    model.to_empty(device=device)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            local = p.to_local() if hasattr(p, "to_local") else p
+            local.copy_(local_chunk(p, sd[name]).to(local.device, local.dtype))
+    return model
+
+
+def gather_for_save(model: torch.nn.Module, out_dir: str | os.PathLike):
+    """Collective (every rank calls it): what rank 0 then passes to save_meta as `gathered`. A replicated
+    or single-process model: its full state dict. An FSDP2-sharded one: a DCP checkpoint of its shards in a
+    staging folder beside out_dir (shared storage), which save_meta converts parameter by parameter
+    (export.export_from_dcp), so no rank ever holds the full weights."""
+    from llama_model.parallel import is_sharded
+    if not is_sharded(model):
+        return full_state_dict(model)
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+    out = Path(out_dir)
+    staging = out.parent / f".{out.name}.dcp"
+    if dist.get_rank() == 0:
+        shutil.rmtree(staging, ignore_errors=True)
+    dist.barrier()
+    dcp.save({"model": get_model_state_dict(model)}, checkpoint_id=str(staging))
+    return staging
 
 
 def save_meta(model: torch.nn.Module, args: ModelArgs, out_dir: str | os.PathLike,
-              state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+              state_dict: dict[str, torch.Tensor] | None = None, gathered=None) -> Path:
     """Write consolidated.00.pth + params.json into out_dir (each file atomically). Pass state_dict when it
-    was already gathered (FSDP: full_state_dict is collective, every rank calls it, rank 0 saves)."""
+    was already gathered (FSDP: full_state_dict is collective, every rank calls it, rank 0 saves), or the
+    result of gather_for_save as `gathered` (a DCP staging folder is exported into Meta's release split of
+    consolidated.NN.pth files, then removed)."""
+    from llama_model.configs import release_files
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if isinstance(gathered, Path):
+        from llama_model.export import export_from_dcp
+        export_from_dcp(gathered, out, args, files=release_files(args))
+        shutil.rmtree(gathered, ignore_errors=True)
+        return out
+    if gathered is not None:
+        state_dict = gathered
     sd = state_dict if state_dict is not None else full_state_dict(model)
     with atomic_path(out / META_WEIGHTS) as tmp:
         torch.save(sd, tmp)
@@ -73,8 +116,10 @@ def save_meta(model: torch.nn.Module, args: ModelArgs, out_dir: str | os.PathLik
     return out
 
 
-def load_meta(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Transformer, ModelArgs]:
-    """Load a reference-layout folder (params.json + consolidated.00.pth) into our Transformer."""
+def load_meta(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu",
+              shard=None) -> tuple[Transformer, ModelArgs]:
+    """Load a reference-layout folder (params.json + consolidated.00.pth) into our Transformer; shard: see
+    _build (the alignment stages pass llama_model.parallel.shard_stage_model under FSDP2)."""
     d = Path(ckpt_dir)
     for name in (META_PARAMS, META_WEIGHTS):
         if not (d / name).is_file():
@@ -85,10 +130,27 @@ def load_meta(ckpt_dir: str | os.PathLike, device: str | torch.device = "cpu") -
     args = _args_from_params(params)
     files = sorted(d.glob("consolidated.*.pth"))     # Meta's model-parallel split (13B: 2 ... 70B: 8 files)
     sds = [torch.load(f, map_location="cpu", weights_only=True, mmap=True) for f in files]
-    if len(sds) > 1:
-        from llama_model.export import merge_model_parallel
-        sds = [merge_model_parallel(sds)]
-    return _build(args, sds[0], device), args
+    if len(sds) == 1:
+        return _build(args, sds[0], device, shard), args
+    from llama_model.export import merge_model_parallel
+    if shard is None:
+        return _build(args, merge_model_parallel(sds), device), args
+    return _build(args, _LazyMerge(sds, merge_model_parallel), device, shard), args
+
+
+class _LazyMerge(dict):
+    """{name: full tensor} over a model-parallel split, merging one parameter when it is asked for: a
+    sharded load then holds one full parameter at a time, never the whole model."""
+
+    def __init__(self, sds: list[dict], merge):
+        super().__init__({k: None for k in sds[0]})
+        self._sds, self._merge = sds, merge
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self._merge([{name: sd[name]} for sd in self._sds])[name]
+
+    def items(self):
+        return ((k, self[k]) for k in self)
 
 
 # --- full training state with torch.distributed.checkpoint --------------------------------------------

@@ -189,6 +189,11 @@ class Profile:
 _RELEASE_FILES = {(4096, 32): 1, (5120, 40): 2, (6656, 60): 4, (8192, 48): 4, (8192, 80): 8}
 
 
+def release_files(args: ModelArgs) -> int:
+    """consolidated.NN.pth files of Meta's release of this shape (its model-parallel split); 1 for others."""
+    return _RELEASE_FILES.get((args.dim, args.n_layers), 1)
+
+
 def _llama1(dim: int, heads: int, layers: int, lr: float, tokens: float) -> tuple:
     model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, norm_eps=1e-6, max_seq_len=2048)
     train = TrainArgs(lr=lr, seq_len=2048, batch_tokens=2048 * 2048, total_tokens=int(tokens),

@@ -39,14 +39,20 @@ def next_token(logits: torch.Tensor, temperature: float = 0.0, top_p: float = 1.
 
 @torch.inference_mode()
 def generate(model, prompts: list[list[int]], max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
-             eos_id: int = 2, generator: torch.Generator | None = None) -> list[list[int]]:
+             eos_id: int = 2, generator: torch.Generator | None = None, lockstep: bool = False) -> list[list[int]]:
     """Continue each prompt by up to max_new_tokens tokens; returns only the new tokens of each prompt,
-    cut before the first eos_id (which is not included). eos_id=None never stops early."""
-    if not prompts or any(len(p) == 0 for p in prompts):
+    cut before the first eos_id (which is not included). eos_id=None never stops early.
+
+    lockstep: the model is FSDP2-sharded and every rank is generating its own prompts: each forward pass
+    all-gathers weights, so all ranks must make the same number of them. A rank that is done (or has no
+    prompts) keeps making one-token passes until every rank is done."""
+    if any(len(p) == 0 for p in prompts) or not (prompts or lockstep):
         raise ValueError("generate needs at least one prompt, and no empty prompt (start them with BOS)")
-    if max_new_tokens <= 0:
-        return [[] for _ in prompts]
     device = next(model.parameters()).device
+    if not prompts or max_new_tokens <= 0:
+        if lockstep:
+            _idle_until_all_done(model, device)
+        return [[] for _ in prompts]
     B = len(prompts)
     lens = torch.tensor([len(p) for p in prompts], device=device)
     min_len, total = int(lens.min()), int(lens.max()) + max_new_tokens
@@ -62,17 +68,20 @@ def generate(model, prompts: list[list[int]], max_new_tokens: int, temperature: 
     prev = 0
     for cur in range(min_len, total):
         # Only the last position's logits are needed (saves the vocab projection of the whole prefill).
-        hidden = model.forward_hidden(tokens[:, prev:cur], start_pos=prev, kv_cache=cache)[:, -1]
-        logits = model.output(hidden).float()
-        nxt = next_token(logits, temperature, top_p, generator)
+        _, logits = model.hidden_and_logits(tokens[:, prev:cur], start_pos=prev, kv_cache=cache, last_only=True)
+        nxt = next_token(logits[:, -1], temperature, top_p, generator)
         nxt = torch.where(is_prompt[:, cur], tokens[:, cur], nxt)
         tokens[:, cur] = nxt
         if eos_id is not None:
             done |= ~is_prompt[:, cur] & (nxt == eos_id)
         done |= cur + 1 >= stop_at
         prev = cur
-        if bool(done.all()):
+        if bool(done.all()):        # the last position always ends every row, so this always breaks
+            if lockstep and not _all_done(True, device):
+                _idle_until_all_done(model, device)
             break
+        if lockstep:
+            _all_done(False, device)
 
     out = []
     for i, p in enumerate(prompts):
@@ -81,6 +90,24 @@ def generate(model, prompts: list[list[int]], max_new_tokens: int, temperature: 
             new = new[: new.index(eos_id)]
         out.append(new)
     return out
+
+
+def _all_done(mine: bool, device: torch.device) -> bool:
+    """True when every rank is done (one all-reduce per generated position under lockstep)."""
+    import torch.distributed as dist
+    left = torch.tensor([0 if mine else 1], device=device)
+    dist.all_reduce(left)
+    return int(left.item()) == 0
+
+
+def _idle_until_all_done(model, device: torch.device) -> None:
+    """Join the other ranks' steps (a forward pass, whose weight all-gathers they wait on, then the
+    all-reduce of who is done) with one-token passes until every rank is done."""
+    one = torch.ones((1, 1), dtype=torch.long, device=device)
+    while True:
+        model.hidden_and_logits(one, last_only=True)
+        if _all_done(True, device):
+            return
 
 
 def token_logprobs(model, tokens: torch.Tensor) -> torch.Tensor:

@@ -206,6 +206,19 @@ class Transformer(nn.Module):
 
     def forward_hidden(self, tokens: torch.Tensor, start_pos: int = 0, kv_cache: KVCache | None = None) -> torch.Tensor:
         """tokens [B, T] at positions start_pos.. -> final RMSNorm'd hidden states [B, T, dim]."""
+        return self._hidden(tokens, start_pos, kv_cache)
+
+    def hidden_and_logits(self, tokens: torch.Tensor, start_pos: int = 0, kv_cache: KVCache | None = None,
+                          last_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hidden states [B, T, dim], float32 logits [B, T, vocab]); last_only keeps the last position
+        (generation). One call, so that FSDP2, which wraps it as a forward method, gathers the output
+        projection's weights with the rest (llama_model/parallel.py shard_stage_model)."""
+        h = self._hidden(tokens, start_pos, kv_cache)
+        if last_only:
+            h = h[:, -1:]
+        return h, self.output(h).float()
+
+    def _hidden(self, tokens: torch.Tensor, start_pos: int, kv_cache: KVCache | None) -> torch.Tensor:
         B, T = tokens.shape
         h = self.tok_embeddings(tokens)
         freqs = self.freqs_cis(h.device)
@@ -225,7 +238,7 @@ class Transformer(nn.Module):
         cross-entropy instead (targets equal to ignore_index skipped), computed fused with the output
         projection so the logits are never stored (llama_model/loss.py). Going through forward keeps
         FSDP2's and DDP's hooks in the loop."""
-        h = self.forward_hidden(tokens, start_pos, kv_cache)
+        h = self._hidden(tokens, start_pos, kv_cache)
         if targets is not None:
             return linear_cross_entropy(h, self.output.weight, targets, ignore_index=ignore_index)
         return self.output(h).float()

@@ -4,6 +4,7 @@ applied from outside, parameter names unchanged).
     rank, world, device = init_distributed("auto")          # torchrun's environment; gloo on CPU, NCCL on GPU
     model = build_model(margs, seed, world, device, mode)   # meta device -> shard -> init this rank's part
     grads_all_reduce(model)                                 # replicated models: the summed gradient everywhere
+    shard_stage_model(policy, device)                       # alignment stages on GPU: FSDP2 + forward methods
 
 Initialisation is per parameter: parameter i is drawn from its own generator seeded by (seed, i), full size,
 on the training device, and each rank keeps its shard. The weights therefore do not depend on the world size
@@ -91,12 +92,21 @@ def init_params(model: torch.nn.Module, seed: int, n_layers: int) -> None:
             continue
         g = torch.Generator(device=local.device).manual_seed(seed * 1_000_003 + i)
         full = torch.empty(p.shape, device=local.device, dtype=torch.float32).normal_(0.0, std, generator=g)
-        if local.shape != full.shape:                 # FSDP2 Shard(0): this rank's chunk (torch.chunk layout)
-            rank, world = p.device_mesh.get_local_rank(), p.device_mesh.size()
-            chunks = full.chunk(world, dim=0)
-            full = chunks[rank] if rank < len(chunks) else full[:0]
-            full = full[: local.shape[0]]
-        local.copy_(full.to(local.dtype))
+        local.copy_(local_chunk(p, full).to(local.dtype))
+
+
+def local_chunk(p: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
+    """This rank's part of the full tensor `full` of parameter p: all of it for a plain tensor, the
+    FSDP2 Shard(0) chunk (torch.chunk layout, the last ranks possibly empty) for a DTensor."""
+    if not hasattr(p, "to_local"):
+        return full
+    local = p.to_local()
+    if local.shape == full.shape:
+        return full
+    rank, world = p.device_mesh.get_local_rank(), p.device_mesh.size()
+    chunks = full.chunk(world, dim=0)
+    part = chunks[rank] if rank < len(chunks) else full[:0]
+    return part[: local.shape[0]]
 
 
 def build_model(margs: ModelArgs, seed: int, world: int, device: torch.device, mode: str,
@@ -135,19 +145,33 @@ def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
 
 
 def grads_all_reduce(params: list[torch.nn.Parameter]) -> None:
-    """Sum every parameter's gradient over ranks (missing gradients count as zero), in one flat buffer:
-    each rank's loss is its share of the global sum, so the sum is the 1-rank gradient."""
-    if rank_world()[1] == 1:
+    """Sum every parameter's gradient over ranks, in one flat buffer: each rank's loss is its share of the
+    global sum, so the sum is the 1-rank gradient. A gradient missing on some ranks counts as zero there;
+    one missing on every rank stays None (an unused weight, like a reward model's LM head, must not get
+    AdamW's weight decay on a zero gradient where one process would skip it). FSDP2 shards
+    (DTensors) were already reduce-scattered as a mean: they are scaled back to the sum. (FSDP2's
+    set_gradient_divide_factor(1) would sum directly, but gloo has no PREMUL_SUM.)"""
+    world = rank_world()[1]
+    if world == 1:
         return
+    for p in params:
+        if is_dtensor(p) and p.grad is not None:
+            p.grad.to_local().mul_(world)
+    params = [p for p in params if not is_dtensor(p)]
+    if not params:
+        return
+    had = torch.tensor([float(p.grad is not None) for p in params], device=params[0].device)
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    flat = torch.cat([p.grad.reshape(-1).to(had.dtype) for p in params] + [had])
     dist.all_reduce(flat)
     offset = 0
-    for p in params:
+    for p, anyone in zip(params, flat[-len(params):].tolist()):
         n = p.numel()
         p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+        if not anyone:
+            p.grad = None
         offset += n
 
 
@@ -159,6 +183,85 @@ def gather_list(items: list) -> list:
     parts: list = [None] * world
     dist.all_gather_object(parts, items)
     return [x for part in parts for x in part]
+
+
+# --- FSDP2 for the alignment stages ------------------------------------------------------------------
+
+def is_dtensor(p) -> bool:
+    return hasattr(p, "device_mesh") and hasattr(p, "to_local")
+
+
+def is_sharded(model: torch.nn.Module) -> bool:
+    return any(is_dtensor(p) for p in model.parameters())
+
+
+def stage_mode(device: torch.device) -> str:
+    """How an alignment stage spreads its models over the ranks ($LLAMA_STAGE_PARALLEL, default auto):
+    "fsdp" (FSDP2 shards, a rank holds 1/world of every model: the default on GPU) or "replicate" (a full
+    copy per rank, gradients all-reduced: the default on CPU, where the models are small and gloo
+    all-gathers cost more than they save). "none" in a single process."""
+    want = os.environ.get("LLAMA_STAGE_PARALLEL") or "auto"
+    if want not in ("auto", "fsdp", "replicate"):
+        raise ValueError(f"LLAMA_STAGE_PARALLEL must be auto, fsdp or replicate, not {want!r}")
+    if rank_world()[1] == 1:
+        return "none"
+    if want == "auto":
+        return "fsdp" if device.type == "cuda" else "replicate"
+    return want
+
+
+def shard_stage_model(model: Transformer, device: torch.device) -> Transformer:
+    """FSDP2 for a stage's Transformer (policy, reference, reward-model trunk). The methods the stages call
+    besides forward (forward_hidden for reward and value heads, hidden_and_logits for generation and PPO)
+    are registered so that they gather the weights too. (The stages' losses are each rank's share of a
+    global sum: grads_all_reduce turns FSDP2's averaged gradients back into sums.)"""
+    from torch.distributed.fsdp import register_fsdp_forward_method
+    shard_fsdp(model, device)
+    for name in ("forward_hidden", "hidden_and_logits"):
+        register_fsdp_forward_method(model, name)
+    return model
+
+
+def spread(n_parts: int, run, idle=None) -> list:
+    """[run(i) for i in range(n_parts)] with part i computed on rank i % world and every result gathered
+    onto every rank, in order. A rank without a part in a round calls idle() instead: with FSDP2 shards it
+    must join the others' all-gathers. Results travel pickled (lists, floats; no device tensors)."""
+    rank, world = rank_world()
+    if world == 1:
+        return [run(i) for i in range(n_parts)]
+    mine = {}
+    for r in range(math.ceil(n_parts / world)):
+        i = r * world + rank
+        if i < n_parts:
+            mine[i] = run(i)
+        elif idle is not None:
+            idle()
+    parts: list = [None] * world
+    dist.all_gather_object(parts, mine)
+    merged = {i: x for part in parts for i, x in part.items()}
+    return [merged[i] for i in range(n_parts)]
+
+
+def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
+    """torch's clip_grad_norm_, also over a mix of FSDP2 shards and replicated parameters (a reward or
+    value head beside a sharded trunk), whose norms torch will not stack: the shards' squared norms are
+    summed over ranks, the replicated ones counted once."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not any(is_dtensor(g) for g in grads):
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    device = grads[0].device
+    sq_sharded = torch.zeros((), device=device)
+    sq_plain = torch.zeros((), device=device)
+    for g in grads:
+        if is_dtensor(g):
+            sq_sharded += g.to_local().float().pow(2).sum()
+        else:
+            sq_plain += g.float().pow(2).sum()
+    total = (all_reduce_sum(sq_sharded) + sq_plain).sqrt()
+    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        (g.to_local() if is_dtensor(g) else g).mul_(coef.to(g.dtype))
+    return total
 
 
 def peak_flops(device: torch.device, override_tflops: float | None = None) -> float:

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from llama_model.chat_format import encode_answer, encode_prompt
+from llama_model.parallel import is_sharded, spread
 from llama_model.sft import fit
 
 MARGINS = {
@@ -51,7 +52,7 @@ class RewardModel(nn.Module):
     def __init__(self, trunk: nn.Module, dim: int):
         super().__init__()
         self.trunk = trunk
-        self.head = nn.Linear(dim, 1)
+        self.head = nn.Linear(dim, 1, device=next(trunk.parameters()).device)
         nn.init.normal_(self.head.weight, std=1.0 / math.sqrt(dim))
         nn.init.zeros_(self.head.bias)
         # The ranking loss only sees score differences, so the bias gets no gradient but float rounding,
@@ -73,11 +74,19 @@ class RewardModel(nn.Module):
 
     @torch.no_grad()
     def score(self, seqs: list[list[int]], batch: int = 128) -> torch.Tensor:
-        """Scores of token sequences (prompt + answer), no grad."""
+        """Scores of token sequences (prompt + answer), no grad; the batches are spread over the ranks
+        under a process group (every rank gets all scores)."""
         self.eval()
         device = self.head.weight.device
-        out = [self(*(t.to(device) for t in _pad(seqs[i:i + batch]))).float().cpu() for i in range(0, len(seqs), batch)]
-        return torch.cat(out) if out else torch.zeros(0)
+
+        def run(i: int) -> list[float]:
+            return self(*(t.to(device) for t in _pad(seqs[i * batch:(i + 1) * batch]))).float().cpu().tolist()
+
+        def idle() -> None:      # FSDP2 trunk: join the other ranks' weight all-gathers
+            self(torch.ones((1, 1), dtype=torch.long, device=device), torch.ones(1, dtype=torch.long, device=device))
+
+        parts = spread(math.ceil(len(seqs) / batch), run, idle if is_sharded(self.trunk) else None)
+        return torch.tensor([x for part in parts for x in part], dtype=torch.float32)
 
 
 def _pad(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,22 +156,24 @@ def accuracy_by_rating(rm: RewardModel, tok, pairs: list[dict], max_len: int | N
     return out
 
 
-def save_rm(rm: RewardModel, args, directory, extra: dict | None = None) -> None:
-    """The trunk in Meta layout (load_meta reads it) + head.safetensors + reward_model.json."""
+def save_rm(rm: RewardModel, args, directory, extra: dict | None = None, gathered=None) -> None:
+    """The trunk in Meta layout (load_meta reads it) + head.safetensors + reward_model.json. gathered: the
+    trunk's checkpoint.gather_for_save, which is collective under FSDP2 (every rank calls it, rank 0 saves)."""
     from llama_model.checkpoint import save_meta
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    save_meta(rm.trunk, args, directory)
+    save_meta(rm.trunk, args, directory, gathered=gathered)
     save_file({k: v.contiguous() for k, v in rm.head.state_dict().items()}, str(directory / "head.safetensors"))
     (directory / "reward_model.json").write_text(json.dumps(extra or {}, indent=2, sort_keys=True, default=str))
 
 
-def load_rm(directory) -> RewardModel:
+def load_rm(directory, device: str | torch.device = "cpu", shard=None) -> RewardModel:
+    """A saved reward model; shard: applied to the trunk as in checkpoint.load_meta (the head is replicated)."""
     from llama_model.checkpoint import load_meta
     directory = Path(directory)
-    trunk, args = load_meta(directory)
+    trunk, args = load_meta(directory, device=device, shard=shard)
     rm = RewardModel(trunk, args.dim)
-    rm.head.load_state_dict(load_file(str(directory / "head.safetensors")))
+    rm.head.load_state_dict(load_file(str(directory / "head.safetensors"), device=str(device)))
     rm.eval()
     return rm
 

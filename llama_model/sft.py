@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from llama_model.chat_format import encode_dialogue
-from llama_model.parallel import all_reduce_sum, grads_all_reduce, local_part, rank_world
+from llama_model.parallel import (all_reduce_sum, clip_grad_norm, grads_all_reduce, is_sharded, local_part,
+                                  rank_world)
 
 Example = tuple[list[int], list[int]]      # token ids, loss mask (1 on answer tokens)
 
@@ -118,6 +119,7 @@ def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int
     rank, world = rank_world()
     params = [p for p in model.parameters() if p.requires_grad]
     device = params[0].device
+    sharded = world > 1 and is_sharded(model)
     opt = make_optimizer(params, lr, weight_decay)
     steps_per_epoch = math.ceil(n_items / batch)
     total = steps_per_epoch * epochs
@@ -132,6 +134,8 @@ def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int
                 g["lr"] = cosine_lr(step, total, lr, warmup)
             mine = local_part(order[s * batch:(s + 1) * batch], rank, world)
             part, count = loss_of(mine) if mine else (None, 0.0)
+            if part is None and sharded:      # a short last batch left this rank nothing: it still runs one
+                part = loss_of(order[s * batch:s * batch + 1])[0] * 0.0   # item, at zero weight, for FSDP2's collectives
             n = all_reduce_sum(torch.tensor(float(count), device=device)).clamp(min=1.0)
             opt.zero_grad(set_to_none=True)
             if part is not None:
@@ -140,7 +144,7 @@ def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int
             else:
                 loss = torch.zeros((), device=device)
             grads_all_reduce(params)
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            clip_grad_norm(params, grad_clip)
             opt.step()
             losses.append(float(all_reduce_sum(loss.detach().clone())))
             step += 1

@@ -5,8 +5,10 @@ rejection sampling (generation + fine-tuning) and PPO when they leave the Dagste
     torchrun --standalone --nproc-per-node 4 -m llama_model.rlhf.job reward_model --align-json ... --args-json ...
 
 Every rank runs the stage function of llama_model/rlhf/stages.py with the same arguments: generation and
-scoring are replicated (same seeds, same results), the gradient steps are data parallel (sft.fit, ppo), and
-rank 0 writes the artifacts. On GPU the stage computes under bf16 autocast (fp32 master weights). When
+RM scoring are split over the ranks by prompt chunk (policy.sample_answers, RewardModel.score), the gradient
+steps are data parallel (sft.fit, ppo), and rank 0 writes the artifacts. The models are FSDP2-sharded on GPU
+and replicated on CPU ($LLAMA_STAGE_PARALLEL, llama_model/parallel.py stage_mode); on GPU the stage
+computes under bf16 autocast (and FSDP2's bf16 MixedPrecisionPolicy, fp32 master weights). When
 launched by Dagster, rank 0 streams logs through Pipes and sends the stage's result dict back as a custom
 message (the asset turns it into metadata, exactly as for an in-process run).
 """

@@ -13,6 +13,7 @@ from llama_model import align_data
 from llama_model.chat_format import decode_answer, encode_prompt
 from llama_model.configs import get_profile
 from llama_model.generation import generate
+from llama_model.parallel import is_sharded, rank_world, spread
 from llama_model.rlhf.gatt import sampling_turns
 
 
@@ -34,18 +35,38 @@ def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.
                    chunk: int = 128, progress=None) -> list[list[int]]:
     """Answer token ids (cut after </s>) for every prompt, generated `chunk` prompts at a time; at most
     max_new_tokens (default: the profile's AlignArgs.max_new_tokens) and never past the model's context.
-    `progress(prompts done, prompts)` after each chunk."""
+    `progress(prompts done, prompts)` after each round of chunks.
+
+    Under a process group the chunks are dealt round-robin over the ranks and the answers gathered on
+    every rank. Each chunk samples from its own generator, seeded from `generator` (one draw per chunk),
+    so the answers do not depend on how many ranks there are."""
     model.eval()
     cap = profile_align().max_new_tokens if max_new_tokens is None else max_new_tokens
-    out: list[list[int]] = []
-    for i in range(0, len(prompts), chunk):
-        part = prompts[i:i + chunk]
+    parts = [prompts[i:i + chunk] for i in range(0, len(prompts), chunk)]
+    seeds = chunk_seeds(generator, len(parts)) if temperature > 0 and generator is not None else None
+    lockstep = is_sharded(model) and rank_world()[1] > 1
+    world, done = rank_world()[1], [0]
+
+    def run(i: int) -> list[list[int]]:
+        part = parts[i]
+        g = torch.Generator(device=generator.device).manual_seed(seeds[i]) if seeds else None
         n = max(0, min(cap, model.args.max_seq_len - max(len(p) for p in part)))
-        new = generate(model, part, n, temperature=temperature, top_p=top_p, eos_id=tok.eos_id, generator=generator)
-        out += [with_eos(x, tok.eos_id, n) for x in new]
+        new = generate(model, part, n, temperature=temperature, top_p=top_p, eos_id=tok.eos_id, generator=g,
+                       lockstep=lockstep)
+        done[0] += len(part) * world
         if progress:
-            progress(len(out), len(prompts))
-    return out
+            progress(min(done[0], len(prompts)), len(prompts))
+        return [with_eos(x, tok.eos_id, n) for x in new]
+
+    def idle() -> None:            # a rank without a chunk this round joins the others' forward passes
+        generate(model, [], 0, lockstep=True)
+
+    return [a for answers in spread(len(parts), run, idle if lockstep else None) for a in answers]
+
+
+def chunk_seeds(generator: torch.Generator, n: int) -> list[int]:
+    """n seeds drawn from `generator`, the same on every rank (every rank holds the same generator)."""
+    return torch.randint(0, 2 ** 62, (n,), generator=generator, device=generator.device).tolist()
 
 
 def use_safety(unsafe: torch.Tensor, safety_prob: torch.Tensor, tau: float | None = None) -> torch.Tensor:

@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from llama_model.parallel import all_reduce_sum, grads_all_reduce, local_part, rank_world
+from llama_model.parallel import (all_reduce_sum, clip_grad_norm, grads_all_reduce, is_sharded, local_part,
+                                  rank_world)
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
 from llama_model.sft import make_optimizer
 
@@ -120,24 +121,26 @@ def _batch(seqs: list[list[int]], prompt_lens: list[int]):
 
 def logprobs_and_hidden(model, ids: torch.Tensor):
     """log π(token_{t+1} | ≤t) [B, T-1] and the hidden states [B, T-1, dim] of the predicting positions."""
-    h = model.forward_hidden(ids)
-    logits = model.output(h[:, :-1]).float()
+    h, logits = model.hidden_and_logits(ids[:, :-1])     # position t predicts token t+1
     logp = torch.gather(F.log_softmax(logits, -1), 2, ids[:, 1:, None]).squeeze(-1)
-    return logp, h[:, :-1]
+    return logp, h
 
 
 def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Generator | None = None,
-              seed: int = 0, log=None, progress=None) -> list[dict]:
+              seed: int = 0, log=None, progress=None, ref=None) -> list[dict]:
     """Run `args.iterations` PPO iterations in place on `policy`; returns per-iteration stats.
-    `progress(iterations done, iterations)` after each one.
+    `progress(iterations done, iterations)` after each one. ref: the frozen reference policy (a copy of
+    `policy` when None; pass one loaded with the same FSDP2 sharding when the policy is sharded).
 
-    Under a process group, rollouts are generated identically on every rank (same seeds) and each
-    mini-batch's gradient step is data parallel: rank r takes every world-th rollout, its loss is its share
-    of the mini-batch's token sum over the global token count, and the gradients are summed."""
+    Under a process group the rollouts are generated chunk by chunk across the ranks and gathered on every
+    rank (policy.sample_answers), and each mini-batch's gradient step is data parallel: rank r takes every
+    world-th rollout, its loss is its share of the mini-batch's token sum over the global token count, and
+    the gradients are summed."""
     rng = random.Random(seed)
     rank, world = rank_world()
     device = next(policy.parameters()).device
-    ref = copy.deepcopy(policy).eval()
+    sharded = world > 1 and is_sharded(policy)
+    ref = (ref if ref is not None else copy.deepcopy(policy)).eval()
     for p in ref.parameters():
         p.requires_grad_(False)
     dim = policy.tok_embeddings.embedding_dim
@@ -180,8 +183,11 @@ def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Gene
                 vf = (value(hh) - returns[idx]) ** 2
                 loss = (pg * m).sum() / n + args.vf_coef * (vf * m).sum() / n
                 loss.backward()
+            elif sharded:      # nothing for this rank in a short mini-batch: one rollout at zero weight, so
+                logp, hh = logprobs_and_hidden(policy, ids[full[:1]])      # FSDP2's collectives still match
+                (logp.sum() * 0.0 + value(hh).sum() * 0.0).backward()
             grads_all_reduce(params)
-            torch.nn.utils.clip_grad_norm_(params, args.grad_clip)
+            clip_grad_norm(params, args.grad_clip)
             opt.step()
             losses.append(float(all_reduce_sum(loss.detach().clone())))
         policy.eval()

@@ -70,6 +70,25 @@ def _device(model=None) -> torch.device:
     return torch.device(os.environ.get("LLAMA_STAGE_DEVICE") or "cpu")
 
 
+def _shard():
+    """What load_meta applies to a stage's models: FSDP2 (llama_model.parallel.shard_stage_model) when the
+    ranks shard ($LLAMA_STAGE_PARALLEL; the default on GPU), else nothing (a full copy per rank)."""
+    from llama_model.parallel import shard_stage_model, stage_mode
+    device = _device()
+    return (lambda m: shard_stage_model(m, device)) if stage_mode(device) == "fsdp" else None
+
+
+def load_policy(directory):
+    """(model, args) of a Meta-layout checkpoint on the stage's device, sharded when the ranks shard."""
+    from llama_model.checkpoint import load_meta
+    return load_meta(directory, device=_device(), shard=_shard())
+
+
+def load_reward_model(directory):
+    from llama_model.reward import load_rm
+    return load_rm(directory, device=_device(), shard=_shard())
+
+
 def _load_tok(tokenizer_path):
     from llama_model.tokenizer import Tokenizer
     return Tokenizer(str(tokenizer_path))
@@ -87,14 +106,12 @@ def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prom
                   prompts_path: str | None = None):
     """What every RLHF stage starts from: tokenizer, a seeded RNG, the parent policy, both RMs, its prompts
     (yours from prompts_path, else n_prompts bundled tasks)."""
-    from llama_model.checkpoint import load_meta
-    from llama_model.reward import load_rm
     tok = _load_tok(tokenizer_path)
     seed = _seed(tag)
     torch.manual_seed(seed)
     g = torch.Generator(device=_device()).manual_seed(seed)
-    policy, args = load_meta(parent_dir, device=_device())
-    hrm, srm = load_rm(hrm_dir).to(_device()), load_rm(srm_dir).to(_device())
+    policy, args = load_policy(parent_dir)
+    hrm, srm = load_reward_model(hrm_dir), load_reward_model(srm_dir)
     if prompts_path:
         from llama_model.rlhf.prompts import load_prompts_jsonl
         tasks = load_prompts_jsonl(prompts_path)
@@ -104,17 +121,19 @@ def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prom
 
 
 def _is_writer() -> bool:
-    """Rank 0 writes the artifacts (every rank holds the same replicated model)."""
+    """Rank 0 writes the artifacts."""
     from llama_model.parallel import rank_world
     return rank_world()[0] == 0
 
 
 def _save_policy(model, args, out_dir, files: dict[str, str]) -> None:
-    from llama_model.checkpoint import save_meta
+    """Every rank calls this: saving an FSDP2 model is collective (checkpoint.gather_for_save)."""
+    from llama_model.checkpoint import gather_for_save, save_meta
+    gathered = gather_for_save(model, out_dir)
     if not _is_writer():
         return
     with atomic_path(out_dir) as tmp:
-        save_meta(model, args, tmp)
+        save_meta(model, args, tmp, gathered=gathered)
         for name, text in files.items():
             (tmp / name).write_text(text)
 
@@ -139,11 +158,10 @@ def _scalar_eval(ev: dict) -> dict:
 @small_model_threads
 def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None = None, log=print) -> dict:
     """Chat-format SFT of the base model (loss on answers only); evaluates on the held-out tasks."""
-    from llama_model.checkpoint import load_meta
     t0 = time.perf_counter()
     tok = _load_tok(tokenizer_path)
     torch.manual_seed(_seed("sft"))
-    model, args = load_meta(base_dir, device=_device())
+    model, args = load_policy(base_dir)
     if dialogues_path:
         dialogues, source = align_data.load_sft(dialogues_path), str(dialogues_path)
     else:
@@ -164,7 +182,6 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
 
 
 # ------------------------------------------------------------------------------------------ preferences
-@small_model_threads
 def newest_policy(candidates) -> Path | None:
     """The first of `candidates` (newest version first) that holds a checkpoint: the weekly loop samples new
     comparisons from the latest model (Llama 2 §3.2.1), which is SFT only in the first week."""
@@ -174,6 +191,7 @@ def newest_policy(candidates) -> Path | None:
     return None
 
 
+@small_model_threads
 def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, source_path: str | None = None,
                       align=None, log=None) -> dict:
     """One week's batch of rated comparisons as JSONL: validated user data, or the bundled batch (generated
@@ -187,10 +205,9 @@ def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, 
     else:
         pairs = align_data.preference_pairs(BUNDLED["pairs_per_week"], seed=week_seed(week))
         if policy_dir is not None:
-            from llama_model.checkpoint import load_meta
             torch.manual_seed(week_seed(week))
             align = align or profile_align()
-            policy, _ = load_meta(policy_dir, device=_device())
+            policy, _ = load_policy(policy_dir)
             extra = model_preference_pairs(policy, _load_tok(tokenizer_path), BUNDLED["model_pair_prompts"],
                                            seed=week_seed(week) + 1, samples=align.pref_samples,
                                            temperature=align.pref_temperature, max_new_tokens=align.max_new_tokens,
@@ -222,15 +239,15 @@ def week_sources(pref_root, weeks: list[str]) -> dict[str, str | None]:
 def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, align, log=print) -> dict:
     """Train a reward model from the SFT checkpoint on every materialized week; accuracy per rating on
     comparisons from the held-out split."""
-    from llama_model.checkpoint import load_meta
+    from llama_model.checkpoint import gather_for_save
     from llama_model.reward import RewardModel, accuracy_by_rating, save_rm, train_rm
     t0 = time.perf_counter()
     tok = _load_tok(tokenizer_path)
     torch.manual_seed(_seed(kind))
     weeks, pairs = read_weeks(pref_root)
     train = rm_mix(kind, pairs, seed=_seed(kind), safety_mix=align.safety_mix)
-    policy, args = load_meta(sft_dir, device=_device())
-    rm = RewardModel.from_policy(policy)
+    trunk, args = load_policy(sft_dir)          # the SFT model becomes the trunk (its LM head unused)
+    rm = RewardModel(trunk, args.dim)
     losses = train_rm(rm, tok, train, lr=align.rm_lr, batch=align.rm_batch, epochs=align.rm_epochs,
                       margin=align.rm_margin, warmup_frac=align.rm_warmup_frac, min_warmup=align.rm_min_warmup,
                       seed=_seed(kind), max_len=align.rm_seq_len, log=log,
@@ -244,9 +261,10 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
             "margin": align.rm_margin, "steps": len(losses), "loss_first": losses[0],
             "loss_last": sum(losses[-5:]) / len(losses[-5:]),
             "accuracy": {str(k): v for k, v in acc.items()}, "sft_dir": str(sft_dir)}
+    gathered = gather_for_save(rm.trunk, out_dir)       # collective under FSDP2
     if _is_writer():
         with atomic_path(out_dir) as tmp:
-            save_rm(rm, args, tmp, extra=meta)
+            save_rm(rm, args, tmp, extra=meta, gathered=gathered)
     return meta | {"seconds": time.perf_counter() - t0}
 
 
@@ -269,7 +287,6 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
                   align, prompts_path: str | None = None, log=print) -> dict:
     """RLHF V1-V4: best of K samples by the RM, fine-tune the parent on them; from V3 the pool of all
     iterations' best samples, plus Ghost Attention dialogues."""
-    from llama_model.checkpoint import load_meta
     t0 = time.perf_counter()
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
         f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts",
@@ -294,8 +311,8 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
                        progress=progress_for(log, f"rlhf_v{version} fine-tuning"))
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
-    parent_ev = evaluate(load_meta(parent_dir, device=_device(policy))[0], tok, eval_tasks, hrm, srm,
-                         align.max_new_tokens, align.safety_threshold)
+    parent_ev = evaluate(load_policy(parent_dir)[0], tok, eval_tasks, hrm, srm, align.max_new_tokens,
+                         align.safety_threshold)
     meta = {"version": f"v{version}", "method": "rejection sampling" + (" + GAtt" if version >= 3 else ""),
             "parent": str(parent_dir), "pooled_from": [str(d) for d in earlier_dirs] if version >= 3 else [],
             **_rm_lineage(hrm_dir, srm_dir), "k": align.rs_samples, "temperature": align.rs_temperature,
@@ -315,17 +332,16 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
 def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, prompts_path: str | None = None,
             log=print) -> dict:
     """RLHF V5: PPO on top of V4 against the two RMs, KL-penalized to V4."""
-    from llama_model.checkpoint import load_meta
     t0 = time.perf_counter()
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
         "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts", prompts_path)
     pargs = ppo.ppo_args(align)
+    reference = load_policy(parent_dir)[0]     # frozen V4: the KL anchor, and the parent in the evaluation
     history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log,
-                            progress=progress_for(log, "rlhf_v5 PPO", "iterations"))
+                            progress=progress_for(log, "rlhf_v5 PPO", "iterations"), ref=reference)
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
-    parent_ev = evaluate(load_meta(parent_dir, device=_device(policy))[0], tok, eval_tasks, hrm, srm,
-                         align.max_new_tokens, align.safety_threshold)
+    parent_ev = evaluate(reference, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
     meta = {"version": "v5", "method": "PPO", "parent": str(parent_dir), **_rm_lineage(hrm_dir, srm_dir),
             "prompts": len(tasks), "prompts_source": prompts_path or "bundled",
             "ppo": {k: getattr(pargs, k) for k in ("lr", "batch", "minibatch", "clip", "beta", "iterations")},

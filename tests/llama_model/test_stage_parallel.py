@@ -1,17 +1,21 @@
-"""Data parallelism of the alignment stages and of checkpoints: 2 and 4 gloo ranks on CPU train the same
-models as 1 process (SFT, reward model, PPO), and a DCP checkpoint saved by 4 ranks resumes on 2."""
+"""Data parallelism of the alignment stages and of checkpoints: 2 and 4 gloo ranks on CPU, with replicated or
+FSDP2-sharded models, train the same models and sample the same answers as 1 process (SFT, reward model, PPO,
+chunked generation), and a DCP checkpoint saved by 4 ranks resumes on 2."""
 import json
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import torch
 from align_helpers import tiny_model, tokenizer
 
 from llama_model import align_data as ad
-from llama_model.checkpoint import load_meta
+from llama_model.checkpoint import full_state_dict, load_meta, save_meta
+from llama_model.parallel import shard_stage_model
 from llama_model.reward import RewardModel, train_rm
 from llama_model.rlhf import ppo
+from llama_model.rlhf.policy import sample_answers, task_prompts
 from llama_model.sft import sft_examples, train_sft
 
 pytestmark = pytest.mark.slow
@@ -23,26 +27,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _stages(out_path: str) -> None:
-    """SFT, RM and two PPO iterations from fixed seeds; losses and final weights saved by rank 0."""
+def _stages(out_path: str, mode: str = "none") -> None:
+    """SFT, RM, two PPO iterations and chunked sampling from fixed seeds, models handed on through
+    checkpoints as in llama_model/rlhf/stages.py; losses, answers and final weights saved by rank 0.
+    mode "fsdp": every model FSDP2-sharded over the ranks (shard_stage_model); else replicated."""
     torch.set_num_threads(1)
     tok = tokenizer()
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
-    policy, _ = tiny_model(tok.n_words, seed=0)
-    examples = sft_examples(tok, ad.sft_dialogues(24, seed=1), max_len=96)
+    shard = (lambda m: shard_stage_model(m, torch.device("cpu"))) if mode == "fsdp" else None
+    work = Path(out_path).with_suffix(".d")
+    policy, args = tiny_model(tok.n_words, seed=0)
+    if shard:
+        shard(policy)
+    examples = sft_examples(tok, ad.sft_dialogues(26, seed=1), max_len=96)     # last batch short of 4 ranks
     sft = train_sft(policy, examples, lr=1e-2, batch=8, epochs=1, seed=0)
+    state = full_state_dict(policy)
+    if rank == 0:
+        save_meta(policy, args, work, state_dict=state)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
     torch.manual_seed(1)
-    rm = RewardModel.from_policy(policy)
+    rm = RewardModel(load_meta(work, shard=shard)[0], args.dim)
     pairs = ad.preference_pairs(20, seed=2)
     rm_losses = train_rm(rm, tok, pairs, lr=1e-2, batch=6, epochs=1, min_warmup=1, max_len=96)
     torch.manual_seed(2)
     tasks = ad.sample_tasks(6, 3, {"single": 1.0})
     g = torch.Generator().manual_seed(4)
     hist = ppo.train_ppo(policy, tok, tasks, rm, rm, ppo.PPOArgs(lr=1e-3, batch=6, minibatch=3, iterations=2,
-                                                                 max_new_tokens=8), generator=g, seed=5)
+                                                                 max_new_tokens=8), generator=g, seed=5,
+                         ref=load_meta(work, shard=shard)[0])
+    prompts = task_prompts(tok, ad.sample_tasks(7, 6, {"single": 1.0}))      # 3 chunks over 2 or 4 ranks
+    answers = sample_answers(policy, tok, prompts, temperature=1.0, generator=g, max_new_tokens=6, chunk=3)
+    greedy = sample_answers(policy, tok, prompts, max_new_tokens=6, chunk=2)
+    scores = rm.score([p + a for p, a in zip(prompts, answers)], batch=2).tolist()
+    state = full_state_dict(policy)
     if rank == 0:
-        torch.save({"sft": sft, "rm": rm_losses, "ppo": [h["loss"] for h in hist],
-                    "policy": policy.state_dict(), "rm_head": rm.head.state_dict()}, out_path)
+        torch.save({"sft": sft, "rm": rm_losses, "ppo": [h["loss"] for h in hist], "answers": answers,
+                    "greedy": greedy, "scores": scores, "policy": state,
+                    "rm_head": rm.head.state_dict()}, out_path)
 
 
 def _rank_main(rank, world, port, fn, args):
@@ -55,15 +77,19 @@ def _rank_main(rank, world, port, fn, args):
         torch.distributed.destroy_process_group()
 
 
-@pytest.mark.parametrize("world", [2, 4])
-def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, world):
+@pytest.mark.parametrize("mode,world", [("replicate", 2), ("replicate", 4), ("fsdp", 2), ("fsdp", 4)])
+def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, mode, world):
     _stages(str(tmp_path / "one.pt"))
-    torch.multiprocessing.spawn(_rank_main, args=(world, _free_port(), _stages, (str(tmp_path / "many.pt"),)),
+    torch.multiprocessing.spawn(_rank_main, args=(world, _free_port(), _stages, (str(tmp_path / "many.pt"), mode)),
                                 nprocs=world, join=True)
     one = torch.load(tmp_path / "one.pt", weights_only=True)
     many = torch.load(tmp_path / "many.pt", weights_only=True)
     for stage in ("sft", "rm", "ppo"):
         assert len(one[stage]) > 1 and many[stage] == pytest.approx(one[stage], rel=1e-4, abs=1e-6), stage
+    # Sampled and greedy answers, chunk by chunk over the ranks, are the 1-process answers.
+    assert many["answers"] == one["answers"] and many["greedy"] == one["greedy"]
+    assert len(set(map(tuple, one["answers"]))) > 1
+    assert many["scores"] == pytest.approx(one["scores"], rel=1e-4, abs=1e-4)
     for k, v in one["policy"].items():
         assert torch.allclose(v, many["policy"][k], atol=1e-5), k
     # Only the head's weight: the bias's gradient is exactly zero in exact arithmetic (scores enter the loss as
@@ -128,3 +154,38 @@ def test_stage_job_steps_on_gpu_in_bf16(tmp_path):
                              generator=torch.Generator(device="cuda").manual_seed(0))
     assert sft[-1] < sft[0] and len(rm_losses) == 2 and len(hist) == 1
     assert next(policy.parameters()).dtype == torch.float32          # fp32 master weights
+
+
+# --- sharded checkpoints of the stage models: chunked loads, DCP-staged saves ------------------------------
+
+def _sharded_round_trip(src: str, out: str) -> None:
+    """Load a 2-file (model-parallel) checkpoint FSDP2-sharded, then save it through gather_for_save."""
+    from llama_model.checkpoint import gather_for_save
+    model, args = load_meta(src, shard=lambda m: shard_stage_model(m, torch.device("cpu")))
+    assert all(hasattr(p, "to_local") for p in model.parameters())          # every weight is a shard
+    gathered = gather_for_save(model, out)
+    if torch.distributed.get_rank() == 0:
+        save_meta(model, args, out, gathered=gathered)
+    torch.distributed.barrier()
+
+
+def test_sharded_stage_model_loads_chunks_of_a_split_checkpoint_and_saves_through_dcp(tmp_path, monkeypatch):
+    from align_helpers import tiny_args
+
+    from llama_model.export import export_from_dcp
+    from llama_model.model import Transformer
+    torch.manual_seed(0)
+    args = tiny_args(512)
+    model = Transformer(args)
+    full = {k: v.clone() for k, v in model.state_dict().items()}
+    # Meta's 2-file split, written by the same exporter pretraining uses (from a DCP checkpoint).
+    import torch.distributed.checkpoint as dcp
+    dcp.save({"model": model.state_dict()}, checkpoint_id=str(tmp_path / "dcp"), no_dist=True)
+    export_from_dcp(tmp_path / "dcp", tmp_path / "split", args, files=2)
+    assert len(list((tmp_path / "split").glob("consolidated.*.pth"))) == 2
+    torch.multiprocessing.spawn(_rank_main, args=(2, _free_port(), _sharded_round_trip,
+                                                  (str(tmp_path / "split"), str(tmp_path / "saved"))),
+                                nprocs=2, join=True)
+    saved, _ = load_meta(tmp_path / "saved")
+    assert all(torch.equal(saved.state_dict()[k], v) for k, v in full.items())
+    assert not (tmp_path / ".saved.dcp").exists()                              # staging removed

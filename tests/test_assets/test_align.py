@@ -150,7 +150,9 @@ def test_user_preferences_from_parquet_are_written_as_trl_rows(data_dir, tmp_pat
 
 @pytest.mark.slow
 def test_reward_model_through_the_launcher_on_two_gloo_ranks_equals_in_process(data_dir, tmp_path):
-    """A second stage through llama_model.rlhf.job: the helpfulness RM on 2 gloo ranks == in-process."""
+    """A second stage through llama_model.rlhf.job: the helpfulness RM on 2 gloo ranks == in-process, with the
+    trunk replicated (the CPU default) and FSDP2-sharded (the GPU default; loaded shard by shard, gathered to
+    save)."""
     from llama_model.reward import load_rm
     _setup(data_dir)
     prefs = tmp_path / "prefs.jsonl"
@@ -166,11 +168,17 @@ def test_reward_model_through_the_launcher_on_two_gloo_ranks_equals_in_process(d
                           run_config={"ops": {"preference_data": {"config": {"source_path": str(prefs)}}}}).success
     results = {}
     for name, launcher in (("local", TrainingLauncher()),
-                           ("torchrun", TrainingLauncher(stages="launcher", nproc_per_node=2))):
+                           ("torchrun", TrainingLauncher(stages="launcher", nproc_per_node=2)),
+                           ("fsdp", TrainingLauncher(stages="launcher", nproc_per_node=2,
+                                                     env={"LLAMA_STAGE_PARALLEL": "fsdp"}))):
         r = dg.materialize([align.helpfulness_rm], resources=base | {"launcher": launcher})
         md = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
+        rm = load_rm(data_dir / "helpfulness_rm")
         results[name] = (md["loss_first"].value, md["loss_last"].value, md["accuracy"].value,
-                         load_rm(data_dir / "helpfulness_rm").head.weight.detach().clone())
-    (a0, a1, aacc, wa), (b0, b1, bacc, wb) = results["local"], results["torchrun"]
-    assert b0 == pytest.approx(a0, rel=1e-5) and b1 == pytest.approx(a1, rel=1e-4) and aacc == bacc
-    assert torch.allclose(wa, wb, atol=1e-5)
+                         rm.head.weight.detach().clone(), rm.trunk.state_dict())
+    a0, a1, aacc, wa, ta = results["local"]
+    for name in ("torchrun", "fsdp"):
+        b0, b1, bacc, wb, tb = results[name]
+        assert b0 == pytest.approx(a0, rel=1e-5) and b1 == pytest.approx(a1, rel=1e-4) and aacc == bacc, name
+        assert torch.allclose(wa, wb, atol=1e-5), name
+        assert all(torch.allclose(ta[k], tb[k], atol=1e-5) for k in ta), name
