@@ -27,28 +27,18 @@ from pipelines.dedup.plan import (
 from pipelines.dedup.survivor import SQL_ORDER
 
 
-class ExactGather:
-    def __init__(self, plan: Plan):
-        self.plan = plan
-
-    def __call__(self, bucket_dir: str) -> dict:
-        plan, d = self.plan, Path(bucket_dir)
-        files = globs(d, "exact-*.parquet")
-        if not files:
-            return {"exact_duplicates": 0}
-        con = plan.connect(f"exact-{d.name}")
-        try:
-            drops = query_table(con, f"""
-                WITH e AS (SELECT *, doc < {plan.n_ref} AS ref FROM read_parquet({lit(files)})),
-                     r AS (SELECT doc, ref, row_number() OVER w AS rk, first_value(doc) OVER w AS sdoc,
-                                  first_value(id) OVER w AS sid
-                           FROM e WINDOW w AS (PARTITION BY h1, h2 ORDER BY {SQL_ORDER}))
-                SELECT doc, 'exact_duplicate' AS reason, sid AS detail, sdoc FROM r
-                WHERE rk > 1 AND NOT ref ORDER BY doc""")
-        finally:
-            con.close()
-        _write_drops(plan, drops, f"exact-{d.name}")
-        return {"exact_duplicates": drops.num_rows}
+def _in_bucket(plan: Plan, d: Path, pattern: str, tag: str, sql, out: Path | None = None):
+    """`sql(files)` over the bucket's files matching `pattern`, on a connection bounded in memory that
+    spills to work/duckdb-<tag>-<bucket>: its rows as an Arrow table, or, given `out`, streamed to that
+    Parquet file and counted. None when the bucket holds no such file."""
+    files = globs(d, pattern)
+    if not files:
+        return None
+    con = plan.connect(f"{tag}-{d.name}")
+    try:
+        return copy_to(con, sql(files), out) if out else query_table(con, sql(files))
+    finally:
+        con.close()
 
 
 def _live(plan: Plan, files: list[str], columns: str) -> str:
@@ -69,6 +59,25 @@ def _write_drops(plan: Plan, drops: pa.Table, tag: str) -> None:
     write_parquet(drops.select(["doc"]), plan.path("dropped", f"{tag}.parquet"))
 
 
+class ExactGather:
+    def __init__(self, plan: Plan):
+        self.plan = plan
+
+    def __call__(self, bucket_dir: str) -> dict:
+        plan, d = self.plan, Path(bucket_dir)
+        drops = _in_bucket(plan, d, "exact-*.parquet", "exact", lambda files: f"""
+            WITH e AS (SELECT *, doc < {plan.n_ref} AS ref FROM read_parquet({lit(files)})),
+                 r AS (SELECT doc, ref, row_number() OVER w AS rk, first_value(doc) OVER w AS sdoc,
+                              first_value(id) OVER w AS sid
+                       FROM e WINDOW w AS (PARTITION BY h1, h2 ORDER BY {SQL_ORDER}))
+            SELECT doc, 'exact_duplicate' AS reason, sid AS detail, sdoc FROM r
+            WHERE rk > 1 AND NOT ref ORDER BY doc""")
+        if drops is None:
+            return {"exact_duplicates": 0}
+        _write_drops(plan, drops, f"exact-{d.name}")
+        return {"exact_duplicates": drops.num_rows}
+
+
 class BandGather:
     """Candidate pairs (a < b) of one band-key bucket: all pairs of a small (band, key) group, star
     links to the smallest member in a group larger than BIG_BUCKET (templated pages)."""
@@ -78,24 +87,17 @@ class BandGather:
 
     def __call__(self, bucket_dir: str) -> dict:
         plan, d = self.plan, Path(bucket_dir)
-        files = globs(d, "bands-*.parquet")
-        if not files:
-            return {"candidates": 0}
-        con = plan.connect(f"bands-{d.name}")
-        try:
-            n = copy_to(con, f"""
-                WITH k AS ({_live(plan, files, "bkey, band, doc")}),
-                     g AS (SELECT band, bkey, count(*) AS n, min(doc) AS m FROM k GROUP BY band, bkey
-                           HAVING count(*) > 1),
-                     small AS (SELECT x.doc AS a, y.doc AS b FROM k x JOIN g USING (band, bkey)
-                               JOIN k y USING (band, bkey) WHERE g.n <= {self.big} AND x.doc < y.doc),
-                     star AS (SELECT g.m AS a, k.doc AS b FROM k JOIN g USING (band, bkey)
-                              WHERE g.n > {self.big} AND k.doc <> g.m)
-                SELECT DISTINCT a, b FROM (SELECT * FROM small UNION ALL SELECT * FROM star)""",
-                        d / "pairs.parquet")
-        finally:
-            con.close()
-        return {"candidates": int(n)}
+        n = _in_bucket(plan, d, "bands-*.parquet", "bands", lambda files: f"""
+            WITH k AS ({_live(plan, files, "bkey, band, doc")}),
+                 g AS (SELECT band, bkey, count(*) AS n, min(doc) AS m FROM k GROUP BY band, bkey
+                       HAVING count(*) > 1),
+                 small AS (SELECT x.doc AS a, y.doc AS b FROM k x JOIN g USING (band, bkey)
+                           JOIN k y USING (band, bkey) WHERE g.n <= {self.big} AND x.doc < y.doc),
+                 star AS (SELECT g.m AS a, k.doc AS b FROM k JOIN g USING (band, bkey)
+                          WHERE g.n > {self.big} AND k.doc <> g.m)
+            SELECT DISTINCT a, b FROM (SELECT * FROM small UNION ALL SELECT * FROM star)""",
+                       out=d / "pairs.parquet")
+        return {"candidates": int(n or 0)}
 
 
 class BookGather:
@@ -106,20 +108,13 @@ class BookGather:
 
     def __call__(self, bucket_dir: str) -> dict:
         plan, d = self.plan, Path(bucket_dir)
-        files = globs(d, "sample-*.parquet")
-        if not files:
-            return {"pairs": 0}
-        con = plan.connect(f"books-{d.name}")
-        try:
-            n = copy_to(con, f"""
-                WITH s AS ({_live(plan, files, "h, doc")}),
-                     df AS (SELECT h FROM s GROUP BY h HAVING count(*) BETWEEN 2 AND {plan.books.max_df}),
-                     x AS (SELECT h, doc FROM s SEMI JOIN df USING (h))
-                SELECT p.doc AS a, q.doc AS b, count(*) AS shared FROM x p JOIN x q USING (h)
-                WHERE p.doc < q.doc GROUP BY ALL""", d / "bookpairs.parquet")
-        finally:
-            con.close()
-        return {"pairs": int(n)}
+        n = _in_bucket(plan, d, "sample-*.parquet", "books", lambda files: f"""
+            WITH s AS ({_live(plan, files, "h, doc")}),
+                 df AS (SELECT h FROM s GROUP BY h HAVING count(*) BETWEEN 2 AND {plan.books.max_df}),
+                 x AS (SELECT h, doc FROM s SEMI JOIN df USING (h))
+            SELECT p.doc AS a, q.doc AS b, count(*) AS shared FROM x p JOIN x q USING (h)
+            WHERE p.doc < q.doc GROUP BY ALL""", out=d / "bookpairs.parquet")
+        return {"pairs": int(n or 0)}
 
 
 class LineGather:
@@ -131,22 +126,17 @@ class LineGather:
 
     def __call__(self, bucket_dir: str) -> dict:
         plan, d = self.plan, Path(bucket_dir)
-        files = globs(d, "lines-*.parquet")
-        if not files:
+        # Group-bys spill to disk where a window over all lines might not.
+        removed = _in_bucket(plan, d, "lines-*.parquet", "lines", lambda files: f"""
+            WITH l AS ({_live(plan, files, "lh, doc, line")}),
+                 fd AS (SELECT lh, min(doc) AS d FROM l GROUP BY lh),
+                 fl AS (SELECT l.lh, min(l.line) AS ln FROM l JOIN fd ON l.lh = fd.lh AND l.doc = fd.d
+                        GROUP BY l.lh),
+                 first AS (SELECT fd.lh, fd.d, fl.ln FROM fd JOIN fl USING (lh))
+            SELECT l.doc, l.line FROM l JOIN first USING (lh)
+            WHERE NOT (l.doc = first.d AND l.line = first.ln) AND l.doc >= {plan.n_ref}
+            ORDER BY l.doc, l.line""")
+        if removed is None:
             return {"lines_removed": 0}
-        con = plan.connect(f"lines-{d.name}")
-        try:
-            # Group-bys spill to disk where a window over all lines might not.
-            removed = query_table(con, f"""
-                WITH l AS ({_live(plan, files, "lh, doc, line")}),
-                     fd AS (SELECT lh, min(doc) AS d FROM l GROUP BY lh),
-                     fl AS (SELECT l.lh, min(l.line) AS ln FROM l JOIN fd ON l.lh = fd.lh AND l.doc = fd.d
-                            GROUP BY l.lh),
-                     first AS (SELECT fd.lh, fd.d, fl.ln FROM fd JOIN fl USING (lh))
-                SELECT l.doc, l.line FROM l JOIN first USING (lh)
-                WHERE NOT (l.doc = first.d AND l.line = first.ln) AND l.doc >= {plan.n_ref}
-                ORDER BY l.doc, l.line""")
-        finally:
-            con.close()
-        write_by_file(self.plan, removed, "lines", d.name)
+        write_by_file(plan, removed, "lines", d.name)
         return {"lines_removed": removed.num_rows}

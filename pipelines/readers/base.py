@@ -225,6 +225,21 @@ def read_capped(fh, cap: int, chunk: int = MiB) -> tuple[bytes | None, int]:
     return None, n
 
 
+def read_regular(ctx: ReadContext, path: Path, origin: str, cap: int, empty_is_skip: bool = False) -> bytes | None:
+    """All of the dump file `path` when it is a regular file (open_regular) of at most `cap` bytes; else
+    None after counting why. Over the cap is the skip `too_large`, seen on the size before reading or,
+    for a file that grew since, while reading: never more than cap + 1 bytes are held."""
+    fh = open_regular(ctx, path, origin, empty_is_skip)
+    if fh is None:
+        return None
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        data, size = (None, size) if size > cap else read_capped(fh, cap)
+    if data is None:
+        ctx.skip("too_large", origin, f"{size} bytes > {cap}", size)
+    return data
+
+
 def lines_capped(fh, cap: int, chunk: int = MiB):
     """(line number from 1, line bytes or None when longer than `cap`, its size) of a binary stream;
     an over-long line is read through in chunks (a gzip of zeros has no newline for gigabytes)."""

@@ -10,13 +10,12 @@ Origin: the file path relative to the dump folder.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Iterator
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, decode_utf8, list_files, open_regular, read_capped
+from pipelines.readers.base import ReadContext, decode_utf8, list_files, read_regular
 
 SUFFIXES = (".txt",)
 START = re.compile(r"^\s*(\*\*\*\s*START OF (THE|THIS) PROJECT GUTENBERG E-?BOOK.*"
@@ -46,18 +45,8 @@ def units(ctx: ReadContext) -> list[Path]:
 
 def read_unit(ctx: ReadContext, path: Path) -> Iterator[Document]:
     origin = ctx.origin(path)
-    fh = open_regular(ctx, path, origin)
-    if fh is None:
-        return
-    cap = ctx.limits.book_bytes
-    with fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size > cap:
-            ctx.skip("too_large", origin, f"{size} bytes > {cap}", size)
-            return
-        data, size = read_capped(fh, cap)  # the file may grow after the check
+    data = read_regular(ctx, path, origin, ctx.limits.book_bytes)
     if data is None:
-        ctx.skip("too_large", origin, f"{size} bytes > {cap}", size)
         return
     text, err = decode_utf8(data)
     if text is None:

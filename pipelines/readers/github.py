@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, ReaderError, check_regular, decode_utf8, open_regular, read_capped
+from pipelines.readers.base import ReadContext, ReaderError, decode_utf8, read_regular
 
 LICENSE_READ_BYTES = 200_000
 LICENSE_NAMES = re.compile(r"^(licen[cs]e|copying|unlicense)([.-].*)?$", re.I)
@@ -136,26 +136,15 @@ def read_unit(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
             path = Path(dirpath) / name
             rel = path.relative_to(repo_dir).as_posix()
             origin = ctx.origin(path)
-            st = check_regular(ctx, path, origin)
-            if st is None:
-                continue
-            if st.st_size > cap:
-                ctx.skip("too_large", origin, f"{st.st_size} bytes > {cap}", st.st_size)
-                continue
-            fh = open_regular(ctx, path, origin, empty_is_skip=True)
-            if fh is None:
-                continue
-            with fh:
-                data, size = read_capped(fh, cap)
-            if data is None:  # it grew since the check
-                ctx.skip("too_large", origin, f"{size} bytes > {cap}", size)
+            data = read_regular(ctx, path, origin, cap, empty_is_skip=True)
+            if data is None:
                 continue
             if os.path.splitext(name)[1].lower() in BINARY_EXTENSIONS or b"\x00" in data[:8192]:
-                ctx.skip("binary", origin, "binary extension or NUL byte", size)
+                ctx.skip("binary", origin, "binary extension or NUL byte", len(data))
                 continue
             text, err = decode_utf8(data)
             if text is None:
-                ctx.skip("invalid_utf8", origin, err, size)
+                ctx.skip("invalid_utf8", origin, err, len(data))
                 continue
             yield ctx.document(origin, text, repo=repo, path=rel, license=license_id,
                                prog_lang=prog_lang(rel, data[:200]))
