@@ -104,18 +104,22 @@ def _base_report(models, args, ppl, loader, sources, tokenizer_path, tasks_dir, 
 
     tasks = read_tasks_dir(tasks_dir)
     log(f"benchmarks from {tasks_dir}: " + ", ".join(f"{k} ({len(v)})" for k, v in tasks.items()))
-    with small_model_threads(models["base_model"]), tempfile.TemporaryDirectory(prefix="base_model_eval-") as work, \
-            Progress("base_model_eval benchmarks", unit="passes", log=log) as bar:
-        harness = None
+    with small_model_threads(models["base_model"]), tempfile.TemporaryDirectory(prefix="base_model_eval-") as work:
+        harness, bar = None, None
         if lm_eval:   # lm-eval reads the HF export of both models, offline
             from llama_model.eval.harness import run_harness
             from llama_model.hf import export_model
+            log(f"lm-eval on the Hugging Face exports of {', '.join(models)}")
             dirs = {n: export_model(m, args, Path(work) / f"hf{i}", tokenizer_path)
                     for i, (n, m) in enumerate(models.items())}
             harness = run_harness(dirs, tasks_dir, Path(work) / "lm_eval", limit=lm_eval_limit)
+        else:         # our scorer, one pass per model and task
+            bar = Progress("base_model_eval benchmarks", unit="passes", log=log)
         report = base_eval(models, loader.val_windows, sources, Tokenizer(tokenizer_path), tasks, report_dir,
                            max_batches=max_batches, max_len=args.max_seq_len, harness=harness, profile=profile_name,
                            progress=bar, ppl=ppl)
+        if bar is not None:
+            bar.close()
     s = report.summary
     rows = [{"source": src} | {f"ppl {m}": s["perplexity"][m][src]["ppl"] for m in s["models"]}
             for src in s["perplexity"][s["models"][0]]]
