@@ -13,8 +13,8 @@ import math
 import dagster as dg
 
 from assets import metadata as md
+from assets.stage_runner import run_stage
 from resources import ArtifactStorage, ProfileResource, TrainingLauncher
-from resources.launcher import STAGE_MODULE
 
 GROUP = "align"
 # Weekly batches; the demo materializes the first 3 weeks (fixed keys: the same figures on any date).
@@ -37,30 +37,6 @@ class PreferenceConfig(dg.Config):
     # this week's comparisons from your data: JSONL, Parquet or a save_to_disk folder of trl preference rows
     # (prompt/chosen/rejected, text or messages), UltraFeedback-binarized or Anthropic HH rows
     source_path: str = ""
-
-
-def _run_stage(context, launcher: TrainingLauncher, stage: str, align, **kwargs) -> dict:
-    """Run one stage of llama_model/rlhf/stages.py: in this process (launcher.stages == "local", the tiny
-    demo's default) or as a torchrun job through the launcher (subprocess, Kubernetes, Slurm), whose rank 0
-    sends the same result dict back through Pipes."""
-    import dataclasses
-    import json
-
-    from llama_model.rlhf import job
-
-    if launcher.stages == "local":
-        return job.run_stage(stage, kwargs, align, log=context.log.info)
-    if launcher.stages != "launcher":
-        raise ValueError(f"TrainingLauncher.stages must be local or launcher, not {launcher.stages!r}")
-    args = [stage, "--align-json", json.dumps(dataclasses.asdict(align)),
-            "--args-json", json.dumps({k: str(v) if hasattr(v, "__fspath__") else
-                                       [str(x) for x in v] if isinstance(v, list) else v
-                                       for k, v in kwargs.items()})]
-    context.log.info(f"launching {stage} ({launcher.mode}, {launcher.world_size} process(es))")
-    messages = launcher.launch(context, args, module=STAGE_MODULE).get_custom_messages()
-    if not messages:
-        raise RuntimeError(f"the {stage} job finished without reporting its result")
-    return messages[-1]
 
 
 def _clean(x):
@@ -128,9 +104,9 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: Art
               profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """Chat model: the base model fine-tuned on dialogues in the Llama 2 chat format, loss on answers only."""
     out = storage.path("sft_model")
-    m = _run_stage(context, launcher, "sft", profile.get().align, base_dir=storage.path("base_model"),
-                   tokenizer_path=storage.path("tokenizer", "tokenizer.model"), out_dir=out,
-                   dialogues_path=config.dialogues_path or None)
+    m = run_stage(context, launcher, "sft", profile.get().align, base_dir=storage.path("base_model"),
+                  tokenizer_path=storage.path("tokenizer", "tokenizer.model"), out_dir=out,
+                  dialogues_path=config.dialogues_path or None)
     return _policy_result(m, out, {
         "data": m["data"], "dialogues": m["dialogues"], "steps": m["steps"],
         "loss_first": m["loss_first"], "loss_last": m["loss_last"]})
@@ -148,9 +124,9 @@ def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
     # The weekly loop: comparisons of the newest materialized version (SFT in the first week). Read from disk,
     # not declared as deps: the versions depend on the RMs, which depend on these batches.
     newest_first = [storage.path(v) for v in ("rlhf_v5", "rlhf_v4", "rlhf_v3", "rlhf_v2", "rlhf_v1", "sft_model")]
-    m = _run_stage(context, launcher, "preferences", profile.get().align, week=week, out_dir=out,
-                   policy_dir=newest_first, tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
-                   source_path=config.source_path or None)
+    m = run_stage(context, launcher, "preferences", profile.get().align, week=week, out_dir=out,
+                  policy_dir=newest_first, tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                  source_path=config.source_path or None)
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(out / stages.PREFERENCES_FILE)), **m,
                                           **md.table(row_count=m["pairs"], table_schema=PREFERENCE_SCHEMA)})
 
@@ -165,9 +141,9 @@ def _rm_asset(kind: str):
     def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
             launcher: TrainingLauncher) -> dg.MaterializeResult:
         out = storage.path(name)
-        m = _run_stage(context, launcher, "reward_model", profile.get().align, kind=kind,
-                       sft_dir=storage.path("sft_model"), tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
-                       pref_root=storage.path("preference_data"), out_dir=out)
+        m = run_stage(context, launcher, "reward_model", profile.get().align, kind=kind,
+                      sft_dir=storage.path("sft_model"), tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                      pref_root=storage.path("preference_data"), out_dir=out)
         acc = _clean(m["accuracy"])
         names = {"3": "significantly better", "2": "better", "1": "slightly better", "0": "negligibly better / unsure"}
         table = md.table_value([{"rating": names.get(k, k), "accuracy": v} for k, v in acc.items()],
@@ -207,11 +183,11 @@ def _rejection_asset(version: int):
     def _rs(context: dg.AssetExecutionContext, config: RLHFConfig, storage: ArtifactStorage, profile: ProfileResource,
             launcher: TrainingLauncher) -> dg.MaterializeResult:
         out = storage.path(name)
-        m = _run_stage(context, launcher, "rejection", profile.get().align, version=version,
-                       parent_dir=storage.path(parent), earlier_dirs=[storage.path(e) for e in earlier],
-                       tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
-                       hrm_dir=storage.path("helpfulness_rm"), srm_dir=storage.path("safety_rm"), out_dir=out,
-                       prompts_path=config.prompts_path or None)
+        m = run_stage(context, launcher, "rejection", profile.get().align, version=version,
+                      parent_dir=storage.path(parent), earlier_dirs=[storage.path(e) for e in earlier],
+                      tokenizer_path=storage.path("tokenizer", "tokenizer.model"),
+                      hrm_dir=storage.path("helpfulness_rm"), srm_dir=storage.path("safety_rm"), out_dir=out,
+                      prompts_path=config.prompts_path or None)
         return _policy_result(m, out, {
             "method": m["method"], "parent": parent, "helpfulness_rm": m["helpfulness_rm"], "safety_rm": m["safety_rm"],
             "judged_by": ", ".join(v for v in m["rm_versions"] if v),
@@ -232,9 +208,9 @@ def rlhf_v5(context: dg.AssetExecutionContext, config: RLHFConfig, storage: Arti
             launcher: TrainingLauncher) -> dg.MaterializeResult:
     """RLHF V5: PPO on top of V4, reward whiten(logit(R_c)) - β·KL, the safety RM where safety is at stake."""
     out = storage.path("rlhf_v5")
-    m = _run_stage(context, launcher, "ppo", profile.get().align, parent_dir=storage.path("rlhf_v4"),
-                   tokenizer_path=storage.path("tokenizer", "tokenizer.model"), hrm_dir=storage.path("helpfulness_rm"),
-                   srm_dir=storage.path("safety_rm"), out_dir=out, prompts_path=config.prompts_path or None)
+    m = run_stage(context, launcher, "ppo", profile.get().align, parent_dir=storage.path("rlhf_v4"),
+                  tokenizer_path=storage.path("tokenizer", "tokenizer.model"), hrm_dir=storage.path("helpfulness_rm"),
+                  srm_dir=storage.path("safety_rm"), out_dir=out, prompts_path=config.prompts_path or None)
     kl = md.table_value([{"iteration": h["iteration"], "RM reward": h["reward"], "KL to V4": h["kl"]}
                          for h in m["history"]])
     return _policy_result(m, out, {

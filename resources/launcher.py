@@ -7,7 +7,7 @@
     launcher.launch(context, ["sft", "--align-json", ..., "--args-json", ...], module="llama_model.rlhf.job")
 
 Every mode runs an entry point module (`llama_model.train` for pretraining, `llama_model.rlhf.job` for the
-alignment stages) under `torchrun` when there is more than one process; rank 0 talks to Dagster through
+alignment and evaluation stages) under `torchrun` when there is more than one process; rank 0 talks to Dagster through
 `dagster_pipes`, so logs stream into the run and results come back to the asset.
 - subprocess: `dg.PipesSubprocessClient` on this machine (`torchrun --standalone --nproc-per-node N`).
 - k8s, one node: one pod from `image` with N GPUs through `dagster_k8s.PipesK8sClient` (optional
@@ -18,7 +18,7 @@ alignment stages) under `torchrun` when there is more than one process; rank 0 t
 - slurm: `srun` over `nnodes` nodes, one torchrun per node, rendezvous on the first node; launched from the
   login node with PipesSubprocessClient, context and messages through files in `shared_dir` (a
   filesystem the compute nodes see).
-`stages`: "local" runs the alignment stages inside the Dagster process (the tiny demo's default, fastest on
+`stages`: "local" runs the alignment and evaluation stages inside the Dagster process (the tiny demo's default, fastest on
 a laptop); "launcher" sends them through this launcher like pretraining. `from_env` reads every field
 from LLAMA_* variables (see ENV); Dagster run config can set any field too
 (`resources: {launcher: {config: {mode: slurm, nnodes: 16, ...}}}`).
@@ -49,7 +49,7 @@ ENV = {"LLAMA_LAUNCHER": "mode", "LLAMA_NPROC": "nproc_per_node", "LLAMA_NNODES"
 
 class TrainingLauncher(dg.ConfigurableResource):
     mode: str = "subprocess"                 # subprocess | k8s | slurm
-    stages: str = "local"                    # alignment stages: local (in the Dagster process) | launcher
+    stages: str = "local"                    # alignment + eval stages: local (in the Dagster process) | launcher
     nproc_per_node: int = 1                  # processes (GPUs) per node; 1 = plain python, no torchrun
     nnodes: int = 1                          # slurm, k8s (indexed Job when > 1)
     gpus_per_node: int = 0                   # k8s / slurm resource request

@@ -3,6 +3,10 @@
     from llama_model.eval.perplexity import perplexity_per_source
     ppl = perplexity_per_source(model, {"wikipedia": windows, ...})   # windows: LongTensor [B, T+1] batches
     ppl["wikipedia"] -> {"loss": 3.1, "ppl": 22.2, "tokens": 8192}; ppl["all"] pools every source
+
+Under a process group (torchrun) every rank passes the same windows: rank r scores batches r, r + world, ...
+of the first max_batches, and the summed losses and token counts are added over ranks, so every rank gets
+the 1-process numbers (up to the order of a float64 sum).
 """
 from __future__ import annotations
 
@@ -12,15 +16,21 @@ from typing import Iterable, Mapping
 import torch
 import torch.nn.functional as F
 
+from llama_model.parallel import all_reduce_sum, rank_world
+
 
 @torch.inference_mode()
-def nll_sum(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches: int | None = None) -> tuple[float, int]:
-    """(sum of next-token negative log-likelihoods, number of predicted tokens) over [B, T+1] windows."""
+def nll_sum(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches: int | None = None,
+            rank: int = 0, world: int = 1) -> tuple[float, int]:
+    """(sum of next-token negative log-likelihoods, number of predicted tokens) over [B, T+1] windows;
+    only the batches b < max_batches with b % world == rank (this rank's share)."""
     device = next(model.parameters()).device
     total, count = 0.0, 0
     for b, w in enumerate(windows):
         if max_batches is not None and b >= max_batches:
             break
+        if b % world != rank:
+            continue
         w = torch.as_tensor(w, dtype=torch.long).to(device)
         if w.dim() == 1:
             w = w.unsqueeze(0)
@@ -34,10 +44,14 @@ def nll_sum(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches
 def perplexity(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches: int | None = None) -> dict:
     was_training = model.training
     model.eval()
+    rank, world = rank_world()
     try:
-        total, count = nll_sum(model, windows, max_batches)
+        total, count = nll_sum(model, windows, max_batches, rank, world)
     finally:
         model.train(was_training)
+    if world > 1:   # float64: token counts stay exact, the sum's rounding stays far below the reported digits
+        both = all_reduce_sum(torch.tensor([total, count], dtype=torch.float64, device=next(model.parameters()).device))
+        total, count = float(both[0]), int(both[1])
     if count == 0:
         return {"loss": float("nan"), "ppl": float("nan"), "tokens": 0}
     loss = total / count

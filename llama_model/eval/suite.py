@@ -118,7 +118,7 @@ def untrained_like(args, seed: int = 0) -> torch.nn.Module:
 def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[str], tokenizer,
               tasks: Mapping[str, list[MCItem]], out_dir: str | Path, max_batches: int | None = 64,
               max_len: int | None = None, harness: Mapping[str, dict] | None = None,
-              profile: str | None = None, progress=None) -> Report:
+              profile: str | None = None, progress=None, ppl: Mapping[str, dict] | None = None) -> Report:
     """Validation perplexity per source and zero-shot benchmark accuracy for each model, side by side.
 
     `val_windows(source)` returns that source's [B, T+1] validation windows (a fresh iterator per call).
@@ -126,11 +126,14 @@ def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[
     numbers are lm-eval's, its results JSON is written as lm_eval_results.json and shown beside the paper's
     numbers for `profile`. Without it our own scorer (multiple_choice.py) gives them.
     `progress(done, total)` after each model's perplexity pass and each benchmark it scores.
+    `ppl`: the perplexities already computed ({model: perplexity_per_source(...)}, e.g. data parallel by the
+    stage, llama_model/eval/stages.py); val_windows is then not read.
     """
     from llama_model.eval.harness import bench_from_harness, paper_section
 
     t0 = time.perf_counter()
-    total, done = len(models) * (1 + (0 if harness is not None else len(tasks))), 0
+    total = len(models) * ((0 if ppl is not None else 1) + (0 if harness is not None else len(tasks)))
+    done = 0
 
     def step() -> None:
         nonlocal done
@@ -138,10 +141,11 @@ def base_eval(models: Mapping[str, torch.nn.Module], val_windows, sources: list[
         if progress:
             progress(done, total)
 
-    ppl: dict = {}
-    for name, m in models.items():
-        ppl[name] = perplexity_per_source(m, {s: val_windows(s) for s in sources}, max_batches)
-        step()
+    if ppl is None:
+        ppl = {}
+        for name, m in models.items():
+            ppl[name] = perplexity_per_source(m, {s: val_windows(s) for s in sources}, max_batches)
+            step()
     if harness is not None:
         bench = {name: bench_from_harness(harness[name], tasks) for name in models}
         tasks = {t: tasks.get(t, []) for t in bench[next(iter(models))]}

@@ -1,14 +1,18 @@
-"""The alignment stages as torchrun jobs: what TrainingLauncher runs for SFT, preferences, the reward models,
-rejection sampling (generation + fine-tuning) and PPO when they leave the Dagster process.
+"""The alignment and evaluation stages as torchrun jobs: what TrainingLauncher runs for SFT, preferences, the
+reward models, rejection sampling (generation + fine-tuning), PPO and the three evaluation reports when they
+leave the Dagster process.
 
     python -m llama_model.rlhf.job sft --align-json '{...AlignArgs...}' --args-json '{"base_dir": ..., "out_dir": ...}'
     torchrun --standalone --nproc-per-node 4 -m llama_model.rlhf.job reward_model --align-json ... --args-json ...
+    torchrun --standalone --nproc-per-node 2 -m llama_model.rlhf.job base_eval --args-json '{"base_dir": ...}'
 
-Every rank runs the stage function of llama_model/rlhf/stages.py with the same arguments: generation and
-RM scoring are split over the ranks by prompt chunk (policy.sample_answers, RewardModel.score), the gradient
-steps are data parallel (sft.fit, ppo), and rank 0 writes the artifacts. The models are FSDP2-sharded on GPU
-and replicated on CPU ($LLAMA_STAGE_PARALLEL, llama_model/parallel.py stage_mode); on GPU the stage
-computes under bf16 autocast (and FSDP2's bf16 MixedPrecisionPolicy, fp32 master weights). When
+Every rank runs the stage function of llama_model/rlhf/stages.py (or llama_model/eval/stages.py) with the
+same arguments: generation and RM scoring are split over the ranks by prompt chunk (policy.sample_answers,
+RewardModel.score), the gradient steps and the validation perplexity are data parallel (sft.fit, ppo,
+eval/perplexity.py), and rank 0 writes the artifacts. The evaluation stages take no AlignArgs (--align-json
+is then not needed). The models are FSDP2-sharded on GPU and replicated on CPU ($LLAMA_STAGE_PARALLEL,
+llama_model/parallel.py stage_mode); on GPU the stage computes under bf16 autocast (and FSDP2's bf16
+MixedPrecisionPolicy, fp32 master weights). When
 launched by Dagster, rank 0 streams logs through Pipes and sends the stage's result dict back as a custom
 message (the asset turns it into metadata, exactly as for an in-process run).
 """
@@ -27,11 +31,15 @@ import torch
 import torch.distributed as dist
 
 from llama_model.configs import AlignArgs
+from llama_model.eval import stages as eval_stages
 from llama_model.parallel import init_distributed, open_pipes
 from llama_model.rlhf import stages
+from pipelines.io import write_text
 
 STAGES = {"sft": stages.run_sft, "preferences": stages.write_preferences,
-          "reward_model": stages.run_reward_model, "rejection": stages.run_rejection, "ppo": stages.run_ppo}
+          "reward_model": stages.run_reward_model, "rejection": stages.run_rejection, "ppo": stages.run_ppo,
+          "base_eval": eval_stages.run_base_eval, "rm_eval": eval_stages.run_reward_model_eval,
+          "chat_eval": eval_stages.run_chat_eval}
 
 
 def align_from_json(text: str) -> AlignArgs:
@@ -57,22 +65,30 @@ def jsonable(x):
     return str(x)
 
 
-def run_stage(stage: str, kwargs: dict, align: AlignArgs, log=print) -> dict:
+def run_stage(stage: str, kwargs: dict, align: AlignArgs | None = None, log=print) -> dict:
+    """STAGES[stage](**kwargs), given `log` and `align` when it takes them (the eval stages take no align)."""
     fn = STAGES[stage]
-    if "log" in inspect.signature(fn).parameters:
+    params = inspect.signature(fn).parameters
+    if "log" in params:
         kwargs = dict(kwargs, log=log)
-    return fn(**kwargs, align=align)
+    if "align" in params:
+        if align is None:
+            raise ValueError(f"stage {stage} needs the profile's AlignArgs (--align-json)")
+        kwargs = dict(kwargs, align=align)
+    return fn(**kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m llama_model.rlhf.job", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", choices=sorted(STAGES))
-    p.add_argument("--align-json", required=True, help="the profile's AlignArgs as JSON (dataclasses.asdict)")
+    p.add_argument("--align-json", help="the profile's AlignArgs as JSON (dataclasses.asdict); alignment stages")
     p.add_argument("--args-json", required=True, help="keyword arguments of the stage function (paths)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--result-json", help="rank 0 also writes the stage's result dict here (runs outside Dagster)")
     a = p.parse_args(argv)
-    align, kwargs = align_from_json(a.align_json), json.loads(a.args_json)
+    align = align_from_json(a.align_json) if a.align_json else None
+    kwargs = json.loads(a.args_json)
     rank, world, device = init_distributed(a.device)
     os.environ["LLAMA_STAGE_DEVICE"] = str(device)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
@@ -87,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 dist.barrier()                       # rank 0 has written the artifacts
             if pipes is not None:
                 pipes.report_custom_message(jsonable(result))
+            if a.result_json and rank == 0:
+                write_text(a.result_json, json.dumps(jsonable(result), indent=2) + "\n")
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -20,7 +20,7 @@ from pipelines.document import RAW_SCHEMA
 from pipelines.partition import write_partition
 from pipelines.shards import build_token_shards
 from pipelines.tokenizer_training import train_tokenizer
-from resources import ArtifactStorage, ProfileResource
+from resources import ArtifactStorage, ProfileResource, TrainingLauncher
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -78,8 +78,9 @@ def artifacts(tmp_path_factory):
     return root
 
 
-def _materialize(defs, root, config=None):
-    resources = {"storage": ArtifactStorage(root=str(root)), "profile": ProfileResource(name="tiny")}
+def _materialize(defs, root, config=None, launcher=None):
+    resources = {"storage": ArtifactStorage(root=str(root)), "profile": ProfileResource(name="tiny"),
+                 "launcher": launcher or TrainingLauncher()}
     run_config = QUIET | ({"ops": config} if config else {})
     result = dg.materialize(defs, resources=resources, instance=dg.DagsterInstance.ephemeral(), run_config=run_config)
     assert result.success
@@ -169,7 +170,8 @@ def test_chat_eval_compares_versions_vs_sft_and_previous(artifacts):
 def test_missing_input_names_the_asset(tmp_path):
     with pytest.raises(Exception, match="materialize base_model first"):
         dg.materialize([base_model_eval], resources={"storage": ArtifactStorage(root=str(tmp_path)),
-                                                     "profile": ProfileResource(name="tiny")},
+                                                     "profile": ProfileResource(name="tiny"),
+                                                     "launcher": TrainingLauncher()},
                        instance=dg.DagsterInstance.ephemeral(), run_config=QUIET)
 
 

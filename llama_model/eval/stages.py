@@ -1,0 +1,215 @@
+"""The three evaluation assets as stage functions: folders in, one report folder out, a JSON-able dict back.
+
+    run_base_eval(base_dir, tokenizer_path, shards_dir, report_dir, seq_len=2048, profile_name="llama-7b")
+    run_reward_model_eval(hrm_dir, srm_dir, tokenizer_path, report_dir, test_pairs=600, seed=2023)
+    run_chat_eval({"sft_model": dir, "rlhf_v1": dir, ...}, tokenizer_path, hrm_dir, srm_dir, report_dir)
+
+No Dagster here: assets/evaluate.py calls them in its own process (TrainingLauncher.stages == "local") or
+through llama_model/rlhf/job.py as a torchrun job (stages == "launcher"), and turns the returned dict into
+metadata. The reports themselves are written by suite.py.
+
+Under a process group every rank runs the same function. base_eval's perplexity is data parallel (each rank
+scores its share of the validation batches, perplexity.py adds them up); chat_eval's answers come from
+policy.sample_answers on every rank. lm-evaluation-harness (its own HF model load, on the CPU), the
+reward-model scoring of reward_model_eval and the report writing happen on rank 0 only; the other ranks
+wait for it (`on_rank0`) and return only what they computed. Rank 0's dict is the one the asset gets.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from common.progress import Progress
+from llama_model.parallel import rank_world
+
+# How long the other ranks wait for rank 0's lm-eval run. The default group's timeout (NCCL: 10 minutes)
+# is shorter than lm-eval on a 70B export, so they wait on a CPU (gloo) group of their own.
+RANK0_WAIT = datetime.timedelta(hours=24)
+
+
+def stage_device() -> torch.device:
+    """Where the models compute: $LLAMA_STAGE_DEVICE (set by the torchrun job), else the CPU."""
+    return torch.device(os.environ.get("LLAMA_STAGE_DEVICE") or "cpu")
+
+
+def on_rank0(fn, *args, **kwargs):
+    """fn(*args, **kwargs) on rank 0, None on the other ranks, which wait until rank 0 is done."""
+    rank, world = rank_world()
+    if world == 1:
+        return fn(*args, **kwargs)
+    import torch.distributed as dist
+
+    group = dist.new_group(backend="gloo", timeout=RANK0_WAIT)
+    try:
+        return fn(*args, **kwargs) if rank == 0 else None
+    finally:
+        dist.barrier(group=group)
+        dist.destroy_process_group(group)
+
+
+def _report_fields(report) -> dict:
+    """What every eval asset shows of its report: the page, the markdown (tables + plots)."""
+    return {"report": str(report.html), "markdown": report.markdown}
+
+
+# ------------------------------------------------------------------------------------------ base model
+
+def default_tasks_dir(tasks_dir: str | os.PathLike | None = None) -> str:
+    """The benchmark folder: the one given, else $LLAMA_EVAL_TASKS_DIR, else the bundled mini tasks."""
+    from llama_model.eval.multiple_choice import bundled_tasks_dir
+    return str(tasks_dir or os.environ.get("LLAMA_EVAL_TASKS_DIR") or bundled_tasks_dir())
+
+
+def run_base_eval(base_dir, tokenizer_path, shards_dir, report_dir, seq_len: int, tasks_dir: str = "",
+                  max_batches: int = 64, lm_eval: bool = True, lm_eval_limit: int = 200, profile_name: str = "",
+                  log=print) -> dict:
+    """Validation perplexity per source and zero-shot benchmarks of base_model vs the same model untrained.
+
+    Returns {"report", "markdown", "seconds", "models", "ppl_all": {model: ppl}, "acc_norm": {task: base
+    model's acc_norm}, "scorer", "lm_eval_results" (path or None), "rows" (perplexity per source)}; on ranks
+    other than 0 only {"models", "ppl_all", "seconds"}."""
+    from llama_model.checkpoint import load_meta
+    from llama_model.data import TokenLoader
+    from llama_model.eval.perplexity import perplexity_per_source
+    from llama_model.eval.suite import INIT, small_model_threads, untrained_like
+
+    t0 = time.perf_counter()
+    device = stage_device()
+    base, args = load_meta(base_dir, device=device)
+    models = {INIT: untrained_like(args).to(device), "base_model": base.eval()}
+    loader = TokenLoader(shards_dir, "val", seq_len=seq_len, batch_size=8)
+    sources = loader.val_sources()
+    with small_model_threads(base), Progress("base_model_eval perplexity", len(models), "passes", log=log) as bar:
+        ppl = {}
+        for name, m in models.items():
+            ppl[name] = perplexity_per_source(m, {s: loader.val_windows(s) for s in sources}, max_batches)
+            bar.update()
+    out = on_rank0(_base_report, models, args, ppl, loader, sources, tokenizer_path, default_tasks_dir(tasks_dir),
+                   report_dir, max_batches, lm_eval, lm_eval_limit, profile_name, log)
+    return (out or {}) | {"models": list(models), "ppl_all": {m: ppl[m]["all"]["ppl"] for m in models},
+                          "seconds": time.perf_counter() - t0}
+
+
+def _base_report(models, args, ppl, loader, sources, tokenizer_path, tasks_dir, report_dir, max_batches, lm_eval,
+                 lm_eval_limit, profile_name, log) -> dict:
+    """Rank 0's part of base_eval: the benchmarks (lm-eval on the HF exports, or our scorer) and the report."""
+    from llama_model.eval.multiple_choice import read_tasks_dir
+    from llama_model.eval.suite import base_eval, small_model_threads
+    from llama_model.tokenizer import Tokenizer
+
+    tasks = read_tasks_dir(tasks_dir)
+    log(f"benchmarks from {tasks_dir}: " + ", ".join(f"{k} ({len(v)})" for k, v in tasks.items()))
+    with small_model_threads(models["base_model"]), tempfile.TemporaryDirectory(prefix="base_model_eval-") as work:
+        harness, bar = None, None
+        if lm_eval:   # lm-eval reads the HF export of both models, offline
+            from llama_model.eval.harness import run_harness
+            from llama_model.hf import export_model
+            log(f"lm-eval on the Hugging Face exports of {', '.join(models)}")
+            dirs = {n: export_model(m, args, Path(work) / f"hf{i}", tokenizer_path)
+                    for i, (n, m) in enumerate(models.items())}
+            harness = run_harness(dirs, tasks_dir, Path(work) / "lm_eval", limit=lm_eval_limit)
+        else:         # our scorer, one pass per model and task
+            bar = Progress("base_model_eval benchmarks", unit="passes", log=log)
+        report = base_eval(models, loader.val_windows, sources, Tokenizer(tokenizer_path), tasks, report_dir,
+                           max_batches=max_batches, max_len=args.max_seq_len, harness=harness, profile=profile_name,
+                           progress=bar, ppl=ppl)
+        if bar is not None:
+            bar.close()
+    s = report.summary
+    rows = [{"source": src} | {f"ppl {m}": s["perplexity"][m][src]["ppl"] for m in s["models"]}
+            for src in s["perplexity"][s["models"][0]]]
+    return _report_fields(report) | {
+        "acc_norm": {t: r["acc_norm"] for t, r in s["tasks"]["base_model"].items()}, "scorer": s["scorer"],
+        "lm_eval_results": str(report.directory / "lm_eval_results.json") if harness is not None else None,
+        "rows": rows}
+
+
+# ------------------------------------------------------------------------------------------ reward models
+
+def run_reward_model_eval(hrm_dir, srm_dir, tokenizer_path, report_dir, test_pairs: int, seed: int,
+                          log=print) -> dict:
+    """Accuracy per preference-rating bucket of both RMs on held-out comparisons (Llama 2 Table 8), scored
+    on rank 0. Returns {"report", "markdown", "seconds", "overall": [{"rm", "test_set", "acc"}], "rows"}."""
+    t0 = time.perf_counter()
+    out = on_rank0(_rm_report, hrm_dir, srm_dir, tokenizer_path, report_dir, test_pairs, seed, log)
+    return (out or {}) | {"seconds": time.perf_counter() - t0}
+
+
+def _rm_report(hrm_dir, srm_dir, tokenizer_path, report_dir, test_pairs, seed, log) -> dict:
+    from llama_model import align_data
+    from llama_model.eval.suite import reward_model_eval, small_model_threads
+    from llama_model.reward import load_rm
+    from llama_model.tokenizer import Tokenizer
+
+    device = stage_device()
+    rms = {"helpfulness RM": load_rm(hrm_dir).to(device), "safety RM": load_rm(srm_dir).to(device)}
+    pairs = align_data.preference_pairs(test_pairs, seed=seed, split="eval")
+    test_sets = {"helpfulness test": [p for p in pairs if not p["safety"]["unsafe_prompt"]],
+                 "safety test": [p for p in pairs if p["safety"]["unsafe_prompt"]]}
+    log("test pairs: " + ", ".join(f"{k} {len(v)}" for k, v in test_sets.items()))
+    with small_model_threads(rms["helpfulness RM"]), \
+            Progress("reward_model_eval", unit="RM x test set", log=log) as bar:
+        report = reward_model_eval(rms, Tokenizer(tokenizer_path), test_sets, report_dir, progress=bar)
+    acc = report.summary["accuracy"]
+    overall = [{"rm": rm, "test_set": ts, "acc": acc[rm][ts]["overall"]["acc"]} for rm in acc for ts in acc[rm]]
+    rows = [{"reward model": rm, "test set": ts} | {b: 100 * v["acc"] if v["acc"] is not None else None
+                                                   for b, v in acc[rm][ts].items()}
+            for rm in acc for ts in acc[rm]]
+    return _report_fields(report) | {"overall": overall, "rows": rows}
+
+
+# ------------------------------------------------------------------------------------------ chat versions
+
+def run_chat_eval(version_dirs: dict, tokenizer_path, hrm_dir, srm_dir, report_dir, max_tasks: int = 0,
+                  lm_eval: bool = True, lm_eval_limit: int = 200, tasks_dir: str = "", log=print) -> dict:
+    """Win rates of each version (version_dirs: {name: checkpoint folder} in order, sft_model among them) vs
+    sft_model and vs the previous one, safety violations, multi-turn adherence; lm-eval on the first and last version
+    in the chat format. Returns {"report", "markdown", "seconds", "versions", "win_rates" (rows),
+    "per_version" (rows)}; on ranks other than 0 only {"versions", "seconds"}."""
+    from llama_model import align_data
+    from llama_model.checkpoint import load_meta
+    from llama_model.eval.suite import answer_and_judge, small_model_threads
+    from llama_model.reward import load_rm
+    from llama_model.tokenizer import Tokenizer
+
+    t0 = time.perf_counter()
+    device = stage_device()
+    tok = Tokenizer(tokenizer_path)
+    hrm, srm = load_rm(hrm_dir).to(device), load_rm(srm_dir).to(device)
+    versions = list(version_dirs)
+    tasks = align_data.eval_tasks()
+    if max_tasks and max_tasks < len(tasks):
+        step = len(tasks) / max_tasks
+        tasks = [tasks[int(i * step)] for i in range(max_tasks)]
+    answers = {}
+    with small_model_threads(hrm), Progress("chat_eval", len(versions), "versions", log=log) as bar:
+        for v in versions:   # every rank: sample_answers may split the prompts over the ranks
+            answers[v] = answer_and_judge(load_meta(version_dirs[v], device=device)[0], tok, tasks, hrm, srm)
+            bar.update()
+    with small_model_threads(hrm):
+        out = on_rank0(_chat_report, answers, tasks, version_dirs, tokenizer_path, report_dir, lm_eval, lm_eval_limit,
+                       default_tasks_dir(tasks_dir))
+    return (out or {}) | {"versions": versions, "seconds": time.perf_counter() - t0}
+
+
+def _chat_report(answers, tasks, version_dirs, tokenizer_path, report_dir, lm_eval, lm_eval_limit, tasks_dir) -> dict:
+    from llama_model.checkpoint import load_meta
+    from llama_model.eval.suite import chat_eval
+
+    versions = list(answers)
+    harness = None
+    if lm_eval:   # the benchmarks through the chat template, first and newest version
+        from llama_model.eval.harness import run_harness
+        from llama_model.hf import export_model
+        with tempfile.TemporaryDirectory(prefix="chat_eval-") as work:
+            dirs = {v: export_model(*load_meta(version_dirs[v]), Path(work) / v, tokenizer_path)
+                    for v in dict.fromkeys([versions[0], versions[-1]])}
+            harness = run_harness(dirs, tasks_dir, Path(work) / "lm_eval", limit=lm_eval_limit, chat=True)
+    report = chat_eval(answers, tasks, report_dir, harness=harness)
+    s = report.summary
+    return _report_fields(report) | {"win_rates": s["win_rates"], "per_version": s["per_version"]}
