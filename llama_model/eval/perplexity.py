@@ -16,7 +16,7 @@ from typing import Iterable, Mapping
 import torch
 import torch.nn.functional as F
 
-from llama_model.parallel import all_reduce_sum, rank_world
+from llama_model.parallel import all_reduce_sum, is_sharded, rank_world
 
 
 @torch.inference_mode()
@@ -25,11 +25,18 @@ def nll_sum(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches
     """(sum of next-token negative log-likelihoods, number of predicted tokens) over [B, T+1] windows;
     only the batches b < max_batches with b % world == rank (this rank's share)."""
     device = next(model.parameters()).device
+    mine = (w for b, w in enumerate(_cut(windows, max_batches)) if b % world == rank)
+    if world > 1 and is_sharded(model):
+        # FSDP2 shards: every forward pass all-gathers weights, so all ranks must make the same number of
+        # them; a rank with one batch fewer makes a one-token pass instead.
+        mine = list(mine)
+        most = torch.tensor([len(mine)], device=device)
+        torch.distributed.all_reduce(most, op=torch.distributed.ReduceOp.MAX)
+        mine += [None] * (int(most.item()) - len(mine))
     total, count = 0.0, 0
-    for b, w in enumerate(windows):
-        if max_batches is not None and b >= max_batches:
-            break
-        if b % world != rank:
+    for w in mine:
+        if w is None:
+            model(torch.ones((1, 1), dtype=torch.long, device=device))
             continue
         w = torch.as_tensor(w, dtype=torch.long).to(device)
         if w.dim() == 1:
@@ -39,6 +46,13 @@ def nll_sum(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches
         total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum"))
         count += y.numel()
     return total, count
+
+
+def _cut(windows: Iterable[torch.Tensor], max_batches: int | None):
+    for b, w in enumerate(windows):
+        if max_batches is not None and b >= max_batches:
+            return
+        yield w
 
 
 def perplexity(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches: int | None = None) -> dict:

@@ -52,6 +52,17 @@ def on_rank0(fn, *args, **kwargs):
         dist.destroy_process_group(group)
 
 
+def full_copy(model, args):
+    """The model itself when it is not sharded; else its full weights gathered into a CPU Transformer on
+    rank 0 (None on the other ranks). Collective under FSDP2."""
+    from llama_model.checkpoint import _build, full_state_dict
+    from llama_model.parallel import is_sharded
+    if not is_sharded(model):
+        return model
+    state = full_state_dict(model)
+    return _build(args, state, "cpu").eval() if rank_world()[0] == 0 else None
+
+
 def _report_fields(report) -> dict:
     """What every eval asset shows of its report: the page, the markdown (tables + plots)."""
     return {"report": str(report.html), "markdown": report.markdown}
@@ -73,15 +84,15 @@ def run_base_eval(base_dir, tokenizer_path, shards_dir, report_dir, seq_len: int
     Returns {"report", "markdown", "seconds", "models", "ppl_all": {model: ppl}, "acc_norm": {task: base
     model's acc_norm}, "scorer", "lm_eval_results" (path or None), "rows" (perplexity per source)}; on ranks
     other than 0 only {"models", "ppl_all", "seconds"}."""
-    from llama_model.checkpoint import load_meta
     from llama_model.data import TokenLoader
     from llama_model.eval.perplexity import perplexity_per_source
     from llama_model.eval.suite import INIT, small_model_threads, untrained_like
+    from llama_model.rlhf.stages import load_policy, shard_like_stage
 
     t0 = time.perf_counter()
     device = stage_device()
-    base, args = load_meta(base_dir, device=device)
-    models = {INIT: untrained_like(args).to(device), "base_model": base.eval()}
+    base, args = load_policy(base_dir)
+    models = {INIT: shard_like_stage(untrained_like(args)).to(device), "base_model": base.eval()}
     loader = TokenLoader(shards_dir, "val", seq_len=seq_len, batch_size=8)
     sources = loader.val_sources()
     with small_model_threads(base), Progress("base_model_eval perplexity", len(models), "passes", log=log) as bar:
@@ -89,6 +100,9 @@ def run_base_eval(base_dir, tokenizer_path, shards_dir, report_dir, seq_len: int
         for name, m in models.items():
             ppl[name] = perplexity_per_source(m, {s: loader.val_windows(s) for s in sources}, max_batches)
             bar.update()
+    # Rank 0 scores the benchmarks and exports for lm-eval on full CPU copies (gathering FSDP2 shards is
+    # collective, so every rank takes part in it here, before rank 0 goes on alone).
+    models = {name: full_copy(m, args) for name, m in models.items()}
     out = on_rank0(_base_report, models, args, ppl, loader, sources, tokenizer_path, default_tasks_dir(tasks_dir),
                    report_dir, max_batches, lm_eval, lm_eval_limit, profile_name, log)
     return (out or {}) | {"models": list(models), "ppl_all": {m: ppl[m]["all"]["ppl"] for m in models},
@@ -135,26 +149,32 @@ def run_reward_model_eval(hrm_dir, srm_dir, tokenizer_path, report_dir, test_pai
                           log=print) -> dict:
     """Accuracy per preference-rating bucket of both RMs on held-out comparisons (Llama 2 Table 8), scored
     on rank 0. Returns {"report", "markdown", "seconds", "overall": [{"rm", "test_set", "acc"}], "rows"}."""
-    t0 = time.perf_counter()
-    out = on_rank0(_rm_report, hrm_dir, srm_dir, tokenizer_path, report_dir, test_pairs, seed, log)
-    return (out or {}) | {"seconds": time.perf_counter() - t0}
-
-
-def _rm_report(hrm_dir, srm_dir, tokenizer_path, report_dir, test_pairs, seed, log) -> dict:
     from llama_model import align_data
-    from llama_model.eval.suite import reward_model_eval, small_model_threads
-    from llama_model.reward import load_rm
+    from llama_model.eval.suite import score_pairs, small_model_threads
+    from llama_model.rlhf.stages import load_reward_model
     from llama_model.tokenizer import Tokenizer
 
-    device = stage_device()
-    rms = {"helpfulness RM": load_rm(hrm_dir).to(device), "safety RM": load_rm(srm_dir).to(device)}
+    t0 = time.perf_counter()
+    rms = {"helpfulness RM": load_reward_model(hrm_dir), "safety RM": load_reward_model(srm_dir)}
     pairs = align_data.preference_pairs(test_pairs, seed=seed, split="eval")
     test_sets = {"helpfulness test": [p for p in pairs if not p["safety"]["unsafe_prompt"]],
                  "safety test": [p for p in pairs if p["safety"]["unsafe_prompt"]]}
     log("test pairs: " + ", ".join(f"{k} {len(v)}" for k, v in test_sets.items()))
+    tok, scores = Tokenizer(tokenizer_path), {}
     with small_model_threads(rms["helpfulness RM"]), \
-            Progress("reward_model_eval", unit="RM x test set", log=log) as bar:
-        report = reward_model_eval(rms, Tokenizer(tokenizer_path), test_sets, report_dir, progress=bar)
+            Progress("reward_model_eval", len(rms) * len(test_sets), "RM x test set", log=log) as bar:
+        for rm_name, rm in rms.items():        # every rank: RewardModel.score splits the batches over them
+            for set_name, set_pairs in test_sets.items():
+                scores[rm_name, set_name] = score_pairs(rm, tok, set_pairs)
+                bar.update()
+    out = on_rank0(_rm_report, list(rms), test_sets, scores, report_dir)
+    return (out or {}) | {"seconds": time.perf_counter() - t0}
+
+
+def _rm_report(rm_names, test_sets, scores, report_dir) -> dict:
+    from llama_model.eval.suite import reward_model_eval
+
+    report = reward_model_eval(dict.fromkeys(rm_names), None, test_sets, report_dir, scores=scores)
     acc = report.summary["accuracy"]
     overall = [{"rm": rm, "test_set": ts, "acc": acc[rm][ts]["overall"]["acc"]} for rm in acc for ts in acc[rm]]
     rows = [{"reward model": rm, "test set": ts} | {b: 100 * v["acc"] if v["acc"] is not None else None
@@ -172,15 +192,13 @@ def run_chat_eval(version_dirs: dict, tokenizer_path, hrm_dir, srm_dir, report_d
     in the chat format. Returns {"report", "markdown", "seconds", "versions", "win_rates" (rows),
     "per_version" (rows)}; on ranks other than 0 only {"versions", "seconds"}."""
     from llama_model import align_data
-    from llama_model.checkpoint import load_meta
     from llama_model.eval.suite import answer_and_judge, small_model_threads
-    from llama_model.reward import load_rm
+    from llama_model.rlhf.stages import load_policy, load_reward_model
     from llama_model.tokenizer import Tokenizer
 
     t0 = time.perf_counter()
-    device = stage_device()
     tok = Tokenizer(tokenizer_path)
-    hrm, srm = load_rm(hrm_dir).to(device), load_rm(srm_dir).to(device)
+    hrm, srm = load_reward_model(hrm_dir), load_reward_model(srm_dir)
     versions = list(version_dirs)
     tasks = align_data.eval_tasks()
     if max_tasks and max_tasks < len(tasks):
@@ -189,7 +207,7 @@ def run_chat_eval(version_dirs: dict, tokenizer_path, hrm_dir, srm_dir, report_d
     answers = {}
     with small_model_threads(hrm), Progress("chat_eval", len(versions), "versions", log=log) as bar:
         for v in versions:   # every rank: sample_answers may split the prompts over the ranks
-            answers[v] = answer_and_judge(load_meta(version_dirs[v], device=device)[0], tok, tasks, hrm, srm)
+            answers[v] = answer_and_judge(load_policy(version_dirs[v])[0], tok, tasks, hrm, srm)
             bar.update()
     with small_model_threads(hrm):
         out = on_rank0(_chat_report, answers, tasks, version_dirs, tokenizer_path, report_dir, lm_eval, lm_eval_limit,

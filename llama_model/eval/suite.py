@@ -205,15 +205,16 @@ def score_pairs(rm, tok, pairs: list[dict]) -> tuple[list[float], list[float]]:
 
 
 def reward_model_eval(rms: Mapping[str, object], tok, test_sets: Mapping[str, list[dict]], out_dir: str | Path,
-                      progress=None) -> Report:
+                      progress=None, scores: Mapping[tuple, tuple] | None = None) -> Report:
     """Accuracy per rating bucket of every RM on every test set (Llama 2 Table 8); `progress(done, total)`
-    after each (RM, test set)."""
+    after each (RM, test set). scores: {(RM name, test set): score_pairs(...)} already computed (the
+    torchrun stage scores on every rank, then rank 0 writes the report); rms then only name the RMs."""
     t0 = time.perf_counter()
     acc = {}
     rows = []
     for rm_name, rm in rms.items():
         for set_name, pairs in test_sets.items():
-            chosen, rejected = score_pairs(rm, tok, pairs)
+            chosen, rejected = scores[rm_name, set_name] if scores is not None else score_pairs(rm, tok, pairs)
             a = bucket_accuracy(chosen, rejected, [p["rating"] for p in pairs])
             acc.setdefault(rm_name, {})[set_name] = a
             rows.append({"reward model": rm_name, "test set": set_name}

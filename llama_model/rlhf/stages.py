@@ -78,6 +78,12 @@ def _shard():
     return (lambda m: shard_stage_model(m, device)) if stage_mode(device) == "fsdp" else None
 
 
+def shard_like_stage(model):
+    """A model built here (not loaded) sharded the way load_policy shards (or left as it is)."""
+    shard = _shard()
+    return shard(model) if shard is not None else model
+
+
 def load_policy(directory):
     """(model, args) of a Meta-layout checkpoint on the stage's device, sharded when the ranks shard."""
     from llama_model.checkpoint import load_meta

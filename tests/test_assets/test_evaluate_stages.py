@@ -76,9 +76,9 @@ def test_run_stage_gives_align_only_to_stages_that_take_it(artifacts, tmp_path):
     assert len(r["overall"]) == 4
 
 
-def _two_ranks(stage: str, kwargs: dict, result: Path) -> dict:
-    """The stage through torchrun on 2 gloo ranks; rank 0's result dict."""
-    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+def _two_ranks(stage: str, kwargs: dict, result: Path, parallel: str = "auto") -> dict:
+    """The stage through torchrun on 2 gloo ranks, models replicated or FSDP2-sharded; rank 0's result dict."""
+    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "LLAMA_STAGE_PARALLEL": parallel}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
            "llama_model.rlhf.job", stage, "--args-json", json.dumps(kwargs), "--device", "cpu",
            "--result-json", str(result)]
@@ -87,9 +87,10 @@ def _two_ranks(stage: str, kwargs: dict, result: Path) -> dict:
     return json.loads(result.read_text())
 
 
-def test_base_eval_on_two_gloo_ranks_equals_one_rank(artifacts, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("parallel", ["replicate", "fsdp"])
+def test_base_eval_on_two_gloo_ranks_equals_one_rank(artifacts, tmp_path, parallel):  # noqa: F811
     one = eval_stages.run_base_eval(**_base_kwargs(artifacts, tmp_path / "one"), log=lambda _m: None)
-    two = _two_ranks("base_eval", _base_kwargs(artifacts, tmp_path / "two"), tmp_path / "two.json")
+    two = _two_ranks("base_eval", _base_kwargs(artifacts, tmp_path / "two"), tmp_path / "two.json", parallel)
     assert two["ppl_all"] == pytest.approx(one["ppl_all"], rel=1e-5)
     s1, s2 = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
     for model, per_source in s1["perplexity"].items():
@@ -112,11 +113,14 @@ def test_base_model_eval_through_the_launcher_reports_the_local_metadata(artifac
     assert launched["benchmarks scored by"].value == "ours" and launched["dagster/row_count"].value == 3
 
 
-def test_chat_eval_on_two_gloo_ranks_equals_one_rank(artifacts, tmp_path):  # noqa: F811
-    """Every rank answers through policy.sample_answers; rank 0 judges and writes: the 1-rank numbers."""
+@pytest.mark.parametrize("parallel", ["replicate", "fsdp"])
+def test_chat_eval_on_two_gloo_ranks_equals_one_rank(artifacts, tmp_path, parallel):  # noqa: F811
+    """The ranks split the answers (policy.sample_answers) and RM scores; rank 0 judges and writes: the
+    1-rank numbers, with the versions and RMs replicated or FSDP2-sharded."""
     kwargs = _stage_kwargs(artifacts, tmp_path)["chat_eval"]
     one = _timeless(eval_stages.run_chat_eval(**kwargs, log=lambda _m: None))
-    two = _timeless(_two_ranks("chat_eval", kwargs | {"report_dir": str(tmp_path / "chat2")}, tmp_path / "two.json"))
+    two = _timeless(_two_ranks("chat_eval", kwargs | {"report_dir": str(tmp_path / "chat2")}, tmp_path / "two.json",
+                               parallel))
     assert (two["win_rates"], two["per_version"]) == (one["win_rates"], one["per_version"])
     assert two["versions"] == ["sft_model", "rlhf_v1", "rlhf_v2"] and len(two["per_version"]) == 3
 
@@ -132,3 +136,11 @@ def test_stage_arguments_travel_as_json():
     align = get_profile("tiny").align
     with_align = job_args("sft", align, out_dir=Path("/d/out"))
     assert job.align_from_json(with_align[with_align.index("--align-json") + 1]) == align
+
+
+def test_rm_eval_on_two_fsdp_ranks_equals_one_rank(artifacts, tmp_path):  # noqa: F811
+    kwargs = _stage_kwargs(artifacts, tmp_path)["rm_eval"]
+    one = _timeless(eval_stages.run_reward_model_eval(**kwargs, log=lambda _m: None))
+    two = _timeless(_two_ranks("rm_eval", kwargs | {"report_dir": str(tmp_path / "rm2")}, tmp_path / "two.json", "fsdp"))
+    assert [r["acc"] for r in two["overall"]] == pytest.approx([r["acc"] for r in one["overall"]], abs=1e-9)
+    assert two["rows"] == one["rows"] and len(one["overall"]) == 4
