@@ -45,7 +45,8 @@ def run_stage(context, launcher: TrainingLauncher, stage: str, align=None, **kwa
     if launcher.stages != "launcher":
         raise ValueError(f"TrainingLauncher.stages must be local or launcher, not {launcher.stages!r}")
     context.log.info(f"launching {stage} ({launcher.mode}, {launcher.world_size} process(es))")
-    messages = launcher.launch(context, job_args(stage, align, **kwargs), module=STAGE_MODULE).get_custom_messages()
+    args = job_args(stage, align, **kwargs) + ["--parallel", launcher.stage_parallel]
+    messages = launcher.launch(context, args, module=STAGE_MODULE).get_custom_messages()
     if not messages:
         raise RuntimeError(f"the {stage} job finished without reporting its result")
     return messages[-1]

@@ -44,12 +44,14 @@ ENV = {"LLAMA_LAUNCHER": "mode", "LLAMA_NPROC": "nproc_per_node", "LLAMA_NNODES"
        "LLAMA_K8S_IMAGE": "image", "LLAMA_K8S_NAMESPACE": "namespace", "LLAMA_K8S_SERVICE_ACCOUNT": "service_account",
        "LLAMA_K8S_VOLUME_CLAIM": "volume_claim", "LLAMA_K8S_DATA_MOUNT": "data_mount",
        "LLAMA_SLURM_PARTITION": "partition", "LLAMA_SLURM_ACCOUNT": "account", "LLAMA_SLURM_TIME": "time_limit",
-       "LLAMA_SHARED_DIR": "shared_dir", "LLAMA_RDZV_PORT": "rdzv_port", "LLAMA_STAGES": "stages"}
+       "LLAMA_SHARED_DIR": "shared_dir", "LLAMA_RDZV_PORT": "rdzv_port", "LLAMA_STAGES": "stages",
+       "LLAMA_STAGE_PARALLEL": "stage_parallel"}
 
 
 class TrainingLauncher(dg.ConfigurableResource):
     mode: str = "subprocess"                 # subprocess | k8s | slurm
     stages: str = "local"                    # alignment + eval stages: local (in the Dagster process) | launcher
+    stage_parallel: str = "auto"             # launched stages' models: auto (fsdp on GPU) | fsdp | replicate
     nproc_per_node: int = 1                  # processes (GPUs) per node; 1 = plain python, no torchrun
     nnodes: int = 1                          # slurm, k8s (indexed Job when > 1)
     gpus_per_node: int = 0                   # k8s / slurm resource request

@@ -86,11 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--args-json", required=True, help="keyword arguments of the stage function (paths)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--result-json", help="rank 0 also writes the stage's result dict here (runs outside Dagster)")
+    p.add_argument("--parallel", choices=["auto", "fsdp", "replicate"],
+                   help="models FSDP2-sharded or replicated over the ranks (sets $LLAMA_STAGE_PARALLEL; "
+                        "default: the variable, else auto = fsdp on GPU, replicate on CPU)")
     a = p.parse_args(argv)
     align = align_from_json(a.align_json) if a.align_json else None
     kwargs = json.loads(a.args_json)
     rank, world, device = init_distributed(a.device)
     os.environ["LLAMA_STAGE_DEVICE"] = str(device)
+    if a.parallel:
+        os.environ["LLAMA_STAGE_PARALLEL"] = a.parallel
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     try:
         with open_pipes(rank) as pipes:

@@ -169,8 +169,7 @@ def test_reward_model_through_the_launcher_on_two_gloo_ranks_equals_in_process(d
     results = {}
     for name, launcher in (("local", TrainingLauncher()),
                            ("torchrun", TrainingLauncher(stages="launcher", nproc_per_node=2)),
-                           ("fsdp", TrainingLauncher(stages="launcher", nproc_per_node=2,
-                                                     env={"LLAMA_STAGE_PARALLEL": "fsdp"}))):
+                           ("fsdp", TrainingLauncher(stages="launcher", nproc_per_node=2, stage_parallel="fsdp"))):
         r = dg.materialize([align.helpfulness_rm], resources=base | {"launcher": launcher})
         md = r.get_asset_materialization_events()[0].event_specific_data.materialization.metadata
         rm = load_rm(data_dir / "helpfulness_rm")
