@@ -163,6 +163,10 @@ class AlignArgs:
     ppo_iterations: int = 200
     ppo_temperature: float = 1.0             # rollout sampling
     safety_threshold: float = 0.15           # use the safety RM when its score < 0.15 or the prompt is unsafe
+    # How the stages train (not paper numbers): recomputation of block activations in SFT, RM, RS and PPO
+    # steps, as in pretraining ("full" for the paper profiles: 4096-token rows of a 70B model do not fit
+    # otherwise; llama_model/model.py enable_activation_checkpointing)
+    activation_checkpointing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,8 @@ def _llama2(dim: int, heads: int, layers: int, lr: float, kv_heads: int | None =
 
 def _paper(name: str, parts: tuple, beta: float = 0.01, rm_lr: float = 1e-5) -> Profile:
     model, train, data = parts
-    align = AlignArgs(ppo_beta=beta, rm_lr=rm_lr, max_new_tokens=model.max_seq_len)
+    align = AlignArgs(ppo_beta=beta, rm_lr=rm_lr, max_new_tokens=model.max_seq_len,
+                      activation_checkpointing=train.activation_checkpointing)
     return Profile(name, model, train, data, align, paper=True)
 
 

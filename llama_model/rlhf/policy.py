@@ -7,6 +7,8 @@ the reward models (the Llama 2 safety switch), and evaluate a version on the hel
 """
 from __future__ import annotations
 
+import os
+
 import torch
 
 from llama_model import align_data
@@ -42,6 +44,7 @@ def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.
     so the answers do not depend on how many ranks there are."""
     model.eval()
     cap = profile_align().max_new_tokens if max_new_tokens is None else max_new_tokens
+    chunk = rows_per_chunk(model.args, chunk)
     parts = [prompts[i:i + chunk] for i in range(0, len(prompts), chunk)]
     seeds = chunk_seeds(generator, len(parts)) if temperature > 0 and generator is not None else None
     lockstep = is_sharded(model) and rank_world()[1] > 1
@@ -62,6 +65,15 @@ def sample_answers(model, tok, prompts: list[list[int]], temperature: float = 0.
         generate(model, [], 0, lockstep=True)
 
     return [a for answers in spread(len(parts), run, idle if lockstep else None) for a in answers]
+
+
+def rows_per_chunk(args, most: int = 128) -> int:
+    """Prompts generated together: at most `most`, and no more than a KV cache of $LLAMA_KV_CACHE_GB
+    (default 16) GiB holds at full context in bf16 (a 70B model: 1.25 GiB a row, so 12 rows). It depends on
+    the model only, so the chunks, and with them the samples, are the same on any number of ranks."""
+    budget = float(os.environ.get("LLAMA_KV_CACHE_GB") or 16) * 2 ** 30
+    row = 2 * args.n_layers * args.kv_heads * args.head_dim * args.max_seq_len * 2
+    return max(1, min(most, int(budget // row)))
 
 
 def chunk_seeds(generator: torch.Generator, n: int) -> list[int]:

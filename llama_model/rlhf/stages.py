@@ -90,6 +90,14 @@ def load_policy(directory):
     return load_meta(directory, device=_device(), shard=_shard())
 
 
+def trainable(model, align):
+    """The model with the profile's activation checkpointing for the stage's gradient steps (generation
+    and scoring run without grad and are not affected)."""
+    from llama_model.model import enable_activation_checkpointing
+    return enable_activation_checkpointing(model, align.activation_checkpointing) if align.activation_checkpointing \
+        else model
+
+
 def load_reward_model(directory):
     from llama_model.reward import load_rm
     return load_rm(directory, device=_device(), shard=_shard())
@@ -168,6 +176,7 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
     tok = _load_tok(tokenizer_path)
     torch.manual_seed(_seed("sft"))
     model, args = load_policy(base_dir)
+    trainable(model, align)
     if dialogues_path:
         dialogues, source = align_data.load_sft(dialogues_path), str(dialogues_path)
     else:
@@ -253,6 +262,7 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     weeks, pairs = read_weeks(pref_root)
     train = rm_mix(kind, pairs, seed=_seed(kind), safety_mix=align.safety_mix)
     trunk, args = load_policy(sft_dir)          # the SFT model becomes the trunk (its LM head unused)
+    trainable(trunk, align)
     rm = RewardModel(trunk, args.dim)
     losses = train_rm(rm, tok, train, lr=align.rm_lr, batch=align.rm_batch, epochs=align.rm_epochs,
                       margin=align.rm_margin, warmup_frac=align.rm_warmup_frac, min_warmup=align.rm_min_warmup,
@@ -297,6 +307,7 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
         f"rlhf-v{version}", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["rs_prompts"], "rs-prompts",
         prompts_path)
+    trainable(policy, align)
     best = rejection.best_of_k(policy, tok, tasks, hrm, srm, k=align.rs_samples, temperature=align.rs_temperature,
                                generator=g, max_new_tokens=align.max_new_tokens, tau=align.safety_threshold,
                                progress=progress_for(log, f"rlhf_v{version} sampling", "answers"))
@@ -341,6 +352,7 @@ def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, prompt
     t0 = time.perf_counter()
     tok, seed, g, policy, args, hrm, srm, tasks = _policy_setup(
         "rlhf-v5", parent_dir, tokenizer_path, hrm_dir, srm_dir, BUNDLED["ppo_prompts"], "ppo-prompts", prompts_path)
+    trainable(policy, align)
     pargs = ppo.ppo_args(align)
     reference = load_policy(parent_dir)[0]     # frozen V4: the KL anchor, and the parent in the evaluation
     history = ppo.train_ppo(policy, tok, tasks, hrm, srm, pargs, generator=g, seed=seed, log=log,

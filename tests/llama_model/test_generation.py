@@ -74,3 +74,16 @@ def test_sequence_logprobs_sum_masked_token_logprobs(model):
         assert torch.allclose(lp, manual, atol=1e-5)
         seq = sequence_logprobs(model, tokens, mask)
     assert torch.allclose(seq, torch.stack([manual[0, 1:].sum(), manual[1, :2].sum()]), atol=1e-5)
+
+
+def test_generation_chunks_fit_the_kv_cache_budget(monkeypatch):
+    """Prompts per generation chunk: 128 for small models, fewer where 128 full-context bf16 rows would
+    pass $LLAMA_KV_CACHE_GB (70B: 80 layers x 8 KV heads x 128 x 4096 positions x K,V x 2 bytes = 1.25 GiB)."""
+    from llama_model.configs import get_profile
+    from llama_model.rlhf.policy import rows_per_chunk
+    assert rows_per_chunk(get_profile("tiny").model) == 128
+    assert rows_per_chunk(get_profile("llama2-70b").model) == 12          # 16 GiB / 1.25 GiB
+    assert rows_per_chunk(get_profile("llama2-7b").model) == 8            # no GQA: 2 GiB a row
+    monkeypatch.setenv("LLAMA_KV_CACHE_GB", "80")
+    assert rows_per_chunk(get_profile("llama2-70b").model) == 64
+    assert rows_per_chunk(get_profile("llama2-70b").model, most=3) == 3

@@ -86,3 +86,25 @@ def test_sft_lowers_answer_loss():
     examples = sft_examples(tok, dialogues, max_len=64)
     losses = train_sft(model, examples, lr=2e-2, batch=8, epochs=6)
     assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3
+
+
+def test_activation_checkpointing_of_the_stages_trains_the_same_model():
+    """AlignArgs.activation_checkpointing ("full" in the paper profiles) recomputes block activations in
+    the stages' gradient steps: the same losses and weights as keeping them."""
+    from llama_model import align_data as ad
+    from llama_model.configs import get_profile
+    from llama_model.rlhf.stages import trainable
+
+    assert get_profile("llama2-70b").align.activation_checkpointing == "full"
+    assert get_profile("tiny").align.activation_checkpointing is None
+    tok = tokenizer()
+    examples = sft_examples(tok, ad.sft_dialogues(16, seed=1), max_len=96)
+    runs = []
+    for mode in (None, "full"):
+        model, _ = tiny_model(tok.n_words, seed=0)
+        trainable(model, get_profile("tiny").align.__class__(activation_checkpointing=mode))
+        assert all(layer.checkpoint == mode for layer in model.layers)
+        runs.append((train_sft(model, examples, lr=1e-2, batch=8, epochs=1, seed=0), model.state_dict()))
+    (plain, w0), (recomputed, w1) = runs
+    assert len(plain) == 2 and recomputed == pytest.approx(plain, rel=1e-5)
+    assert all(torch.allclose(w0[k], w1[k], atol=1e-6) for k in w0)
