@@ -167,6 +167,8 @@ class AlignArgs:
     # steps, as in pretraining ("full" for the paper profiles: 4096-token rows of a 70B model do not fit
     # otherwise; llama_model/model.py enable_activation_checkpointing)
     activation_checkpointing: str | None = None
+    micro_batch: int = 0                     # items (rows, pairs, rollouts) per forward/backward pass on a
+                                             # rank, gradients accumulated over its share (0: one pass)
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ def _llama2(dim: int, heads: int, layers: int, lr: float, kv_heads: int | None =
 def _paper(name: str, parts: tuple, beta: float = 0.01, rm_lr: float = 1e-5) -> Profile:
     model, train, data = parts
     align = AlignArgs(ppo_beta=beta, rm_lr=rm_lr, max_new_tokens=model.max_seq_len,
-                      activation_checkpointing=train.activation_checkpointing)
+                      activation_checkpointing=train.activation_checkpointing, micro_batch=1)
     return Profile(name, model, train, data, align, paper=True)
 
 

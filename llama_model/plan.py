@@ -112,24 +112,82 @@ def plan(profile: Profile, nodes: int, gpus_per_node: int, gpu_memory_gb: float 
     }
 
 
+# What each alignment stage holds besides the policy it trains (fp32 FSDP2 shards of whole models: 4 bytes
+# a parameter, divided over the ranks like the policy's) and how its training rows are counted.
+STAGES = ("pretrain", "sft", "reward_model", "rejection", "ppo")
+_FROZEN_MODELS = {"sft": 0, "reward_model": 0, "rejection": 2, "ppo": 3}     # RMs; PPO: + the reference
+
+
+def stage_plan(profile: Profile, nodes: int, gpus_per_node: int, gpu_memory_gb: float = 80.0,
+               stage: str = "sft") -> dict:
+    """The memory plan of one rank for an alignment stage run through the launcher with FSDP2-sharded
+    models (llama_model/rlhf/job.py): the trained model's fp32 parameter, gradient and AdamW shards, the
+    frozen models' fp32 shards (both RMs; PPO's reference), then the larger of the two phases: a training
+    step (one pass of AlignArgs.micro_batch items, under AlignArgs.activation_checkpointing) or generation
+    (the KV cache of one chunk of full-context rows, llama_model.rlhf.policy.rows_per_chunk)."""
+    from llama_model.rlhf.policy import rows_per_chunk
+
+    if stage not in _FROZEN_MODELS:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
+    world = nodes * gpus_per_node
+    margs, align = profile.model, profile.align
+    ac = align.activation_checkpointing or "none"
+    local, block, root = shard_numel(margs, world)
+    batch, seq, per_item = {"sft": (align.sft_batch, align.sft_seq_len, 1),
+                            "reward_model": (align.rm_batch, align.rm_seq_len, 2),    # chosen + rejected
+                            "rejection": (align.sft_batch, align.sft_seq_len, 1),
+                            "ppo": (align.ppo_minibatch, margs.max_seq_len, 1)}[stage]
+    seq = min(seq, margs.max_seq_len)
+    share = -(-batch // world)                            # each rank's items of a batch (sft.fit, ppo)
+    items = min(share, align.micro_batch) if align.micro_batch else share     # per forward/backward pass
+    accum, micro = -(-share // items), items * per_item
+    train_act = activation_bytes(margs, micro, seq, ac)
+    kv = 0
+    if stage in ("rejection", "ppo"):                     # generation: one chunk's bf16 KV cache at full context
+        rows = rows_per_chunk(margs)
+        kv = rows * 2 * margs.n_layers * margs.kv_heads * margs.head_dim * margs.max_seq_len * BF16
+    parts = {
+        "parameters_fp32": local * FP32,
+        "gradients_fp32": local * FP32,
+        "optimizer_fp32": 2 * local * FP32,
+        "frozen_models_fp32": _FROZEN_MODELS[stage] * local * FP32,
+        "gathered_bf16": (2 * block + root) * BF16 if world > 1 else 0,
+        "activations_or_kv_cache": max(train_act, kv),
+        "overhead": OVERHEAD_BYTES,
+    }
+    per_rank = sum(parts.values())
+    limit = int(gpu_memory_gb * GiB)
+    return {
+        "profile": profile.name, "stage": stage, "nodes": nodes, "gpus_per_node": gpus_per_node, "world_size": world,
+        "parameters": margs.num_params(), "parameters_per_rank": local, "global_batch_sequences": batch * per_item,
+        "seq_len": seq, "tokens_per_step": batch * per_item * seq, "micro_batch": micro, "accumulation": accum,
+        "activation_checkpointing": ac, "per_rank_bytes": per_rank, "per_rank_parts": parts,
+        "gpu_memory_bytes": limit, "fits": per_rank <= limit,
+    }
+
+
 def format_plan(p: dict) -> str:
-    lines = [(f"{p['profile']}: {p['parameters'] / 1e9:.2f}B parameters on {p['nodes']} x {p['gpus_per_node']} "
-              f"= {p['world_size']} GPUs"),
+    stage = f" ({p['stage']})" if p.get("stage") else ""
+    lines = [(f"{p['profile']}{stage}: {p['parameters'] / 1e9:.2f}B parameters on {p['nodes']} x "
+              f"{p['gpus_per_node']} = {p['world_size']} GPUs"),
              (f"  batch: {p['global_batch_sequences']} x {p['seq_len']} = {p['tokens_per_step']:,} tokens/step "
               f"= micro-batch {p['micro_batch']} x accumulation {p['accumulation']} x {p['world_size']} ranks"),
              f"  activation checkpointing: {p['activation_checkpointing']}",
              "  per rank:"]
     for k, v in p["per_rank_parts"].items():
-        lines.append(f"    {k:<18}{v / GiB:8.2f} GiB")
+        lines.append(f"    {k:<24}{v / GiB:8.2f} GiB")
     verdict = "fits" if p["fits"] else "does NOT fit"
-    lines.append(f"    {'total':<18}{p['per_rank_bytes'] / GiB:8.2f} GiB of {p['gpu_memory_bytes'] / GiB:.0f} GiB: "
+    lines.append(f"    {'total':<24}{p['per_rank_bytes'] / GiB:8.2f} GiB of {p['gpu_memory_bytes'] / GiB:.0f} GiB: "
                  f"{verdict}")
     return "\n".join(lines)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     try:
-        p = plan(get_profile(args.profile), args.nodes, args.gpus_per_node, args.gpu_memory_gb, args.ac)
+        if args.stage == "pretrain":
+            p = plan(get_profile(args.profile), args.nodes, args.gpus_per_node, args.gpu_memory_gb, args.ac)
+        else:
+            p = stage_plan(get_profile(args.profile), args.nodes, args.gpus_per_node, args.gpu_memory_gb, args.stage)
     except ValueError as e:
         print(f"plan: {e}", file=sys.stderr)
         return 2
@@ -146,6 +204,8 @@ def register(sub) -> None:
     p.add_argument("--gpu-memory-gb", type=float, default=80.0, help="memory per GPU in GiB (default 80)")
     p.add_argument("--ac", choices=["none", "selective", "full"],
                    help="activation checkpointing (default: the profile's train.activation_checkpointing)")
+    p.add_argument("--stage", choices=STAGES, default="pretrain",
+                   help="pretrain (default) or an alignment stage run through the launcher with FSDP2")
     p.add_argument("--json", action="store_true", help="one JSON object (parameters, global_batch_sequences, "
                                                        "seq_len, per_rank_bytes, fits, ...)")
     p.set_defaults(func=_cmd_plan)

@@ -117,8 +117,9 @@ def encode_pair(tok, pair: dict, max_len: int | None = None) -> tuple[list[int],
 
 def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epochs: int = 1,
              margin: str = "small", warmup_frac: float = 0.03, min_warmup: int = 5, weight_decay: float = 0.1,
-             seed: int = 0, max_len: int | None = None, log=None, progress=None) -> list[float]:
-    """Train in place with the margin ranking loss; cosine to 10%, warm-up 3% of steps (at least 5)."""
+             seed: int = 0, max_len: int | None = None, log=None, progress=None, micro: int = 0) -> list[float]:
+    """Train in place with the margin ranking loss; cosine to 10%, warm-up 3% of steps (at least 5).
+    micro: pairs per forward/backward pass on a rank (0: its whole share of a batch at once)."""
     if not pairs:
         raise ValueError("no preference pairs to train the reward model on")
     enc = [encode_pair(tok, p, max_len) for p in pairs]
@@ -128,14 +129,14 @@ def train_rm(rm: RewardModel, tok, pairs: list[dict], lr: float, batch: int, epo
 
     device = next(rm.parameters()).device
 
-    def loss_of(idx: list[int]) -> tuple[torch.Tensor, float]:
+    def loss_of(idx: list[int]) -> torch.Tensor:
         ids, lengths = _pad([enc[i][0] for i in idx] + [enc[i][1] for i in idx])
         scores = rm(ids.to(device), lengths.to(device))
         return ranking_loss(scores[: len(idx)], scores[len(idx):], torch.tensor([ratings[i] for i in idx]), margin,
-                            reduction="sum"), float(len(idx))
+                            reduction="sum")
 
-    losses = fit(rm, len(pairs), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip=1.0,
-                 progress=progress)
+    losses = fit(rm, len(pairs), loss_of, lambda idx: float(len(idx)), lr, batch, epochs, weight_decay, seed,
+                 warmup, grad_clip=1.0, progress=progress, micro=micro)
     if log:
         log(f"reward model: {total} steps, loss {losses[0]:.3f} -> {sum(losses[-5:]) / len(losses[-5:]):.3f}")
     return losses

@@ -103,18 +103,29 @@ def make_optimizer(params, lr: float, weight_decay: float = 0.1) -> torch.optim.
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95), eps=1e-5)
 
 
-LossOf = Callable[[list[int]], tuple[torch.Tensor, float]]
+LossOf = Callable[[list[int]], torch.Tensor]
+CountOf = Callable[[list[int]], float]
 
 
-def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int,
+def passes(mine: list[int], share: int, micro: int) -> list[list[int]]:
+    """This rank's items of a batch in passes of at most `micro` items (0: one pass). Every rank makes the
+    same number of passes, ceil(share / micro) with `share` the largest rank's share, because under FSDP2
+    each forward and backward is collective; a rank short of items gets empty passes."""
+    if not micro or micro >= share:
+        return [mine]
+    return [mine[i * micro:(i + 1) * micro] for i in range(-(-share // micro))]
+
+
+def fit(model, n_items: int, loss_of: LossOf, count_of: CountOf, lr: float, batch: int, epochs: int,
         weight_decay: float = 0.1, seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
         log: Callable[[str], None] | None = None,
-        progress: Callable[[int, int], None] | None = None) -> list[float]:
+        progress: Callable[[int, int], None] | None = None, micro: int = 0) -> list[float]:
     """The loop SFT and the reward models share: each epoch a seeded shuffle of the item indices cut into
-    batches; `loss_of(indices)` gives (sum of the per-unit losses, number of units) of a batch part; AdamW
-    with a cosine LR after `warmup` steps and gradient clipping. Data parallel over the process group, if any.
-    Trains `model` in place and returns the (global) loss of every step.
-    `progress(steps done, total steps)` is called after every step."""
+    batches; `loss_of(indices)` gives the sum of the per-unit losses of a batch part and `count_of(indices)`
+    its number of units (answer tokens, pairs); AdamW with a cosine LR after `warmup` steps and gradient
+    clipping. Data parallel over the process group, if any, with each rank's share of a batch in passes
+    of at most `micro` items whose gradients accumulate (0: one pass). Trains `model` in place and returns
+    the (global) loss of every step. `progress(steps done, total steps)` is called after every step."""
     rng = random.Random(seed)
     rank, world = rank_world()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -132,21 +143,25 @@ def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int
         for s in range(steps_per_epoch):
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(step, total, lr, warmup)
-            mine = local_part(order[s * batch:(s + 1) * batch], rank, world)
-            part, count = loss_of(mine) if mine else (None, 0.0)
-            if part is None and sharded:      # a short last batch left this rank nothing: it still runs one
-                part = loss_of(order[s * batch:s * batch + 1])[0] * 0.0   # item, at zero weight, for FSDP2's collectives
-            n = all_reduce_sum(torch.tensor(float(count), device=device)).clamp(min=1.0)
+            items = order[s * batch:(s + 1) * batch]
+            mine = local_part(items, rank, world)
+            # The global count first: each pass's loss is its share of the batch's sum over it.
+            n = all_reduce_sum(torch.tensor(count_of(mine) if mine else 0.0, device=device)).clamp(min=1.0)
             opt.zero_grad(set_to_none=True)
-            if part is not None:
-                loss = part / n
-                loss.backward()
-            else:
-                loss = torch.zeros((), device=device)
+            loss = torch.zeros((), device=device)
+            for part in passes(mine, -(-len(items) // world), micro):
+                if part:
+                    piece = loss_of(part) / n
+                elif sharded:     # nothing left for this rank: one item at zero weight, for FSDP2's collectives
+                    piece = loss_of(items[:1]) * 0.0
+                else:
+                    continue
+                piece.backward()
+                loss += piece.detach()
             grads_all_reduce(params)
             clip_grad_norm(params, grad_clip)
             opt.step()
-            losses.append(float(all_reduce_sum(loss.detach().clone())))
+            losses.append(float(all_reduce_sum(loss)))
             step += 1
             if progress:
                 progress(step, total)
@@ -160,19 +175,23 @@ def fit(model, n_items: int, loss_of: LossOf, lr: float, batch: int, epochs: int
 def train_sft(model, examples: list[Example], lr: float, batch: int, epochs: int, weight_decay: float = 0.1,
               seed: int = 0, warmup: int = 0, grad_clip: float = 1.0,
               log: Callable[[str], None] | None = None,
-              progress: Callable[[int, int], None] | None = None) -> list[float]:
-    """Fine-tune `model` in place on the answer tokens of `examples`; returns the loss of every step."""
+              progress: Callable[[int, int], None] | None = None, micro: int = 0) -> list[float]:
+    """Fine-tune `model` in place on the answer tokens of `examples`; returns the loss of every step.
+    micro: rows per forward/backward pass on a rank (0: its whole share of a batch at once)."""
     if not examples:
         raise ValueError("no training examples (every dialogue was empty or cut away)")
 
     device = next(model.parameters()).device
 
-    def loss_of(idx: list[int]) -> tuple[torch.Tensor, float]:
+    def count_of(idx: list[int]) -> float:       # answer tokens that carry loss (a target after position 0)
+        return float(sum(sum(examples[i][1][1:]) for i in idx))
+
+    def loss_of(idx: list[int]) -> torch.Tensor:
         ids, mask = pad_batch([examples[i] for i in idx])
         ids, mask = ids.to(device), mask.to(device)
-        n = float(mask[:, 1:].sum())
         # masked_lm_loss (times its token count: the sum), fused with the output projection: the
         # [B, T, vocab] logits are never stored
-        return model(ids[:, :-1], targets=answer_targets(ids, mask)) * n, n
+        return model(ids[:, :-1], targets=answer_targets(ids, mask)) * float(mask[:, 1:].sum())
 
-    return fit(model, len(examples), loss_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip, log, progress)
+    return fit(model, len(examples), loss_of, count_of, lr, batch, epochs, weight_decay, seed, warmup, grad_clip,
+               log, progress, micro=micro)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from llama_model.parallel import (all_reduce_sum, clip_grad_norm, grads_all_reduce, is_sharded, local_part,
                                   rank_world)
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
-from llama_model.sft import make_optimizer
+from llama_model.sft import make_optimizer, passes
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,15 @@ class PPOArgs:
     vf_coef: float = 0.5
     grad_clip: float = 1.0
     weight_decay: float = 0.1
+    micro: int = 0                # rollouts per forward/backward pass on a rank (0: its whole share at once)
 
 
 def ppo_args(align) -> PPOArgs:
     """PPOArgs from a profile's AlignArgs."""
     return PPOArgs(lr=align.ppo_lr, batch=align.ppo_batch, minibatch=align.ppo_minibatch, clip=align.ppo_clip,
                    beta=align.ppo_beta, iterations=align.ppo_iterations, temperature=align.ppo_temperature,
-                   max_new_tokens=align.max_new_tokens, safety_threshold=align.safety_threshold)
+                   max_new_tokens=align.max_new_tokens, safety_threshold=align.safety_threshold,
+                   micro=align.micro_batch)
 
 
 def whiten(x: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-8) -> torch.Tensor:
@@ -171,25 +173,30 @@ def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Gene
         losses = []
         for s in range(0, len(order), args.minibatch):
             full = torch.tensor(order[s:s + args.minibatch], device=device)
-            idx = full[local_part(list(range(len(full))), rank, world)]
-            n = all_reduce_sum(mask[idx].sum().clone()).clamp(min=1)          # answer tokens of the mini-batch
+            mine = full[local_part(list(range(len(full))), rank, world)]
+            n = all_reduce_sum(mask[mine].sum().clone()).clamp(min=1)         # answer tokens of the mini-batch
             opt.zero_grad(set_to_none=True)
             loss = torch.zeros((), device=device)
-            if len(idx):
-                m = mask[idx]
-                logp, hh = logprobs_and_hidden(policy, ids[idx])
-                ratio = torch.exp(logp - old_logp[idx])
-                pg = torch.max(-adv[idx] * ratio, -adv[idx] * ratio.clamp(1 - args.clip, 1 + args.clip))
-                vf = (value(hh) - returns[idx]) ** 2
-                loss = (pg * m).sum() / n + args.vf_coef * (vf * m).sum() / n
-                loss.backward()
-            elif sharded:      # nothing for this rank in a short mini-batch: one rollout at zero weight, so
-                logp, hh = logprobs_and_hidden(policy, ids[full[:1]])      # FSDP2's collectives still match
-                (logp.sum() * 0.0 + value(hh).sum() * 0.0).backward()
+            for part in passes(mine.tolist(), -(-len(full) // world), args.micro):
+                if part:
+                    idx = torch.tensor(part, device=device)
+                    m = mask[idx]
+                    logp, hh = logprobs_and_hidden(policy, ids[idx])
+                    ratio = torch.exp(logp - old_logp[idx])
+                    pg = torch.max(-adv[idx] * ratio, -adv[idx] * ratio.clamp(1 - args.clip, 1 + args.clip))
+                    vf = (value(hh) - returns[idx]) ** 2
+                    piece = (pg * m).sum() / n + args.vf_coef * (vf * m).sum() / n
+                elif sharded:  # nothing for this rank in this pass: one rollout at zero weight, so FSDP2's
+                    logp, hh = logprobs_and_hidden(policy, ids[full[:1]])      # collectives still match
+                    piece = logp.sum() * 0.0 + value(hh).sum() * 0.0
+                else:
+                    continue
+                piece.backward()
+                loss += piece.detach()
             grads_all_reduce(params)
             clip_grad_norm(params, args.grad_clip)
             opt.step()
-            losses.append(float(all_reduce_sum(loss.detach().clone())))
+            losses.append(float(all_reduce_sum(loss)))
         policy.eval()
         stat = {"iteration": it + 1, "kl": float(kl.sum(1).mean()), "reward": float(r_raw.mean()),
                 "total_reward": float((rewards.sum(1)).mean()), "safety_rm_share": float(switch.float().mean()),

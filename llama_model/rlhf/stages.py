@@ -184,7 +184,7 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
     examples = _sft_rows(tok, dialogues, align, args)
     losses = train_sft(model, examples, lr=align.sft_lr, batch=align.sft_batch, epochs=align.sft_epochs,
                        weight_decay=align.sft_weight_decay, seed=_seed("sft"), warmup=align.sft_warmup_steps, log=log,
-                       progress=progress_for(log, "sft_model training"))
+                       progress=progress_for(log, "sft_model training"), micro=align.micro_batch)
     ev = evaluate(model, tok, align_data.eval_tasks(), max_new_tokens=align.max_new_tokens)
     meta = {"version": "sft", "data": source, "dialogues": len(dialogues), "examples": len(examples),
             "steps": len(losses), "loss_first": losses[0], "loss_last": sum(losses[-10:]) / len(losses[-10:]),
@@ -267,7 +267,7 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     losses = train_rm(rm, tok, train, lr=align.rm_lr, batch=align.rm_batch, epochs=align.rm_epochs,
                       margin=align.rm_margin, warmup_frac=align.rm_warmup_frac, min_warmup=align.rm_min_warmup,
                       seed=_seed(kind), max_len=align.rm_seq_len, log=log,
-                      progress=progress_for(log, f"{kind}_rm training"))
+                      progress=progress_for(log, f"{kind}_rm training"), micro=align.micro_batch)
     test = align_data.preference_pairs(BUNDLED["rm_test_pairs"], seed=_seed("rm-test"), split="eval")
     test = [p for p in test if p["safety"]["unsafe_prompt"] == (kind == "safety")] if kind == "safety" else test
     acc = accuracy_by_rating(rm, tok, test, max_len=align.rm_seq_len)
@@ -325,7 +325,7 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
     examples = _sft_rows(tok, dialogues, align, args)
     losses = train_sft(policy, examples, lr=align.rs_lr, batch=align.sft_batch, epochs=align.sft_epochs,
                        weight_decay=align.sft_weight_decay, seed=seed, warmup=align.sft_warmup_steps, log=log,
-                       progress=progress_for(log, f"rlhf_v{version} fine-tuning"))
+                       progress=progress_for(log, f"rlhf_v{version} fine-tuning"), micro=align.micro_batch)
     eval_tasks = align_data.eval_tasks()
     ev = evaluate(policy, tok, eval_tasks, hrm, srm, align.max_new_tokens, align.safety_threshold)
     parent_ev = evaluate(load_policy(parent_dir)[0], tok, eval_tasks, hrm, srm, align.max_new_tokens,

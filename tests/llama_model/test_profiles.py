@@ -100,3 +100,25 @@ def test_plan_70b_fits_on_16_nodes_not_on_one(capsys):
     assert {"parameters", "global_batch_sequences", "seq_len", "per_rank_bytes", "fits"} <= set(out)
     assert out["fits"] is False and out["parameters"] == 68_976_648_192 and out["seq_len"] == 4096
     assert out["per_rank_bytes"] > 80 * 2**30 and out["global_batch_sequences"] == 1024
+
+
+@pytest.mark.slow
+def test_stage_plans_70b_on_16_nodes_fit_and_ppo_on_one_node_does_not(capsys):
+    """`plan --stage`: the alignment stages with FSDP2-sharded models (llama_model/rlhf/job.py)."""
+    from assets.cli import main
+    from llama_model.plan import stage_plan
+
+    profile = get_profile("llama2-70b")
+    for stage in ("sft", "reward_model", "rejection", "ppo"):
+        p = stage_plan(profile, nodes=16, gpus_per_node=8, stage=stage)
+        assert p["fits"] and p["stage"] == stage and p["activation_checkpointing"] == "full", stage
+    ppo = stage_plan(profile, nodes=16, gpus_per_node=8, stage="ppo")
+    # policy (16 bytes a parameter) + reference and both RMs (4 each), as 1/128 shards
+    parts = ppo["per_rank_parts"]
+    assert parts["frozen_models_fp32"] == 3 * parts["parameters_fp32"]
+    assert parts["activations_or_kv_cache"] == 12 * 2 * 80 * 8 * 128 * 4096 * 2      # 12 rows of bf16 K,V
+    rm = stage_plan(profile, nodes=16, gpus_per_node=8, stage="reward_model")
+    assert (rm["micro_batch"], rm["accumulation"], rm["global_batch_sequences"]) == (2, 4, 1024)   # 512 pairs
+    assert main(["plan", "llama2-70b", "--nodes", "1", "--gpus-per-node", "8", "--stage", "ppo", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["stage"] == "ppo" and out["fits"] is False and out["per_rank_bytes"] > 80 * 2**30

@@ -27,10 +27,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _stages(out_path: str, mode: str = "none") -> None:
+def _stages(out_path: str, mode: str = "none", micro: int = 0) -> None:
     """SFT, RM, two PPO iterations and chunked sampling from fixed seeds, models handed on through
     checkpoints as in llama_model/rlhf/stages.py; losses, answers and final weights saved by rank 0.
-    mode "fsdp": every model FSDP2-sharded over the ranks (shard_stage_model); else replicated."""
+    mode "fsdp": every model FSDP2-sharded over the ranks (shard_stage_model); else replicated. micro: items
+    per forward/backward pass, gradients accumulated over a rank's share (0: one pass)."""
     torch.set_num_threads(1)
     tok = tokenizer()
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
@@ -40,7 +41,7 @@ def _stages(out_path: str, mode: str = "none") -> None:
     if shard:
         shard(policy)
     examples = sft_examples(tok, ad.sft_dialogues(26, seed=1), max_len=96)     # last batch short of 4 ranks
-    sft = train_sft(policy, examples, lr=1e-2, batch=8, epochs=1, seed=0)
+    sft = train_sft(policy, examples, lr=1e-2, batch=8, epochs=1, seed=0, micro=micro)
     state = full_state_dict(policy)
     if rank == 0:
         save_meta(policy, args, work, state_dict=state)
@@ -49,12 +50,12 @@ def _stages(out_path: str, mode: str = "none") -> None:
     torch.manual_seed(1)
     rm = RewardModel(load_meta(work, shard=shard)[0], args.dim)
     pairs = ad.preference_pairs(20, seed=2)
-    rm_losses = train_rm(rm, tok, pairs, lr=1e-2, batch=6, epochs=1, min_warmup=1, max_len=96)
+    rm_losses = train_rm(rm, tok, pairs, lr=1e-2, batch=6, epochs=1, min_warmup=1, max_len=96, micro=micro)
     torch.manual_seed(2)
     tasks = ad.sample_tasks(6, 3, {"single": 1.0})
     g = torch.Generator().manual_seed(4)
     hist = ppo.train_ppo(policy, tok, tasks, rm, rm, ppo.PPOArgs(lr=1e-3, batch=6, minibatch=3, iterations=2,
-                                                                 max_new_tokens=8), generator=g, seed=5,
+                                                                 max_new_tokens=8, micro=micro), generator=g, seed=5,
                          ref=load_meta(work, shard=shard)[0])
     prompts = task_prompts(tok, ad.sample_tasks(7, 6, {"single": 1.0}))      # 3 chunks over 2 or 4 ranks
     answers = sample_answers(policy, tok, prompts, temperature=1.0, generator=g, max_new_tokens=6, chunk=3)
@@ -77,10 +78,13 @@ def _rank_main(rank, world, port, fn, args):
         torch.distributed.destroy_process_group()
 
 
-@pytest.mark.parametrize("mode,world", [("replicate", 2), ("replicate", 4), ("fsdp", 2), ("fsdp", 4)])
-def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, mode, world):
+@pytest.mark.parametrize("mode,world,micro", [("replicate", 2, 0), ("replicate", 4, 1), ("fsdp", 2, 1), ("fsdp", 4, 0)])
+def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, mode, world, micro):
+    """micro 1: every rank's share of a batch in one-item passes with accumulated gradients (the paper
+    profiles' AlignArgs.micro_batch), against the 1-process run's single pass."""
     _stages(str(tmp_path / "one.pt"))
-    torch.multiprocessing.spawn(_rank_main, args=(world, _free_port(), _stages, (str(tmp_path / "many.pt"), mode)),
+    torch.multiprocessing.spawn(_rank_main, args=(world, _free_port(), _stages,
+                                                  (str(tmp_path / "many.pt"), mode, micro)),
                                 nprocs=world, join=True)
     one = torch.load(tmp_path / "one.pt", weights_only=True)
     many = torch.load(tmp_path / "many.pt", weights_only=True)
