@@ -198,12 +198,17 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
 
 # ------------------------------------------------------------------------------------------ preferences
 def newest_policy(candidates) -> Path | None:
-    """The first of `candidates` (newest version first) that holds a checkpoint: the weekly loop samples new
-    comparisons from the latest model (Llama 2 §3.2.1), which is SFT only in the first week."""
-    for c in candidates or []:
-        if (Path(c) / "params.json").is_file():
-            return Path(c)
-    return None
+    """The first of `candidates` (newest version first, the SFT model last) that holds a checkpoint written
+    after the SFT model's: the weekly loop samples new comparisons from the latest model (Llama 2 §3.2.1),
+    which is SFT only in the first week. A version older than the SFT checkpoint came from an earlier SFT
+    model (a re-run of the chain) and is not a model of this chain: without that rule a re-run's
+    comparisons would come from the previous run's V5 and its figures would depend on what the data
+    folder held before."""
+    found = [Path(c) for c in candidates or [] if (Path(c) / "params.json").is_file()]
+    if not found:
+        return None
+    floor = (Path(candidates[-1]) / "params.json").stat().st_mtime_ns if found[-1] == Path(candidates[-1]) else 0
+    return next((c for c in found if (c / "params.json").stat().st_mtime_ns >= floor), None)
 
 
 @small_model_threads

@@ -144,3 +144,27 @@ def test_user_prompts_load_validate_and_are_sampled(tmp_path):
     best = rejection.best_of_k(policy, tok, tasks, rm, rm, k=2, temperature=1.0,
                                generator=torch.Generator().manual_seed(0), max_new_tokens=6, tau=0.15)
     assert [b["key"] for b in best] == [t.key for t in tasks] and all(len(b["turns"]) for b in best)
+
+
+def test_weekly_loop_samples_the_newest_version_of_this_chain_only(tmp_path):
+    """newest_policy: the newest version written after the SFT checkpoint; a V5 left by an earlier run of the
+    chain (older than a re-trained SFT model) is not sampled from."""
+    import os
+
+    from llama_model.rlhf.stages import newest_policy
+    dirs = {n: tmp_path / n for n in ("rlhf_v5", "rlhf_v2", "sft_model")}
+    for i, (name, d) in enumerate(dirs.items()):
+        d.mkdir()
+        (d / "params.json").write_text("{}")
+    order = list(dirs.values())
+
+    def age(name, t):
+        os.utime(dirs[name] / "params.json", ns=(t, t))
+
+    age("sft_model", 1_000), age("rlhf_v2", 2_000), age("rlhf_v5", 3_000)
+    assert newest_policy(order) == dirs["rlhf_v5"]
+    age("sft_model", 4_000)                     # SFT re-trained: every version is stale
+    assert newest_policy(order) == dirs["sft_model"]
+    age("rlhf_v2", 5_000)                       # V2 re-trained from it: the newest of this chain
+    assert newest_policy(order) == dirs["rlhf_v2"]
+    assert newest_policy([tmp_path / "missing"]) is None
