@@ -77,12 +77,13 @@ def gather_for_save(model: torch.nn.Module, out_dir: str | os.PathLike):
     or single-process model: its full state dict. An FSDP2-sharded one: a DCP checkpoint of its shards in a
     staging folder beside out_dir (shared storage), which save_meta converts parameter by parameter
     (export.export_from_dcp), so no rank ever holds the full weights."""
-    from llama_model.parallel import is_sharded
+    from llama_model.parallel import is_sharded, reshard
     if not is_sharded(model):
         return full_state_dict(model)
     import torch.distributed as dist
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_model_state_dict
+    reshard(model)                     # the shards, not weights an evaluation pass left gathered
     out = Path(out_dir)
     staging = out.parent / f".{out.name}.dcp"
     if dist.get_rank() == 0:

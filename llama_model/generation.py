@@ -37,7 +37,9 @@ def next_token(logits: torch.Tensor, temperature: float = 0.0, top_p: float = 1.
     return sample_top_p(probs, top_p, generator)
 
 
-@torch.inference_mode()
+# no_grad, not inference_mode: FSDP2 keeps its all-gather buffers across calls, and buffers first made in
+# inference mode can no longer be written by the training steps that follow (rejection sampling, PPO).
+@torch.no_grad()
 def generate(model, prompts: list[list[int]], max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
              eos_id: int = 2, generator: torch.Generator | None = None, lockstep: bool = False) -> list[list[int]]:
     """Continue each prompt by up to max_new_tokens tokens; returns only the new tokens of each prompt,

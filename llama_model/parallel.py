@@ -222,6 +222,18 @@ def shard_stage_model(model: Transformer, device: torch.device) -> Transformer:
     return model
 
 
+def reshard(model: torch.nn.Module) -> None:
+    """Free the weights FSDP2 left gathered. After a forward pass without backward (generation, scoring)
+    the root module keeps its gathered parameters, and while gathered, `model.parameters()` yields those
+    full tensors instead of the sharded ones: an optimizer built then would update copies that FSDP2
+    throws away, and the embeddings and output layer would silently stop learning. The training loops
+    call this before they collect the parameters (sft.fit, ppo.train_ppo)."""
+    from torch.distributed.fsdp import FSDPModule
+    for m in model.modules():
+        if isinstance(m, FSDPModule):
+            m.reshard()
+
+
 def spread(n_parts: int, run, idle=None) -> list:
     """[run(i) for i in range(n_parts)] with part i computed on rank i % world and every result gathered
     onto every rank, in order. A rank without a part in a round calls idle() instead: with FSDP2 shards it

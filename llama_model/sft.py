@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from llama_model.chat_format import encode_dialogue
 from llama_model.parallel import (all_reduce_sum, clip_grad_norm, grads_all_reduce, is_sharded, local_part,
-                                  rank_world)
+                                  rank_world, reshard)
 
 Example = tuple[list[int], list[int]]      # token ids, loss mask (1 on answer tokens)
 
@@ -128,9 +128,11 @@ def fit(model, n_items: int, loss_of: LossOf, count_of: CountOf, lr: float, batc
     the (global) loss of every step. `progress(steps done, total steps)` is called after every step."""
     rng = random.Random(seed)
     rank, world = rank_world()
+    sharded = world > 1 and is_sharded(model)
+    if sharded:
+        reshard(model)        # before the parameters are collected: parallel.reshard
     params = [p for p in model.parameters() if p.requires_grad]
     device = params[0].device
-    sharded = world > 1 and is_sharded(model)
     opt = make_optimizer(params, lr, weight_decay)
     steps_per_epoch = math.ceil(n_items / batch)
     total = steps_per_epoch * epochs

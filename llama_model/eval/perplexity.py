@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from llama_model.parallel import all_reduce_sum, is_sharded, rank_world
 
 
-@torch.inference_mode()
+@torch.no_grad()          # not inference_mode: FSDP2's reused all-gather buffers (generation.py)
 def nll_sum(model: torch.nn.Module, windows: Iterable[torch.Tensor], max_batches: int | None = None,
             rank: int = 0, world: int = 1) -> tuple[float, int]:
     """(sum of next-token negative log-likelihoods, number of predicted tokens) over [B, T+1] windows;

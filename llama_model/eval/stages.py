@@ -56,9 +56,10 @@ def full_copy(model, args):
     """The model itself when it is not sharded; else its full weights gathered into a CPU Transformer on
     rank 0 (None on the other ranks). Collective under FSDP2."""
     from llama_model.checkpoint import _build, full_state_dict
-    from llama_model.parallel import is_sharded
+    from llama_model.parallel import is_sharded, reshard
     if not is_sharded(model):
         return model
+    reshard(model)                     # gather from the shards (parallel.reshard)
     state = full_state_dict(model)
     return _build(args, state, "cpu").eval() if rank_world()[0] == 0 else None
 

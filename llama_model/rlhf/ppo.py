@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from llama_model.parallel import (all_reduce_sum, clip_grad_norm, grads_all_reduce, is_sharded, local_part,
-                                  rank_world)
+                                  rank_world, reshard)
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
 from llama_model.sft import make_optimizer, passes
 
@@ -142,6 +142,8 @@ def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Gene
     rank, world = rank_world()
     device = next(policy.parameters()).device
     sharded = world > 1 and is_sharded(policy)
+    if sharded:
+        reshard(policy)                # before the parameters are collected (parallel.reshard)
     ref = (ref if ref is not None else copy.deepcopy(policy)).eval()
     for p in ref.parameters():
         p.requires_grad_(False)
@@ -167,6 +169,8 @@ def train_ppo(policy, tok, tasks, hrm, srm, args: PPOArgs, generator: torch.Gene
             values = value(h) * mask
             adv, returns = gae(rewards, values, mask, args.gamma, args.lam)
             adv = whiten(adv, mask)
+        if sharded:
+            reshard(policy)            # the rollouts' no-grad passes left the root gathered
         policy.train()
         order = list(range(len(seqs)))
         rng.shuffle(order)

@@ -41,6 +41,10 @@ def _stages(out_path: str, mode: str = "none", micro: int = 0) -> None:
     if shard:
         shard(policy)
     examples = sft_examples(tok, ad.sft_dialogues(26, seed=1), max_len=96)     # last batch short of 4 ranks
+    # Sampling first, as rejection sampling does: no-grad passes must not leave FSDP2 weights gathered
+    # for the training that follows (parallel.reshard).
+    first = sample_answers(policy, tok, task_prompts(tok, ad.sample_tasks(5, 7, {"single": 1.0})),
+                           temperature=1.0, generator=torch.Generator().manual_seed(3), max_new_tokens=4, chunk=2)
     sft = train_sft(policy, examples, lr=1e-2, batch=8, epochs=1, seed=0, micro=micro)
     state = full_state_dict(policy)
     if rank == 0:
@@ -63,7 +67,7 @@ def _stages(out_path: str, mode: str = "none", micro: int = 0) -> None:
     scores = rm.score([p + a for p, a in zip(prompts, answers)], batch=2).tolist()
     state = full_state_dict(policy)
     if rank == 0:
-        torch.save({"sft": sft, "rm": rm_losses, "ppo": [h["loss"] for h in hist], "answers": answers,
+        torch.save({"first": first, "sft": sft, "rm": rm_losses, "ppo": [h["loss"] for h in hist], "answers": answers,
                     "greedy": greedy, "scores": scores, "policy": state,
                     "rm_head": rm.head.state_dict()}, out_path)
 
@@ -91,7 +95,7 @@ def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, mode, world,
     for stage in ("sft", "rm", "ppo"):
         assert len(one[stage]) > 1 and many[stage] == pytest.approx(one[stage], rel=1e-4, abs=1e-6), stage
     # Sampled and greedy answers, chunk by chunk over the ranks, are the 1-process answers.
-    assert many["answers"] == one["answers"] and many["greedy"] == one["greedy"]
+    assert many["answers"] == one["answers"] and many["greedy"] == one["greedy"] and many["first"] == one["first"]
     assert len(set(map(tuple, one["answers"]))) > 1
     assert many["scores"] == pytest.approx(one["scores"], rel=1e-4, abs=1e-4)
     for k, v in one["policy"].items():
