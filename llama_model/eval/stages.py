@@ -8,11 +8,12 @@ No Dagster here: assets/evaluate.py calls them in its own process (TrainingLaunc
 through llama_model/rlhf/job.py as a torchrun job (stages == "launcher"), and turns the returned dict into
 metadata. The reports themselves are written by suite.py.
 
-Under a process group every rank runs the same function. base_eval's perplexity is data parallel (each rank
-scores its share of the validation batches, perplexity.py adds them up); chat_eval's answers come from
-policy.sample_answers on every rank. lm-evaluation-harness (its own HF model load, on the CPU), the
-reward-model scoring of reward_model_eval and the report writing happen on rank 0 only; the other ranks
-wait for it (`on_rank0`) and return only what they computed. Rank 0's dict is the one the asset gets.
+Under a process group every rank runs the same function, with the models loaded as the alignment stages
+load theirs (rlhf/stages.py load_policy, load_reward_model: FSDP2-sharded on GPU). The work is split over
+the ranks: base_eval's validation batches (perplexity.py), reward_model_eval's RM scores
+(RewardModel.score) and chat_eval's answers and scores (policy.sample_answers). lm-evaluation-harness (its
+own HF model load, on the CPU) and the report writing happen on rank 0 only; the other ranks wait for it
+(`on_rank0`) and return only what they computed. Rank 0's dict is the one the asset gets.
 """
 from __future__ import annotations
 
@@ -22,19 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from common.progress import Progress
 from llama_model.parallel import rank_world
 
 # How long the other ranks wait for rank 0's lm-eval run. The default group's timeout (NCCL: 10 minutes)
 # is shorter than lm-eval on a 70B export, so they wait on a CPU (gloo) group of their own.
 RANK0_WAIT = datetime.timedelta(hours=24)
-
-
-def stage_device() -> torch.device:
-    """Where the models compute: $LLAMA_STAGE_DEVICE (set by the torchrun job), else the CPU."""
-    return torch.device(os.environ.get("LLAMA_STAGE_DEVICE") or "cpu")
 
 
 def on_rank0(fn, *args, **kwargs):
@@ -88,7 +82,7 @@ def run_base_eval(base_dir, tokenizer_path, shards_dir, report_dir, seq_len: int
     from llama_model.data import TokenLoader
     from llama_model.eval.perplexity import perplexity_per_source
     from llama_model.eval.suite import INIT, small_model_threads, untrained_like
-    from llama_model.rlhf.stages import load_policy, shard_like_stage
+    from llama_model.rlhf.stages import load_policy, shard_like_stage, stage_device
 
     t0 = time.perf_counter()
     device = stage_device()

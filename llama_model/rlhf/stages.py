@@ -62,7 +62,7 @@ def small_model_threads(fn):
     return wrapper
 
 
-def _device(model=None) -> torch.device:
+def stage_device(model=None) -> torch.device:
     """Where the stage computes: the model's device, else $LLAMA_STAGE_DEVICE (set by the torchrun job,
     llama_model/rlhf/job.py), else the CPU."""
     if model is not None:
@@ -74,7 +74,7 @@ def _shard():
     """What load_meta applies to a stage's models: FSDP2 (llama_model.parallel.shard_stage_model) when the
     ranks shard ($LLAMA_STAGE_PARALLEL; the default on GPU), else nothing (a full copy per rank)."""
     from llama_model.parallel import shard_stage_model, stage_mode
-    device = _device()
+    device = stage_device()
     return (lambda m: shard_stage_model(m, device)) if stage_mode(device) == "fsdp" else None
 
 
@@ -87,7 +87,7 @@ def shard_like_stage(model):
 def load_policy(directory):
     """(model, args) of a Meta-layout checkpoint on the stage's device, sharded when the ranks shard."""
     from llama_model.checkpoint import load_meta
-    return load_meta(directory, device=_device(), shard=_shard())
+    return load_meta(directory, device=stage_device(), shard=_shard())
 
 
 def trainable(model, align):
@@ -100,7 +100,7 @@ def trainable(model, align):
 
 def load_reward_model(directory):
     from llama_model.reward import load_rm
-    return load_rm(directory, device=_device(), shard=_shard())
+    return load_rm(directory, device=stage_device(), shard=_shard())
 
 
 def _load_tok(tokenizer_path):
@@ -123,7 +123,7 @@ def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prom
     tok = _load_tok(tokenizer_path)
     seed = _seed(tag)
     torch.manual_seed(seed)
-    g = torch.Generator(device=_device()).manual_seed(seed)
+    g = torch.Generator(device=stage_device()).manual_seed(seed)
     policy, args = load_policy(parent_dir)
     hrm, srm = load_reward_model(hrm_dir), load_reward_model(srm_dir)
     if prompts_path:
