@@ -84,6 +84,7 @@ class TrainArgs:
     total_tokens: int = 1_000_000_000_000
     micro_batch: int = 1             # sequences per device per forward; grad accumulation fills the batch
     activation_checkpointing: str = "none"   # none | selective | full (`llama-pipeline plan` shows the memory)
+    tp: int = 1                      # tensor-parallel degree (2-D mesh: FSDP2 over world / tp, TP inside blocks)
     export_files: int = 1            # consolidated.NN.pth files of an FSDP run's export (Meta's model-parallel split)
     seed: int = 1337
     eval_every: int = 1000
@@ -164,9 +165,10 @@ class AlignArgs:
     ppo_temperature: float = 1.0             # rollout sampling
     safety_threshold: float = 0.15           # use the safety RM when its score < 0.15 or the prompt is unsafe
     # How the stages train (not paper numbers): recomputation of block activations in SFT, RM, RS and PPO
-    # steps, as in pretraining ("full" for the paper profiles: 4096-token rows of a 70B model do not fit
-    # otherwise; llama_model/model.py enable_activation_checkpointing)
+    # steps, as in pretraining ("selective" for the paper profiles, the paper's recipe; llama_model/model.py
+    # enable_activation_checkpointing), and the tensor-parallel degree of the launched stage jobs
     activation_checkpointing: str | None = None
+    tp: int = 1
     micro_batch: int = 0                     # items (rows, pairs, rollouts) per forward/backward pass on a
                                              # rank, gradients accumulated over its share (0: one pass)
 
@@ -195,6 +197,15 @@ class Profile:
 _RELEASE_FILES = {(4096, 32): 1, (5120, 40): 2, (6656, 60): 4, (8192, 48): 4, (8192, 80): 8}
 
 
+def paper_tp(dim: int, layers: int) -> int:
+    """Tensor-parallel degree of a paper profile. SPEC gives "model and sequence parallelism" and no degree;
+    the model-parallel size of Meta's release of the shape is the split its training code used (33B/34B: 4,
+    65B/70B: 8; torchtitan's Llama-2/3 70B also uses 8, one node's NVLink domain). 7B and 13B fit with FSDP2
+    alone (`llama-pipeline plan`), where TP would only add all-gathers: 1."""
+    files = _RELEASE_FILES[dim, layers]
+    return files if files >= 4 else 1
+
+
 def release_files(args: ModelArgs) -> int:
     """consolidated.NN.pth files of Meta's release of this shape (its model-parallel split); 1 for others."""
     return _RELEASE_FILES.get((args.dim, args.n_layers), 1)
@@ -203,7 +214,8 @@ def release_files(args: ModelArgs) -> int:
 def _llama1(dim: int, heads: int, layers: int, lr: float, tokens: float) -> tuple:
     model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, norm_eps=1e-6, max_seq_len=2048)
     train = TrainArgs(lr=lr, seq_len=2048, batch_tokens=2048 * 2048, total_tokens=int(tokens),
-                      activation_checkpointing="full", export_files=_RELEASE_FILES[dim, layers])
+                      activation_checkpointing="selective", export_files=_RELEASE_FILES[dim, layers],
+                      tp=paper_tp(dim, layers))
     return model, train, DataArgs(token_budget=int(1.4e12))
 
 
@@ -212,14 +224,15 @@ def _llama2(dim: int, heads: int, layers: int, lr: float, kv_heads: int | None =
     model = ModelArgs(dim=dim, n_layers=layers, n_heads=heads, n_kv_heads=kv_heads, norm_eps=1e-5,
                       max_seq_len=4096, ffn_dim_multiplier=ffn_dim_multiplier, multiple_of=multiple_of)
     train = TrainArgs(lr=lr, seq_len=4096, batch_tokens=1024 * 4096, total_tokens=int(2.0e12),
-                      activation_checkpointing="full", export_files=_RELEASE_FILES[dim, layers])
+                      activation_checkpointing="selective", export_files=_RELEASE_FILES[dim, layers],
+                      tp=paper_tp(dim, layers))
     return model, train, DataArgs(token_budget=int(2.0e12))
 
 
 def _paper(name: str, parts: tuple, beta: float = 0.01, rm_lr: float = 1e-5) -> Profile:
     model, train, data = parts
     align = AlignArgs(ppo_beta=beta, rm_lr=rm_lr, max_new_tokens=model.max_seq_len,
-                      activation_checkpointing=train.activation_checkpointing, micro_batch=1)
+                      activation_checkpointing=train.activation_checkpointing, micro_batch=1, tp=train.tp)
     return Profile(name, model, train, data, align, paper=True)
 
 

@@ -2,7 +2,8 @@
 applied from outside, parameter names unchanged).
 
     rank, world, device = init_distributed("auto")          # torchrun's environment; gloo on CPU, NCCL on GPU
-    model = build_model(margs, seed, world, device, mode)   # meta device -> shard -> init this rank's part
+    init_mesh(tp)                                           # tp > 1: a (data × tensor) mesh (tensor_parallel.py)
+    model = build_model(margs, seed, world, device, mode)   # meta device -> TP/FSDP2 -> init this rank's part
     grads_all_reduce(model)                                 # replicated models: the summed gradient everywhere
     shard_stage_model(policy, device)                       # alignment stages on GPU: FSDP2 + forward methods
 
@@ -11,6 +12,10 @@ on the training device, and each rank keeps its shard. The weights therefore do 
 or on FSDP vs DDP, and a rank never holds more than one full parameter (940 MB for Llama-2-70B's largest).
 FSDP2 runs with a MixedPrecisionPolicy on GPU: bf16 parameters in forward/backward, fp32 gradient
 reduction and fp32 master weights in the optimizer.
+
+With a 2-D mesh (tp > 1) every data-parallel helper here (rank_world, all_reduce_sum, gather_list, spread,
+grads_all_reduce) works over the data dimension: the ranks of one tensor-parallel group hold slices of
+the same model and see the same data, so to the stages' loops they are one rank.
 """
 from __future__ import annotations
 
@@ -23,6 +28,10 @@ import torch.distributed as dist
 
 from llama_model.configs import ModelArgs
 from llama_model.model import Transformer, enable_activation_checkpointing
+from llama_model.tensor_parallel import (apply_tp, clip_grads, current_mesh, data_group, data_rank_world,
+                                         init_mesh)
+
+__all__ = ["init_mesh"]
 
 
 def init_distributed(device_kind: str = "auto") -> tuple[int, int, torch.device]:
@@ -39,13 +48,22 @@ def init_distributed(device_kind: str = "auto") -> tuple[int, int, torch.device]
 
 
 def rank_world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+    """(rank, size) over the data dimension: the global ones without a 2-D mesh."""
+    return data_rank_world()
 
 
-def parallel_mode(requested: str, world: int, device: torch.device) -> str:
-    """none (1 process) | ddp | fsdp; auto = FSDP2 on GPU, DDP on CPU."""
+def global_rank() -> int:
+    """This process's rank in the world (the writer of artifacts is global rank 0)."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def parallel_mode(requested: str, world: int, device: torch.device, tp: int = 1) -> str:
+    """none (1 process) | ddp | fsdp | 2d (tensor parallel, FSDP2 over the data dimension when it is > 1);
+    auto = FSDP2 on GPU, DDP on CPU."""
+    if tp > 1:
+        if requested == "ddp":
+            raise ValueError("tensor parallelism (tp > 1) composes with FSDP2, not DDP")
+        return "2d"
     if world == 1:
         return "none"
     return requested if requested != "auto" else ("fsdp" if device.type == "cuda" else "ddp")
@@ -96,23 +114,35 @@ def init_params(model: torch.nn.Module, seed: int, n_layers: int) -> None:
 
 
 def local_chunk(p: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
-    """This rank's part of the full tensor `full` of parameter p: all of it for a plain tensor, the
-    FSDP2 Shard(0) chunk (torch.chunk layout, the last ranks possibly empty) for a DTensor."""
+    """This rank's part of the full tensor `full` of parameter p: all of it for a plain tensor, the chunk
+    its placements give for a DTensor (FSDP2's Shard(0), tensor parallelism's column / row slices, both on
+    a 2-D mesh), cut locally from the full tensor every rank holds (no communication)."""
     if not hasattr(p, "to_local"):
         return full
-    local = p.to_local()
-    if local.shape == full.shape:
-        return full
-    rank, world = p.device_mesh.get_local_rank(), p.device_mesh.size()
-    chunks = full.chunk(world, dim=0)
-    part = chunks[rank] if rank < len(chunks) else full[:0]
-    return part[: local.shape[0]]
+    from torch.distributed.tensor import distribute_tensor
+    return distribute_tensor(full.to(p.to_local().device), p.device_mesh, p.placements,
+                             src_data_rank=None).to_local()
+
+
+def shard_2d(model: Transformer, device: torch.device, fsdp_always: bool = True) -> Transformer:
+    """Tensor + sequence parallelism over the mesh's tp dimension, then FSDP2 over its dp dimension:
+    torchtitan's order. With one data rank FSDP2 only makes every parameter a DTensor (pretraining's fused
+    AdamW cannot mix DTensors with the plain final norm and output weights); fsdp_always=False leaves
+    them plain then (the stages: no FSDP2 root whose no-grad passes leave its weights gathered)."""
+    mesh = current_mesh()
+    if mesh is None:
+        raise RuntimeError("2-D parallelism needs init_mesh(tp) first")
+    apply_tp(model, mesh["tp"])
+    if fsdp_always or mesh["dp"].size() > 1:
+        shard_fsdp(model, device, mesh=mesh["dp"])
+    return model
 
 
 def build_model(margs: ModelArgs, seed: int, world: int, device: torch.device, mode: str,
                 activation_checkpointing: str | None = None, compile: bool = False) -> tuple:
-    """(wrapped model, raw Transformer): built on the meta device, checkpointing/compile/FSDP2 or DDP applied,
-    then only this rank's storage allocated and initialised (identical weights whatever the world size)."""
+    """(wrapped model, raw Transformer): built on the meta device, checkpointing/compile/TP/FSDP2 or DDP
+    applied, then only this rank's storage allocated and initialised (identical weights whatever the world
+    size and mesh)."""
     with torch.device("meta"):
         raw = Transformer(margs)
     if activation_checkpointing and activation_checkpointing != "none":
@@ -122,6 +152,8 @@ def build_model(margs: ModelArgs, seed: int, world: int, device: torch.device, m
             layer.compile()
     if mode == "fsdp":
         shard_fsdp(raw, device)
+    elif mode == "2d":
+        shard_2d(raw, device)
     raw.to_empty(device=device)
     init_params(raw, seed, margs.n_layers)
     if mode == "ddp":
@@ -140,7 +172,7 @@ def local_part(items: list, rank: int, world: int) -> list:
 def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
     """Sum over ranks, in place (no-op without a process group)."""
     if rank_world()[1] > 1:
-        dist.all_reduce(x)
+        dist.all_reduce(x, group=data_group())
     return x
 
 
@@ -165,7 +197,7 @@ def grads_all_reduce(params: list[torch.nn.Parameter]) -> None:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
     flat = torch.cat([p.grad.reshape(-1).to(had.dtype) for p in params] + [had])
-    dist.all_reduce(flat)
+    dist.all_reduce(flat, group=data_group())
     offset = 0
     for p, anyone in zip(params, flat[-len(params):].tolist()):
         n = p.numel()
@@ -181,7 +213,7 @@ def gather_list(items: list) -> list:
     if world == 1:
         return list(items)
     parts: list = [None] * world
-    dist.all_gather_object(parts, items)
+    dist.all_gather_object(parts, items, group=data_group())
     return [x for part in parts for x in part]
 
 
@@ -203,6 +235,8 @@ def stage_mode(device: torch.device) -> str:
     want = os.environ.get("LLAMA_STAGE_PARALLEL") or "auto"
     if want not in ("auto", "fsdp", "replicate"):
         raise ValueError(f"LLAMA_STAGE_PARALLEL must be auto, fsdp or replicate, not {want!r}")
+    if current_mesh() is not None:
+        return "2d"                    # tensor parallel: FSDP2 over the data dimension
     if rank_world()[1] == 1:
         return "none"
     if want == "auto":
@@ -215,10 +249,14 @@ def shard_stage_model(model: Transformer, device: torch.device) -> Transformer:
     besides forward (forward_hidden for reward and value heads, hidden_and_logits for generation and PPO)
     are registered so that they gather the weights too. (The stages' losses are each rank's share of a
     global sum: grads_all_reduce turns FSDP2's averaged gradients back into sums.)"""
-    from torch.distributed.fsdp import register_fsdp_forward_method
-    shard_fsdp(model, device)
-    for name in ("forward_hidden", "hidden_and_logits"):
-        register_fsdp_forward_method(model, name)
+    from torch.distributed.fsdp import FSDPModule, register_fsdp_forward_method
+    if current_mesh() is not None:
+        shard_2d(model, device, fsdp_always=False)
+    else:
+        shard_fsdp(model, device)
+    if isinstance(model, FSDPModule):
+        for name in ("forward_hidden", "hidden_and_logits"):
+            register_fsdp_forward_method(model, name)
     return model
 
 
@@ -249,31 +287,19 @@ def spread(n_parts: int, run, idle=None) -> list:
         elif idle is not None:
             idle()
     parts: list = [None] * world
-    dist.all_gather_object(parts, mine)
+    dist.all_gather_object(parts, mine, group=data_group())
     merged = {i: x for part in parts for i, x in part.items()}
     return [merged[i] for i in range(n_parts)]
 
 
 def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
-    """torch's clip_grad_norm_, also over a mix of FSDP2 shards and replicated parameters (a reward or
-    value head beside a sharded trunk), whose norms torch will not stack: the shards' squared norms are
-    summed over ranks, the replicated ones counted once."""
+    """torch's clip_grad_norm_, also over a mix of FSDP2 / tensor-parallel shards on different meshes and
+    replicated parameters (a reward or value head beside a sharded trunk), whose norms torch will not stack
+    (tensor_parallel.grad_norm)."""
     grads = [p.grad for p in params if p.grad is not None]
     if not any(is_dtensor(g) for g in grads):
         return torch.nn.utils.clip_grad_norm_(params, max_norm)
-    device = grads[0].device
-    sq_sharded = torch.zeros((), device=device)
-    sq_plain = torch.zeros((), device=device)
-    for g in grads:
-        if is_dtensor(g):
-            sq_sharded += g.to_local().float().pow(2).sum()
-        else:
-            sq_plain += g.float().pow(2).sum()
-    total = (all_reduce_sum(sq_sharded) + sq_plain).sqrt()
-    coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
-    for g in grads:
-        (g.to_local() if is_dtensor(g) else g).mul_(coef.to(g.dtype))
-    return total
+    return clip_grads(params, max_norm)
 
 
 def peak_flops(device: torch.device, override_tflops: float | None = None) -> float:

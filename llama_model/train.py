@@ -2,13 +2,16 @@
 
     python -m llama_model.train --profile tiny --shards data/token_shards --out runs/pretrain
     torchrun --standalone --nproc-per-node 8 -m llama_model.train --profile llama-7b --shards ... --out ...
+    torchrun ... --nproc-per-node 8 -m llama_model.train --profile llama2-70b --tp 8 ...   # 2-D: FSDP2 x TP
     python -m llama_model.train --profile tiny --synthetic --out /tmp/run        # no data needed
     python -m llama_model.train --profile small --set model.dim=2048 --set model.n_layers=16 ...  # overrides
 
 AdamW (β 0.9/0.95, eps 1e-5), weight decay 0.1 on matrices only (not norms), gradient clipping 1.0,
 linear warm-up then cosine decay to 10% of the peak; bf16 autocast on GPU; FSDP2 (`fully_shard`, default on
-GPU when world_size > 1) or DDP (default on CPU, gloo). The global batch (profile.train.batch_tokens) is
-split over ranks and micro-batches (gradient accumulation), so the run is the same whatever the world size.
+GPU when world_size > 1) or DDP (default on CPU, gloo); with --tp N (default: the profile's train.tp) a
+(data × tensor) mesh: tensor + sequence parallelism inside each block over N ranks, FSDP2 over the
+world / N data-parallel groups (llama_model/tensor_parallel.py). The global batch (profile.train.batch_tokens) is
+split over the data-parallel ranks and micro-batches (gradient accumulation), so the run is the same whatever the world size.
 
 Every `checkpoint_every` steps the full state (model, optimizer, scheduler, loader position, RNG) is saved
 with torch.distributed.checkpoint under OUT/checkpoints/step_N; a restarted run resumes from the newest
@@ -39,7 +42,8 @@ from llama_model.checkpoint import (PendingSave, full_state_dict, latest_checkpo
                                     save_train_state)
 from llama_model.configs import ModelArgs, TrainArgs, get_profile
 from llama_model.export import export_from_dcp
-from llama_model.parallel import build_model, init_distributed, open_pipes, parallel_mode, peak_flops
+from llama_model.parallel import (build_model, clip_grad_norm, init_distributed, init_mesh, open_pipes,
+                                  parallel_mode, peak_flops, rank_world)
 from llama_model.train_log import (MetricsLog, loss_decrease, pipes_metadata, plot_loss_curve,  # noqa: F401
                                    read_metrics, summarize)
 
@@ -54,6 +58,7 @@ class RunConfig:
     resume: bool = True                       # continue from the newest checkpoint under out/
     device: str = "auto"                      # auto | cpu | cuda
     parallel: str = "auto"                    # auto | ddp | fsdp (only when world_size > 1)
+    tp: int | None = None                     # tensor-parallel degree; None: the profile's train.tp
     activation_checkpointing: str | None = None   # None | full | selective
     compile: bool = False                     # torch.compile each block (GPU)
     peak_tflops: float | None = None          # per-device peak for MFU; default by device (see peak_flops)
@@ -203,14 +208,18 @@ def train(cfg: RunConfig) -> dict:
     targs = _apply_overrides(profile.train, cfg.train_overrides)
     total_steps = cfg.steps or targs.steps
     batch_seqs = targs.batch_seqs
-    micro, accum = targs.split(world)          # micro x accum x world == batch_seqs
+    # One process cannot split a layer: the profile's tp applies from 2 ranks on (world % tp == 0).
+    tp = (cfg.tp or targs.tp) if world > 1 else 1
+    init_mesh(tp, device.type)
+    dp_rank, dp = rank_world()                 # the ranks of one tensor-parallel group read the same batches
+    micro, accum = targs.split(dp)             # micro x accum x dp == batch_seqs
     out = Path(cfg.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(targs.seed)
-    mode = parallel_mode(cfg.parallel, world, device)
-    fsdp = mode == "fsdp"
+    mode = parallel_mode(cfg.parallel, world, device, tp)
+    fsdp = mode in ("fsdp", "2d")              # sharded: DCP export, evaluation through the wrapped model
     # Meta device, then only this rank's shard allocated; per-parameter seeded init, so the weights are the
     # same whatever the world size and parallelism (llama_model/parallel.py).
     ac = cfg.activation_checkpointing or targs.activation_checkpointing
@@ -218,7 +227,7 @@ def train(cfg: RunConfig) -> dict:
     n_params = margs.num_params()
     optimizer = build_optimizer(model, targs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(targs, total_steps))
-    loader = make_loader(cfg, margs, targs, micro, rank, world)
+    loader = make_loader(cfg, margs, targs, micro, dp_rank, dp)
     use_amp = device.type == "cuda"
 
     def amp():
@@ -235,7 +244,7 @@ def train(cfg: RunConfig) -> dict:
     with open_pipes(rank) as pipes:
         if pipes is not None:
             pipes.log.info(f"training {n_params:,} parameters for {total_steps} steps "
-                           f"({world} x {accum} x {micro} x {targs.seq_len} tokens/step) from step {start_step}")
+                           f"({dp} x {accum} x {micro} x {targs.seq_len} tokens/step, tp {tp}) from step {start_step}")
         step, ran, t_start, rates, last_val, pending = start_step, 0, time.perf_counter(), [], {}, None
         while step < total_steps and (cfg.stop_after is None or ran < cfg.stop_after):
             t0 = time.perf_counter()
@@ -256,7 +265,10 @@ def train(cfg: RunConfig) -> dict:
                         loss = model(x, targets=y) / accum
                     loss.backward()
                 loss_sum += loss.detach()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), targs.grad_clip)
+            if mode == "2d":      # DTensors on two meshes (blocks: dp x tp, root: dp), which torch's clip won't mix
+                grad_norm = clip_grad_norm(list(model.parameters()), targs.grad_clip)
+            else:
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), targs.grad_clip)
             if hasattr(grad_norm, "full_tensor"):       # FSDP2 returns a DTensor
                 grad_norm = grad_norm.full_tensor()
             optimizer.step()
@@ -311,6 +323,7 @@ def train(cfg: RunConfig) -> dict:
                     pipes.report_asset_materialization(metadata=pipes_metadata(summary))
     if world > 1:
         dist.barrier()
+    init_mesh(1)
     return summary
 
 
@@ -334,6 +347,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--parallel", default="auto", choices=["auto", "ddp", "fsdp"])
+    p.add_argument("--tp", type=int, help="tensor-parallel degree (default: the profile's train.tp); it must "
+                                          "divide the world size; FSDP2 runs over the world / tp data ranks")
     p.add_argument("--ac", default=None, choices=["none", "full", "selective"],
                    help="activation checkpointing (default: the profile's train.activation_checkpointing)")
     p.add_argument("--compile", action="store_true")
@@ -354,7 +369,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
             raise SystemExit(f"--set {item!r}: expected model.FIELD=VALUE or train.FIELD=VALUE")
         overrides[section][name] = value
     return RunConfig(profile=a.profile, out=a.out, shards=None if a.synthetic else a.shards, steps=a.steps,
-                     stop_after=a.stop_after, resume=not a.no_resume, device=a.device, parallel=a.parallel,
+                     stop_after=a.stop_after, resume=not a.no_resume, device=a.device, parallel=a.parallel, tp=a.tp,
                      activation_checkpointing=a.ac, compile=a.compile, peak_tflops=a.peak_tflops,
                      eval_batches=a.eval_batches, async_checkpoint=a.async_checkpoint,
                      model_overrides=overrides["model"],

@@ -91,10 +91,17 @@ def test_plan_70b_fits_on_16_nodes_not_on_one(capsys):
     from assets.cli import main
     from llama_model.plan import plan
 
-    big = plan(get_profile("llama2-70b"), nodes=16, gpus_per_node=8, gpu_memory_gb=80)
-    assert big["fits"] and big["world_size"] == 128 and big["micro_batch"] * big["accumulation"] * 128 == 1024
-    # FSDP2's real shards: every parameter split in 128 (dim 0 padded up), so ~1/128 of 69B per rank
-    assert big["parameters_per_rank"] == pytest.approx(68_976_648_192 / 128, rel=0.01)
+    big = plan(get_profile("llama2-70b"), nodes=16, gpus_per_node=8, gpu_memory_gb=80)     # the profile's tp 8
+    assert big["fits"] and big["world_size"] == 128 and big["tp"] == 8 and big["dp"] == 16
+    assert big["micro_batch"] * big["accumulation"] * 16 == 1024
+    # TP slices of every block (1/8) sharded by FSDP2 over 16 data ranks; the output layer and final norm are
+    # not split by TP (the fused loss reads the whole output weight), so a rank holds ~2.6% more than 1/128
+    assert big["parameters_per_rank"] == pytest.approx(68_976_648_192 / 128, rel=0.03)
+    fsdp_only = plan(get_profile("llama2-70b"), nodes=16, gpus_per_node=8, gpu_memory_gb=80, tp=1)
+    # FSDP2's real shards: every parameter split in 128 (dim 0 padded up), so ~1/128 of 69B per rank; with
+    # selective recomputation the activations of 80 blocks do not fit without TP's split
+    assert fsdp_only["parameters_per_rank"] == pytest.approx(68_976_648_192 / 128, rel=0.01)
+    assert not fsdp_only["fits"] and fsdp_only["per_rank_parts"]["activations"] > 7 * big["per_rank_parts"]["activations"]
     assert main(["plan", "llama2-70b", "--nodes", "1", "--gpus-per-node", "8", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert {"parameters", "global_batch_sequences", "seq_len", "per_rank_bytes", "fits"} <= set(out)
@@ -111,14 +118,19 @@ def test_stage_plans_70b_on_16_nodes_fit_and_ppo_on_one_node_does_not(capsys):
     profile = get_profile("llama2-70b")
     for stage in ("sft", "reward_model", "rejection", "ppo"):
         p = stage_plan(profile, nodes=16, gpus_per_node=8, stage=stage)
-        assert p["fits"] and p["stage"] == stage and p["activation_checkpointing"] == "full", stage
-    ppo = stage_plan(profile, nodes=16, gpus_per_node=8, stage="ppo")
-    # policy (16 bytes a parameter) + reference and both RMs (4 each), as 1/128 shards
+        assert p["fits"] and p["stage"] == stage and p["activation_checkpointing"] == "selective", stage
+    full = dataclasses.replace(profile, align=dataclasses.replace(profile.align, activation_checkpointing="full"))
+    ppo = stage_plan(full, nodes=16, gpus_per_node=8, stage="ppo", tp=1)
+    # FSDP2 only, full recomputation: policy (16 bytes a parameter) + reference and both RMs (4 each), as 1/128 shards
     parts = ppo["per_rank_parts"]
     assert parts["frozen_models_fp32"] == 3 * parts["parameters_fp32"]
     assert parts["activations_or_kv_cache"] == 12 * 2 * 80 * 8 * 128 * 4096 * 2      # 12 rows of bf16 K,V
-    rm = stage_plan(profile, nodes=16, gpus_per_node=8, stage="reward_model")
+    assert stage_plan(full, nodes=16, gpus_per_node=8, stage="ppo")["per_rank_parts"][
+        "activations_or_kv_cache"] == parts["activations_or_kv_cache"] // 8                 # tp 8: K/V heads split
+    rm = stage_plan(profile, nodes=16, gpus_per_node=8, stage="reward_model", tp=1)
     assert (rm["micro_batch"], rm["accumulation"], rm["global_batch_sequences"]) == (2, 4, 1024)   # 512 pairs
+    rm = stage_plan(profile, nodes=16, gpus_per_node=8, stage="reward_model")       # 16 data ranks: 32 pairs each
+    assert (rm["tp"], rm["micro_batch"], rm["accumulation"]) == (8, 2, 32)
     assert main(["plan", "llama2-70b", "--nodes", "1", "--gpus-per-node", "8", "--stage", "ppo", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["stage"] == "ppo" and out["fits"] is False and out["per_rank_bytes"] > 80 * 2**30

@@ -89,18 +89,18 @@ def test_sft_lowers_answer_loss():
 
 
 def test_activation_checkpointing_of_the_stages_trains_the_same_model():
-    """AlignArgs.activation_checkpointing ("full" in the paper profiles) recomputes block activations in
+    """AlignArgs.activation_checkpointing ("selective" in the paper profiles) recomputes block activations in
     the stages' gradient steps: the same losses and weights as keeping them."""
     from llama_model import align_data as ad
     from llama_model.configs import get_profile
     from llama_model.rlhf.stages import trainable
 
-    assert get_profile("llama2-70b").align.activation_checkpointing == "full"
+    assert get_profile("llama2-70b").align.activation_checkpointing == "selective"
     assert get_profile("tiny").align.activation_checkpointing is None
     tok = tokenizer()
     examples = sft_examples(tok, ad.sft_dialogues(16, seed=1), max_len=96)
     runs = []
-    for mode in (None, "full"):
+    for mode in (None, "selective"):
         model, _ = tiny_model(tok.n_words, seed=0)
         trainable(model, get_profile("tiny").align.__class__(activation_checkpointing=mode))
         assert all(layer.checkpoint == mode for layer in model.layers)
