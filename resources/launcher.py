@@ -45,13 +45,14 @@ ENV = {"LLAMA_LAUNCHER": "mode", "LLAMA_NPROC": "nproc_per_node", "LLAMA_NNODES"
        "LLAMA_K8S_VOLUME_CLAIM": "volume_claim", "LLAMA_K8S_DATA_MOUNT": "data_mount",
        "LLAMA_SLURM_PARTITION": "partition", "LLAMA_SLURM_ACCOUNT": "account", "LLAMA_SLURM_TIME": "time_limit",
        "LLAMA_SHARED_DIR": "shared_dir", "LLAMA_RDZV_PORT": "rdzv_port", "LLAMA_STAGES": "stages",
-       "LLAMA_STAGE_PARALLEL": "stage_parallel"}
+       "LLAMA_STAGE_PARALLEL": "stage_parallel", "LLAMA_TP": "tp"}
 
 
 class TrainingLauncher(dg.ConfigurableResource):
     mode: str = "subprocess"                 # subprocess | k8s | slurm
     stages: str = "local"                    # alignment + eval stages: local (in the Dagster process) | launcher
     stage_parallel: str = "auto"             # launched stages' models: auto (fsdp on GPU) | fsdp | replicate
+    tp: int = 0                              # tensor-parallel degree (--tp); 0 = the profile's train.tp / align.tp
     nproc_per_node: int = 1                  # processes (GPUs) per node; 1 = plain python, no torchrun
     nnodes: int = 1                          # slurm, k8s (indexed Job when > 1)
     gpus_per_node: int = 0                   # k8s / slurm resource request
@@ -75,7 +76,7 @@ class TrainingLauncher(dg.ConfigurableResource):
     def from_env(cls, environ: dict | None = None) -> TrainingLauncher:
         """A launcher configured from LLAMA_* variables (ENV); unset ones keep the defaults."""
         environ = os.environ if environ is None else environ
-        ints = {"nproc_per_node", "nnodes", "gpus_per_node", "cpus_per_node", "rdzv_port"}
+        ints = {"nproc_per_node", "nnodes", "gpus_per_node", "cpus_per_node", "rdzv_port", "tp"}
         kw = {}
         for var, name in ENV.items():
             value = environ.get(var)
@@ -91,6 +92,12 @@ class TrainingLauncher(dg.ConfigurableResource):
         return max(1, self.nnodes) * max(1, self.nproc_per_node)
 
     # --- commands ----------------------------------------------------------------------------------
+
+    def with_tp(self, train_args: list[str]) -> list[str]:
+        """The entry point's arguments plus --tp when this launcher sets a tensor-parallel degree (both
+        llama_model.train and llama_model.rlhf.job take it; it must divide the world size)."""
+        args = [str(a) for a in train_args]
+        return args + ["--tp", str(self.tp)] if self.tp > 0 and "--tp" not in args else args
 
     def _python(self) -> str:
         return self.python or sys.executable
@@ -177,6 +184,7 @@ class TrainingLauncher(dg.ConfigurableResource):
     def launch(self, context, train_args: list[str], extras: dict | None = None,
                module: str = TRAIN_MODULE) -> dg.PipesClientCompletedInvocation:
         """Run `module` for `context` (an asset context) and wait; Pipes messages flow back into the run."""
+        train_args = self.with_tp(train_args)
         if self.mode == "subprocess":
             client = dg.PipesSubprocessClient(env=dict(self.env))
             return client.run(context=context, command=self.train_command(train_args, module), extras=extras)

@@ -117,3 +117,12 @@ def test_k8s_submit_passes_the_pipes_variables_to_the_pods():
 def test_stage_jobs_run_their_own_module():
     cmd = TrainingLauncher(nproc_per_node=2, python="py").train_command(["sft"], module="llama_model.rlhf.job")
     assert cmd[-2:] == ["llama_model.rlhf.job", "sft"]
+
+
+def test_tensor_parallel_degree_travels_as_tp_argument():
+    """LLAMA_TP (launcher.tp) reaches llama_model.train and llama_model.rlhf.job as --tp; 0 leaves the profile's."""
+    launcher = TrainingLauncher.from_env(SLURM_ENV | {"LLAMA_TP": "8"})
+    assert launcher.tp == 8
+    assert launcher.with_tp(["--profile", "llama2-70b"]) == ["--profile", "llama2-70b", "--tp", "8"]
+    assert launcher.with_tp(["sft", "--tp", "4"]) == ["sft", "--tp", "4"]          # an explicit one wins
+    assert TrainingLauncher.from_env({}).with_tp(["--profile", "tiny"]) == ["--profile", "tiny"]

@@ -11,7 +11,10 @@ same arguments: generation and RM scoring are split over the ranks by prompt chu
 RewardModel.score), the gradient steps and the validation perplexity are data parallel (sft.fit, ppo,
 eval/perplexity.py), and rank 0 writes the artifacts. The evaluation stages take no AlignArgs (--align-json
 is then not needed). The models are FSDP2-sharded on GPU and replicated on CPU ($LLAMA_STAGE_PARALLEL,
-llama_model/parallel.py stage_mode); on GPU the stage computes under bf16 autocast (and FSDP2's bf16
+llama_model/parallel.py stage_mode); with --tp N (default: AlignArgs.tp) the alignment stages run on a
+(data × tensor) mesh instead: tensor + sequence parallelism inside each block over N ranks, FSDP2 over the
+world / N data ranks, the data split over the data ranks only (llama_model/tensor_parallel.py). The evaluation
+stages stay data parallel. On GPU the stage computes under bf16 autocast (and FSDP2's bf16
 MixedPrecisionPolicy, fp32 master weights). When
 launched by Dagster, rank 0 streams logs through Pipes and sends the stage's result dict back as a custom
 message (the asset turns it into metadata, exactly as for an in-process run).
@@ -32,7 +35,7 @@ import torch.distributed as dist
 
 from llama_model.configs import AlignArgs
 from llama_model.eval import stages as eval_stages
-from llama_model.parallel import init_distributed, open_pipes
+from llama_model.parallel import init_distributed, init_mesh, open_pipes
 from llama_model.rlhf import stages
 from pipelines.io import write_text
 
@@ -89,10 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallel", choices=["auto", "fsdp", "replicate"],
                    help="models FSDP2-sharded or replicated over the ranks (sets $LLAMA_STAGE_PARALLEL; "
                         "default: the variable, else auto = fsdp on GPU, replicate on CPU)")
+    p.add_argument("--tp", type=int, help="tensor-parallel degree of the alignment stages (default: AlignArgs.tp); "
+                                          "it must divide the world size")
     a = p.parse_args(argv)
     align = align_from_json(a.align_json) if a.align_json else None
     kwargs = json.loads(a.args_json)
     rank, world, device = init_distributed(a.device)
+    takes_align = "align" in inspect.signature(STAGES[a.stage]).parameters
+    tp = (a.tp or (align.tp if align is not None else 1)) if world > 1 and takes_align else 1
+    init_mesh(tp, device.type)
     os.environ["LLAMA_STAGE_DEVICE"] = str(device)
     if a.parallel:
         os.environ["LLAMA_STAGE_PARALLEL"] = a.parallel

@@ -72,10 +72,11 @@ def stage_device(model=None) -> torch.device:
 
 def _shard():
     """What load_meta applies to a stage's models: FSDP2 (llama_model.parallel.shard_stage_model) when the
-    ranks shard ($LLAMA_STAGE_PARALLEL; the default on GPU), else nothing (a full copy per rank)."""
+    ranks shard ($LLAMA_STAGE_PARALLEL; the default on GPU) or tensor parallelism + FSDP2 on a 2-D mesh (the
+    job's --tp / AlignArgs.tp > 1), else nothing (a full copy per rank)."""
     from llama_model.parallel import shard_stage_model, stage_mode
     device = stage_device()
-    return (lambda m: shard_stage_model(m, device)) if stage_mode(device) == "fsdp" else None
+    return (lambda m: shard_stage_model(m, device)) if stage_mode(device) in ("fsdp", "2d") else None
 
 
 def shard_like_stage(model):
@@ -135,9 +136,10 @@ def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prom
 
 
 def _is_writer() -> bool:
-    """Rank 0 writes the artifacts."""
-    from llama_model.parallel import rank_world
-    return rank_world()[0] == 0
+    """Global rank 0 writes the artifacts (rank_world() counts data ranks: every tensor-parallel rank of the
+    first group is data rank 0)."""
+    from llama_model.parallel import global_rank
+    return global_rank() == 0
 
 
 def _save_policy(model, args, out_dir, files: dict[str, str]) -> None:

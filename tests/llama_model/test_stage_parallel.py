@@ -1,6 +1,7 @@
 """Data parallelism of the alignment stages and of checkpoints: 2 and 4 gloo ranks on CPU, with replicated or
 FSDP2-sharded models, train the same models and sample the same answers as 1 process (SFT, reward model, PPO,
 chunked generation), and a DCP checkpoint saved by 4 ranks resumes on 2."""
+import dataclasses
 import json
 import os
 import socket
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from align_helpers import tiny_model, tokenizer
+from align_helpers import tiny_args, tiny_model, tokenizer
 
 from llama_model import align_data as ad
 from llama_model.checkpoint import full_state_dict, load_meta, save_meta
@@ -30,14 +31,18 @@ def _free_port() -> int:
 def _stages(out_path: str, mode: str = "none", micro: int = 0) -> None:
     """SFT, RM, two PPO iterations and chunked sampling from fixed seeds, models handed on through
     checkpoints as in llama_model/rlhf/stages.py; losses, answers and final weights saved by rank 0.
-    mode "fsdp": every model FSDP2-sharded over the ranks (shard_stage_model); else replicated. micro: items
-    per forward/backward pass, gradients accumulated over a rank's share (0: one pass)."""
+    mode "fsdp": every model FSDP2-sharded over the ranks (shard_stage_model); "2d": tensor parallel over
+    pairs of ranks, FSDP2 over the pairs (a 2 x 2 mesh on 4 ranks); else replicated. micro: items per
+    forward/backward pass, gradients accumulated over a rank's share (0: one pass)."""
     torch.set_num_threads(1)
     tok = tokenizer()
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
-    shard = (lambda m: shard_stage_model(m, torch.device("cpu"))) if mode == "fsdp" else None
+    if mode == "2d":
+        from llama_model.parallel import init_mesh
+        init_mesh(2)
+    shard = (lambda m: shard_stage_model(m, torch.device("cpu"))) if mode in ("fsdp", "2d") else None
     work = Path(out_path).with_suffix(".d")
-    policy, args = tiny_model(tok.n_words, seed=0)
+    policy, args = _stage_model(tok.n_words)
     if shard:
         shard(policy)
     examples = sft_examples(tok, ad.sft_dialogues(26, seed=1), max_len=96)     # last batch short of 4 ranks
@@ -72,6 +77,15 @@ def _stages(out_path: str, mode: str = "none", micro: int = 0) -> None:
                     "rm_head": rm.head.state_dict()}, out_path)
 
 
+def _stage_model(n_words: int):
+    """The tiny alignment model, with 4 query heads on 2 KV heads (GQA) and a vocabulary rounded up to a
+    multiple of 4 so that 2 tensor-parallel ranks split both."""
+    from llama_model.model import Transformer
+    torch.manual_seed(0)
+    args = dataclasses.replace(tiny_args(n_words), n_heads=4, n_kv_heads=2, vocab_size=-(-n_words // 4) * 4)
+    return Transformer(args), args
+
+
 def _rank_main(rank, world, port, fn, args):
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -82,7 +96,8 @@ def _rank_main(rank, world, port, fn, args):
         torch.distributed.destroy_process_group()
 
 
-@pytest.mark.parametrize("mode,world,micro", [("replicate", 2, 0), ("replicate", 4, 1), ("fsdp", 2, 1), ("fsdp", 4, 0)])
+@pytest.mark.parametrize("mode,world,micro", [("replicate", 2, 0), ("replicate", 4, 1), ("fsdp", 2, 1), ("fsdp", 4, 0),
+                                              ("2d", 4, 1)])
 def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, mode, world, micro):
     """micro 1: every rank's share of a batch in one-item passes with accumulated gradients (the paper
     profiles' AlignArgs.micro_batch), against the 1-process run's single pass."""
@@ -97,7 +112,10 @@ def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, mode, world,
     # Sampled and greedy answers, chunk by chunk over the ranks, are the 1-process answers.
     assert many["answers"] == one["answers"] and many["greedy"] == one["greedy"] and many["first"] == one["first"]
     assert len(set(map(tuple, one["answers"]))) > 1
-    assert many["scores"] == pytest.approx(one["scores"], rel=1e-4, abs=1e-4)
+    # Tensor parallelism sums each row-parallel matmul in two halves: after SFT, RM and PPO steps the RM's
+    # scores differ from 1 process by ~1e-4 (0.96906 vs 0.96895 on this machine), fp32 rounding.
+    tol = 3e-4 if mode == "2d" else 1e-4
+    assert many["scores"] == pytest.approx(one["scores"], rel=tol, abs=tol)
     for k, v in one["policy"].items():
         assert torch.allclose(v, many["policy"][k], atol=1e-5), k
     # Only the head's weight: the bias's gradient is exactly zero in exact arithmetic (scores enter the loss as
