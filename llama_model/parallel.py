@@ -59,13 +59,14 @@ def global_rank() -> int:
 
 def parallel_mode(requested: str, world: int, device: torch.device, tp: int = 1) -> str:
     """none (1 process) | ddp | fsdp | 2d (tensor parallel, FSDP2 over the data dimension when it is > 1);
-    auto = FSDP2 on GPU, DDP on CPU."""
+    auto = FSDP2 on GPU, DDP on CPU. One process: none, unless FSDP2 is asked for explicitly (its bf16
+    mixed-precision path on one GPU, benchmarks/gpu_check.sh)."""
     if tp > 1:
         if requested == "ddp":
             raise ValueError("tensor parallelism (tp > 1) composes with FSDP2, not DDP")
         return "2d"
     if world == 1:
-        return "none"
+        return "fsdp" if requested == "fsdp" else "none"
     return requested if requested != "auto" else ("fsdp" if device.type == "cuda" else "ddp")
 
 

@@ -219,6 +219,10 @@ def train(cfg: RunConfig) -> dict:
 
     torch.manual_seed(targs.seed)
     mode = parallel_mode(cfg.parallel, world, device, tp)
+    if mode == "fsdp" and world == 1 and not dist.is_initialized():
+        # FSDP2 asked for on one process (its bf16 path on one GPU): a 1-rank group of its own
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=dist.HashStore(), rank=0,
+                                world_size=1)
     fsdp = mode in ("fsdp", "2d")              # sharded: DCP export, evaluation through the wrapped model
     # Meta device, then only this rank's shard allocated; per-parameter seeded init, so the weights are the
     # same whatever the world size and parallelism (llama_model/parallel.py).
