@@ -1,22 +1,25 @@
 """Activation recomputation on CPU: training-step time and peak memory of "none", "selective" and "full"
 (llama_model/model.py enable_activation_checkpointing), as ratios to "none".
 
-    .venv/bin/python benchmarks/recompute.py                      # dim 256, 4 layers, batch 4 x 512 tokens
+    .venv/bin/python benchmarks/recompute.py                      # dim 256, 4 layers, batch 4 x 256 tokens
     .venv/bin/python benchmarks/recompute.py --dim 512 --layers 8 --seq 1024 --threads 2
 
 Time: forward + backward of the same model and batch in this process, the three modes interleaved
 (none, selective, full, none, ...) so background load hits all alike; the median of each mode's steps.
-Peak memory: each mode once more in a child process of its own, the growth of the peak resident set
-(ru_maxrss) over one step, measured after a warm-up step so that only the step's own allocations count
-(activations kept for backward, plus what recomputation allocates in backward). Selective keeps the matmul and
+Peak memory: each mode once more in a child process of its own, with glibc told to map every block over
+64 KiB separately and unmap it when freed (mallopt), so the resident set follows the live tensors: after a
+warm-up step the peak-RSS mark is reset (/proc/self/clear_refs, Linux) and the step's peak over the resident
+set before it is what the step allocates: activations kept for backward, what recomputation allocates in
+backward, and the gradients (the same in every mode). Selective keeps the matmul and
 attention outputs and recomputes the norms, SiLU and RoPE: close to "none" in time, between the two in memory.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -49,13 +52,27 @@ def step(model, x, y) -> float:
     return time.perf_counter() - t
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def peak_growth(args, mode: str) -> int:
-    """Child process: bytes the peak RSS grows by during one step (after a warm-up step)."""
+    """Child process: bytes the resident set peaks above its level before one step (after a warm-up step)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc.mallopt(-3, 64 << 10)            # M_MMAP_THRESHOLD: blocks > 64 KiB mmapped, unmapped when freed
+    libc.mallopt(-1, 0)                   # M_TRIM_THRESHOLD: return the heap's free top at once
     model, x, y = build(args, mode)
     step(model, x, y)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    libc.malloc_trim(0)
+    before = _status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")                      # reset the peak-RSS mark (VmHWM) to the current RSS
     step(model, x, y)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+    return (_status_kib("VmHWM") - before) * 1024
 
 
 def main() -> int:
@@ -65,8 +82,8 @@ def main() -> int:
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--vocab", type=int, default=1024)
     p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--seq", type=int, default=512)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--seq", type=int, default=256)
+    p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = p.parse_args()
