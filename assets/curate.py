@@ -20,7 +20,7 @@ from pipelines import curation, recipes
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.dumps import split_key
 from pipelines.engine import get_engine
-from pipelines.partition import committed_files
+from pipelines.partition import committed_files, partition_dirs
 from pipelines.quality import train_models
 from pipelines.stage import balance, stats_of
 from llama_model.configs import get_profile
@@ -58,7 +58,9 @@ def _metadata(manifest: dict, source: str, stage: str, info: dict) -> dict:
 
 
 def _check(storage: ArtifactStorage, upstream: str, asset: str, key: str) -> dg.AssetCheckResult:
-    b = balance(storage.path(upstream, *split_key(key)), storage.path(asset, *split_key(key)))
+    up, _ = partition_dirs(storage.root_path, upstream, *split_key(key))
+    out, _ = partition_dirs(storage.root_path, asset, *split_key(key))
+    b = balance(up, out)
     return dg.AssetCheckResult(check_name=BALANCE, passed=bool(b["passed"]), metadata=b)
 
 

@@ -31,18 +31,7 @@ from pipelines import langid, quality, recipes
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.document import DEDUP_SCHEMA, LID_SCHEMA, QUALITY_SCHEMA
 from pipelines.fs import RemotePath, as_path, is_remote, plain, scratch_dir
-from pipelines.partition import (
-    CorruptManifestError,
-    TamperedFileError,
-    commit,
-    committed_files,
-    digest_of,
-    locked,
-    read_manifest,
-    remove_stale_temporaries,
-    run_map,
-    verify_partition,
-)
+from pipelines.partition import Task, committed_files, digest_of, partition_dirs, run_map, verify_partition
 from pipelines.readers.ingest import INGEST as ingest_stage
 from pipelines.readers.ingest import ingest_dump
 from pipelines.stage import Stage, map_tasks, run_table_task, without_timings
@@ -75,10 +64,7 @@ QUALITY = Stage(asset=recipes.QUALITY, upstream=recipes.LID, modules=("pipelines
 STAGES = (INGEST, DEDUP, LID, QUALITY)
 
 
-def out_dirs(root: str | Path, asset: str, source: str, dump: str) -> tuple[Path, Path]:
-    """Kept and dropped folders of one partition; `root` may be an s3:// URI (then RemotePaths)."""
-    root = as_path(root)
-    return root / asset / source / dump, root / "dropped" / asset / source / dump
+out_dirs = partition_dirs  # kept for callers: the layout lives in pipelines/partition.py
 
 
 def ingest(engine, root, dumps_root, source: str, dump: str, log: Callable | None = None,
@@ -136,39 +122,25 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
     out, dropped = out_dirs(root, "deduplicated", source, dump)
     scope = recipes.dedup_scope(source)
     refs = earlier_dumps(root, "raw_documents", source, dump) if scope == "source" else []
+    # One digest for every file: each output depends on every input (and on the earlier dumps).
     digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs],
                        DEDUP.version(source, minhash_params(source, params)))
-    with locked(out):
-        cleaned = remove_stale_temporaries(out, dropped)
-        if cleaned and log:
-            log(f"deduplicated[{source}/{dump}]: removed {cleaned} temporary files of a killed run")
-        old = _reusable(out, digest, log)
-        if old is not None:
-            if log:
-                log(f"deduplicated[{source}/{dump}]: inputs unchanged, nothing to do")
-            return dict(old, ran=0)
+    tasks = [Task(key=e["key"], input=e["input"], digest=digest, out_dir=str(out), dropped_dir=str(dropped))
+             for e in upm["files"]]
+    timings: dict = {}
+
+    def together(tasks: list[Task]) -> tuple[list[dict], dict]:
         with run_workdir(workdir or local_workdir(root)) as wd:
-            r = dedup_files(engine, [plain(up / e["output"]) for e in upm["files"]], [e["key"] for e in upm["files"]],
+            r = dedup_files(engine, [plain(up / e["output"]) for e in upm["files"]], [t.key for t in tasks],
                             plain(out), plain(dropped), source, params, wd, log=log,
                             reference_inputs=[plain(f) for f in refs])
-        info = json.loads(json.dumps(without_timings(r["info"]), default=str))
-        m = commit(out, dropped, r["files"], stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
-                   extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope, "info": info})
-    return dict(m, ran=len(r["files"]), timings={k: v for k, v in r["info"].items() if "seconds" in k})
+        timings.update({k: v for k, v in r["info"].items() if "seconds" in k})
+        return r["files"], {"info": json.loads(json.dumps(without_timings(r["info"]), default=str))}
 
-
-def _reusable(out, digest: str, log: Callable | None) -> dict | None:
-    """The committed dedup partition when it was made from the same inputs and version and its files
-    still hold their bytes; None (run again, which rewrites them) when not, or when its manifest is corrupt."""
-    try:
-        old = read_manifest(out)
-        if old is None or old.get("input_digest") != digest:
-            return None
-        return verify_partition(out)
-    except (CorruptManifestError, TamperedFileError) as e:
-        if log:
-            log(f"{e}: deduplicating again")
-        return None
+    m = run_map(engine, None, tasks, out, dropped, stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
+                log=log, extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope},
+                together=together)
+    return dict(m, timings=timings) if timings else m
 
 
 def minhash_params(source: str, params: MinHashParams) -> dict:

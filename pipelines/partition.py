@@ -64,6 +64,41 @@ class Task:
     params: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One task's line in a manifest (and its `_done/` record): its kept and dropped files, named by
+    their content, with their sha256 and the counts. Stage-specific fields (info, notes, preview,
+    utf8_repaired) go in `extra`; the runner adds key, input and digest."""
+
+    output: str
+    output_sha256: str
+    dropped: str
+    dropped_sha256: str
+    rows_in: int
+    kept: int
+    dropped_rows: int
+    stats: dict
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def written(cls, kept: tuple[str, str, int], dropped: tuple[str, str, int], rows_in: int, stats: dict,
+                **extra) -> Entry:
+        """From the (name, sha256, rows) of two closed PartWriters."""
+        return cls(kept[0], kept[1], dropped[0], dropped[1], rows_in, kept[2], dropped[2], stats, extra)
+
+    def as_dict(self) -> dict:
+        d = {f: getattr(self, f) for f in ("output", "output_sha256", "dropped", "dropped_sha256", "rows_in",
+                                            "kept", "dropped_rows", "stats")}
+        return {**d, **self.extra}
+
+
+def partition_dirs(root, asset: str, source: str, dump: str) -> tuple[Path, Path]:
+    """Kept and dropped folders of one partition (the layout above; the one place that spells it).
+    `root` may be an s3:// URI (then RemotePaths)."""
+    root = as_path(root)
+    return root / asset / source / dump, root / "dropped" / asset / source / dump
+
+
 def digest_of(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
@@ -315,7 +350,10 @@ def _verify(directory, m: dict, which: str, asset: str = "") -> None:
 def _run_task(pair: tuple[Callable, dict]) -> dict:
     """Worker side: run one task, then record it as done (entry written after its outputs)."""
     fn, task = pair
-    entry = fn(Task(**task))
+    return _record_done(task, fn(Task(**task)))
+
+
+def _record_done(task: dict, entry: dict) -> dict:
     # No timings here: a manifest is the same bytes whoever ran the tasks, and wherever.
     entry.update(key=task["key"], digest=task["digest"])
     entry.setdefault("input", task["input"])
@@ -339,29 +377,61 @@ def _finished(task: Task, known: dict | None = None) -> dict | None:
     return entry
 
 
-def run_map(engine, fn: Callable[[Task], dict], tasks: list[Task], out_dir: str | os.PathLike,
+def run_map(engine, fn: Callable[[Task], dict] | None, tasks: list[Task], out_dir: str | os.PathLike,
             dropped_dir: str | os.PathLike, *, stage: str, allow_empty: bool = False,
-            log: Callable[[str], None] | None = None, extra: dict | None = None) -> dict:
-    """Run `fn` on every task not already done, then commit the partition's manifest.
+            log: Callable[[str], None] | None = None, extra: dict | None = None,
+            together: Callable[[list[Task]], tuple[list[dict], dict]] | None = None) -> dict:
+    """The one runner of the curation stages: plan (the tasks), skip what is done, run the rest on the
+    engine, commit the partition's manifest.
 
     fn(task) writes its kept and dropped files (PartWriter) and returns a manifest entry with at least
-    output, output_sha256, dropped, dropped_sha256, rows_in, kept, dropped_rows, stats. Returns the
-    manifest (entries in task order, plus `ran` / `skipped` task counts).
+    output, output_sha256, dropped, dropped_sha256, rows_in, kept, dropped_rows, stats. A global stage
+    (dedup: every file's output depends on every input) gives `together(tasks) -> (entries, extra)`
+    instead: if any task is not done, all run in one call. A task is done when its `_done/` record has
+    its digest and its files still hold their bytes. Returns the manifest (entries in task order, plus
+    `ran` / `skipped` task counts).
     """
     out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
+    extra = dict(extra or {})
     with locked(out_dir):
         cleaned = remove_stale_temporaries(out_dir, dropped_dir)
+        if cleaned and log:
+            log(f"{stage}: removed {cleaned} temporary files of a killed run")
         known = read_stat(out_dir)
         entries: list[dict | None] = [_finished(t, known) for t in tasks]
         todo = [i for i, e in enumerate(entries) if e is None]
+        kept_extra = _old_extra(out_dir, extra) if together is not None and not todo else {}
+        if together is not None and (todo or kept_extra is None):
+            todo = list(range(len(tasks)))  # a global stage runs whole (also to rebuild what it recorded)
         if log:
             log(f"{stage}: {len(tasks)} files, {len(tasks) - len(todo)} unchanged, {len(todo)} to run "
                 f"on {engine.name} ({engine.workers} workers)")
-        results = engine.map(_run_task, [(fn, asdict(tasks[i])) for i in todo], desc=stage, log=log)
+        if together is None:
+            results = engine.map(_run_task, [(fn, asdict(tasks[i])) for i in todo], desc=stage, log=log)
+        elif todo:
+            results, more = together(tasks)
+            results = [_record_done(asdict(t), r) for t, r in zip(tasks, results)]
+            extra.update(more)
+        else:
+            results = []
+            extra.update(kept_extra or {})
         for i, r in zip(todo, results):
             entries[i] = r
         manifest = commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=allow_empty, extra=extra, log=log)
     return dict(manifest, ran=len(todo), skipped=len(tasks) - len(todo), stale_temporaries_removed=cleaned)
+
+
+def _old_extra(out_dir, extra: dict) -> dict | None:
+    """What a global stage recorded beside its files last time (kept when nothing runs again); None when
+    its manifest is gone or corrupt (then the stage runs again)."""
+    try:
+        old = read_manifest(out_dir)
+    except CorruptManifestError:
+        return None
+    if old is None:
+        return None
+    core = {"stage", "dropped_dir", "files", "rows_in", "kept", "dropped_rows"}
+    return {k: v for k, v in old.items() if k not in core and k not in extra}
 
 
 def commit(out_dir: Path, dropped_dir: Path, entries: list[dict], *, stage: str, allow_empty: bool = False,
@@ -433,11 +503,11 @@ def write_partition(out_dir: str | os.PathLike, dropped_dir: str | os.PathLike, 
         key = f"{i:05d}"
         w = PartWriter(out_dir, key, schema)
         w.write_table(t)
-        name, sha, rows = w.close()
-        dname, dsha, _ = PartWriter(dropped_dir, key, DROPPED_SCHEMA).close()
-        entries.append({"key": key, "input": key, "output": name, "output_sha256": sha, "dropped": dname,
-                        "dropped_sha256": dsha, "rows_in": rows, "kept": rows, "dropped_rows": 0,
-                        "stats": {"read": rows, "kept": rows, "dropped": {}, "bytes_in": 0, "bytes_kept": 0,
-                                  "bytes_dropped": {}}})
+        kept = w.close()
+        rows = kept[2]
+        entry = Entry.written(kept, PartWriter(dropped_dir, key, DROPPED_SCHEMA).close(), rows,
+                              {"read": rows, "kept": rows, "dropped": {}, "bytes_in": 0, "bytes_kept": 0,
+                               "bytes_dropped": {}}, key=key, input=key)
+        entries.append(entry.as_dict())
     with locked(out_dir):
         return commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=True)

@@ -21,6 +21,7 @@ from pipelines.document import DROPPED_SCHEMA
 from pipelines.fs import as_path, read_schema, read_table, register_parquet
 from pipelines.partition import (
     CorruptManifestError,
+    Entry,
     PartWriter,
     Task,
     TamperedFileError,
@@ -162,11 +163,9 @@ def run_table_task(task: Task) -> dict:
     out.write_table(result.kept)
     dropped = PartWriter(task.dropped_dir, task.key, DROPPED_SCHEMA)
     dropped.write_table(result.dropped)
-    name, sha, rows = out.close()
-    dname, dsha, drows = dropped.close()
-    return {"input": as_path(task.input).name, "output": name, "output_sha256": sha, "dropped": dname,
-            "dropped_sha256": dsha, "rows_in": table.num_rows, "kept": rows, "dropped_rows": drows, "stats": result.stats.as_dict(),
-            "info": json.loads(json.dumps(without_timings(result.info), default=str)), "utf8_repaired": repaired}
+    return Entry.written(out.close(), dropped.close(), table.num_rows, result.stats.as_dict(),
+                         input=as_path(task.input).name, utf8_repaired=repaired,
+                         info=json.loads(json.dumps(without_timings(result.info), default=str))).as_dict()
 
 
 def without_timings(info: dict) -> dict:

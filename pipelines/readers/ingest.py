@@ -25,6 +25,7 @@ from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
 from pipelines.fs import as_path, parquet_file, read_table
 from pipelines.partition import (
     CorruptManifestError,
+    Entry,
     PartWriter,
     Task,
     TamperedFileError,
@@ -115,12 +116,10 @@ def ingest_unit(task: Task) -> dict:
         raise
     if stats.read == 0:
         notes["files_without_records"] += 1  # named in the log by the caller: an empty dump file
-    name, sha, rows = out.close()
-    dname, dsha, drows = dropped.close()
-    assert rows == stats.kept and drows == sum(stats.dropped.values()), "reader accounting"
-    return {"output": name, "output_sha256": sha, "dropped": dname, "dropped_sha256": dsha,
-            "rows_in": stats.read, "kept": stats.kept, "dropped_rows": drows, "stats": stats.as_dict(),
-            "notes": dict(sorted(notes.items())), "preview": preview}
+    entry = Entry.written(out.close(), dropped.close(), stats.read, stats.as_dict(),
+                          notes=dict(sorted(notes.items())), preview=preview)
+    assert entry.kept == stats.kept and entry.dropped_rows == sum(stats.dropped.values()), "reader accounting"
+    return entry.as_dict()
 
 
 def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path,
