@@ -14,7 +14,13 @@ import dagster as dg
 
 from assets import metadata as md
 from assets.stage_runner import run_stage
+from llama_model.configs import get_profile
 from resources import ArtifactStorage, ProfileResource, TrainingLauncher
+
+_PROFILE = get_profile()
+# Derived (pipelines/version.py): this module, the stage code it runs (llama_model.rlhf.job), the profile.
+VERSION = md.code_version(__file__, roots=("llama_model.rlhf.job",), model=md.profile_fields(_PROFILE.model),
+                          align=md.profile_fields(_PROFILE.align))
 
 GROUP = "align"
 # Weekly batches; the demo materializes the first 3 weeks (fixed keys: the same figures on any date).
@@ -99,7 +105,7 @@ PREFERENCE_SCHEMA = md.schema(
      "rating": "3 significantly better, 2 better, 1 slightly better, 0 negligibly better / unsure"})
 
 
-@dg.asset(deps=["base_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
+@dg.asset(deps=["base_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version=VERSION)
 def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: ArtifactStorage,
               profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """Chat model: the base model fine-tuned on dialogues in the Llama 2 chat format, loss on answers only."""
@@ -113,7 +119,7 @@ def sft_model(context: dg.AssetExecutionContext, config: SFTConfig, storage: Art
 
 
 @dg.asset(partitions_def=preference_weeks, deps=[sft_model, "tokenizer"], group_name=GROUP, kinds={"json"},
-          code_version="3")   # 2: rows in trl's conversational preference format; 3: graded safety pairs
+          code_version=VERSION)
 def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
                     storage: ArtifactStorage, profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
     """One week's batch of rated comparisons (rating 0-3, safety labels): generated and SFT-sampled pairs, or yours."""
@@ -134,9 +140,8 @@ def preference_data(context: dg.AssetExecutionContext, config: PreferenceConfig,
 def _rm_asset(kind: str):
     name = f"{kind}_rm"
 
-    # code_version 2: the 90/10 safety mix, RM versions named by their newest week
     @dg.asset(name=name, deps=[ALL_WEEKS, "sft_model", "tokenizer"], group_name=GROUP, kinds={"pytorch"},
-              code_version="2", description=f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, "
+              code_version=VERSION, description=f"{kind.capitalize()} reward model: the SFT trunk + a scalar head, "
                                             f"margin ranking loss on every week's pairs.")
     def _rm(context: dg.AssetExecutionContext, storage: ArtifactStorage, profile: ProfileResource,
             launcher: TrainingLauncher) -> dg.MaterializeResult:
@@ -179,7 +184,7 @@ def _rejection_asset(version: int):
                    + (", pooled over earlier versions, with Ghost Attention data." if version >= 3 else "."))
 
     @dg.asset(name=name, deps=[parent, *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"},
-              code_version="1", description=description)
+              code_version=VERSION, description=description)
     def _rs(context: dg.AssetExecutionContext, config: RLHFConfig, storage: ArtifactStorage, profile: ProfileResource,
             launcher: TrainingLauncher) -> dg.MaterializeResult:
         out = storage.path(name)
@@ -203,7 +208,7 @@ def _rejection_asset(version: int):
 rlhf_v1, rlhf_v2, rlhf_v3, rlhf_v4 = (_rejection_asset(v) for v in (1, 2, 3, 4))
 
 
-@dg.asset(deps=["rlhf_v4", *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="1")
+@dg.asset(deps=["rlhf_v4", *RM_ASSETS, "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version=VERSION)
 def rlhf_v5(context: dg.AssetExecutionContext, config: RLHFConfig, storage: ArtifactStorage, profile: ProfileResource,
             launcher: TrainingLauncher) -> dg.MaterializeResult:
     """RLHF V5: PPO on top of V4, reward whiten(logit(R_c)) - β·KL, the safety RM where safety is at stake."""

@@ -20,9 +20,10 @@ from pipelines import curation, recipes
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.dumps import split_key
 from pipelines.engine import get_engine
-from pipelines.partition import committed_files
+from pipelines.partition import committed_files, partition_dirs
 from pipelines.quality import train_models
 from pipelines.stage import balance, stats_of
+from llama_model.configs import get_profile
 from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 GROUP = "curate"
@@ -30,15 +31,12 @@ RAW = "raw_documents"
 BALANCE = "input_equals_kept_plus_dropped"
 
 
-_SCHEMAS = {"deduplicated": "pipelines.dedup:SCHEMA", "language_identified": "pipelines.langid:SCHEMA",
-            "quality_filtered": "pipelines.quality:SCHEMA"}
+_STAGES = {s.asset: s for s in curation.STAGES}
+PROFILE = get_profile()
 
 
 def _column_schema(stage: str):
-    import importlib
-
-    module, _, name = _SCHEMAS[stage].partition(":")
-    return md.schema_of_arrow(getattr(importlib.import_module(module), name))
+    return md.schema_of_arrow(_STAGES[stage].schema)
 
 
 def _metadata(manifest: dict, source: str, stage: str, info: dict) -> dict:
@@ -55,11 +53,14 @@ def _metadata(manifest: dict, source: str, stage: str, info: dict) -> dict:
         "recipe": dg.MetadataValue.md(recipes.markdown(stage, source)),
         "details": dg.MetadataValue.json(json.loads(json.dumps(info, default=str))),
         "utf8_repaired_texts": sum(e.get("utf8_repaired", 0) for e in manifest["files"]),
+        "stage_version": dg.MetadataValue.json(_STAGES[stage].explain(source)),
     }
 
 
 def _check(storage: ArtifactStorage, upstream: str, asset: str, key: str) -> dg.AssetCheckResult:
-    b = balance(storage.path(upstream, *split_key(key)), storage.path(asset, *split_key(key)))
+    up, _ = partition_dirs(storage.root_path, upstream, *split_key(key))
+    out, _ = partition_dirs(storage.root_path, asset, *split_key(key))
+    b = balance(up, out)
     return dg.AssetCheckResult(check_name=BALANCE, passed=bool(b["passed"]), metadata=b)
 
 
@@ -70,17 +71,17 @@ def _log_result(context, asset: str, key: str, manifest: dict) -> None:
     context.log.info(f"{asset}[{key}]: {s.read} in, {s.kept} kept, dropped {dict(s.dropped)}")
 
 
-def _map_stage(context, storage: ArtifactStorage, upstream: str, asset: str, func: str,
+def _map_stage(context, storage: ArtifactStorage, upstream: str, asset: str, stage,
                params: dict | None = None) -> dg.MaterializeResult:
     """A per-document stage: one task per upstream file (unchanged files are not run again)."""
     source, dump = key_parts(context)
-    m = curation.map_stage(get_engine(), storage.root_path, upstream, asset, source, dump, func, params,
+    m = curation.map_stage(get_engine(), storage.root_path, upstream, asset, source, dump, stage, params,
                            log=context.log.info, allow_empty=allow_empty())
     _log_result(context, asset, context.partition_key, m)
     info = {"steps": recipes.as_dict(source, asset), "files": len(m["files"]), "files_run": m["ran"]}
     for e in m["files"][:1]:
         info.update({k: v for k, v in e.get("info", {}).items() if k != "steps"})
-    return dg.MaterializeResult(metadata=_metadata(m, source, asset, info),
+    return dg.MaterializeResult(metadata=_metadata(m, source, asset, info), data_version=md.data_version(m),
                                 check_results=[_check(storage, upstream, asset, context.partition_key)])
 
 
@@ -89,7 +90,8 @@ def _spec(asset: str) -> list[dg.AssetCheckSpec]:
 
 
 @dg.asset(partitions_def=dump_partitions, deps=[RAW], group_name=GROUP, kinds={"python", "parquet"},
-          code_version="2", check_specs=_spec("deduplicated"),
+          code_version=md.code_version(__file__, curation.DEDUP, minhash=md.profile_fields(
+              PROFILE.data, "minhash_perms", "minhash_bands", "minhash_ngram")), check_specs=_spec("deduplicated"),
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.DEDUP))})
 def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                  profile: ProfileResource) -> dg.MaterializeResult:
@@ -102,11 +104,11 @@ def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                        allow_empty=allow_empty())
     _log_result(context, "deduplicated", context.partition_key, m)
     return dg.MaterializeResult(metadata=_metadata(m, source, "deduplicated", m.get("info", {})),
-                                check_results=[_check(storage, RAW, "deduplicated", context.partition_key)])
+                                data_version=md.data_version(m), check_results=[_check(storage, RAW, "deduplicated", context.partition_key)])
 
 
 @dg.asset(partitions_def=dump_partitions, deps=[deduplicated], group_name=GROUP, kinds={"python", "parquet"},
-          code_version="2", check_specs=_spec("language_identified"),
+          code_version=md.code_version(__file__, curation.LID), check_specs=_spec("language_identified"),
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.LID))})
 def language_identified(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """fastText lid.176 label and score on every document; drops the languages its recipe excludes."""
@@ -118,7 +120,9 @@ def _files_of(storage: ArtifactStorage, asset: str, source: str) -> list:
 
 
 @dg.asset(deps=[dg.AssetDep(language_identified, partition_mapping=dg.AllPartitionMapping())],
-          group_name=GROUP, kinds={"python", "kenlm"}, code_version="2")
+          group_name=GROUP, kinds={"python", "kenlm"},
+          code_version=md.code_version(__file__, quality=md.profile_fields(
+              PROFILE.data, "quality_seed", "quality_lm_docs", "quality_classifier_docs")))
 def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                    profile: ProfileResource) -> dg.MaterializeResult:
     """SentencePiece + 5-gram KenLM on Wikipedia with fixed perplexity cut-offs; the reference classifier
@@ -144,7 +148,8 @@ def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage,
 
 
 @dg.asset(partitions_def=dump_partitions, deps=[language_identified, quality_models], group_name=GROUP,
-          kinds={"python", "parquet"}, code_version="2", check_specs=_spec("quality_filtered"),
+          kinds={"python", "parquet"}, code_version=md.code_version(__file__, curation.QUALITY),
+          check_specs=_spec("quality_filtered"),
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.QUALITY))})
 def quality_filtered(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Perplexity buckets and reference classifier (CC), C4 and GitHub heuristics: the curated text."""
@@ -180,7 +185,7 @@ def _plot_png(rows: list[tuple]) -> bytes:
 
 
 @dg.asset(deps=[dg.AssetDep(quality_filtered, partition_mapping=dg.AllPartitionMapping())], group_name=GROUP,
-          kinds={"duckdb", "python"}, code_version="1")
+          kinds={"duckdb", "python"}, code_version=md.code_version(__file__))
 def curation_report(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                     dumps: DumpsResource) -> dg.MaterializeResult:
     """Documents and bytes dropped per source, stage and reason (DuckDB), a plot, and planted-truth scores."""

@@ -18,7 +18,14 @@ import dagster as dg
 
 from assets import metadata as md
 from assets.stage_runner import run_stage
+from llama_model.configs import get_profile
 from resources import ArtifactStorage, ProfileResource, TrainingLauncher
+
+_PROFILE = get_profile()
+# Derived (pipelines/version.py): this module, the stage code it runs, the profile sections it reads.
+VERSION = md.code_version(__file__, roots=("llama_model.rlhf.job", "llama_model.eval.stages"),
+                          model=md.profile_fields(_PROFILE.model), train=md.profile_fields(_PROFILE.train),
+                          align=md.profile_fields(_PROFILE.align))
 
 GROUP = "evaluate"
 KINDS = {"pytorch", "html"}
@@ -67,7 +74,7 @@ def _meta(result: dict, numbers: dict, rows: list[dict] | None = None) -> dict:
 FOLLOW_UPSTREAM = dg.AutomationCondition.eager()
 
 
-@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="2",
+@dg.asset(deps=["base_model", "token_shards", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version=VERSION,
           automation_condition=FOLLOW_UPSTREAM)
 def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, storage: ArtifactStorage,
                     profile: ProfileResource, launcher: TrainingLauncher) -> dg.MaterializeResult:
@@ -88,7 +95,7 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
     return dg.MaterializeResult(metadata=_meta(r, numbers, r["rows"]) | {"seconds": _num(r["seconds"], 1)})
 
 
-@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version="2",
+@dg.asset(deps=["helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS, code_version=VERSION,
           automation_condition=FOLLOW_UPSTREAM)
 def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfig, storage: ArtifactStorage,
                       launcher: TrainingLauncher) -> dg.MaterializeResult:
@@ -103,7 +110,7 @@ def reward_model_eval(context: dg.AssetExecutionContext, config: RewardEvalConfi
 
 
 @dg.asset(deps=[*VERSIONS, "helpfulness_rm", "safety_rm", "tokenizer"], group_name=GROUP, kinds=KINDS,
-          code_version="2")
+          code_version=VERSION)
 def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage: ArtifactStorage,
               launcher: TrainingLauncher) -> dg.MaterializeResult:
     """Win rates of each RLHF version vs SFT and vs the previous version, safety violations, multi-turn adherence."""

@@ -10,9 +10,11 @@ import dagster as dg
 
 from assets import metadata as md
 from assets.partitions import dump_partitions, key_parts
+from llama_model.configs import get_profile
 from pipelines import curation
-from pipelines.engine import get_engine
 from pipelines.document import RAW_SCHEMA
+from pipelines.engine import get_engine
+from pipelines.partition import read_manifest
 from pipelines.readers.idcheck import duplicate_ids, partition_files
 from pipelines.readers.ingest import check_accounting
 from resources import ArtifactStorage, DumpsResource, ProfileResource
@@ -33,7 +35,9 @@ def allow_empty() -> bool:
     return os.environ.get("LLAMA_ALLOW_EMPTY", "") not in ("", "0", "false", "no")
 
 
-@dg.asset(partitions_def=dump_partitions, group_name="ingest", kinds={"python", "parquet"}, code_version="2")
+@dg.asset(partitions_def=dump_partitions, group_name="ingest", kinds={"python", "parquet"},
+          code_version=md.code_version(__file__, curation.INGEST,
+                                       reader_limits=get_profile().data.reader_limits))
 def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                   dumps: DumpsResource, profile: ProfileResource) -> dg.MaterializeResult:
     """Documents read from one dump's native files (WARC/WET, json.gz, XML, LaTeX, ...), one task per file."""
@@ -45,7 +49,8 @@ def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
         context.log.warning(f"{source}/{dump}: dump file {name} holds no records")
     context.log.info(f"{source}/{dump}: {s['documents']} documents, {s['skipped']} skipped "
                      f"{s['skipped_by_reason']} ({s['files_read']} files read, {s['files_unchanged']} unchanged)")
-    return dg.MaterializeResult(metadata={
+    m = read_manifest(storage.path(ASSET, source, dump))
+    return dg.MaterializeResult(data_version=md.data_version(m), metadata={
         "dagster/row_count": s["documents"],
         "documents": s["documents"],
         "records_read": s["records_read"],
@@ -61,6 +66,7 @@ def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
         "path": dg.MetadataValue.path(str(storage.path(ASSET, source, dump))),
         "preview": dg.MetadataValue.md(_preview_md(s["preview"])),
         "dagster/column_schema": md.schema_of_arrow(RAW_SCHEMA),
+        "stage_version": dg.MetadataValue.json(curation.INGEST.explain(source)),
         **_sites(source, dumps.root_path / source / dump),
     })
 

@@ -18,6 +18,8 @@ from typing import Any, Iterable, Mapping
 
 import dagster as dg
 
+from pipelines import version
+
 DIGITS = 4          # significant enough for losses and win rates, short enough to read
 
 
@@ -101,3 +103,28 @@ def report(html: str | Path, key: str = "report") -> dict[str, dg.MetadataValue]
     """A report file as a path and as a file:// URL (clickable in the UI when it runs on the same machine)."""
     p = Path(html).resolve()
     return {key: dg.MetadataValue.path(str(p)), f"{key}_url": dg.MetadataValue.url(p.as_uri())}
+
+
+def code_version(asset_module: str | Path, stage=None, roots: Iterable[str] = (), **data: Any) -> str:
+    """The Dagster code_version of an asset, derived (pipelines/version.py), never typed: the asset
+    module's bytes with, for a curation stage, that stage's version (code closure, every source's recipe,
+    models), else the closure of the project modules the asset module imports and of `roots` (the
+    entry points it launches by name, e.g. llama_model.train); plus `data`, the profile
+    fields the asset reads. Any edit of these marks the asset (and so its descendants) stale in the UI."""
+    if stage is not None:
+        return version.digest_of({"file": version.file_digest(asset_module), "stage": stage.version(), "data": data})
+    return version.file_version(asset_module, roots=roots, **data)
+
+
+def data_version(manifest: Mapping[str, Any]) -> dg.DataVersion:
+    """A partition's data version: the digest of the files its manifest commits (kept and dropped), so a
+    rerun that writes the same bytes leaves its descendants up to date, and any other bytes mark them stale."""
+    return dg.DataVersion(version.digest_of([[e["output_sha256"], e["dropped_sha256"]] for e in manifest["files"]]))
+
+
+def profile_fields(section: Any, *names: str) -> dict[str, Any]:
+    """{name: value} of the profile fields an asset reads (a dataclass section: profile.data, ...)."""
+    import dataclasses
+
+    values = dataclasses.asdict(section)
+    return {n: values[n] for n in names} if names else values

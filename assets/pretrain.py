@@ -19,7 +19,13 @@ import shutil
 import dagster as dg
 
 from assets import metadata as md
+from llama_model.configs import get_profile
 from resources import ArtifactStorage, ProfileResource, TrainingLauncher
+
+_PROFILE = get_profile()
+# Derived (pipelines/version.py): this module, the training and export code it launches, the profile.
+VERSION = md.code_version(__file__, roots=("llama_model.train", "llama_model.hf"),
+                          model=md.profile_fields(_PROFILE.model), train=md.profile_fields(_PROFILE.train))
 
 GROUP = "pretrain"
 OUTPUTS = ("consolidated.00.pth", "params.json", "pipeline_params.json", "metrics.jsonl", "summary.json")
@@ -66,8 +72,7 @@ def _loss_check(rows: list[dict]) -> dg.AssetCheckResult:
                                metadata={k: v for k, v in r.items() if k != "passed" and v is not None})
 
 
-# code_version 2: per-parameter init on the meta device, params.json with the reference keys only
-@dg.asset(deps=["token_shards", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version="2",
+@dg.asset(deps=["token_shards", "tokenizer"], group_name=GROUP, kinds={"pytorch"}, code_version=VERSION,
           check_specs=[dg.AssetCheckSpec(LOSS_CHECK, asset="base_model",
                                          description="mean loss of the last 10% of steps is clearly below the first 10%")])
 def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storage: ArtifactStorage,

@@ -15,11 +15,17 @@ import dagster as dg
 
 from assets import metadata as md
 from common.progress import Progress
+from llama_model.configs import get_profile
 from pipelines import mixture as mix
 from pipelines import tokenizer_training as tt
 from pipelines.document import SOURCES
 from pipelines.shards import build_token_shards
 from resources import ArtifactStorage, ProfileResource
+
+PROFILE = get_profile()
+# What the tokenizer, shards and their summary are computed from: this module and what it imports, and
+# the data profile (token budget, validation share, tokenizer sample) with the vocabulary size.
+VERSION = md.code_version(__file__, data=md.profile_fields(PROFILE.data), vocab_size=PROFILE.model.vocab_size)
 
 GROUP = "tokens"
 # The data pipeline's own seed: shards and tokenizer do not change when the training seed does.
@@ -32,7 +38,7 @@ def _source_dirs(storage: ArtifactStorage) -> dict:
     return {s: storage.path("quality_filtered", s) for s in SOURCES}
 
 
-@dg.asset(deps=[CURATED], group_name=GROUP, kinds={"sentencepiece"}, code_version="1")
+@dg.asset(deps=[CURATED], group_name=GROUP, kinds={"sentencepiece"}, code_version=VERSION)
 def tokenizer(context: dg.AssetExecutionContext, storage: ArtifactStorage,
               profile: ProfileResource) -> dg.MaterializeResult:
     """SentencePiece BPE tokenizer (SPEC §2) trained on a mixture-weighted sample of the curated text."""
@@ -94,7 +100,7 @@ def tokenizer_byte_fallback(storage: ArtifactStorage) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=r["passed"], metadata={k: v for k, v in r.items() if k != "passed"})
 
 
-@dg.asset(deps=[tokenizer, CURATED], group_name=GROUP, kinds={"numpy", "parquet"}, code_version="1")
+@dg.asset(deps=[tokenizer, CURATED], group_name=GROUP, kinds={"numpy", "parquet"}, code_version=VERSION)
 def token_shards(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                  profile: ProfileResource) -> dg.MaterializeResult:
     """Curated documents encoded BOS…EOS into mixture-weighted (SPEC §1) binary shards, val split per source."""
@@ -129,7 +135,7 @@ def token_shards(context: dg.AssetExecutionContext, storage: ArtifactStorage,
 
 
 # A cheap report: it follows every new token_shards by itself (beside any schedule).
-@dg.asset(deps=[token_shards], group_name=GROUP, kinds={"duckdb"}, code_version="1",
+@dg.asset(deps=[token_shards], group_name=GROUP, kinds={"duckdb"}, code_version=VERSION,
           automation_condition=dg.AutomationCondition.eager())
 def mixture_report(storage: ArtifactStorage) -> dg.MaterializeResult:
     """Tokens, achieved vs target proportion and epochs per source, from DuckDB over the shard manifest."""

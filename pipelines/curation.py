@@ -9,6 +9,9 @@
     curation.map_stage(engine, root, "language_identified", "quality_filtered", "books", "gutenberg", QUALITY,
                        {"models_dir": ..., "models_stamp": ...})
 
+The stages are declared here (`INGEST`, `DEDUP`, `LID`, `QUALITY`: pipelines.stage.Stage): their code,
+recipe steps and models make their versions (pipelines/version.py), which decide what reruns.
+
 Layout: `<root>/<asset>/<source>/<dump>/` (kept rows and the manifest) and
 `<root>/dropped/<asset>/<source>/<dump>/` (dropped rows). Every function returns the committed manifest
 (plus `ran`, the number of files it ran); a stage whose inputs and code are unchanged runs nothing.
@@ -20,25 +23,48 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pipelines import recipes
+from pipelines import langid, quality, recipes
 from pipelines.dedup.minhash import MinHashParams
-from pipelines.fs import RemotePath, as_path, plain, scratch_dir
-from pipelines.partition import commit, committed_files, digest_of, locked, read_manifest, run_map
+from pipelines.document import DEDUP_SCHEMA, LID_SCHEMA, QUALITY_SCHEMA
+from pipelines.fs import RemotePath, as_path, is_remote, plain, scratch_dir
+from pipelines.partition import Task, committed_files, digest_of, partition_dirs, run_map, verify_partition
+from pipelines.readers.ingest import INGEST as ingest_stage
 from pipelines.readers.ingest import ingest_dump
-from pipelines.stage import code_version, map_tasks, run_table_task, without_timings
+from pipelines.stage import Stage, map_tasks, run_table_task, without_timings
+from pipelines.version import digest_of as version_digest
+from pipelines.version import file_digest
 
-LID = "pipelines.langid:identify_partition"
-QUALITY = "pipelines.quality:filter_file"
-DEDUP_CODE = "pipelines.dedup:deduplicate"
+def _lid_models(source: str | None, params: dict) -> dict:
+    return {"lid.176": file_digest(langid.MODEL_PATH)}
 
 
-def out_dirs(root: str | Path, asset: str, source: str, dump: str) -> tuple[Path, Path]:
-    """Kept and dropped folders of one partition; `root` may be an s3:// URI (then RemotePaths)."""
-    root = as_path(root)
-    return root / asset / source / dump, root / "dropped" / asset / source / dump
+def _quality_models(source: str | None, params: dict) -> dict:
+    """The quality models a source's files are filtered with: none for sources without a perplexity step
+    (c4, github: new models rerun none of their files), and none for the asset as a whole (the models are
+    its upstream asset, whose data version Dagster follows)."""
+    if source is None or not recipes.step(source, recipes.QUALITY, "perplexity"):
+        return {}
+    models_dir = params.get("models_dir") or ""
+    if is_remote(models_dir):
+        return {"models.json": version_digest(params.get("models_stamp", ""))}
+    return {"quality_models": file_digest(models_dir)}
+
+
+INGEST = ingest_stage
+DEDUP = Stage(asset=recipes.DEDUP, upstream=recipes.RAW, modules=("pipelines.dedup",), schema=DEDUP_SCHEMA)
+LID = Stage(asset=recipes.LID, upstream=recipes.DEDUP, modules=("pipelines.langid",), schema=LID_SCHEMA,
+            run=langid.identify_partition, models=_lid_models)
+QUALITY = Stage(asset=recipes.QUALITY, upstream=recipes.LID, modules=("pipelines.quality",),
+                schema=QUALITY_SCHEMA, run=quality.filter_file, models=_quality_models,
+                located=("models_dir", "models_stamp"))
+STAGES = (INGEST, DEDUP, LID, QUALITY)
+
+
+out_dirs = partition_dirs  # kept for callers: the layout lives in pipelines/partition.py
 
 
 def ingest(engine, root, dumps_root, source: str, dump: str, log: Callable | None = None,
@@ -92,28 +118,36 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
     from pipelines.dedup import dedup_files
 
     up, _ = out_dirs(root, "raw_documents", source, dump)
-    upm = read_manifest(up)
-    if upm is None:
-        raise FileNotFoundError(f"raw_documents[{source}/{dump}] is not materialized (no manifest under {up})")
+    upm = verify_partition(up, f"raw_documents[{source}/{dump}]")  # its files still hold their bytes
     out, dropped = out_dirs(root, "deduplicated", source, dump)
     scope = recipes.dedup_scope(source)
     refs = earlier_dumps(root, "raw_documents", source, dump) if scope == "source" else []
-    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs], params,
-                       code_version(DEDUP_CODE), scope)
-    with locked(out):
-        old = read_manifest(out)
-        if old and old.get("input_digest") == digest:
-            if log:
-                log(f"deduplicated[{source}/{dump}]: inputs unchanged, nothing to do")
-            return dict(old, ran=0)
+    # One digest for every file: each output depends on every input (and on the earlier dumps).
+    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs],
+                       DEDUP.version(source, minhash_params(source, params)))
+    tasks = [Task(key=e["key"], input=e["input"], digest=digest, out_dir=str(out), dropped_dir=str(dropped))
+             for e in upm["files"]]
+    timings: dict = {}
+
+    def together(tasks: list[Task]) -> tuple[list[dict], dict]:
         with run_workdir(workdir or local_workdir(root)) as wd:
-            r = dedup_files(engine, [plain(up / e["output"]) for e in upm["files"]], [e["key"] for e in upm["files"]],
+            r = dedup_files(engine, [plain(up / e["output"]) for e in upm["files"]], [t.key for t in tasks],
                             plain(out), plain(dropped), source, params, wd, log=log,
                             reference_inputs=[plain(f) for f in refs])
-        info = json.loads(json.dumps(without_timings(r["info"]), default=str))
-        m = commit(out, dropped, r["files"], stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
-                   extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope, "info": info})
-    return dict(m, ran=len(r["files"]), timings={k: v for k, v in r["info"].items() if "seconds" in k})
+        timings.update({k: v for k, v in r["info"].items() if "seconds" in k})
+        return r["files"], {"info": json.loads(json.dumps(without_timings(r["info"]), default=str))}
+
+    m = run_map(engine, None, tasks, out, dropped, stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
+                log=log, extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope},
+                together=together)
+    return dict(m, timings=timings) if timings else m
+
+
+def minhash_params(source: str, params: MinHashParams) -> dict:
+    """The MinHash parameters (profile fields) when the source's recipe uses them, else none: a source
+    deduplicated by exact hashes only is not rerun when they change."""
+    uses = any(recipes.step(source, recipes.DEDUP, s) for s in ("minhash", "containment"))
+    return {"minhash": asdict(params)} if uses else {}
 
 
 def local_workdir(root) -> Path:
@@ -125,11 +159,11 @@ def local_workdir(root) -> Path:
     return root / "tmp"
 
 
-def map_stage(engine, root, upstream: str, asset: str, source: str, dump: str, func: str,
+def map_stage(engine, root, upstream: str, asset: str, source: str, dump: str, stage: Stage,
               params: dict | None = None, log: Callable | None = None, allow_empty: bool = False) -> dict:
     """A per-document stage: one task per upstream file (unchanged files are not run again)."""
     up, _ = out_dirs(root, upstream, source, dump)
     out, dropped = out_dirs(root, asset, source, dump)
-    tasks = map_tasks(up, out, dropped, func, source, params)
+    tasks = map_tasks(up, out, dropped, stage, source, params)
     return run_map(engine, run_table_task, tasks, out, dropped, stage=f"{asset}[{source}/{dump}]",
                    allow_empty=allow_empty, log=log, extra={"source": source, "dump": dump})

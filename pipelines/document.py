@@ -81,3 +81,15 @@ def doc_id(source: str, origin: str) -> str:
     at LLaMA's ~10^10 documents a 64-bit id would collide (birthday bound ~4·10^9), 128 bits will not.
     """
     return hashlib.sha1(f"{source}\x00{origin}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+# The columns each curation stage appends (its rows are its upstream's plus these). Declared here, not in
+# the stage modules, so a stage's import closure (pipelines/version.py) holds its upstream's schema only.
+DEDUP_COLUMNS = [("cluster_id", pa.string()),     # id of the survivor (itself for every kept document)
+                 ("duplicates", pa.int64()),      # documents dropped as exact or near copies of it
+                 ("lines_removed", pa.int64())]   # lines removed by line dedup
+DEDUP_SCHEMA = pa.schema(list(RAW_SCHEMA) + [pa.field(n, t) for n, t in DEDUP_COLUMNS])
+LID_COLUMNS = [("lid_lang", pa.string()), ("lid_score", pa.float32())]
+LID_SCHEMA = pa.schema(list(DEDUP_SCHEMA) + [pa.field(n, t) for n, t in LID_COLUMNS])
+QUALITY_COLUMNS = [("perplexity", pa.float64()), ("bucket", pa.string()), ("wiki_score", pa.float64())]
+QUALITY_SCHEMA = pa.schema(list(LID_SCHEMA) + [pa.field(n, t) for n, t in QUALITY_COLUMNS])

@@ -31,13 +31,13 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines import recipes
-from pipelines.dedup import SCHEMA as DEDUP_SCHEMA
+from pipelines.document import LID_COLUMNS, LID_SCHEMA
 from pipelines.stage import DropLog, StageResult, add_columns, finish, text_bytes
 
 MODEL_PATH = Path(__file__).resolve().parent / "langid_model" / "lid.176.ftz"
 STAGE = recipes.LID
-ADDED_COLUMNS = [("lid_lang", pa.string()), ("lid_score", pa.float32())]
-SCHEMA = pa.schema(list(DEDUP_SCHEMA) + [pa.field(n, t) for n, t in ADDED_COLUMNS])
+ADDED_COLUMNS = LID_COLUMNS
+SCHEMA = LID_SCHEMA
 
 _model = None
 _lock = threading.Lock()

@@ -44,6 +44,7 @@ from pipelines.fs import RemotePath, as_path, file_sha256, scratch_dir, upload
 MANIFEST = "_manifest.json"
 DONE = "_done"
 LOCK = ".lock"
+STAT = "_stat.json"  # local only: size and mtime of files already hashed (see _same_bytes)
 ROW_GROUP = 5_000
 
 
@@ -61,6 +62,41 @@ class Task:
     out_dir: str
     dropped_dir: str
     params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One task's line in a manifest (and its `_done/` record): its kept and dropped files, named by
+    their content, with their sha256 and the counts. Stage-specific fields (info, notes, preview,
+    utf8_repaired) go in `extra`; the runner adds key, input and digest."""
+
+    output: str
+    output_sha256: str
+    dropped: str
+    dropped_sha256: str
+    rows_in: int
+    kept: int
+    dropped_rows: int
+    stats: dict
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def written(cls, kept: tuple[str, str, int], dropped: tuple[str, str, int], rows_in: int, stats: dict,
+                **extra) -> Entry:
+        """From the (name, sha256, rows) of two closed PartWriters."""
+        return cls(kept[0], kept[1], dropped[0], dropped[1], rows_in, kept[2], dropped[2], stats, extra)
+
+    def as_dict(self) -> dict:
+        d = {f: getattr(self, f) for f in ("output", "output_sha256", "dropped", "dropped_sha256", "rows_in",
+                                            "kept", "dropped_rows", "stats")}
+        return {**d, **self.extra}
+
+
+def partition_dirs(root, asset: str, source: str, dump: str) -> tuple[Path, Path]:
+    """Kept and dropped folders of one partition (the layout above; the one place that spells it).
+    `root` may be an s3:// URI (then RemotePaths)."""
+    root = as_path(root)
+    return root / asset / source / dump, root / "dropped" / asset / source / dump
 
 
 def digest_of(*parts: object) -> str:
@@ -114,8 +150,8 @@ class PartWriter:
         sha = file_sha256(self.tmp)
         name = f"part-{self.key}-{sha[:12]}.parquet"
         final = self.directory / name
-        if final.exists():
-            self.tmp.unlink()  # the same bytes are already there
+        if final.exists() and _same_bytes(final, sha):
+            self.tmp.unlink()  # the same bytes are already there (a tampered file of that name is replaced)
         elif isinstance(final, RemotePath):
             try:
                 upload(self.tmp, final)
@@ -143,19 +179,54 @@ def write_json(path: Path | RemotePath, obj) -> None:
     os.replace(tmp, path)
 
 
+class CorruptManifestError(ValueError):
+    """A `_manifest.json` that is not a manifest (truncated, edited, or naming files outside its partition)."""
+
+
 def read_manifest(directory: str | os.PathLike) -> dict | None:
+    """The committed manifest of a partition, None when there is none. A manifest that does not parse, or
+    whose files are not plain names inside the partition (no `..`, no absolute path, no folder), raises
+    CorruptManifestError naming it and saying how to recover."""
     p = as_path(directory) / MANIFEST
-    if not p.is_file():
+    try:
+        text = p.read_text()  # one request on S3 (no separate existence check)
+    except FileNotFoundError:
         return None
-    return json.loads(p.read_text())
+    try:
+        m = json.loads(text)
+        _check_manifest(m)
+    except (ValueError, KeyError, TypeError) as e:
+        raise CorruptManifestError(
+            f"{p} is corrupt ({type(e).__name__}: {e}); rematerialize this partition to rebuild it from its "
+            f"{DONE}/ records (or delete the file to recompute the partition)") from None
+    return m
+
+
+def _check_manifest(m: dict) -> None:
+    if not isinstance(m, dict) or not isinstance(m.get("files"), list):
+        raise ValueError("no list of files")
+    rel = m.get("dropped_dir", "")
+    parts = rel.split("/")
+    # "../../../dropped/<asset>/<source>/<dump>": up to the root, then down the dropped tree only
+    if os.path.isabs(rel) or ".." in parts[parts.count(".."):] or "dropped" not in parts:
+        raise ValueError(f"dropped_dir {rel!r} leaves the dropped tree")
+    for e in m["files"]:
+        for k in ("output", "dropped"):
+            name = e[k]
+            if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
+                    or not name.startswith("part-"):
+                raise ValueError(f"entry {e.get('key')!r}: {k} {name!r} is not a file of this partition")
 
 
 def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
-    """The files of a committed partition, in manifest order. `which`: "output" or "dropped"."""
+    """The files of a committed partition, in manifest order, each checked against its manifest's
+    sha256 (size+mtime short-cut, pipelines.partition._same_bytes): a consumer never reads a rewritten or
+    truncated file (TamperedFileError names it). `which`: "output" or "dropped"."""
     directory = as_path(directory)
     m = read_manifest(directory)
     if m is None:
         raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
+    _verify(directory, m, which)
     base = directory if which == "output" else dropped_dir_of(directory, m)
     return [base / e[which] for e in m["files"]]
 
@@ -200,10 +271,89 @@ def remove_stale_temporaries(*dirs: Path) -> int:
     return n
 
 
+class TamperedFileError(RuntimeError):
+    """A committed file whose bytes no longer hash to its manifest's sha256."""
+
+
+def _same_bytes(path, sha: str, known: dict | None = None) -> bool:
+    """Whether `path` holds the bytes of `sha`. Size and mtime recorded when it was verified last
+    (`known`: the partition's STAT record) short-cut the hash; on any mismatch the hash decides.
+    On object storage a file is written once under its hash's name by one PUT: existence suffices."""
+    path = as_path(path)
+    if isinstance(path, RemotePath):
+        return path.is_file()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    if known is not None and known.get(path.name) == [st.st_size, st.st_mtime_ns, sha]:
+        return True
+    return file_sha256(path) == sha
+
+
+def read_stat(directory) -> dict:
+    """{file name: [size, mtime_ns, sha256]} of the partition's files as last verified (local only)."""
+    directory = as_path(directory)
+    if isinstance(directory, RemotePath):
+        return {}
+    try:
+        return json.loads((directory / STAT).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}  # a lost or damaged record only costs hashing
+
+
+def _stat_of(directory, files: dict[str, str]) -> dict:
+    out = {}
+    for name, sha in sorted(files.items()):
+        with contextlib.suppress(FileNotFoundError):
+            st = (directory / name).stat()
+            out[name] = [st.st_size, st.st_mtime_ns, sha]
+    return out
+
+
+def _record_stat(out_dir, dropped_dir, entries: list[dict]) -> None:
+    """Record size and mtime of the committed files for the short-cut (outputs, and dropped files under
+    "dropped"), in the output folder; rewritten only when it changed."""
+    out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
+    if isinstance(out_dir, RemotePath):
+        return
+    rec = _stat_of(out_dir, {e["output"]: e["output_sha256"] for e in entries})
+    rec["dropped"] = _stat_of(dropped_dir, {e["dropped"]: e["dropped_sha256"] for e in entries})
+    if rec != read_stat(out_dir):
+        write_json(out_dir / STAT, rec)
+
+
+def verify_partition(directory, asset: str = "") -> dict:
+    """The manifest of a committed partition whose every file (kept and dropped) still hashes to its
+    sha256; else TamperedFileError naming the file. FileNotFoundError when nothing is committed."""
+    directory = as_path(directory)
+    m = read_manifest(directory)
+    if m is None:
+        raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'the upstream asset'} first")
+    _verify(directory, m, "output", asset)
+    _verify(directory, m, "dropped", asset)
+    return m
+
+
+def _verify(directory, m: dict, which: str, asset: str = "") -> None:
+    known = read_stat(directory)
+    base = directory if which == "output" else dropped_dir_of(directory, m)
+    known = known if which == "output" else known.get("dropped")
+    for e in m["files"]:
+        name, sha = e[which], e[f"{which}_sha256"]
+        if not _same_bytes(base / name, sha, known):
+            raise TamperedFileError(
+                f"{base / name} does not hold the bytes its manifest {directory / MANIFEST} names "
+                f"(sha256 {sha[:12]}...): rematerialize {asset or 'this partition'} to rewrite it")
+
+
 def _run_task(pair: tuple[Callable, dict]) -> dict:
     """Worker side: run one task, then record it as done (entry written after its outputs)."""
     fn, task = pair
-    entry = fn(Task(**task))
+    return _record_done(task, fn(Task(**task)))
+
+
+def _record_done(task: dict, entry: dict) -> dict:
     # No timings here: a manifest is the same bytes whoever ran the tasks, and wherever.
     entry.update(key=task["key"], digest=task["digest"])
     entry.setdefault("input", task["input"])
@@ -211,7 +361,8 @@ def _run_task(pair: tuple[Callable, dict]) -> dict:
     return entry
 
 
-def _finished(task: Task) -> dict | None:
+def _finished(task: Task, known: dict | None = None) -> dict | None:
+    """The entry of a task done before with the same digest whose files still hold their bytes."""
     p = as_path(task.out_dir) / DONE / f"{task.key}.json"
     try:
         entry = json.loads(p.read_text())  # one request on S3 (no separate existence check)
@@ -219,37 +370,72 @@ def _finished(task: Task) -> dict | None:
         return None
     if entry.get("digest") != task.digest:
         return None
-    if not (as_path(task.out_dir) / entry["output"]).is_file() or not (as_path(task.dropped_dir) / entry["dropped"]).is_file():
-        return None
+    known = known or {}
+    if not _same_bytes(as_path(task.out_dir) / entry["output"], entry["output_sha256"], known) or \
+            not _same_bytes(as_path(task.dropped_dir) / entry["dropped"], entry["dropped_sha256"], known.get("dropped")):
+        return None  # missing or rewritten: the task runs again and writes the right bytes
     return entry
 
 
-def run_map(engine, fn: Callable[[Task], dict], tasks: list[Task], out_dir: str | os.PathLike,
+def run_map(engine, fn: Callable[[Task], dict] | None, tasks: list[Task], out_dir: str | os.PathLike,
             dropped_dir: str | os.PathLike, *, stage: str, allow_empty: bool = False,
-            log: Callable[[str], None] | None = None, extra: dict | None = None) -> dict:
-    """Run `fn` on every task not already done, then commit the partition's manifest.
+            log: Callable[[str], None] | None = None, extra: dict | None = None,
+            together: Callable[[list[Task]], tuple[list[dict], dict]] | None = None) -> dict:
+    """The one runner of the curation stages: plan (the tasks), skip what is done, run the rest on the
+    engine, commit the partition's manifest.
 
     fn(task) writes its kept and dropped files (PartWriter) and returns a manifest entry with at least
-    output, output_sha256, dropped, dropped_sha256, rows_in, kept, dropped_rows, stats. Returns the
-    manifest (entries in task order, plus `ran` / `skipped` task counts).
+    output, output_sha256, dropped, dropped_sha256, rows_in, kept, dropped_rows, stats. A global stage
+    (dedup: every file's output depends on every input) gives `together(tasks) -> (entries, extra)`
+    instead: if any task is not done, all run in one call. A task is done when its `_done/` record has
+    its digest and its files still hold their bytes. Returns the manifest (entries in task order, plus
+    `ran` / `skipped` task counts).
     """
     out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
+    extra = dict(extra or {})
     with locked(out_dir):
         cleaned = remove_stale_temporaries(out_dir, dropped_dir)
-        entries: list[dict | None] = [_finished(t) for t in tasks]
+        if cleaned and log:
+            log(f"{stage}: removed {cleaned} temporary files of a killed run")
+        known = read_stat(out_dir)
+        entries: list[dict | None] = [_finished(t, known) for t in tasks]
         todo = [i for i, e in enumerate(entries) if e is None]
+        kept_extra = _old_extra(out_dir, extra) if together is not None and not todo else {}
+        if together is not None and (todo or kept_extra is None):
+            todo = list(range(len(tasks)))  # a global stage runs whole (also to rebuild what it recorded)
         if log:
             log(f"{stage}: {len(tasks)} files, {len(tasks) - len(todo)} unchanged, {len(todo)} to run "
                 f"on {engine.name} ({engine.workers} workers)")
-        results = engine.map(_run_task, [(fn, asdict(tasks[i])) for i in todo], desc=stage, log=log)
+        if together is None:
+            results = engine.map(_run_task, [(fn, asdict(tasks[i])) for i in todo], desc=stage, log=log)
+        elif todo:
+            results, more = together(tasks)
+            results = [_record_done(asdict(t), r) for t, r in zip(tasks, results)]
+            extra.update(more)
+        else:
+            results = []
+            extra.update(kept_extra or {})
         for i, r in zip(todo, results):
             entries[i] = r
-        manifest = commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=allow_empty, extra=extra)
+        manifest = commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=allow_empty, extra=extra, log=log)
     return dict(manifest, ran=len(todo), skipped=len(tasks) - len(todo), stale_temporaries_removed=cleaned)
 
 
+def _old_extra(out_dir, extra: dict) -> dict | None:
+    """What a global stage recorded beside its files last time (kept when nothing runs again); None when
+    its manifest is gone or corrupt (then the stage runs again)."""
+    try:
+        old = read_manifest(out_dir)
+    except CorruptManifestError:
+        return None
+    if old is None:
+        return None
+    core = {"stage", "dropped_dir", "files", "rows_in", "kept", "dropped_rows"}
+    return {k: v for k, v in old.items() if k not in core and k not in extra}
+
+
 def commit(out_dir: Path, dropped_dir: Path, entries: list[dict], *, stage: str, allow_empty: bool = False,
-           extra: dict | None = None) -> dict:
+           extra: dict | None = None, log: Callable[[str], None] | None = None) -> dict:
     """Write the partition's manifest (the commit point), then remove files no longer listed.
     Call with the partition locked."""
     out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
@@ -258,13 +444,20 @@ def commit(out_dir: Path, dropped_dir: Path, entries: list[dict], *, stage: str,
     manifest = {"stage": stage, "dropped_dir": rel, "files": entries,
                 "rows_in": sum(e["rows_in"] for e in entries), "kept": sum(e["kept"] for e in entries),
                 "dropped_rows": sum(e["dropped_rows"] for e in entries), **(extra or {})}
-    old = read_manifest(out_dir)
+    try:
+        old = read_manifest(out_dir)
+    except CorruptManifestError as e:
+        old = None  # rebuilt below from the tasks' entries (their _done/ records)
+        if log:
+            log(f"{e}: rebuilding it")
     if old and old.get("kept", 0) > 0 and manifest["kept"] == 0 and not allow_empty:
         raise EmptyPartitionError(
             f"{stage}: this run would replace {old['kept']} documents under {out_dir} with none "
             f"({manifest['rows_in']} records in); check the dump, or set LLAMA_ALLOW_EMPTY=1 to accept it")
-    write_json(out_dir / MANIFEST, manifest)
+    if old != manifest:  # an unchanged partition keeps its manifest file as it is
+        write_json(out_dir / MANIFEST, manifest)
     _remove_unlisted(out_dir, dropped_dir, entries)
+    _record_stat(out_dir, dropped_dir, entries)
     return manifest
 
 
@@ -310,11 +503,11 @@ def write_partition(out_dir: str | os.PathLike, dropped_dir: str | os.PathLike, 
         key = f"{i:05d}"
         w = PartWriter(out_dir, key, schema)
         w.write_table(t)
-        name, sha, rows = w.close()
-        dname, dsha, _ = PartWriter(dropped_dir, key, DROPPED_SCHEMA).close()
-        entries.append({"key": key, "input": key, "output": name, "output_sha256": sha, "dropped": dname,
-                        "dropped_sha256": dsha, "rows_in": rows, "kept": rows, "dropped_rows": 0,
-                        "stats": {"read": rows, "kept": rows, "dropped": {}, "bytes_in": 0, "bytes_kept": 0,
-                                  "bytes_dropped": {}}})
+        kept = w.close()
+        rows = kept[2]
+        entry = Entry.written(kept, PartWriter(dropped_dir, key, DROPPED_SCHEMA).close(), rows,
+                              {"read": rows, "kept": rows, "dropped": {}, "bytes_in": 0, "bytes_kept": 0,
+                               "bytes_dropped": {}}, key=key, input=key)
+        entries.append(entry.as_dict())
     with locked(out_dir):
         return commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=True)

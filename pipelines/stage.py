@@ -7,20 +7,29 @@ one file, and a file whose input and code are unchanged is not run again.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines import recipes, version
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA
 from pipelines.fs import as_path, read_schema, read_table, register_parquet
-from pipelines.partition import PartWriter, Task, committed_files, digest_of, read_manifest
+from pipelines.partition import (
+    CorruptManifestError,
+    Entry,
+    PartWriter,
+    Task,
+    TamperedFileError,
+    committed_files,
+    digest_of,
+    read_manifest,
+    verify_partition,
+)
 
 
 @dataclass
@@ -85,51 +94,78 @@ def read_file(path) -> tuple[pa.Table, int]:
     return t, 0
 
 
-def _resolve(func: str):
-    module, _, name = func.partition(":")
-    return getattr(importlib.import_module(module), name)
+@dataclass(frozen=True)
+class Stage:
+    """A curation stage as data: what it materializes from what, its code, recipe and models.
 
+    `modules` are the roots of its code (pipelines/version.py follows their imports); `exclude(source)`
+    names modules that do not run for that source (the other sources' readers); `models(source,
+    params)` gives {name: content hash} of the model files a source's partitions are computed with;
+    `located` are params that say where something is (a folder), not what it is: left out of digests
+    (the content they point at enters through `models`). Per-file stages have `run(table, source,
+    **params) -> StageResult`, a function object (workers receive it by reference).
+    """
 
-def code_version(func: str) -> str:
-    """Digest of the code that implements a stage (its module, or every module of its package) and of
-    this one: changed code reruns every file."""
-    h = hashlib.sha256()
-    for mod in (func.partition(":")[0], __name__):
-        path = Path(importlib.import_module(mod).__file__)
-        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
-        for f in files:
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+    asset: str
+    modules: tuple[str, ...]
+    schema: pa.Schema
+    upstream: str | None = None
+    run: Callable | None = None
+    recipe_stage: str = ""
+    models: Callable[[str | None, dict], dict] | None = None
+    exclude: Callable[[str], tuple[str, ...]] | None = None
+    located: tuple[str, ...] = ()
+
+    def recipe(self, source: str | None = None) -> object:
+        """The recipe steps that apply: the source's, or every source's (the asset as a whole)."""
+        stage = self.recipe_stage or self.asset
+        if source is None:
+            return {s: self.recipe(s) for s in recipes.RECIPES}
+        data: dict = {"steps": recipes.as_dict(source, stage)}
+        if stage == recipes.DEDUP:
+            data["scope"] = recipes.dedup_scope(source)
+        return data
+
+    def version(self, source: str | None = None, params: dict | None = None) -> str:
+        """The version of one source's partitions (or of the asset: source None) from its code closure,
+        its recipe, the params that change outputs (profile fields, reader limits) and its models."""
+        return version.version(**self._parts(source, params))
+
+    def explain(self, source: str | None = None, params: dict | None = None) -> dict:
+        """What the version is made of: modules and their digests, recipe, params, model hashes."""
+        return version.explain(**self._parts(source, params))
+
+    def _parts(self, source: str | None, params: dict | None) -> dict:
+        params = params or {}
+        return dict(roots=self.modules, exclude=self.exclude(source) if self.exclude and source else (),
+                    recipe=self.recipe(source), params={k: v for k, v in params.items() if k not in self.located},
+                    models=self.models(source, params) if self.models else {})
 
 
 def map_tasks(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike, dropped_dir: str | os.PathLike,
-              func: str, source: str, params: dict | None = None, version: str = "") -> list[Task]:
-    """One task per committed file of the upstream partition; `func` ("module:function") maps a table
-    of one file to a StageResult: func(table, source, **params)."""
-    m = read_manifest(upstream_dir)
-    if m is None:
-        raise FileNotFoundError(f"no committed partition under {upstream_dir}: materialize the upstream asset first")
+              stage: Stage, source: str, params: dict | None = None) -> list[Task]:
+    """One task per committed file of the upstream partition: `stage.run(table, source, **params)`.
+    A file's digest is its input's sha256 and the stage's version for `source` (pipelines/version.py)."""
+    m = verify_partition(upstream_dir, stage.upstream or "")  # a rewritten input never reaches the stage
     params = params or {}
-    version = version or code_version(func)
+    v = stage.version(source, params)
     return [Task(key=e["key"], input=str(as_path(upstream_dir) / e["output"]),
-                 digest=digest_of(e["output_sha256"], func, source, params, version),
+                 digest=digest_of(e["output_sha256"], source, v),
                  out_dir=str(out_dir), dropped_dir=str(dropped_dir),
-                 params={"func": func, "source": source, "kwargs": params}) for e in m["files"]]
+                 params={"func": stage.run, "source": source, "kwargs": params}) for e in m["files"]]
 
 
 def run_table_task(task: Task) -> dict:
     """Worker: one upstream file through the stage function; its kept and dropped files; its entry."""
     table, repaired = read_file(task.input)
-    result: StageResult = _resolve(task.params["func"])(table, task.params["source"], **task.params["kwargs"])
+    result: StageResult = task.params["func"](table, task.params["source"], **task.params["kwargs"])
     out = PartWriter(task.out_dir, task.key, result.kept.schema)
     out.write_table(result.kept)
     dropped = PartWriter(task.dropped_dir, task.key, DROPPED_SCHEMA)
     dropped.write_table(result.dropped)
-    name, sha, rows = out.close()
-    dname, dsha, drows = dropped.close()
-    return {"input": as_path(task.input).name, "output": name, "output_sha256": sha, "dropped": dname,
-            "dropped_sha256": dsha, "rows_in": table.num_rows, "kept": rows, "dropped_rows": drows, "stats": result.stats.as_dict(),
-            "info": json.loads(json.dumps(without_timings(result.info), default=str)), "utf8_repaired": repaired}
+    return Entry.written(out.close(), dropped.close(), table.num_rows, result.stats.as_dict(),
+                         input=as_path(task.input).name, utf8_repaired=repaired,
+                         info=json.loads(json.dumps(without_timings(result.info), default=str))).as_dict()
 
 
 def without_timings(info: dict) -> dict:
@@ -189,7 +225,7 @@ def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict
     try:
         up, kept, dropped = (committed_files(upstream_dir), committed_files(out_dir),
                              committed_files(out_dir, "dropped"))
-    except FileNotFoundError as e:
+    except (FileNotFoundError, CorruptManifestError, TamperedFileError) as e:
         return {"passed": False, "error": str(e)}
     if not up or not kept or not dropped:
         return {"passed": False, "error": f"missing files: input {len(up)}, kept {len(kept)}, dropped {len(dropped)}"}

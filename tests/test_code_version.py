@@ -41,3 +41,68 @@ def test_materializations_record_the_code_version():
                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
     event = instance.get_latest_materialization_event(dg.AssetKey("thing"))
     assert event.asset_materialization.tags["dagster/code_version"] == "7"
+
+
+def test_code_versions_are_derived_not_typed():
+    """No asset carries a hand-typed version: each is a 16-hex digest (pipelines/version.py)."""
+    import re
+
+    assert _offenders(lambda a: re.fullmatch(r"[0-9a-f]{16}", a.code_version or "")) == []
+
+
+def test_an_edited_recipe_marks_the_asset_stale_and_its_new_data_its_descendants(monkeypatch):
+    """The instance's staleness API (what the UI shows). A recipe edit changes the derived code version of
+    the stage that reads it: STALE (code). Dagster 1.13 passes staleness on through data versions: once the
+    stage reruns, a new data version (other output bytes) marks its children stale, an equal one does not."""
+    import dataclasses
+
+    import dagster as dg
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleCauseCategory, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    from assets import metadata as md
+    from pipelines import curation, recipes
+
+    def lid_output() -> str:  # stands for the manifest digest: the output follows the recipe's threshold
+        return f"kept at {recipes.step('c4', recipes.LID, 'langid').params['min_score']}"
+
+    def graph():
+        @dg.asset(name="language_identified", code_version=md.code_version("assets/curate.py", curation.LID))
+        def lid():
+            return dg.MaterializeResult(data_version=dg.DataVersion(lid_output()))
+
+        @dg.asset(name="quality_filtered", deps=[lid],
+                  code_version=md.code_version("assets/curate.py", curation.QUALITY))
+        def quality():
+            return dg.MaterializeResult(data_version=dg.DataVersion("quality-output"))
+
+        @dg.asset(deps=[quality], code_version="report")
+        def report():
+            return dg.MaterializeResult()
+
+        return [lid, quality, report]
+
+    instance = dg.DagsterInstance.ephemeral()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    dg.materialize(graph(), instance=instance, raise_on_error=True, run_config=quiet)
+
+    def resolver():
+        return CachingStaleStatusResolver(instance, dg.Definitions(assets=graph()).resolve_asset_graph(),
+                                          LoadingContextForTest(instance))
+
+    def status():
+        r = resolver()
+        return [r.get_status(dg.AssetKey(k)) for k in ("language_identified", "quality_filtered", "report")]
+
+    assert status() == [StaleStatus.FRESH] * 3
+    dg.materialize(graph()[:1], instance=instance, raise_on_error=True, run_config=quiet)
+    assert status() == [StaleStatus.FRESH] * 3  # same code, same output bytes: nothing is stale
+
+    c4 = tuple(dataclasses.replace(s, params={**s.params, "min_score": 0.99}) if s.name == "langid" else s
+               for s in recipes.RECIPES["c4"])
+    monkeypatch.setitem(recipes.RECIPES, "c4", c4)
+    assert status()[0] == StaleStatus.STALE
+    assert [c.category for c in resolver().get_stale_causes(dg.AssetKey("language_identified"))] == \
+        [StaleCauseCategory.CODE]
+    dg.materialize(graph()[:1], instance=instance, raise_on_error=True, run_config=quiet)
+    assert status() == [StaleStatus.FRESH, StaleStatus.STALE, StaleStatus.FRESH]  # new data: its child

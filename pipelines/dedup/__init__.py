@@ -45,15 +45,13 @@ from pipelines.dedup.minhash import MinHashParams
 from pipelines.dedup.plan import BookParams, Plan
 from pipelines.dedup.scatter import Scatter
 from pipelines.dedup.verify import contained_books, near_duplicates
-from pipelines.document import RAW_SCHEMA
+from pipelines.document import DEDUP_COLUMNS, DEDUP_SCHEMA
 from pipelines.fs import parquet_file, plain
 from pipelines.stage import StageResult
 
 STAGE = recipes.DEDUP
-ADDED_COLUMNS = [("cluster_id", pa.string()),     # id of the survivor (itself for every kept document)
-                 ("duplicates", pa.int64()),      # documents dropped as exact or near copies of it
-                 ("lines_removed", pa.int64())]   # lines removed by line dedup
-SCHEMA = pa.schema(list(RAW_SCHEMA) + [pa.field(n, t) for n, t in ADDED_COLUMNS])
+ADDED_COLUMNS = DEDUP_COLUMNS
+SCHEMA = DEDUP_SCHEMA
 # Documents per key bucket: a bucket task holds ~25 band keys and ~30 line hashes per document in
 # DuckDB, so its memory is set by this number, not by the partition (buckets grow with the partition).
 DOCS_PER_BUCKET = 20_000

@@ -18,7 +18,7 @@ from pipelines.dedup.line import remove_lines
 from pipelines.dedup.plan import Plan, globs, valid_batches
 from pipelines.dedup.scatter import has_text
 from pipelines.document import DROPPED_SCHEMA
-from pipelines.partition import PartWriter
+from pipelines.partition import Entry, PartWriter
 
 ROWS = 5_000
 
@@ -77,8 +77,8 @@ class Apply:
         if n_kept + n_dropped != rows_in or not stats.balanced:
             raise AssertionError(f"accounting error in {plan.files[index]}: {rows_in} in, {n_kept} kept, "
                                  f"{n_dropped} dropped")
-        return {"key": key, "input": Path(plan.files[index]).name, "output": out, "output_sha256": out_sha, "dropped": dname, "dropped_sha256": dsha,
-                "rows_in": rows_in, "kept": n_kept, "dropped_rows": n_dropped, "stats": stats.as_dict()}
+        return Entry.written((out, out_sha, n_kept), (dname, dsha, n_dropped), rows_in, stats.as_dict(), key=key,
+                             input=Path(plan.files[index]).name).as_dict()
 
     def _batch(self, table: pa.Table, doc0: int, drops, dups, lines, stats: Stats):
         """Vectorized over the batch; Python only for dropped documents and texts that lose lines."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipelines import recipes
-from pipelines.langid import SCHEMA as LID_SCHEMA
+from pipelines.document import QUALITY_COLUMNS, QUALITY_SCHEMA
 from pipelines.quality import classifier, heuristics
 from pipelines.quality import lm as lms
 from pipelines.quality.models import MANIFEST, train_models
@@ -27,8 +27,8 @@ from pipelines.quality.perplexity import buckets
 from pipelines.stage import DropLog, StageResult, add_columns, finish, text_bytes
 
 STAGE = recipes.QUALITY
-ADDED_COLUMNS = [("perplexity", pa.float64()), ("bucket", pa.string()), ("wiki_score", pa.float64())]
-SCHEMA = pa.schema(list(LID_SCHEMA) + [pa.field(n, t) for n, t in ADDED_COLUMNS])
+ADDED_COLUMNS = QUALITY_COLUMNS
+SCHEMA = QUALITY_SCHEMA
 __all__ = ["MANIFEST", "SCHEMA", "filter_file", "filter_partition", "train_models"]
 
 

@@ -5,39 +5,57 @@
 
 Each task streams one unit through its reader into `part-<key>-<sha>.parquet` (RAW_SCHEMA) and its
 skipped records into the dropped folder (DROPPED_SCHEMA); the partition is committed by its manifest
-(pipelines/partition.py). A unit whose path, size and modification time, and the reader code, are
-unchanged since the last run is not read again; a killed run resumes with the units it had not done.
+(pipelines/partition.py). A unit whose path, size and modification time, and the version of its
+reader (pipelines/version.py: code closure, recipe, limits) are unchanged since the last run is not read again; a killed run resumes with the units it had not done.
 Accounting: per unit, records read == documents written + records skipped, kept in the manifest.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import Counter
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pyarrow.compute as pc
 
+from pipelines import recipes
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
 from pipelines.fs import as_path, parquet_file, read_table
-from pipelines.partition import PartWriter, Task, digest_of, dropped_dir_of, key_of, read_manifest, run_map
+from pipelines.partition import (
+    CorruptManifestError,
+    Entry,
+    PartWriter,
+    Task,
+    TamperedFileError,
+    digest_of,
+    dropped_dir_of,
+    key_of,
+    run_map,
+    verify_partition,
+)
 from pipelines.readers import list_units, read_unit
 from pipelines.readers.base import Limits
+from pipelines.stage import Stage
 
 PREVIEW_DOCS = 3
 STAGE = "raw_documents"
-_CODE = Path(__file__).resolve().parent
+READER_MODULES = ("arxiv", "books", "c4", "commoncrawl", "github", "stackexchange", "wikipedia")
 
 
-def code_version(source: str) -> str:
-    """Digest of the reader code of a source: a changed reader re-reads every unit."""
-    h = hashlib.sha256()
-    for name in ("base.py", "xmlstream.py", "ingest.py", "__init__.py", f"{source}.py", "../document.py"):
-        h.update((_CODE / name).read_bytes())
-    return h.hexdigest()[:16]
+def _other_readers(source: str) -> tuple[str, ...]:
+    """readers/__init__.py imports every reader; a source's units run through its own only."""
+    return tuple(f"pipelines.readers.{m}" for m in READER_MODULES if m != source)
+
+
+INGEST = Stage(asset=STAGE, modules=("pipelines.readers.ingest",), schema=RAW_SCHEMA, recipe_stage=recipes.RAW,
+               exclude=lambda source: _other_readers(source))
+
+
+def stage_version(source: str, limits: dict | None = None) -> str:
+    """The version of a source's ingest: its reader's code closure, its recipe steps, the reader limits."""
+    return INGEST.version(source, {"limits": asdict(reader_limits(limits))})
 
 
 def fingerprint(unit: Path) -> list:
@@ -66,15 +84,13 @@ def reader_limits(overrides: dict | None) -> Limits:
 def ingest_tasks(source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path,
                  limits: dict | None = None) -> list[Task]:
     dump_dir = Path(dump_dir)
-    reader_limits(limits)  # fail before any task on an unknown cap
-    version = code_version(source)
-    # Caps other than the defaults change what is read, so they are part of every unit's digest.
-    extra = [sorted(limits.items())] if limits else []
+    # The limits (every cap, defaults included) are part of the version: they change what is read.
+    version = stage_version(source, limits)  # fails before any task on an unknown cap
     tasks = []
     for unit in list_units(source, dump_dir):
         rel = unit.relative_to(dump_dir).as_posix()
         tasks.append(Task(key=key_of(rel), input=rel,
-                          digest=digest_of(source, rel, fingerprint(unit), version, *extra),
+                          digest=digest_of(source, rel, fingerprint(unit), version),
                           out_dir=str(out_dir), dropped_dir=str(dropped_dir),
                           params={"source": source, "dump_dir": str(dump_dir), "limits": dict(limits or {})}))
     return tasks
@@ -100,12 +116,10 @@ def ingest_unit(task: Task) -> dict:
         raise
     if stats.read == 0:
         notes["files_without_records"] += 1  # named in the log by the caller: an empty dump file
-    name, sha, rows = out.close()
-    dname, dsha, drows = dropped.close()
-    assert rows == stats.kept and drows == sum(stats.dropped.values()), "reader accounting"
-    return {"output": name, "output_sha256": sha, "dropped": dname, "dropped_sha256": dsha,
-            "rows_in": stats.read, "kept": stats.kept, "dropped_rows": drows, "stats": stats.as_dict(),
-            "notes": dict(sorted(notes.items())), "preview": preview}
+    entry = Entry.written(out.close(), dropped.close(), stats.read, stats.as_dict(),
+                          notes=dict(sorted(notes.items())), preview=preview)
+    assert entry.kept == stats.kept and entry.dropped_rows == sum(stats.dropped.values()), "reader accounting"
+    return entry.as_dict()
 
 
 def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, dropped_dir: str | Path,
@@ -139,9 +153,12 @@ def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, 
 def check_accounting(out_dir: str | Path) -> tuple[bool, dict]:
     """Per file and in total: records read == rows written + rows skipped, per reason, re-read from disk."""
     out_dir = as_path(out_dir)
-    m = read_manifest(out_dir)
-    if m is None:
+    try:
+        m = verify_partition(out_dir, "raw_documents")  # a rewritten or truncated file fails, named
+    except FileNotFoundError:
         return False, {"error": f"no manifest under {out_dir}: materialize raw_documents first"}
+    except (CorruptManifestError, TamperedFileError) as e:
+        return False, {"error": str(e)}
     bad, reasons_total, read, written = [], Counter(), 0, 0
     dropped_files_dir = dropped_dir_of(out_dir, m)
     for e in m["files"]:

@@ -137,7 +137,7 @@ def test_check_fails_when_a_file_is_lost(data_dir):
     victim = read_manifest(out)["files"][0]["output"]
     pq.write_table(pq.read_table(out / victim).slice(0, 0), out / victim)
     ok, info = check_accounting(out)
-    assert not ok and info["written"] == 6 and info["records_read"] == 7
+    assert not ok and victim in info["error"]  # named: its bytes no longer match the manifest
 
 
 def test_profile_caps_reach_the_readers(tmp_path, data_dir):
