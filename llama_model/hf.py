@@ -237,13 +237,38 @@ def detect_layout(ckpt_dir: str | os.PathLike) -> str:
 
 
 def find_tokenizer(src: str | os.PathLike) -> Path | None:
-    """tokenizer.model inside the checkpoint, else the pipeline's tokenizer asset beside it
-    (data/rlhf_v5 -> data/tokenizer/tokenizer.model), else $LLAMA_DATA_DIR/tokenizer/tokenizer.model."""
+    """The tokenizer that belongs to the checkpoint: tokenizer.model inside it, else the pipeline's tokenizer
+    asset beside it (data/rlhf_v5 -> data/tokenizer/tokenizer.model). Nothing else (no $LLAMA_DATA_DIR):
+    any other tokenizer must be named with --tokenizer, and check_tokenizer still compares its size."""
     src = Path(src)
-    candidates = [src / TOKENIZER, src.parent / "tokenizer" / TOKENIZER]
-    if os.environ.get("LLAMA_DATA_DIR"):
-        candidates.append(Path(os.environ["LLAMA_DATA_DIR"]) / "tokenizer" / TOKENIZER)
-    return next((p for p in candidates if p.is_file()), None)
+    return next((p for p in (src / TOKENIZER, src.parent / "tokenizer" / TOKENIZER) if p.is_file()), None)
+
+
+def checkpoint_vocab_size(src: str | os.PathLike) -> int | None:
+    """The embedding rows a checkpoint folder declares (params.json or config.json), without loading it."""
+    d = Path(src)
+    for name, key in ((META_PARAMS, "vocab_size"), (HF_CONFIG, "vocab_size")):
+        if (d / name).is_file():
+            try:
+                n = json.loads((d / name).read_text()).get(key)
+            except (ValueError, AttributeError):
+                return None
+            return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+    return None
+
+
+def check_tokenizer(tokenizer: str | os.PathLike, vocab_size: int, src: str | os.PathLike) -> None:
+    """Refuse a tokenizer whose piece count differs from the model's embedding rows (transformers would
+    index past the embedding, or never use some rows)."""
+    from sentencepiece import SentencePieceProcessor
+
+    try:
+        n = SentencePieceProcessor(model_file=str(tokenizer)).get_piece_size()
+    except (OSError, RuntimeError) as e:
+        raise ValueError(f"{tokenizer}: not a SentencePiece model ({str(e).splitlines()[0] if str(e) else e})") from None
+    if n != vocab_size:
+        raise ValueError(f"{tokenizer} has {n} pieces but {src} has {vocab_size} embedding rows: pass the "
+                         "checkpoint's own tokenizer with --tokenizer")
 
 
 def _generation_config(args: ModelArgs) -> dict:
@@ -280,6 +305,8 @@ def export_hf(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | o
                          "LM, which would drop the head; export it without --model-class causal-lm")
     if reward and not rm_src:
         raise ValueError(f"{src} is not a reward model (no {' / '.join(RM_FILES)})")
+    if tokenizer is not None and (declared := checkpoint_vocab_size(src)) is not None:
+        check_tokenizer(tokenizer, declared, src)       # before anything is loaded
     with atomic_path(Path(dst)) as tmp:
         if rm_src and detect_layout(src) == "hf":
             rm, args = load_hf_rm(src)
@@ -294,6 +321,7 @@ def export_hf(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | o
             save_hf(model, args, tmp)
         write_text(tmp / "generation_config.json", json.dumps(_generation_config(args), indent=2) + "\n")
         if tokenizer is not None:
+            check_tokenizer(tokenizer, args.vocab_size, src)
             write_hf_tokenizer(tokenizer, tmp, args.max_seq_len, pad_token="<unk>" if rm_src else None)
         for f in tmp.iterdir():
             f.chmod(0o644)
