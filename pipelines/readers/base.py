@@ -22,6 +22,7 @@ from typing import Callable
 
 from pipelines.base import Stats
 from pipelines.document import Document, doc_id
+from pipelines.dumps import escaped_name
 
 STAGE = "raw_documents"
 MiB = 2**20
@@ -134,11 +135,6 @@ def is_hidden(rel: str | os.PathLike) -> bool:
     """A name, or a path inside a dump, with a component starting with '.': editor and tool files, a copy
     in progress (`.in-progress/`, rsync's `.name.XXXX`). Never read; the dump sensor ignores them too."""
     return any(part.startswith(".") for part in Path(rel).parts)
-
-
-def escaped_name(name: str | os.PathLike) -> str:
-    """A file name as printable UTF-8: bytes that were not UTF-8 (surrogate escapes) as `\\xNN`."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def decodable(name: str | os.PathLike) -> bool:
