@@ -13,7 +13,15 @@ from pathlib import Path
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from common.destination import output_folder
+    from common.destination import check_destination, output_folder
+    from llama_model.hf_check import read_hf_folder
+
+    if not Path(args.src).exists():
+        raise FileNotFoundError(f"{args.src} does not exist")
+    command = f"convert --{'from' if args.from_ else 'to'} {args.from_ or args.to}"
+    check_destination(args.dst, command, args.force, [args.src])    # before torch is even imported
+    if args.from_ == "hf" and (Path(args.src) / "config.json").is_file():
+        read_hf_folder(Path(args.src))                              # a hostile config fails in a moment
     from llama_model.hf import (
         convert,
         detect_layout,
@@ -22,9 +30,6 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         import_hf,
     )
 
-    if not Path(args.src).exists():
-        raise FileNotFoundError(f"{args.src} does not exist")
-    command = f"convert --{'from' if args.from_ else 'to'} {args.from_ or args.to}"
     if args.from_ == "hf":
         if detect_layout(args.src) != "hf":
             raise ValueError(f"{args.src}: not a Hugging Face checkpoint (no config.json)")

@@ -180,17 +180,11 @@ def save_hf_rm(rm, args: ModelArgs, out_dir: str | os.PathLike) -> Path:
 def _read_hf(d: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     from safetensors.torch import load_file
 
-    if not (d / HF_CONFIG).is_file():
-        raise FileNotFoundError(f"{d / HF_CONFIG}: not a Hugging Face checkpoint")
-    cfg = json.loads((d / HF_CONFIG).read_text())
-    if cfg.get("model_type", "llama") != "llama":
-        raise ValueError(f"{d / HF_CONFIG}: model_type {cfg.get('model_type')!r} is not llama")
-    index = d / (HF_WEIGHTS + ".index.json")
-    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else [HF_WEIGHTS]
+    from llama_model.hf_check import read_hf_folder
+
+    cfg, files = read_hf_folder(d)    # config, index and tensor shapes checked before any tensor is read
     sd: dict[str, torch.Tensor] = {}
     for f in files:
-        if not (d / f).is_file():
-            raise FileNotFoundError(f"{d / f}: missing weights file (only safetensors checkpoints are read)")
         sd.update(load_file(str(d / f)))
     return cfg, sd
 
@@ -217,9 +211,19 @@ def load_hf_rm(ckpt_dir: str | os.PathLike):
     return rm.eval(), args
 
 
+def _architecture(cfg: object) -> str:
+    archs = cfg.get("architectures") if isinstance(cfg, dict) else None
+    return archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else CAUSAL
+
+
 def _hf_architecture(d: Path) -> str | None:
     cfg = d / HF_CONFIG
-    return (json.loads(cfg.read_text()).get("architectures") or [CAUSAL])[0] if cfg.is_file() else None
+    if not cfg.is_file():
+        return None
+    try:
+        return _architecture(json.loads(cfg.read_text(encoding="utf-8")))
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"{cfg}: not valid JSON") from None
 
 
 def is_reward_model(d: str | os.PathLike) -> bool:
@@ -335,9 +339,11 @@ def import_hf(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
     hf_import.json (source path, architecture, config). Returns that info dict. Written atomically."""
     from llama_model.reward import save_rm
 
+    from llama_model.hf_check import read_hf_folder
+
     src = Path(src)
-    cfg = json.loads((src / HF_CONFIG).read_text()) if (src / HF_CONFIG).is_file() else {}
-    arch = (cfg.get("architectures") or [CAUSAL])[0]
+    cfg, _ = read_hf_folder(src)       # refused here, before any tensor is read or allocated
+    arch = _architecture(cfg)
     with atomic_path(Path(dst)) as tmp:
         if arch == REWARD:
             rm, args = load_hf_rm(src)
