@@ -36,6 +36,7 @@ from llama_model.checkpoint import (
     save_meta,
 )
 from llama_model.configs import ModelArgs
+from llama_model.hf_check import check_tokenizer, checkpoint_vocab_size
 from llama_model.model import Transformer
 from pipelines.io import atomic_path, write_text
 
@@ -246,33 +247,6 @@ def find_tokenizer(src: str | os.PathLike) -> Path | None:
     any other tokenizer must be named with --tokenizer, and check_tokenizer still compares its size."""
     src = Path(src)
     return next((p for p in (src / TOKENIZER, src.parent / "tokenizer" / TOKENIZER) if p.is_file()), None)
-
-
-def checkpoint_vocab_size(src: str | os.PathLike) -> int | None:
-    """The embedding rows a checkpoint folder declares (params.json or config.json), without loading it."""
-    d = Path(src)
-    for name, key in ((META_PARAMS, "vocab_size"), (HF_CONFIG, "vocab_size")):
-        if (d / name).is_file():
-            try:
-                n = json.loads((d / name).read_text()).get(key)
-            except (ValueError, AttributeError):
-                return None
-            return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
-    return None
-
-
-def check_tokenizer(tokenizer: str | os.PathLike, vocab_size: int, src: str | os.PathLike) -> None:
-    """Refuse a tokenizer whose piece count differs from the model's embedding rows (transformers would
-    index past the embedding, or never use some rows)."""
-    from sentencepiece import SentencePieceProcessor
-
-    try:
-        n = SentencePieceProcessor(model_file=str(tokenizer)).get_piece_size()
-    except (OSError, RuntimeError) as e:
-        raise ValueError(f"{tokenizer}: not a SentencePiece model ({str(e).splitlines()[0] if str(e) else e})") from None
-    if n != vocab_size:
-        raise ValueError(f"{tokenizer} has {n} pieces but {src} has {vocab_size} embedding rows: pass the "
-                         "checkpoint's own tokenizer with --tokenizer")
 
 
 def _generation_config(args: ModelArgs) -> dict:

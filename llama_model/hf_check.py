@@ -7,16 +7,19 @@ and its index may name any path. Each is refused here with one line naming the f
 config and the safetensors headers alone (a JSON header per file, a few KB): the layers, shapes and
 vocabulary the config declares must be exactly the tensors present, so no model is built from a config
 the weights do not back, and the weight files named by model.safetensors.index.json must be plain file
-names inside the folder.
+names inside the folder. An export's tokenizer must have exactly the model's embedding rows
+(check_tokenizer).
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 from pathlib import Path
 
 HF_CONFIG = "config.json"
+META_PARAMS = "params.json"
 HF_WEIGHTS = "model.safetensors"
 INDEX = HF_WEIGHTS + ".index.json"
 MAX_HEADER = 100 * 2**20            # safetensors' own limit on the JSON header
@@ -134,3 +137,30 @@ def read_hf_folder(d: Path) -> tuple[dict, list[str]]:
         shapes.update(header_shapes(d / f))
     check_shapes(sizes, shapes, d)
     return cfg, files
+
+
+def checkpoint_vocab_size(src: str | os.PathLike) -> int | None:
+    """The embedding rows a checkpoint folder declares (params.json or config.json), without loading it."""
+    d = Path(src)
+    for name, key in ((META_PARAMS, "vocab_size"), (HF_CONFIG, "vocab_size")):
+        if (d / name).is_file():
+            try:
+                n = json.loads((d / name).read_text()).get(key)
+            except (ValueError, AttributeError):
+                return None
+            return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+    return None
+
+
+def check_tokenizer(tokenizer: str | os.PathLike, vocab_size: int, src: str | os.PathLike) -> None:
+    """Refuse a tokenizer whose piece count differs from the model's embedding rows (transformers would
+    index past the embedding, or never use some rows)."""
+    from sentencepiece import SentencePieceProcessor
+
+    try:
+        n = SentencePieceProcessor(model_file=str(tokenizer)).get_piece_size()
+    except (OSError, RuntimeError) as e:
+        raise ValueError(f"{tokenizer}: not a SentencePiece model ({str(e).splitlines()[0] if str(e) else e})") from None
+    if n != vocab_size:
+        raise ValueError(f"{tokenizer} has {n} pieces but {src} has {vocab_size} embedding rows: pass the "
+                         "checkpoint's own tokenizer with --tokenizer")
