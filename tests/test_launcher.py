@@ -117,3 +117,26 @@ def test_k8s_submit_passes_the_pipes_variables_to_the_pods():
 def test_stage_jobs_run_their_own_module():
     cmd = TrainingLauncher(nproc_per_node=2, python="py").train_command(["sft"], module="llama_model.rlhf.job")
     assert cmd[-2:] == ["llama_model.rlhf.job", "sft"]
+
+
+@pytest.mark.parametrize("var, value, message", [
+    ("LLAMA_NNODES", "-3", "$LLAMA_NNODES must be a whole number from 1 to 100000, got -3"),
+    ("LLAMA_NNODES", "0", "$LLAMA_NNODES must be a whole number from 1"),
+    ("LLAMA_NPROC", "0", "$LLAMA_NPROC must be a whole number from 1"),
+    ("LLAMA_GPUS_PER_NODE", "-8", "$LLAMA_GPUS_PER_NODE must be a whole number from 0"),
+    ("LLAMA_LAUNCHER", "foo", "$LLAMA_LAUNCHER must be subprocess, k8s or slurm, not 'foo'"),
+    ("LLAMA_STAGES", "bogus", "$LLAMA_STAGES must be local or launcher, not 'bogus'"),
+    ("LLAMA_RDZV_PORT", "70000", "$LLAMA_RDZV_PORT must be a whole number from 1 to 65535"),
+])
+def test_bad_launcher_settings_fail_when_the_definitions_load(monkeypatch, var, value, message):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError) as e:
+        build_resources()
+    assert str(e.value) == message or str(e.value).startswith(message)
+    assert "\n" not in str(e.value)
+
+
+def test_run_config_values_are_checked_before_a_launch():
+    with pytest.raises(ValueError, match="TrainingLauncher.nnodes must be a whole number from 1"):
+        TrainingLauncher(mode="slurm", nnodes=-3, shared_dir="/x").launch(None, ARGS)
+    assert TrainingLauncher.from_env({"LLAMA_LAUNCHER": " Slurm "}).mode == "slurm"
