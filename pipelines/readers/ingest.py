@@ -94,14 +94,14 @@ def ingest_unit(task: Task) -> dict:
             if len(preview) < PREVIEW_DOCS:
                 preview.append({"id": doc.id, "title": doc.title, "url": doc.url, "origin": doc.origin,
                                 "text": doc.text[:300]})
+        name, sha, rows = out.close()
+        dname, dsha, drows = dropped.close()     # inside the try: a failed close aborts the other writer
     except BaseException:
         out.abort()
         dropped.abort()
         raise
     if stats.read == 0:
         notes["files_without_records"] += 1  # named in the log by the caller: an empty dump file
-    name, sha, rows = out.close()
-    dname, dsha, drows = dropped.close()
     assert rows == stats.kept and drows == sum(stats.dropped.values()), "reader accounting"
     return {"output": name, "output_sha256": sha, "dropped": dname, "dropped_sha256": dsha,
             "rows_in": stats.read, "kept": stats.kept, "dropped_rows": drows, "stats": stats.as_dict(),
