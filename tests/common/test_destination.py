@@ -47,3 +47,14 @@ def test_failure_leaves_the_destination_and_no_temporary(tmp_path):
             raise RuntimeError("boom")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dst"]
     assert sorted(p.name for p in dst.iterdir()) == ["mine.txt"]
+
+
+def test_docs_figures_never_replaces_a_file_it_did_not_write(tmp_path):
+    from common.figures import write_figures
+
+    notes = tmp_path / "docs" / "notes.md"
+    notes.parent.mkdir()
+    notes.write_text("my notes\n")
+    with pytest.raises(ValueError, match="is not a figures file written by docs-figures"):
+        write_figures(tmp_path / "no-run", notes)
+    assert notes.read_text() == "my notes\n"
