@@ -59,14 +59,15 @@ def _reject_duplicates(pairs: list[tuple]) -> dict:
     return out
 
 
-def _depth(raw: bytes) -> int:
-    """The deepest nesting of arrays and objects in one JSON text, in linear time without recursion."""
+def _shape(raw: bytes) -> tuple[int, int]:
+    """(deepest nesting of arrays and objects, number of objects) of one JSON text, in linear time without
+    recursion: strings are blanked by a regular expression, the brackets counted with numpy."""
     import numpy as np
 
     skeleton = np.frombuffer(_STRING.sub(b'""', raw), dtype=np.uint8)
-    step = (np.isin(skeleton, (ord("["), ord("{"))).astype(np.int64)
-            - np.isin(skeleton, (ord("]"), ord("}"))).astype(np.int64))
-    return int(np.cumsum(step).max(initial=0))
+    opens = np.isin(skeleton, (ord("["), ord("{")))
+    step = opens.astype(np.int64) - np.isin(skeleton, (ord("]"), ord("}"))).astype(np.int64)
+    return int(np.cumsum(step).max(initial=0)), int(np.count_nonzero(skeleton == ord("{")))
 
 
 def _lone_surrogate(x, depth: int = 0) -> str | None:
@@ -88,8 +89,13 @@ def _lone_surrogate(x, depth: int = 0) -> str | None:
 
 def _parse_line(raw: bytes, caps: Caps):
     """One JSONL line (bytes, newline included) -> its value; FormatError on anything we refuse."""
-    if raw.count(b"[") + raw.count(b"{") > caps.depth and _depth(raw) > caps.depth:
-        raise FormatError(f"nested more than {caps.depth} levels deep (the profile's align.data_depth)")
+    if raw.count(b"[") + raw.count(b"{") > min(caps.depth, caps.turns):
+        depth, objects = _shape(raw)
+        if depth > caps.depth:
+            raise FormatError(f"nested more than {caps.depth} levels deep (the profile's align.data_depth)")
+        if objects > 3 * caps.turns + 8:      # prompt, chosen and rejected lists of at most caps.turns messages
+            raise FormatError(f"holds {objects} JSON objects, more than rows of {caps.turns} turns can (the "
+                              "profile's align.data_turns)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
