@@ -99,10 +99,15 @@ def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | N
     instance = instance or dg.DagsterInstance.get()
     from assets.dumps_cli import register_all
 
-    keys, new = register_all(instance)  # every dump folder becomes a partition before planning
-    log(f"{len(keys)} dumps ({len(new)} newly registered)")
+    found = register_all(instance)  # every dump folder becomes a partition before planning
+    log(f"{len(found.keys)} dumps ({len(found.new)} newly registered)")
+    for line in found.problems:
+        log(f"warning: {line}")
+    for k in found.gone:
+        log(f"warning: {k} is registered but its dump folder is gone: skipped (`llama-pipeline register-dumps "
+            "--prune` removes the key)")
     job = defs.resolve_implicit_global_asset_job_def()
-    steps = plan(defs, instance, selection)
+    steps = [s for s in plan(defs, instance, selection) if s[1] not in found.gone]
     t0 = time.perf_counter()
     checks_failed = []
     for i, (keys, pk) in enumerate(steps, 1):

@@ -150,6 +150,9 @@ def quoting_files(root: Path) -> list[Path]:
 def write_figures(data_dir: Path, out: Path, root: Path | None = None) -> Path:
     """Write `out` (docs/figures.md) and rewrite the quoted blocks in README.md and docs/*.md."""
     root = root or Path(out).resolve().parent.parent
+    if Path(out).exists() and not (Path(out).is_file() and read_blocks(Path(out).read_text(errors="replace"))):
+        # a command never replaces what it did not write: our own figures file holds named blocks
+        raise ValueError(f"{out} exists and is not a figures file written by docs-figures: choose another --out")
     named = blocks(data_dir)
     write_text(out, render(named, machine(), os.environ.get("LLAMA_PROFILE", "tiny")))
     named = read_blocks(Path(out).read_text())   # quote exactly what the file holds

@@ -171,6 +171,11 @@ class AlignArgs:
     tp: int = 1
     micro_batch: int = 0                     # items (rows, pairs, rollouts) per forward/backward pass on a
                                              # rank, gradients accumulated over its share (0: one pass)
+    # Caps on one row of a user's alignment file (align_data.files.Caps): a row over them is an error
+    # naming its file:line, found in linear time (not a RecursionError or a minutes-long parse)
+    data_line_bytes: int = 16 * 2**20        # one JSONL line
+    data_turns: int = 1000                   # messages in one dialogue / prompt / answer list
+    data_depth: int = 32                     # nesting of arrays and objects in one row (trl rows need 4)
 
 
 @dataclass(frozen=True)

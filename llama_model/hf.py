@@ -36,6 +36,7 @@ from llama_model.checkpoint import (
     save_meta,
 )
 from llama_model.configs import ModelArgs
+from llama_model.hf_check import check_tokenizer, checkpoint_vocab_size
 from llama_model.model import Transformer
 from pipelines.io import atomic_path, write_text
 
@@ -180,17 +181,11 @@ def save_hf_rm(rm, args: ModelArgs, out_dir: str | os.PathLike) -> Path:
 def _read_hf(d: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     from safetensors.torch import load_file
 
-    if not (d / HF_CONFIG).is_file():
-        raise FileNotFoundError(f"{d / HF_CONFIG}: not a Hugging Face checkpoint")
-    cfg = json.loads((d / HF_CONFIG).read_text())
-    if cfg.get("model_type", "llama") != "llama":
-        raise ValueError(f"{d / HF_CONFIG}: model_type {cfg.get('model_type')!r} is not llama")
-    index = d / (HF_WEIGHTS + ".index.json")
-    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.is_file() else [HF_WEIGHTS]
+    from llama_model.hf_check import read_hf_folder
+
+    cfg, files = read_hf_folder(d)    # config, index and tensor shapes checked before any tensor is read
     sd: dict[str, torch.Tensor] = {}
     for f in files:
-        if not (d / f).is_file():
-            raise FileNotFoundError(f"{d / f}: missing weights file (only safetensors checkpoints are read)")
         sd.update(load_file(str(d / f)))
     return cfg, sd
 
@@ -217,9 +212,19 @@ def load_hf_rm(ckpt_dir: str | os.PathLike):
     return rm.eval(), args
 
 
+def _architecture(cfg: object) -> str:
+    archs = cfg.get("architectures") if isinstance(cfg, dict) else None
+    return archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else CAUSAL
+
+
 def _hf_architecture(d: Path) -> str | None:
     cfg = d / HF_CONFIG
-    return (json.loads(cfg.read_text()).get("architectures") or [CAUSAL])[0] if cfg.is_file() else None
+    if not cfg.is_file():
+        return None
+    try:
+        return _architecture(json.loads(cfg.read_text(encoding="utf-8")))
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"{cfg}: not valid JSON") from None
 
 
 def is_reward_model(d: str | os.PathLike) -> bool:
@@ -237,13 +242,11 @@ def detect_layout(ckpt_dir: str | os.PathLike) -> str:
 
 
 def find_tokenizer(src: str | os.PathLike) -> Path | None:
-    """tokenizer.model inside the checkpoint, else the pipeline's tokenizer asset beside it
-    (data/rlhf_v5 -> data/tokenizer/tokenizer.model), else $LLAMA_DATA_DIR/tokenizer/tokenizer.model."""
+    """The tokenizer that belongs to the checkpoint: tokenizer.model inside it, else the pipeline's tokenizer
+    asset beside it (data/rlhf_v5 -> data/tokenizer/tokenizer.model). Nothing else (no $LLAMA_DATA_DIR):
+    any other tokenizer must be named with --tokenizer, and check_tokenizer still compares its size."""
     src = Path(src)
-    candidates = [src / TOKENIZER, src.parent / "tokenizer" / TOKENIZER]
-    if os.environ.get("LLAMA_DATA_DIR"):
-        candidates.append(Path(os.environ["LLAMA_DATA_DIR"]) / "tokenizer" / TOKENIZER)
-    return next((p for p in candidates if p.is_file()), None)
+    return next((p for p in (src / TOKENIZER, src.parent / "tokenizer" / TOKENIZER) if p.is_file()), None)
 
 
 def _generation_config(args: ModelArgs) -> dict:
@@ -280,6 +283,8 @@ def export_hf(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | o
                          "LM, which would drop the head; export it without --model-class causal-lm")
     if reward and not rm_src:
         raise ValueError(f"{src} is not a reward model (no {' / '.join(RM_FILES)})")
+    if tokenizer is not None and (declared := checkpoint_vocab_size(src)) is not None:
+        check_tokenizer(tokenizer, declared, src)       # before anything is loaded
     with atomic_path(Path(dst)) as tmp:
         if rm_src and detect_layout(src) == "hf":
             rm, args = load_hf_rm(src)
@@ -294,6 +299,7 @@ def export_hf(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | o
             save_hf(model, args, tmp)
         write_text(tmp / "generation_config.json", json.dumps(_generation_config(args), indent=2) + "\n")
         if tokenizer is not None:
+            check_tokenizer(tokenizer, args.vocab_size, src)
             write_hf_tokenizer(tokenizer, tmp, args.max_seq_len, pad_token="<unk>" if rm_src else None)
         for f in tmp.iterdir():
             f.chmod(0o644)
@@ -307,9 +313,11 @@ def import_hf(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
     hf_import.json (source path, architecture, config). Returns that info dict. Written atomically."""
     from llama_model.reward import save_rm
 
+    from llama_model.hf_check import read_hf_folder
+
     src = Path(src)
-    cfg = json.loads((src / HF_CONFIG).read_text()) if (src / HF_CONFIG).is_file() else {}
-    arch = (cfg.get("architectures") or [CAUSAL])[0]
+    cfg, _ = read_hf_folder(src)       # refused here, before any tensor is read or allocated
+    arch = _architecture(cfg)
     with atomic_path(Path(dst)) as tmp:
         if arch == REWARD:
             rm, args = load_hf_rm(src)

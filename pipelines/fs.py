@@ -26,12 +26,13 @@ import fnmatch
 import hashlib
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -177,14 +178,31 @@ def as_path(path) -> AnyPath:
             raise ValueError(f"{s!r} looks like an object-storage URI turned into a local path: "
                              f"keep it a str or use pipelines.fs.as_path")
         return path
-    if s.startswith("file://"):
-        return Path(s[len("file://"):])
+    if s.startswith("file:"):
+        return _file_uri(s)
     if "://" in s:
         scheme = s.split("://", 1)[0]
         if scheme not in SCHEMES:
             raise ValueError(f"unsupported storage URI {s!r}: use a local folder or s3://bucket/prefix")
         return RemotePath(s)
+    if _URI_LIKE.match(s):
+        # "s3:/bucket" or "gs:bucket" would silently become a local folder named "s3:" under the cwd
+        raise ValueError(f"{s!r} looks like a URI but is not one we read: use a local folder (./{s} if that is "
+                         "what you mean), file:///absolute/path or s3://bucket/prefix")
     return Path(s)
+
+
+_URI_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _file_uri(s: str) -> Path:
+    """file:///abs/path (or file://localhost/abs/path) -> /abs/path; other forms are refused."""
+    u = urlparse(s)
+    if not s.startswith("file://") or u.netloc not in ("", "localhost") or not u.path.startswith("/"):
+        raise ValueError(f"{s!r}: a file URI must be file:///absolute/path (three slashes)")
+    if u.query or u.fragment:
+        raise ValueError(f"{s!r}: a file URI with a query or fragment is not a folder")
+    return Path(unquote(u.path))
 
 
 def plain(path) -> Path | str:

@@ -143,6 +143,13 @@ class PartWriter:
             self.buffer = []
 
     def close(self) -> tuple[str, str, int]:
+        try:
+            return self._close()
+        except BaseException:
+            self.abort()         # a failed upload or write leaves no temporary behind
+            raise
+
+    def _close(self) -> tuple[str, str, int]:
         self._flush()
         if self.rows == 0:  # an empty file still carries the schema for readers
             self.writer.write_table(self.schema.empty_table())

@@ -15,6 +15,10 @@ def validate_environment() -> None:
     from pipelines.engine import ENGINES, default_workers
 
     get_profile(os.environ.get("LLAMA_PROFILE") or DEFAULT_PROFILE)
+    try:
+        ArtifactStorage(root=os.environ.get("LLAMA_DATA_DIR") or "data").root_path   # s3://, file:/// or a folder
+    except ValueError as e:
+        raise ValueError(f"LLAMA_DATA_DIR: {e}") from None
     engine = (os.environ.get("LLAMA_ENGINE") or "local").strip().lower()
     if engine not in ENGINES:
         raise ValueError(f"LLAMA_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")

@@ -40,8 +40,8 @@ class DumpsResource(dg.ConfigurableResource):
                                     f"`llama-pipeline register-dumps` lists the dumps found")
         return d
 
-    def partition_keys(self) -> list[str]:
-        """Every partition key `<source>/<dump>` found under the root."""
+    def partition_keys(self, problems: list[str] | None = None) -> list[str]:
+        """Every partition key `<source>/<dump>` found under the root (problems: see pipelines.dumps)."""
         from pipelines.dumps import find_dumps
 
-        return find_dumps(self.root_path)
+        return find_dumps(self.root_path, problems)

@@ -48,6 +48,15 @@ ENV = {"LLAMA_LAUNCHER": "mode", "LLAMA_NPROC": "nproc_per_node", "LLAMA_NNODES"
        "LLAMA_STAGE_PARALLEL": "stage_parallel", "LLAMA_TP": "tp"}
 
 
+# Accepted values, checked when the Definitions load (from_env) and again before a launch (validate).
+CHOICES = {"mode": ("subprocess", "k8s", "slurm"), "stages": ("local", "launcher"),
+           "stage_parallel": ("auto", "fsdp", "replicate")}
+# Smallest value of each integer field: a count of nodes or processes is at least 1, a resource request
+# may be 0 (= ask for none / leave it to the scheduler), a port is a port.
+INT_RANGES = {"nproc_per_node": (1, 4096), "nnodes": (1, 100_000), "gpus_per_node": (0, 4096),
+              "cpus_per_node": (0, 1_000_000), "rdzv_port": (1, 65535), "tp": (0, 4096)}
+
+
 class TrainingLauncher(dg.ConfigurableResource):
     mode: str = "subprocess"                 # subprocess | k8s | slurm
     stages: str = "local"                    # alignment + eval stages: local (in the Dagster process) | launcher
@@ -76,16 +85,31 @@ class TrainingLauncher(dg.ConfigurableResource):
     def from_env(cls, environ: dict | None = None) -> TrainingLauncher:
         """A launcher configured from LLAMA_* variables (ENV); unset ones keep the defaults."""
         environ = os.environ if environ is None else environ
-        ints = {"nproc_per_node", "nnodes", "gpus_per_node", "cpus_per_node", "rdzv_port", "tp"}
         kw = {}
         for var, name in ENV.items():
             value = environ.get(var)
             if value:
                 try:
-                    kw[name] = int(value) if name in ints else value
+                    kw[name] = int(value) if name in INT_RANGES else value.strip().lower() if name in CHOICES else value
                 except ValueError:
                     raise ValueError(f"${var}={value!r}: expected an integer") from None
-        return cls(**kw)
+        launcher = cls(**kw)
+        launcher.validate({name: var for var, name in ENV.items() if environ.get(var)})
+        return launcher
+
+    def validate(self, names: dict[str, str] | None = None) -> None:
+        """One-line ValueError for a value no launch could use (names: field -> the variable that set it)."""
+        names = names or {}
+        for field, allowed in CHOICES.items():
+            if getattr(self, field) not in allowed:
+                where = f"${names[field]}" if field in names else f"TrainingLauncher.{field}"
+                raise ValueError(f"{where} must be {', '.join(allowed[:-1])} or {allowed[-1]}, "
+                                 f"not {getattr(self, field)!r}")
+        for field, (low, high) in INT_RANGES.items():
+            value = getattr(self, field)
+            if not low <= value <= high:
+                where = f"${names[field]}" if field in names else f"TrainingLauncher.{field}"
+                raise ValueError(f"{where} must be a whole number from {low} to {high}, got {value}")
 
     @property
     def world_size(self) -> int:
@@ -184,6 +208,7 @@ class TrainingLauncher(dg.ConfigurableResource):
     def launch(self, context, train_args: list[str], extras: dict | None = None,
                module: str = TRAIN_MODULE) -> dg.PipesClientCompletedInvocation:
         """Run `module` for `context` (an asset context) and wait; Pipes messages flow back into the run."""
+        self.validate()          # run config can set fields the environment check never saw
         train_args = self.with_tp(train_args)
         if self.mode == "subprocess":
             client = dg.PipesSubprocessClient(env=dict(self.env))

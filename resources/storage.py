@@ -43,7 +43,8 @@ class ArtifactStorage(dg.ConfigurableResource):
 
     @property
     def root_path(self) -> Path | RemotePath:
-        return as_path(self.root) if self.remote else Path(self.root).expanduser().resolve()
+        # as_path reads file:///abs as /abs and refuses other URIs ("file:///x" must not become ./file:/x)
+        return as_path(self.root) if self.remote else as_path(self.root).expanduser().resolve()
 
     def local_root(self, asset: str = "") -> Path:
         """Where local-only artifacts live: the root itself when local, else $LLAMA_LOCAL_DIR."""

@@ -126,3 +126,26 @@ def test_tensor_parallel_degree_travels_as_tp_argument():
     assert launcher.with_tp(["--profile", "llama2-70b"]) == ["--profile", "llama2-70b", "--tp", "8"]
     assert launcher.with_tp(["sft", "--tp", "4"]) == ["sft", "--tp", "4"]          # an explicit one wins
     assert TrainingLauncher.from_env({}).with_tp(["--profile", "tiny"]) == ["--profile", "tiny"]
+
+
+@pytest.mark.parametrize("var, value, message", [
+    ("LLAMA_NNODES", "-3", "$LLAMA_NNODES must be a whole number from 1 to 100000, got -3"),
+    ("LLAMA_NNODES", "0", "$LLAMA_NNODES must be a whole number from 1"),
+    ("LLAMA_NPROC", "0", "$LLAMA_NPROC must be a whole number from 1"),
+    ("LLAMA_GPUS_PER_NODE", "-8", "$LLAMA_GPUS_PER_NODE must be a whole number from 0"),
+    ("LLAMA_LAUNCHER", "foo", "$LLAMA_LAUNCHER must be subprocess, k8s or slurm, not 'foo'"),
+    ("LLAMA_STAGES", "bogus", "$LLAMA_STAGES must be local or launcher, not 'bogus'"),
+    ("LLAMA_RDZV_PORT", "70000", "$LLAMA_RDZV_PORT must be a whole number from 1 to 65535"),
+])
+def test_bad_launcher_settings_fail_when_the_definitions_load(monkeypatch, var, value, message):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError) as e:
+        build_resources()
+    assert str(e.value) == message or str(e.value).startswith(message)
+    assert "\n" not in str(e.value)
+
+
+def test_run_config_values_are_checked_before_a_launch():
+    with pytest.raises(ValueError, match="TrainingLauncher.nnodes must be a whole number from 1"):
+        TrainingLauncher(mode="slurm", nnodes=-3, shared_dir="/x").launch(None, ARGS)
+    assert TrainingLauncher.from_env({"LLAMA_LAUNCHER": " Slurm "}).mode == "slurm"

@@ -1,5 +1,6 @@
 """The weekly alignment refresh, the nightly eval and the new-dump sensor (cursor, run keys, partitions)."""
 import datetime as dt
+import json
 
 import dagster as dg
 import pytest
@@ -155,3 +156,52 @@ def test_sensor_targets_raw_documents_in_a_definitions(tmp_path):
     assert [r.partition_key for r in data.run_requests] == ["c4/en"]
     job = defs.resolve_job_def(sensor.job_name)
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {"raw_documents"}
+
+
+def _evaluate(instance, resources, cursor=None):
+    return new_dump_folders(dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources))
+
+
+def test_a_dump_returning_to_an_earlier_state_is_ingested_again(tmp_path):
+    book = tmp_path / "books" / "s1" / "pg1.txt"
+    book.parent.mkdir(parents=True)
+    book.write_text("state A")
+    resources = {"dumps": DumpsResource(root=str(tmp_path))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        keys = []
+        cursor = None
+        for text in ("state A", "state B, longer", "state A", "state A"):
+            book.write_text(text)
+            out = _evaluate(instance, resources, cursor)
+            cursor = out.cursor
+            keys += [r.run_key for r in out.run_requests]
+        assert len(keys) == 3 and len(set(keys)) == 3          # A, B, A again; the unchanged 4th starts nothing
+        assert keys[0].split(":")[1] == keys[2].split(":")[1]   # same fingerprint, yet a new run key
+
+
+def test_sensor_watches_the_good_dumps_beside_a_bad_name_and_hidden_files(tmp_path):
+    (tmp_path / "books" / "good").mkdir(parents=True)
+    (tmp_path / "books" / "good" / "pg1.txt").write_text("x")
+    (tmp_path / "books" / "bad name").mkdir()
+    (tmp_path / "books" / ("x" * 120)).mkdir()
+    (tmp_path / "books" / "émile").mkdir()
+    resources = {"dumps": DumpsResource(root=str(tmp_path))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = _evaluate(instance, resources)
+        assert [r.partition_key for r in first.run_requests] == ["books/good"]
+        # A hidden file or folder (a copy in progress) changes nothing: the readers never read it.
+        (tmp_path / "books" / "good" / ".pg2.txt").write_text("copying")
+        (tmp_path / "books" / "good" / ".in-progress").mkdir()
+        (tmp_path / "books" / "good" / ".in-progress" / "pg84.txt").write_text("half")
+        assert _evaluate(instance, resources, first.cursor).run_requests == []
+
+
+def test_sensor_logs_registered_keys_whose_folder_is_gone(tmp_path, capsys):
+    (tmp_path / "books" / "good").mkdir(parents=True)
+    resources = {"dumps": DumpsResource(root=str(tmp_path))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("dumps", ["books/good", "books/removed"])
+        out = _evaluate(instance, resources)
+        assert [r.partition_key for r in out.run_requests] == ["books/good"]
+        assert json.loads(out.cursor)["gone"] == ["books/removed"]
+        assert "books/removed: registered but its dump folder is gone" in capsys.readouterr().err

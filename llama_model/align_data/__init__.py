@@ -13,7 +13,7 @@ the bundled program-judgeable tasks with their judges and rated comparisons.
     pairs = align_data.load_preferences("prefs.parquet")
     align_data.judge(align_data.eval_tasks()[0], "The answer is 7.")
 """
-from llama_model.align_data.files import (DataError, load_preferences, load_sft, preferences_to_jsonl,
+from llama_model.align_data.files import (Caps, DataError, load_preferences, load_sft, preferences_to_jsonl,
                                           read_samples, rows, samples_to_jsonl, sft_to_jsonl, to_jsonl)
 from llama_model.align_data.formats import (FormatError, parse_preference, parse_sft, preference_row, sample_row,
                                             sft_row)
@@ -26,7 +26,7 @@ from llama_model.align_data.tasks import (DIGITS, EVAL_SHAPES, FRENCH_NUMBERS, H
                                           tasks_from_jsonl, tasks_to_jsonl, true_value)
 
 __all__ = [
-    "DataError", "load_preferences", "load_sft", "preferences_to_jsonl", "read_samples", "rows", "samples_to_jsonl",
+    "Caps", "DataError", "load_preferences", "load_sft", "preferences_to_jsonl", "read_samples", "rows", "samples_to_jsonl",
     "sft_to_jsonl", "to_jsonl", "FormatError", "parse_preference", "parse_sft", "preference_row", "sample_row",
     "sft_row", "follows_instruction", "is_refusal", "is_safe", "judge", "quality", "PREFERENCE_SHAPES",
     "preference_pairs", "rate_pair", "rating_of_gap", "DIGITS", "EVAL_SHAPES", "FRENCH_NUMBERS",

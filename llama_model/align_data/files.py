@@ -6,12 +6,16 @@
 
 Every row is checked and the first bad one stops the load with a DataError (a ValueError) naming the file
 and where in it: `file:LINE` for JSONL (1-based), `file: row N` for Parquet and datasets folders (0-based,
-as `dataset[N]`). Bytes that are not UTF-8, invalid JSON, duplicate keys in an object, and an empty file
-are errors too: nothing is skipped silently. Arrow files are read with pyarrow, so `datasets` is not needed.
+as `dataset[N]`). Bytes that are not UTF-8, invalid JSON, duplicate keys in an object, lone surrogate
+escapes ("\\ud800"), lines longer, nesting deeper or message lists longer than the profile's caps (`Caps`:
+AlignArgs.data_line_bytes, data_turns, data_depth), split names that leave a DatasetDict folder and an empty
+file are errors too: nothing is skipped silently, and each is found in time linear in the line. Arrow files are read with pyarrow, so `datasets` is not needed.
 """
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -19,41 +23,114 @@ from llama_model.align_data.formats import (FormatError, parse_preference, parse
                                           sample_row, sft_row)
 
 PARQUET_BATCH = 1024            # rows decoded at a time
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')       # a JSON string literal (possessive: no backtracking)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")   # \ud800-\udfff: valid only as a high+low pair
 
 
 class DataError(ValueError):
     """A user alignment file that cannot be used; str() is '<file>:<line>: <what>' or '<file>: row N: <what>'."""
 
 
+@dataclass(frozen=True)
+class Caps:
+    """Bounds on what one user row may hold (AlignArgs.data_line_bytes / data_turns / data_depth): a row
+    over them is an error naming it, found in time linear in the line, before anything is built from it."""
+
+    line_bytes: int = 16 * 2**20
+    turns: int = 1000
+    depth: int = 32
+
+    @staticmethod
+    def of(align) -> "Caps":
+        """The caps of a profile's AlignArgs (None: the defaults)."""
+        if align is None:
+            return Caps()
+        return Caps(align.data_line_bytes, align.data_turns, align.data_depth)
+
+
 def _reject_duplicates(pairs: list[tuple]) -> dict:
     out = dict(pairs)
     if len(out) != len(pairs):
-        keys = [k for k, _ in pairs]
-        dup = sorted({k for k in keys if keys.count(k) > 1})
-        raise FormatError(f"duplicate key {dup[0]!r} in one object (which one counts would be a guess)")
+        seen = set()
+        for k, _ in pairs:                       # linear: the first key seen twice
+            if k in seen:
+                raise FormatError(f"duplicate key {k!r} in one object (which one counts would be a guess)")
+            seen.add(k)
     return out
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, object]]:
+def _shape(raw: bytes) -> tuple[int, int]:
+    """(deepest nesting of arrays and objects, number of objects) of one JSON text, in linear time without
+    recursion: strings are blanked by a regular expression, the brackets counted with numpy."""
+    import numpy as np
+
+    skeleton = np.frombuffer(_STRING.sub(b'""', raw), dtype=np.uint8)
+    opens = np.isin(skeleton, (ord("["), ord("{")))
+    step = opens.astype(np.int64) - np.isin(skeleton, (ord("]"), ord("}"))).astype(np.int64)
+    return int(np.cumsum(step).max(initial=0)), int(np.count_nonzero(skeleton == ord("{")))
+
+
+def _lone_surrogate(x, depth: int = 0) -> str | None:
+    """The first string (or key) of a parsed row holding a lone UTF-16 surrogate (an escape such as
+    "\\ud800" without its pair: no UTF-8 encoding exists, SentencePiece fails on it later)."""
+    if isinstance(x, str):
+        try:
+            x.encode("utf-8")
+        except UnicodeEncodeError:
+            return x
+        return None
+    items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+    for k, v in items:
+        bad = (_lone_surrogate(k) if isinstance(k, str) else None) or _lone_surrogate(v, depth + 1)
+        if bad is not None:
+            return bad
+    return None
+
+
+def _parse_line(raw: bytes, caps: Caps):
+    """One JSONL line (bytes, newline included) -> its value; FormatError on anything we refuse."""
+    if raw.count(b"[") + raw.count(b"{") > min(caps.depth, caps.turns):
+        depth, objects = _shape(raw)
+        if depth > caps.depth:
+            raise FormatError(f"nested more than {caps.depth} levels deep (the profile's align.data_depth)")
+        if objects > 3 * caps.turns + 8:      # prompt, chosen and rejected lists of at most caps.turns messages
+            raise FormatError(f"holds {objects} JSON objects, more than rows of {caps.turns} turns can (the "
+                              "profile's align.data_turns)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"not UTF-8 text (byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the line): "
+                          "re-encode the file as UTF-8") from None
+    if not text.strip():
+        return None
+    try:
+        row = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except json.JSONDecodeError as e:
+        raise FormatError(f"not valid JSON ({e.msg} at column {e.colno}); one JSON object per line") from None
+    except RecursionError:      # a nesting the depth check missed cannot crash the caller
+        raise FormatError(f"nested more than {caps.depth} levels deep (the profile's align.data_depth)") from None
+    if _SURROGATE_ESCAPE.search(raw) and (bad := _lone_surrogate(row)) is not None:
+        raise FormatError(f"a lone surrogate escape in {bad[:40]!r}: not text that UTF-8 can hold")
+    return row
+
+
+def _jsonl_rows(path: Path, caps: Caps) -> Iterator[tuple[str, object]]:
     with open(path, "rb") as f:
-        for i, raw in enumerate(f, 1):
+        i = 0
+        while raw := f.readline(caps.line_bytes + 1):
+            i += 1
             where = f"{path}:{i}"
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(f"{where}: not UTF-8 text (byte 0x{raw[e.start]:02x} at byte {e.start + 1} of the "
-                                f"line): re-encode the file as UTF-8") from None
+            if len(raw) > caps.line_bytes:
+                raise DataError(f"{where}: line longer than {caps.line_bytes} bytes (the profile's "
+                                "align.data_line_bytes)")
             if i == 1:
-                text = text.removeprefix("\ufeff")          # a byte-order mark some editors write
-            if not text.strip():
-                continue
+                raw = raw.removeprefix(b"\xef\xbb\xbf")          # a byte-order mark some editors write
             try:
-                row = json.loads(text, object_pairs_hook=_reject_duplicates)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno}); one JSON object per line") from None
+                row = _parse_line(raw, caps)
             except FormatError as e:
                 raise DataError(f"{where}: {e}") from None
-            yield where, row
+            if row is not None:
+                yield where, row
 
 
 def _arrow_rows(batches: Iterable, name: str, start: int = 0) -> Iterator[tuple[str, object]]:
@@ -78,7 +155,14 @@ def _saved_dataset_rows(folder: Path) -> Iterator[tuple[str, object]]:
     """A folder written by Dataset.save_to_disk: state.json lists Arrow stream files, in row order."""
     import pyarrow as pa
     if (folder / "dataset_dict.json").exists():                   # DatasetDict.save_to_disk
-        splits = json.loads((folder / "dataset_dict.json").read_text(encoding="utf-8")).get("splits", [])
+        try:
+            splits = json.loads((folder / "dataset_dict.json").read_text(encoding="utf-8")).get("splits", [])
+        except (OSError, ValueError, AttributeError) as e:
+            raise DataError(f"{folder}/dataset_dict.json: not the file save_to_disk writes ({e})") from None
+        for name in splits if isinstance(splits, list) else [splits]:
+            # a split is a folder inside this one: "../victim" would load another dataset's rows
+            if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+                raise DataError(f"{folder}/dataset_dict.json: split {name!r} is not a folder name inside {folder}")
         if "train" not in splits and len(splits) != 1:
             raise DataError(f"{folder}: a DatasetDict with splits {splits} and no 'train': give the split's folder")
         yield from _saved_dataset_rows(folder / ("train" if "train" in splits else splits[0]))
@@ -104,7 +188,7 @@ def _saved_dataset_rows(folder: Path) -> Iterator[tuple[str, object]]:
             raise DataError(f"{shard}: not a readable Arrow file ({e})") from None
 
 
-def rows(path) -> Iterator[tuple[str, object]]:
+def rows(path, caps: Caps | None = None) -> Iterator[tuple[str, object]]:
     """(where, row) for every row of a JSONL file, a Parquet file or a datasets folder."""
     p = Path(path)
     if p.is_dir():
@@ -115,13 +199,24 @@ def rows(path) -> Iterator[tuple[str, object]]:
         return _parquet_rows(p)
     if p.suffix == ".arrow":
         raise DataError(f"{p}: give the folder written by save_to_disk, not one of its .arrow files")
-    return _jsonl_rows(p)
+    return _jsonl_rows(p, caps or Caps())
 
 
-def _load(path, parse: Callable[[object], dict]) -> list[dict]:
+def _check_turns(row, caps: Caps) -> None:
+    """A row's message lists (messages, prompt, chosen, rejected, turns) hold at most caps.turns items."""
+    if isinstance(row, dict):
+        for key, value in row.items():
+            if isinstance(value, (list, tuple)) and len(value) > caps.turns:
+                raise FormatError(f"{key!r} holds {len(value)} turns, more than {caps.turns} (the profile's "
+                                  "align.data_turns)")
+
+
+def _load(path, parse: Callable[[object], dict], caps: Caps | None) -> list[dict]:
+    caps = caps or Caps()
     out = []
-    for where, row in rows(path):
+    for where, row in rows(path, caps):
         try:
+            _check_turns(row, caps)
             out.append(parse(row))
         except FormatError as e:
             raise DataError(f"{where}: {e}") from None
@@ -130,14 +225,14 @@ def _load(path, parse: Callable[[object], dict]) -> list[dict]:
     return out
 
 
-def load_sft(path) -> list[dict]:
-    """SFT dialogues from a file or datasets folder, checked (formats.parse_sft)."""
-    return _load(path, parse_sft)
+def load_sft(path, caps: Caps | None = None) -> list[dict]:
+    """SFT dialogues from a file or datasets folder, checked (formats.parse_sft); caps: Caps.of(profile.align)."""
+    return _load(path, parse_sft, caps)
 
 
-def load_preferences(path) -> list[dict]:
-    """Comparisons from a file or datasets folder, checked (formats.parse_preference)."""
-    return _load(path, parse_preference)
+def load_preferences(path, caps: Caps | None = None) -> list[dict]:
+    """Comparisons from a file or datasets folder, checked (formats.parse_preference); caps: see load_sft."""
+    return _load(path, parse_preference, caps)
 
 
 def to_jsonl(records: Iterable[dict]) -> str:

@@ -180,7 +180,7 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
     model, args = load_policy(base_dir)
     trainable(model, align)
     if dialogues_path:
-        dialogues, source = align_data.load_sft(dialogues_path), str(dialogues_path)
+        dialogues, source = align_data.load_sft(dialogues_path, align_data.Caps.of(align)), str(dialogues_path)
     else:
         dialogues, source = align_data.sft_dialogues(BUNDLED["sft"], seed=_seed("sft")), "bundled"
     examples = _sft_rows(tok, dialogues, align, args)
@@ -223,7 +223,7 @@ def write_preferences(week: str, out_dir, policy_dir=None, tokenizer_path=None, 
     candidates = [policy_dir] if isinstance(policy_dir, (str, os.PathLike)) else policy_dir
     policy_dir = newest_policy(candidates) if not source_path else None
     if source_path:
-        pairs = align_data.load_preferences(source_path)
+        pairs = align_data.load_preferences(source_path, align_data.Caps.of(align))
     else:
         pairs = align_data.preference_pairs(BUNDLED["pairs_per_week"], seed=week_seed(week))
         if policy_dir is not None:

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 from pipelines.base import Stats
 from pipelines.document import SOURCES, Document
 from pipelines.readers import arxiv, books, c4, commoncrawl, github, stackexchange, wikipedia
-from pipelines.readers.base import Limits, ReadContext, ReaderError, Skipped
+from pipelines.readers.base import Limits, ReadContext, ReaderError, Skipped, skip_unreadable_name
 
 READERS = {
     "commoncrawl": commoncrawl,
@@ -52,6 +52,8 @@ def read_unit(source: str, dump_dir: str | Path, unit: str | Path, stats: Stats 
     ctx = ReadContext(source, Path(dump_dir), stats if stats is not None else Stats(), on_skip,
                       limits if limits is not None else Limits())
     try:
+        if skip_unreadable_name(ctx, Path(unit)):
+            return
         for doc in _reader(source).read_unit(ctx, Path(unit)):
             ctx.stats.keep(len(doc.text.encode("utf-8", "surrogatepass")))
             yield doc

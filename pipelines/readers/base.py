@@ -22,6 +22,7 @@ from typing import Callable
 
 from pipelines.base import Stats
 from pipelines.document import Document, doc_id
+from pipelines.dumps import escaped_name
 
 STAGE = "raw_documents"
 MiB = 2**20
@@ -130,28 +131,63 @@ def dump_root(source: str, dump_dir: Path) -> Path:
     return real
 
 
+def is_hidden(rel: str | os.PathLike) -> bool:
+    """A name, or a path inside a dump, with a component starting with '.': editor and tool files, a copy
+    in progress (`.in-progress/`, rsync's `.name.XXXX`). Never read; the dump sensor ignores them too."""
+    return any(part.startswith(".") for part in Path(rel).parts)
+
+
+def decodable(name: str | os.PathLike) -> bool:
+    """Whether a file name is valid UTF-8 (an id, a Parquet string and a JSON manifest can hold it)."""
+    try:
+        str(name).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def list_files(ctx: ReadContext, suffixes: tuple[str, ...]) -> list[Path]:
     """Every file under the dump dir whose name ends with one of `suffixes`, in a stable order.
 
     Links to folders are not followed. Entries that are not regular files (links, FIFOs, devices,
     sockets) are listed too: reading them (`open_regular`) counts a skip, so they show in the partition's
-    skip counts instead of vanishing. Other names are counted in ctx.notes['ignored_files'].
+    skip counts instead of vanishing. So are hidden files and folders (one entry per hidden folder, not
+    entered) and names that are not UTF-8: `read_unit` counts them as `hidden_file` / `undecodable_name`.
+    Other names are counted in ctx.notes['ignored_files'].
     An empty folder is an error: ingesting nothing is almost always a wrong LLAMA_DUMPS_DIR.
     """
     root = ctx.root
     found, ignored = [], 0
     for dirpath, dirnames, filenames in os.walk(root):  # followlinks=False: a linked folder is not entered
-        dirnames.sort()
+        rel = Path(dirpath).relative_to(root)
+        odd = sorted(d for d in dirnames if d.startswith(".") or not decodable(d))
+        found += [ctx.dump_dir / rel / d for d in odd]     # listed (and skipped when read), never entered
+        dirnames[:] = sorted(d for d in dirnames if d not in odd)
         for name in sorted(filenames):
-            if name.endswith(suffixes):
-                found.append(ctx.dump_dir / Path(dirpath).relative_to(root) / name)
-            elif not name.startswith("."):
+            if name.endswith(suffixes) or name.startswith(".") or not decodable(name):
+                found.append(ctx.dump_dir / rel / name)
+            else:
                 ignored += 1
     ctx.notes["ignored_files"] += ignored
     if not found:
         raise ReaderError(ctx.dump_dir, f"no {ctx.source} dump files ({' '.join('*' + s for s in suffixes)}) "
                                         "in this folder")
     return found
+
+
+def skip_unreadable_name(ctx: ReadContext, unit: Path) -> bool:
+    """Count a unit whose name is hidden (`hidden_file`) or not UTF-8 (`undecodable_name`, the name
+    escaped in the origin and detail); True when it was skipped so."""
+    rel = unit.relative_to(ctx.dump_dir)
+    if not decodable(rel):
+        shown = escaped_name(rel)
+        ctx.skip("undecodable_name", f"{ctx.dump}/{Path(shown).as_posix()}", f"file name is not UTF-8: {shown}")
+        return True
+    if is_hidden(rel):
+        ctx.skip("hidden_file", ctx.origin(unit), "hidden folder" if unit.is_dir() and not unit.is_symlink()
+                 else "hidden file")
+        return True
+    return False
 
 
 def _kind(mode: int) -> str:

@@ -110,14 +110,16 @@ def ingest_unit(task: Task) -> dict:
             if len(preview) < PREVIEW_DOCS:
                 preview.append({"id": doc.id, "title": doc.title, "url": doc.url, "origin": doc.origin,
                                 "text": doc.text[:300]})
+        kept = out.close()
+        lost = dropped.close()     # inside the try: a failed close aborts the other writer
     except BaseException:
         out.abort()
         dropped.abort()
         raise
     if stats.read == 0:
         notes["files_without_records"] += 1  # named in the log by the caller: an empty dump file
-    entry = Entry.written(out.close(), dropped.close(), stats.read, stats.as_dict(),
-                          notes=dict(sorted(notes.items())), preview=preview)
+    entry = Entry.written(kept, lost, stats.read, stats.as_dict(), notes=dict(sorted(notes.items())),
+                          preview=preview)
     assert entry.kept == stats.kept and entry.dropped_rows == sum(stats.dropped.values()), "reader accounting"
     return entry.as_dict()
 

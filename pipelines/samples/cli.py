@@ -19,7 +19,7 @@ def _cmd_make_samples(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     t = time.perf_counter()
-    gt = make_samples(out, args.docs, seed=args.seed)
+    gt = make_samples(out, args.docs, seed=args.seed, force=args.force)
     planted = {k: len(v) for k, v in gt.items()}
     print(f"wrote {_du(out) / 1e6:.1f} MB of dumps for about {args.docs} documents to {out} "
           f"in {time.perf_counter() - t:.1f}s")
@@ -31,6 +31,10 @@ def _cmd_make_samples(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("make-samples", help="generate larger sample dumps (native formats) with ground truth")
     p.add_argument("--docs", type=int, required=True, help="about how many documents (most in CommonCrawl and C4)")
-    p.add_argument("--out", required=True, help="output folder (one sub-folder per source)")
+    p.add_argument("--out", required=True, help="output folder (one sub-folder per source): new, empty, or an "
+                                                 "earlier make-samples output")
     p.add_argument("--seed", type=int, default=0, help="same seed and --docs give byte-identical files")
+    p.add_argument("--force", action="store_true", help="also write into a folder holding other files (they are "
+                                                        "kept; none is replaced); an earlier make-samples output "
+                                                        "needs no --force")
     p.set_defaults(func=_cmd_make_samples)

@@ -32,21 +32,23 @@ from pipelines.samples.web import write_c4, write_commoncrawl
 from pipelines.samples.wikipedia import write_wikipedia
 
 __all__ = ["DUMPS", "GENERATED", "Plan", "Truth", "WRITERS", "clean", "generate", "generate_bundled", "jaccard",
-           "main", "make_samples", "near_copy", "overlap", "shingles"]  # what other code imports from here
+           "main", "make_samples", "write_samples", "near_copy", "overlap", "shingles"]  # what other code imports from here
 
 # ----------------------------------------------------------------------------------------- main
 WRITERS = [write_commoncrawl, write_c4, write_wikipedia, write_github, write_books, write_arxiv,
            write_stackexchange]
 
 
-# What the generator writes (and so removes before writing again); real files never match these.
+# What the generator writes into the bundled samples (and so removes there before writing again); the
+# bundled real files never match these. Other folders are written through common.destination instead,
+# which removes only what its marker says an earlier make-samples wrote.
 GENERATED = ["commoncrawl/*/gen-*.warc*", "c4/*/c4-train.*.json.gz", "github/*/sample-*",
              "wikipedia/*/*wiki-20220701-*", "books/*/generated-*.txt", "arxiv/*/2301.*.tar.gz",
              "stackexchange/*/synthetic.stackexchange.com", "ground_truth.json"]
 
 
 def clean(out: Path) -> None:
-    """Remove earlier generated files, so a changed plan leaves no stale ones behind."""
+    """Remove earlier generated files of the bundled samples, so a changed plan leaves no stale ones."""
     import shutil
 
     for pattern in GENERATED:
@@ -57,10 +59,10 @@ def clean(out: Path) -> None:
 
 
 def generate(out: str | Path, plan: Plan, seed: int = 0) -> dict:
-    """Write every generated dump under `out` and `out/ground_truth.json`; return the ground truth."""
+    """Write every generated dump under `out` and `out/ground_truth.json`; return the ground truth.
+    Files already in `out` are not removed (see generate_bundled and write_samples)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    clean(out)
     truth = Truth()
     for i, writer in enumerate(WRITERS):
         writer(out, plan, random.Random(seed * 1000 + i), truth)  # one stream per source: independent
@@ -73,11 +75,24 @@ def generate_bundled(out: str | Path | None = None) -> dict:
     """The generated part of the bundled samples (seed 0); real files already there are left alone."""
     from pipelines.samples import bundled_dumps_dir
 
-    return generate(out or bundled_dumps_dir(), Plan.bundled(), seed=0)
+    out = Path(out or bundled_dumps_dir())
+    if out.is_dir():
+        clean(out)
+    return generate(out, Plan.bundled(), seed=0)
 
 
-def make_samples(out: str | Path, docs: int, seed: int = 0) -> dict:
-    return generate(out, Plan.scaled(docs), seed=seed)
+def write_samples(out: str | Path, plan: Plan, seed: int = 0, force: bool = False) -> dict:
+    """generate() into `out` by common.destination's rules: `out` is new, empty or an earlier make-samples
+    output (whose files alone are replaced or removed); with force, other files may lie there and are kept."""
+    from common.destination import output_folder
+
+    with output_folder(out, "make-samples", force=force) as tmp:
+        gt = generate(tmp, plan, seed=seed)
+    return gt
+
+
+def make_samples(out: str | Path, docs: int, seed: int = 0, force: bool = False) -> dict:
+    return write_samples(out, Plan.scaled(docs), seed=seed, force=force)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error("--docs needs --out (the bundled samples keep their fixed plan)")
         make_samples(a.out, a.docs, a.seed)
     else:
-        generate(a.out, Plan.bundled(), a.seed) if a.out else generate_bundled()
+        write_samples(a.out, Plan.bundled(), a.seed) if a.out else generate_bundled()
     print(f"written in {time.perf_counter() - t:.1f}s")
     return 0
 

@@ -192,3 +192,88 @@ def test_parquet_rows_and_errors(tmp_path):
         ad.load_preferences(tmp_path / "bad.parquet")
     pq.write_table(pa.Table.from_pylist([{"messages": [msg(U, "Hi"), msg(A, "Hello")]}]), tmp_path / "sft.parquet")
     assert ad.load_sft(tmp_path / "sft.parquet") == [{"turns": [msg(U, "Hi"), msg(A, "Hello")]}]
+
+
+# ----------------------------------------------------------------------- hostile rows (issue 26)
+def test_a_deeply_nested_line_is_a_file_line_error(tmp_path):
+    f = tmp_path / "deep.jsonl"
+    f.write_text(json.dumps(OURS) + "\n" + '{"prompt": ' + "[" * 200_000 + "]" * 200_000 + "}\n")
+    with pytest.raises(ad.DataError, match=r"deep.jsonl:2: nested more than 32 levels deep"):
+        ad.load_preferences(f)
+    f.write_text('{"a": "' + "[" * 100 + '", "prompt": "Hi", "chosen": "a", "rejected": "b"}\n')   # brackets in text
+    assert ad.load_preferences(f)[0]["chosen"] == "a"
+
+
+def test_duplicate_key_among_many_is_found_in_linear_time(tmp_path):
+    f = tmp_path / "wide.jsonl"
+    keys = [f'"k{i}": {i}' for i in range(60_000)] + ['"k17": 0']
+    f.write_text('{"prompt": "Hi", "chosen": "a", "rejected": "b", ' + ", ".join(keys) + "}\n")
+    with pytest.raises(ad.DataError, match=r"wide.jsonl:1: duplicate key 'k17'"):
+        ad.load_preferences(f)
+
+
+def test_a_lone_surrogate_escape_is_refused(tmp_path):
+    f = tmp_path / "s.jsonl"
+    f.write_text('{"prompt": "Hi \\ud800 there", "chosen": "a", "rejected": "b"}\n')
+    with pytest.raises(ad.DataError, match=r"s.jsonl:1: a lone surrogate escape"):
+        ad.load_preferences(f)
+    f.write_text('{"prompt": "an escaped pair \\ud83e\\udd99", "chosen": "a", "rejected": "b"}\n')
+    assert ad.load_preferences(f)[0]["prompt"][0]["content"].endswith("\U0001f999")
+
+
+def test_line_bytes_and_turns_are_capped(tmp_path):
+    caps = ad.Caps(line_bytes=1000, turns=10, depth=32)
+    f = tmp_path / "big.jsonl"
+    f.write_text(json.dumps(OURS) + "\n" + json.dumps({"prompt": "x" * 5000, "chosen": "a", "rejected": "b"}) + "\n")
+    with pytest.raises(ad.DataError, match=r"big.jsonl:2: line longer than 1000 bytes"):
+        ad.load_preferences(f, caps)
+    turns = [msg(U, "q"), msg(A, "a")] * 6
+    write_jsonl(f, [{"messages": turns}])
+    with pytest.raises(ad.DataError, match=r"big.jsonl:1: 'messages' holds 12 turns, more than 10"):
+        ad.load_sft(f, caps)
+    assert len(ad.load_sft(f)[0]["turns"]) == 12                # the default caps (the profile's) hold it
+    write_jsonl(f, [{"messages": [msg(U, "q"), msg(A, "a")] * 25}])      # counted before parsing
+    with pytest.raises(ad.DataError, match=r"big.jsonl:1: holds 50 JSON objects, more than rows of 10 turns can"):
+        ad.load_sft(f, caps)
+    from llama_model.configs import get_profile
+    assert ad.Caps.of(get_profile("tiny").align) == ad.Caps()
+
+
+def test_dataset_dict_splits_stay_inside_the_folder(tmp_path):
+    (tmp_path / "victim").mkdir()
+    d = tmp_path / "saved"
+    d.mkdir()
+    for splits in (["../victim"], ["/etc"], [".."], "train/../../victim"):
+        (d / "dataset_dict.json").write_text(json.dumps({"splits": splits}))
+        with pytest.raises(ad.DataError, match=r"is not a folder name inside"):
+            ad.load_preferences(d)
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+                     max_leaves=20)
+_ROW = st.fixed_dictionaries({}, optional={
+    "prompt": _JSON | st.text(max_size=30), "chosen": _JSON | st.text(max_size=30), "rejected": _JSON | st.text(),
+    "messages": st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", "x"]),
+                                                "content": _JSON | st.text(max_size=20)}), max_size=5),
+    "rating": _JSON, "safety": _JSON, "system": _JSON, "turns": _JSON})
+_LINE = _ROW.map(json.dumps) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")) | st.text(max_size=60)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(lines=st.lists(_LINE, max_size=4), raw=st.binary(max_size=100))
+def test_fuzzed_files_load_or_fail_with_a_data_error(tmp_path_factory, lines, raw):
+    f = tmp_path_factory.mktemp("fuzz") / "rows.jsonl"
+    f.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + b"\n" + raw)
+    caps = ad.Caps(line_bytes=4096, turns=3, depth=6)
+    for load in (ad.load_sft, ad.load_preferences):
+        try:
+            out = load(f, caps)
+        except ad.DataError as e:
+            assert str(e).startswith(str(f)) and "\n" not in str(e)
+        else:
+            assert out and all(isinstance(r, dict) for r in out)

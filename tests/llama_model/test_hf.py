@@ -88,7 +88,9 @@ def hf_tokenizers(export):
 
 
 def test_export_folder_is_complete_and_readable_by_others(export):
-    names = {p.name for p in export.iterdir()}
+    from common.destination import MARKER
+
+    names = {p.name for p in export.iterdir()} - {MARKER}    # the marker of convert's output folder
     assert names == {"config.json", "model.safetensors", "generation_config.json", "tokenizer.model",
                      "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in export.iterdir())
@@ -153,11 +155,58 @@ def test_reward_model_as_causal_lm_is_an_error(data, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-def test_export_without_a_tokenizer_is_refused(tmp_path, capsys):
+def test_export_without_a_tokenizer_is_refused(data, tmp_path, capsys, monkeypatch):
     args = ModelArgs(dim=16, n_layers=1, n_heads=2, vocab_size=64, multiple_of=16)
     save_meta(Transformer(args), args, tmp_path / "lonely" / "model")
+    monkeypatch.setenv("LLAMA_DATA_DIR", str(data))      # its tokenizer/ is not this checkpoint's
     assert main(["convert", "--to", "hf", str(tmp_path / "lonely" / "model"), str(tmp_path / "out")]) == 2
     assert "--tokenizer" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_refuses_a_tokenizer_of_another_size(data, tmp_path, capsys):
+    args = ModelArgs(dim=16, n_layers=1, n_heads=2, vocab_size=64, multiple_of=16)
+    save_meta(Transformer(args), args, tmp_path / "small")
+    tok = data / "tokenizer" / "tokenizer.model"                      # 1000 pieces
+    assert main(["convert", "--to", "hf", "--tokenizer", str(tok), str(tmp_path / "small"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "1000 pieces" in err and "64 embedding rows" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_convert_keeps_what_it_did_not_write(data, tmp_path, capsys):
+    src = data / "sft_model"
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    # DST = SRC, and a destination holding the source, are refused; the checkpoint is untouched.
+    assert main(["convert", "--to", "hf", str(src), str(src)]) == 1
+    assert "overlaps the source" in capsys.readouterr().err
+    assert main(["convert", "--to", "hf", "--force", str(src), str(data)]) == 1
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+    # A folder with a user's file: refused, then with --force written beside it.
+    dst = tmp_path / "dst"
+    (dst / "work").mkdir(parents=True)
+    (dst / "work" / "thesis.tex").write_text("my thesis")
+    assert main(["convert", "--to", "hf", str(src), str(dst)]) == 1
+    assert "not empty" in capsys.readouterr().err and sorted(p.name for p in dst.iterdir()) == ["work"]
+    assert main(["convert", "--to", "hf", "--force", str(src), str(dst)]) == 0
+    assert (dst / "work" / "thesis.tex").read_text() == "my thesis" and (dst / "model.safetensors").is_file()
+    # Its own earlier output is rewritten without --force; the user's file still survives.
+    assert main(["convert", "--to", "hf", str(src), str(dst)]) == 0
+    assert (dst / "work" / "thesis.tex").read_text() == "my thesis"
+    # --from hf into a folder with a user's file: the same rules.
+    ours = tmp_path / "ours"
+    (ours / "work").mkdir(parents=True)
+    (ours / "work" / "thesis.tex").write_text("mine")
+    assert main(["convert", "--from", "hf", str(dst), str(ours)]) == 1
+    assert main(["convert", "--from", "hf", "--force", str(dst), str(ours)]) == 0
+    assert (ours / "work" / "thesis.tex").read_text() == "mine" and (ours / "consolidated.00.pth").is_file()
+    # A file of the user's under a name the export writes is never replaced, even with --force.
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    (clash / "config.json").write_text("{}")
+    assert main(["convert", "--to", "hf", "--force", str(src), str(clash)]) == 1
+    assert "config.json exists and was not written" in capsys.readouterr().err
+    assert (clash / "config.json").read_text() == "{}" and sorted(p.name for p in clash.iterdir()) == ["config.json"]
 
 
 def _tensors(path):

@@ -41,3 +41,23 @@ def test_uris_never_become_local_folders(tmp_path):
     with pytest.raises(ValueError, match="writes local files only"):
         io.write_text("s3://bucket/x.txt", "no")
     assert not any(tmp_path.iterdir()) and not Path("s3:").exists()
+
+
+def test_data_dir_uris_are_s3_file_or_plain_folders(tmp_path, monkeypatch):
+    from resources import build_resources
+    from resources.storage import ArtifactStorage
+
+    monkeypatch.chdir(tmp_path)
+    storage = ArtifactStorage(root=f"file://{tmp_path}/abs")             # file:///... is the absolute folder
+    assert storage.root_path == tmp_path / "abs"
+    storage.write_text("x", "reports", "a.txt")
+    assert (tmp_path / "abs" / "reports" / "a.txt").read_text() == "x" and not (tmp_path / "file:").exists()
+    assert ArtifactStorage(root="file://localhost/srv/d").root_path == Path("/srv/d")
+    for bad, message in (("file://relative/x", "file:///absolute/path"), ("gs://bucket/x", "unsupported storage URI"),
+                         ("s3:/bucket/x", "looks like a URI"), ("http://host/x", "unsupported storage URI")):
+        with pytest.raises(ValueError, match=message):
+            ArtifactStorage(root=bad).root_path
+        monkeypatch.setenv("LLAMA_DATA_DIR", bad)
+        with pytest.raises(ValueError, match="^LLAMA_DATA_DIR: "):       # when the Definitions load
+            build_resources()
+    assert not any(p.name.startswith(("file:", "s3:", "gs:")) for p in tmp_path.iterdir())

@@ -424,3 +424,32 @@ def test_recipe_keeps_28_sites():
     assert recipes.stackexchange_sites() == 28
     assert recipes.step("stackexchange", recipes.RAW, "top_sites").params["sites"] == 28
     assert json.dumps(recipes.as_dict("stackexchange"))  # shown in asset metadata as is
+
+
+# ------------------------------------------------------------------------ hidden files, odd names (issue 26)
+def test_hidden_files_and_folders_are_counted_skips(tmp_path):
+    d = dump(tmp_path, "books", "gutenberg")
+    (d / "pg1.txt").write_text("A real book.\n")
+    (d / ".pg999.txt").write_text("a hidden copy\n")
+    (d / ".cache").mkdir()
+    (d / ".cache" / "note.txt").write_text("an editor's note\n")
+    (d / ".in-progress").mkdir()
+    (d / ".in-progress" / "pg84.txt").write_text("half a cop")
+    docs, skipped = read_all("books", d)
+    assert [x.origin for x in docs] == ["gutenberg/pg1.txt"]
+    assert reasons(skipped) == [("hidden_file", "gutenberg/.cache"), ("hidden_file", "gutenberg/.in-progress"),
+                                ("hidden_file", "gutenberg/.pg999.txt")]
+
+
+def test_a_non_utf8_file_name_is_skipped_and_the_partition_committed(tmp_path):
+    d = dump(tmp_path, "books", "gutenberg")
+    (d / "pg1.txt").write_text("A real book.\n")
+    bad = os.fsdecode(b"pg\xff\xfe.txt")                  # not UTF-8: a surrogate-escaped str in Python
+    (d / bad).write_text("Another book.\n")
+    out, dropped = tmp_path / "raw", tmp_path / "dropped"
+    s = ingest_dump(LocalEngine(1), "books", d, out, dropped)
+    assert s["documents"] == 1 and s["skipped_by_reason"] == {"undecodable_name": 1}
+    rows = [r for f in sorted(dropped.glob("part-*.parquet")) for r in pq.read_table(f).to_pylist()]
+    assert [r["detail"] for r in rows if r["reason"] == "undecodable_name"] == [
+        "file name is not UTF-8: pg\\xff\\xfe.txt"]
+    assert json.loads((out / "_manifest.json").read_text())["files"]

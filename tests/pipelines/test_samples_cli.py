@@ -45,3 +45,43 @@ def test_make_samples_is_deterministic(tmp_path):
     make(tmp_path / "b", docs=150)
     make(tmp_path / "c", docs=150, seed=1)
     assert digest(tmp_path / "a") == digest(tmp_path / "b") != digest(tmp_path / "c")
+
+
+def _make_args(out, *extra, docs=150):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["make-samples", "--docs", str(docs), "--out", str(out), *extra])
+
+
+def test_make_samples_never_deletes_a_users_dumps(tmp_path):
+    import pytest
+
+    from common.destination import MARKER, DestinationError
+
+    out = tmp_path / "dumps"
+    real = out / "c4" / "en" / "c4-train.00001-of-01024.json.gz"    # a real dump the generator would name too
+    real.parent.mkdir(parents=True)
+    real.write_bytes(b"real data")
+    notes = out / "wikipedia" / "20230101" / "enwiki-20230101-pages-articles.xml.bz2"
+    notes.parent.mkdir(parents=True)
+    notes.write_bytes(b"real wiki")
+    args = _make_args(out)
+    with pytest.raises(DestinationError, match="not empty"):         # refused without --force
+        args.func(args)
+    args = _make_args(out, "--force")
+    with pytest.raises(DestinationError, match="c4-train.00001-of-01024.json.gz exists"):   # never replaced
+        args.func(args)
+    assert real.read_bytes() == b"real data" and notes.read_bytes() == b"real wiki"
+    real.unlink()
+    args = _make_args(out, "--force")
+    assert args.func(args) == 0
+    assert notes.read_bytes() == b"real wiki" and (out / "ground_truth.json").is_file()
+    written = json.loads((out / MARKER).read_text())["files"]
+    assert "ground_truth.json" in written and notes.relative_to(out).as_posix() not in written
+    # A second, smaller run into its own output needs no --force and removes only its stale files.
+    args = _make_args(out, docs=100)
+    assert args.func(args) == 0
+    assert notes.read_bytes() == b"real wiki"
+    again = json.loads((out / MARKER).read_text())["files"]
+    left = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert left == set(again) | {MARKER, notes.relative_to(out).as_posix()}
