@@ -89,7 +89,7 @@ def _spec(asset: str) -> list[dg.AssetCheckSpec]:
 
 
 @dg.asset(partitions_def=dump_partitions, deps=[RAW], group_name=GROUP, kinds={"python", "parquet"},
-          code_version="2", check_specs=_spec("deduplicated"),
+          code_version="2", check_specs=_spec("deduplicated"), pool="curation",
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.DEDUP))})
 def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                  profile: ProfileResource) -> dg.MaterializeResult:
@@ -106,7 +106,7 @@ def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
 
 
 @dg.asset(partitions_def=dump_partitions, deps=[deduplicated], group_name=GROUP, kinds={"python", "parquet"},
-          code_version="2", check_specs=_spec("language_identified"),
+          code_version="2", check_specs=_spec("language_identified"), pool="curation",
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.LID))})
 def language_identified(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """fastText lid.176 label and score on every document; drops the languages its recipe excludes."""
@@ -144,7 +144,7 @@ def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage,
 
 
 @dg.asset(partitions_def=dump_partitions, deps=[language_identified, quality_models], group_name=GROUP,
-          kinds={"python", "parquet"}, code_version="2", check_specs=_spec("quality_filtered"),
+          kinds={"python", "parquet"}, code_version="2", check_specs=_spec("quality_filtered"), pool="curation",
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.QUALITY))})
 def quality_filtered(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Perplexity buckets and reference classifier (CC), C4 and GitHub heuristics: the curated text."""

@@ -33,7 +33,8 @@ def allow_empty() -> bool:
     return os.environ.get("LLAMA_ALLOW_EMPTY", "") not in ("", "0", "false", "no")
 
 
-@dg.asset(partitions_def=dump_partitions, group_name="ingest", kinds={"python", "parquet"}, code_version="2")
+@dg.asset(partitions_def=dump_partitions, group_name="ingest", kinds={"python", "parquet"}, code_version="2",
+          pool="curation")
 def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                   dumps: DumpsResource, profile: ProfileResource) -> dg.MaterializeResult:
     """Documents read from one dump's native files (WARC/WET, json.gz, XML, LaTeX, ...), one task per file."""

@@ -200,13 +200,21 @@ def test_concurrent_runs_of_one_partition_neither_fail_nor_corrupt(dumps, refere
     assert errors == [] and digests(tmp_path) == reference
 
 
-def test_scratch_folders_of_dead_runs_are_removed(tmp_path):
-    stale = tmp_path / "run-999999999-abc"
-    stale.mkdir()
-    (stale / "bands.parquet").write_bytes(b"x")
+def test_scratch_of_expired_runs_is_removed_and_live_runs_are_kept_whatever_their_pid(tmp_path):
+    import json
+    import time
+
+    expired, live = tmp_path / "run-otherhost-aaa", tmp_path / "run-otherhost-bbb"
+    for d, expires in ((expired, time.time() - 3600), (live, time.time() + 3600)):
+        d.mkdir()
+        (d / "bands.parquet").write_bytes(b"x")
+        # pid 999999999 is alive on no host: a pid test would have removed the live run's folder.
+        Path(f"{d}.lease").write_text(json.dumps({"owner": d.name[4:], "pid": 999999999, "expires": expires}))
     with curation.run_workdir(tmp_path) as wd:
-        assert wd.is_dir() and not stale.exists()
-    assert not wd.exists()
+        assert wd.is_dir() and Path(f"{wd}.lease").is_file()
+        assert not expired.exists() and not Path(f"{expired}.lease").exists()
+        assert (live / "bands.parquet").exists()
+    assert not wd.exists() and not Path(f"{wd}.lease").exists()
 
 
 def test_an_unreachable_ray_address_fails_fast_with_one_line(monkeypatch):
