@@ -92,6 +92,7 @@ def _spec(asset: str) -> list[dg.AssetCheckSpec]:
 @dg.asset(partitions_def=dump_partitions, deps=[RAW], group_name=GROUP, kinds={"python", "parquet"},
           code_version=md.code_version(__file__, curation.DEDUP, minhash=md.profile_fields(
               PROFILE.data, "minhash_perms", "minhash_bands", "minhash_ngram")), check_specs=_spec("deduplicated"),
+          pool="curation",
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.DEDUP))})
 def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                  profile: ProfileResource) -> dg.MaterializeResult:
@@ -109,6 +110,7 @@ def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
 
 @dg.asset(partitions_def=dump_partitions, deps=[deduplicated], group_name=GROUP, kinds={"python", "parquet"},
           code_version=md.code_version(__file__, curation.LID), check_specs=_spec("language_identified"),
+          pool="curation",
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.LID))})
 def language_identified(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """fastText lid.176 label and score on every document; drops the languages its recipe excludes."""
@@ -149,7 +151,7 @@ def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage,
 
 @dg.asset(partitions_def=dump_partitions, deps=[language_identified, quality_models], group_name=GROUP,
           kinds={"python", "parquet"}, code_version=md.code_version(__file__, curation.QUALITY),
-          check_specs=_spec("quality_filtered"),
+          check_specs=_spec("quality_filtered"), pool="curation",
           metadata={"recipes": dg.MetadataValue.md(recipes.markdown(recipes.QUALITY))})
 def quality_filtered(context: dg.AssetExecutionContext, storage: ArtifactStorage) -> dg.MaterializeResult:
     """Perplexity buckets and reference classifier (CC), C4 and GitHub heuristics: the curated text."""

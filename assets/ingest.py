@@ -37,7 +37,8 @@ def allow_empty() -> bool:
 
 @dg.asset(partitions_def=dump_partitions, group_name="ingest", kinds={"python", "parquet"},
           code_version=md.code_version(__file__, curation.INGEST,
-                                       reader_limits=get_profile().data.reader_limits))
+                                       reader_limits=get_profile().data.reader_limits),
+          pool="curation")
 def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                   dumps: DumpsResource, profile: ProfileResource) -> dg.MaterializeResult:
     """Documents read from one dump's native files (WARC/WET, json.gz, XML, LaTeX, ...), one task per file."""

@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
@@ -31,6 +28,7 @@ from pipelines import langid, quality, recipes
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.document import DEDUP_SCHEMA, LID_SCHEMA, QUALITY_SCHEMA
 from pipelines.fs import RemotePath, as_path, is_remote, plain, scratch_dir
+from pipelines.lease import run_scratch
 from pipelines.partition import Task, committed_files, digest_of, partition_dirs, run_map, verify_partition
 from pipelines.readers.ingest import INGEST as ingest_stage
 from pipelines.readers.ingest import ingest_dump
@@ -82,34 +80,13 @@ def earlier_dumps(root, asset: str, source: str, dump: str) -> list[Path]:
     return [f for x in dumps for f in committed_files(d / x)]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def run_workdir(tmp_root: str | Path) -> Iterator[Path]:
-    """A scratch folder for one run (`run-<pid>-<random>`), removed at the end; folders left by killed
-    runs (their process is gone) are removed first. Concurrent runs never touch each other's."""
-    tmp_root = Path(tmp_root)
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    for d in tmp_root.glob("run-*-*"):
-        try:
-            pid = int(d.name.split("-")[1])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not _alive(pid):
-            shutil.rmtree(d, ignore_errors=True)
-    wd = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=tmp_root))
-    try:
+    """A scratch folder for one run (`run-<host>-<id>`, owned by a lease renewed while the run lives),
+    removed at the end; folders of runs whose lease expired are removed first. Runs on other hosts or
+    in other PID namespaces sharing `tmp_root` never touch each other's folders (pipelines/lease.py)."""
+    with run_scratch(tmp_root) as wd:
         yield wd
-    finally:
-        shutil.rmtree(wd, ignore_errors=True)
 
 
 def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Callable | None = None,

@@ -15,19 +15,27 @@ Backends:
 - `local`: `workers == 1` runs tasks in this process (the demo: no start-up cost); more workers use a
   process pool started with `spawn` (safe inside a threaded host such as Dagster).
 - `ray`: tasks on the cluster at `RAY_ADDRESS`, or on a local Ray started for the run
-  (`num_cpus = LLAMA_WORKERS`). Ray is the optional extra `llama-pipeline[ray]`.
+  (`num_cpus = LLAMA_WORKERS`). Ray is the optional extra `llama-pipeline[ray]`. The driver keeps a
+  window of tasks in flight and collects them in batches (constant work per task: benchmarks/ray_driver.py);
+  a task whose worker dies is run again; an address where nothing answers fails in CONNECT_TIMEOUT_S.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import socket
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from common.progress import Progress
 
 ENGINES = ("local", "ray")
+CONNECT_TIMEOUT_S = 10.0  # to reach RAY_ADDRESS before giving up
+RAY_RETRIES = 3           # runs of a task whose worker died, after the first
+WINDOW_PER_CPU = 4        # Ray tasks in flight per cluster CPU (and at least WINDOW_MIN)
+WINDOW_MIN = 16
+WAIT_S = 1.0
 
 
 class Engine:
@@ -119,15 +127,19 @@ class LocalEngine(Engine):
 class RayEngine(Engine):
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None):
+    def __init__(self, workers: int | None = None, address: str | None = None,
+                 connect_timeout: float = CONNECT_TIMEOUT_S, max_retries: int = RAY_RETRIES):
         try:
             import ray
         except ImportError as e:  # pragma: no cover - depends on the install
             raise RuntimeError("LLAMA_ENGINE=ray needs Ray: pip install 'llama-pipeline[ray]'") from e
         self._ray = ray
+        self.max_retries = max_retries
         address = address or os.environ.get("RAY_ADDRESS") or None
         if not ray.is_initialized():
             if address:
+                # ray.init retries an unreachable address for minutes: fail fast with one line instead.
+                _reachable_or_die(address, connect_timeout)
                 ray.init(address=address, log_to_driver=False)
             else:
                 # A local Ray for this run; its workers import the project like the pool's do.
@@ -137,20 +149,56 @@ class RayEngine(Engine):
         self.workers = int(ray.cluster_resources().get("CPU", 1))
 
     def map(self, fn, items, *, desc="tasks", log=None) -> list:
+        """Tasks are submitted through a window of a few per CPU and collected in batches, so the
+        driver's work per completed task does not grow with the number of items (one `ray.wait` over
+        every pending reference per completion made a map of n items cost n²). A task whose worker
+        dies (killed, out of memory, node lost) is run again by Ray up to `max_retries` times; an
+        exception raised by the task itself is not retried and fails the map, as on the local engine."""
+        ray = self._ray
         items = list(items)
         progress = Progress(desc, len(items), unit="tasks", log=log)
-        remote = self._ray.remote(num_cpus=1)(_call)
-        refs = [remote.remote(fn, item) for item in items]
-        index = {r: i for i, r in enumerate(refs)}
+        remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_call)
+        fn_ref = ray.put(fn)  # the function (often a configured object) crosses once, not once per task
+        window = max(WINDOW_MIN, WINDOW_PER_CPU * self.workers)
         results: list = [None] * len(items)
-        pending = list(refs)
-        while pending:
-            done, pending = self._ray.wait(pending, num_returns=1)
-            for r in done:
-                results[index[r]] = self._ray.get(r)
-                progress.update()
+        index: dict = {}
+        pending: list = []
+        submitted = 0
+        try:
+            while submitted < len(items) or pending:
+                while submitted < len(items) and len(pending) < window:
+                    ref = remote.remote(fn_ref, items[submitted])
+                    index[ref] = submitted
+                    pending.append(ref)
+                    submitted += 1
+                # Wake when a quarter of the window is done (or after WAIT_S, to keep the log live):
+                # each wait costs O(window) and returns O(window) results.
+                want = max(1, min(len(pending), window // 4))
+                done, pending = ray.wait(pending, num_returns=want, timeout=WAIT_S)
+                for ref, value in zip(done, ray.get(done)):
+                    results[index.pop(ref)] = value
+                progress.update(len(done))
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref)
+            raise
         progress.close()
         return results
+
+
+def _reachable_or_die(address: str, timeout: float) -> None:
+    """Raise one ConnectionError line unless `host:port` of a Ray address accepts a TCP connection
+    within `timeout` seconds ("auto" and "local" are Ray's own lookups and are left to it)."""
+    hostport = address.split("://", 1)[-1]
+    if hostport in ("auto", "local") or ":" not in hostport:
+        return
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as e:
+        raise ConnectionError(f"no Ray cluster at RAY_ADDRESS={address} "
+                              f"(nothing answered within {timeout:g}s: {e})") from None
 
 
 def _call(fn, item):

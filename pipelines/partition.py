@@ -17,16 +17,14 @@ Why this shape (the datatrove / object-storage way rather than one folder rename
 - A run that would turn a partition with documents into one without is refused unless allowed.
 
 Object storage (`s3://` roots, pipelines/fs.py): the same files and names. Locally every file is written
-to a temporary name and renamed, and a partition has one writer at a time (an fcntl lock). On S3 there
-is no rename and no lock: a part is written to a local temporary file (its name needs its hash), then
+to a temporary name and renamed, and a partition has one writer at a time (a lease,
+pipelines/lease.py; on S3 too, by conditional writes). On S3 there is no rename: a part is written to a local temporary file (its name needs its hash), then
 uploaded once under its final name; done-records and the manifest are single PUTs, the manifest
-last. Readers never see a partial object, so the commit point is the same. Two runs of the same
-partition at once are not supported there: serialize them in the orchestrator (one run per partition).
+last. Readers never see a partial object, so the commit point is the same.
 """
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -40,10 +38,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.fs import RemotePath, as_path, file_sha256, scratch_dir, upload
+from pipelines.lease import LEASE, hold
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
-LOCK = ".lock"
 STAT = "_stat.json"  # local only: size and mtime of files already hashed (see _same_bytes)
 ROW_GROUP = 5_000
 
@@ -249,19 +247,10 @@ def dropped_dir_of(directory, manifest: dict):
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
-    """One writer of a partition at a time (a second run waits), on this file system. Object stores have
-    no lock: one run per partition at a time is the orchestrator's job there (see the module doc)."""
-    directory = as_path(directory)
-    if isinstance(directory, RemotePath):
+    """One writer of a partition at a time (a second run waits), across hosts: a lease on the shared
+    file system or S3 (pipelines/lease.py), renewed while the run lives, broken when it expired."""
+    with hold(as_path(directory) / LEASE):
         yield
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / LOCK, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def remove_stale_temporaries(*dirs: Path) -> int:

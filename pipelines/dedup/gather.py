@@ -1,4 +1,4 @@
-"""Step 2, one task per key bucket: DuckDB over the bucket's files, bounded in memory, spilling to disk.
+"""Step 2, one task per key bucket: DuckDB over its row groups of the scatter files, bounded in memory.
 
 Every key lives in exactly one bucket, so each task decides alone and the union of the buckets'
 answers does not depend on how many buckets there are or which finished first.
@@ -17,6 +17,8 @@ import pyarrow as pa
 from pipelines.dedup.minhash import BIG_BUCKET
 from pipelines.dedup.plan import (
     Plan,
+    bucket_number,
+    bucket_rows,
     copy_to,
     globs,
     lit,
@@ -28,23 +30,27 @@ from pipelines.dedup.survivor import SQL_ORDER
 
 
 def _in_bucket(plan: Plan, d: Path, pattern: str, tag: str, sql, out: Path | None = None):
-    """`sql(files)` over the bucket's files matching `pattern`, on a connection bounded in memory that
-    spills to work/duckdb-<tag>-<bucket>: its rows as an Arrow table, or, given `out`, streamed to that
-    Parquet file and counted. None when the bucket holds no such file."""
-    files = globs(d, pattern)
+    """`sql(rows)` over the rows of bucket `d` in the scatter files matching `pattern` (`rows` is a SQL
+    relation), on a connection bounded in memory that spills to work/duckdb-<tag>-<bucket>: its rows
+    as an Arrow table, or, given `out`, streamed to that Parquet file and counted. None when no
+    scatter file of the kind exists or the bucket has no row in them."""
+    files = globs(plan.path("scatter"), pattern)
     if not files:
         return None
     con = plan.connect(f"{tag}-{d.name}")
     try:
-        return copy_to(con, sql(files), out) if out else query_table(con, sql(files))
+        rows = bucket_rows(files, bucket_number(d))
+        if int(con.execute(f"SELECT count(*) FROM {rows}").fetchall()[0][0]) == 0:
+            return None
+        return copy_to(con, sql(rows), out) if out else query_table(con, sql(rows))
     finally:
         con.close()
 
 
-def _live(plan: Plan, files: list[str], columns: str) -> str:
-    """Rows of the bucket's files whose document was not dropped by an earlier step."""
+def _live(plan: Plan, rows: str, columns: str) -> str:
+    """Rows of the bucket whose document was not dropped by an earlier step."""
     dropped = globs(plan.path("dropped"), "*.parquet")
-    sql = f"SELECT {columns} FROM read_parquet({lit(files)}) AS t"
+    sql = f"SELECT {columns} FROM {rows} AS t"
     return sql + (f" ANTI JOIN read_parquet({lit(dropped)}) AS x USING (doc)" if dropped else "")
 
 
@@ -65,8 +71,8 @@ class ExactGather:
 
     def __call__(self, bucket_dir: str) -> dict:
         plan, d = self.plan, Path(bucket_dir)
-        drops = _in_bucket(plan, d, "exact-*.parquet", "exact", lambda files: f"""
-            WITH e AS (SELECT *, doc < {plan.n_ref} AS ref FROM read_parquet({lit(files)})),
+        drops = _in_bucket(plan, d, "exact-*.parquet", "exact", lambda rows: f"""
+            WITH e AS (SELECT *, doc < {plan.n_ref} AS ref FROM {rows}),
                  r AS (SELECT doc, ref, row_number() OVER w AS rk, first_value(doc) OVER w AS sdoc,
                               first_value(id) OVER w AS sid
                        FROM e WINDOW w AS (PARTITION BY h1, h2 ORDER BY {SQL_ORDER}))
@@ -87,8 +93,8 @@ class BandGather:
 
     def __call__(self, bucket_dir: str) -> dict:
         plan, d = self.plan, Path(bucket_dir)
-        n = _in_bucket(plan, d, "bands-*.parquet", "bands", lambda files: f"""
-            WITH k AS ({_live(plan, files, "bkey, band, doc")}),
+        n = _in_bucket(plan, d, "bands-*.parquet", "bands", lambda rows: f"""
+            WITH k AS ({_live(plan, rows, "bkey, band, doc")}),
                  g AS (SELECT band, bkey, count(*) AS n, min(doc) AS m FROM k GROUP BY band, bkey
                        HAVING count(*) > 1),
                  small AS (SELECT x.doc AS a, y.doc AS b FROM k x JOIN g USING (band, bkey)
@@ -108,8 +114,8 @@ class BookGather:
 
     def __call__(self, bucket_dir: str) -> dict:
         plan, d = self.plan, Path(bucket_dir)
-        n = _in_bucket(plan, d, "sample-*.parquet", "books", lambda files: f"""
-            WITH s AS ({_live(plan, files, "h, doc")}),
+        n = _in_bucket(plan, d, "sample-*.parquet", "books", lambda rows: f"""
+            WITH s AS ({_live(plan, rows, "h, doc")}),
                  df AS (SELECT h FROM s GROUP BY h HAVING count(*) BETWEEN 2 AND {plan.books.max_df}),
                  x AS (SELECT h, doc FROM s SEMI JOIN df USING (h))
             SELECT p.doc AS a, q.doc AS b, count(*) AS shared FROM x p JOIN x q USING (h)
@@ -127,8 +133,8 @@ class LineGather:
     def __call__(self, bucket_dir: str) -> dict:
         plan, d = self.plan, Path(bucket_dir)
         # Group-bys spill to disk where a window over all lines might not.
-        removed = _in_bucket(plan, d, "lines-*.parquet", "lines", lambda files: f"""
-            WITH l AS ({_live(plan, files, "lh, doc, line")}),
+        removed = _in_bucket(plan, d, "lines-*.parquet", "lines", lambda rows: f"""
+            WITH l AS ({_live(plan, rows, "lh, doc, line")}),
                  fd AS (SELECT lh, min(doc) AS d FROM l GROUP BY lh),
                  fl AS (SELECT l.lh, min(l.line) AS ln FROM l JOIN fd ON l.lh = fd.lh AND l.doc = fd.d
                         GROUP BY l.lh),

@@ -2,7 +2,8 @@
 
 The run works in `work/` (on a file system every worker sees):
 
-    work/bucket-<b>/{exact,bands,lines,sample}-<file>.parquet   step 1 output, by key bucket
+    work/scatter/{exact,bands,lines,sample}-<file>.parquet   step 1 output, row groups by key bucket
+    work/bucket-<b>/{pairs,bookpairs}.parquet   candidate pairs found in one bucket
     work/docs/docs-<file>.parquet          per document: index, id, MinHash signature, shingle counts
     work/<step>-fetch/{s,r}-<file>.parquet shingle sets / rank columns of candidate documents
     work/decisions/f-<file>/<kind>-<tag>.parquet   drops / dups / lines of one input file
@@ -93,18 +94,34 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_buckets(table: pa.Table, key: np.ndarray, dirs: list, name: str) -> None:
-    """Rows of `table` into dirs[bucket_of(key)] / name, one file per non-empty bucket."""
+def write_buckets(table: pa.Table, key: np.ndarray, buckets: int, path: Path) -> None:
+    """Rows of `table` into one file with a `bucket` column (bucket_of(key)), sorted by bucket, one
+    row group per non-empty bucket: a gather reads its bucket's row groups only (min/max statistics),
+    and a scatter task writes one file per kind, not one per kind and bucket."""
     if table.num_rows == 0:
         return
-    b = bucket_of(key, len(dirs))
+    b = bucket_of(key, buckets)
     order = np.argsort(b, kind="stable")
     b = b[order]
-    table = table.take(pa.array(order))
+    table = table.take(pa.array(order)).append_column("bucket", pa.array(b.astype(np.int32)))
     starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
     ends = np.r_[starts[1:], len(b)]
-    for s, e in zip(starts, ends):
-        write_parquet(table.slice(int(s), int(e - s)), Path(dirs[int(b[s])]) / name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with pq.ParquetWriter(tmp, table.schema, compression="none") as w:
+        for s, e in zip(starts, ends):
+            w.write_table(table.slice(int(s), int(e - s)), row_group_size=int(e - s))
+    os.replace(tmp, path)
+
+
+def bucket_rows(files: list[str], bucket: int) -> str:
+    """SQL relation: the rows of bucket `bucket` in scatter files written by write_buckets."""
+    return f"(SELECT * EXCLUDE (bucket) FROM read_parquet({lit(files)}) WHERE bucket = {int(bucket)})"
+
+
+def bucket_number(bucket_dir) -> int:
+    """The bucket of an Engine.bucket_join folder `bucket-<b>`."""
+    return int(Path(bucket_dir).name.rsplit("-", 1)[1])
 
 
 def write_by_file(plan: Plan, table: pa.Table, kind: str, tag: str) -> None:

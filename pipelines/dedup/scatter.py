@@ -3,7 +3,7 @@
 Per document with text (null and blank texts are decided in step 3):
 - `docs/docs-<file>.parquet`: global index, id, MinHash signature, the number of unique shingles and
   of sampled shingles (books);
-- by bucket: `exact-<file>` (128-bit SHA-1 prefix of the text, or of the text without its licence
+- `scatter/<kind>-<file>.parquet`, rows sorted by key bucket (one row group each): `exact-<file>` (128-bit SHA-1 prefix of the text, or of the text without its licence
   header for GitHub, plus there the rank columns of survivor.py), `bands-<file>` (band, key, doc), `lines-<file>` (CCNet
   line hash, doc, line number), `sample-<file>` (sampled shingle hash, doc) for books.
 A task reads its file in batches of ROWS documents; memory is bounded by the batch and the file's keys.
@@ -74,7 +74,7 @@ class Scatter:
                 write_parquet(table, plan.path("docs", f"docs-{index:05d}.parquet"))
             else:
                 key = table.column(0).to_numpy()
-                write_buckets(table, key, dirs, f"{name}-{index:05d}.parquet")
+                write_buckets(table, key, len(dirs), plan.path("scatter", f"{name}-{index:05d}.parquet"))
         return {"rows": rows, "with_text": ok_rows, "utf8_repaired_texts": sum(repaired), "band_rows": nbands, "line_rows": nlines,
                 "seconds": round(time.perf_counter() - t0, 3)}
 

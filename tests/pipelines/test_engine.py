@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -198,10 +200,87 @@ def test_concurrent_runs_of_one_partition_neither_fail_nor_corrupt(dumps, refere
     assert errors == [] and digests(tmp_path) == reference
 
 
-def test_scratch_folders_of_dead_runs_are_removed(tmp_path):
-    stale = tmp_path / "run-999999999-abc"
-    stale.mkdir()
-    (stale / "bands.parquet").write_bytes(b"x")
+def test_scratch_of_expired_runs_is_removed_and_live_runs_are_kept_whatever_their_pid(tmp_path):
+    import json
+    import time
+
+    expired, live = tmp_path / "run-otherhost-aaa", tmp_path / "run-otherhost-bbb"
+    for d, expires in ((expired, time.time() - 3600), (live, time.time() + 3600)):
+        d.mkdir()
+        (d / "bands.parquet").write_bytes(b"x")
+        # pid 999999999 is alive on no host: a pid test would have removed the live run's folder.
+        Path(f"{d}.lease").write_text(json.dumps({"owner": d.name[4:], "pid": 999999999, "expires": expires}))
     with curation.run_workdir(tmp_path) as wd:
-        assert wd.is_dir() and not stale.exists()
-    assert not wd.exists()
+        assert wd.is_dir() and Path(f"{wd}.lease").is_file()
+        assert not expired.exists() and not Path(f"{expired}.lease").exists()
+        assert (live / "bands.parquet").exists()
+    assert not wd.exists() and not Path(f"{wd}.lease").exists()
+
+
+def test_an_unreachable_ray_address_fails_fast_with_one_line(monkeypatch):
+    ray = pytest.importorskip("ray")
+    from pipelines.engine import RayEngine
+
+    if ray.is_initialized():
+        ray.shutdown()
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # nothing listens on port 1
+    with pytest.raises(ConnectionError, match=r"^no Ray cluster at RAY_ADDRESS=127\.0\.0\.1:1 \(nothing answered"):
+        RayEngine(connect_timeout=5)
+    assert not ray.is_initialized()
+
+
+def write_or_die(task: Task) -> dict:
+    """write_rows, but the first attempt at key k1 writes its pid, then waits to be killed mid-task."""
+    import time
+
+    marker = Path(task.params["pid"])
+    if task.key == "k1" and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        time.sleep(120)
+    return write_rows(task)
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_is_retried_and_the_stage_writes_the_same_bytes(tmp_path):
+    ray = pytest.importorskip("ray")
+    import signal
+    import threading
+    import time
+
+    from pipelines.engine import RayEngine
+
+    def tasks(root: Path) -> list[Task]:
+        return [Task(key=f"k{i}", input=str(i + 3), digest=f"d{i}", out_dir=str(root / "out"),
+                     dropped_dir=str(root / "dropped"),
+                     params={"fail": str(root / "no-fail"), "log": str(root / "ran.log"), "pid": str(root / "pid")})
+                for i in range(4)]
+
+    alone = tmp_path / "alone"
+    run_map(LocalEngine(1), write_rows, tasks(alone), alone / "out", alone / "dropped", stage="toy")
+    killed = []
+
+    def killer():
+        pid_file = tmp_path / "ray" / "pid"
+        for _ in range(600):
+            if pid_file.exists() and pid_file.read_text():
+                pid = int(pid_file.read_text())
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.1)
+
+    root = tmp_path / "ray"
+    root.mkdir()
+    # Ray's workers cannot import this test module: its functions travel by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        engine = RayEngine(workers=2)
+        thread = threading.Thread(target=killer)
+        thread.start()
+        run_map(engine, write_or_die, tasks(root), root / "out", root / "dropped", stage="toy")
+        thread.join()
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        ray.shutdown()
+    assert len(killed) == 1 and sorted((root / "ran.log").read_text().split()) == ["k0", "k1", "k2", "k3"]
+    assert digests(root) == {k.replace("alone/", "ray/"): v for k, v in digests(alone).items()} != {}
