@@ -56,8 +56,12 @@ RECIPES: dict[str, tuple[Step, ...]] = {
              "terminal punctuation, words, sentences, bad words, javascript, lorem ipsum, curly braces"),
     ),
     "github": (
+        # Before dedup, as in the paper (keep permissive projects, then deduplicate): filtered after it, a
+        # file in both a GPL and an MIT repository was lost whenever dedup kept the GPL copy.
+        Step(RAW, "license", {"allow": ["Apache", "BSD", "MIT"]},
+             "permissive licences only, by the repository's LICENSE; the reader skips the other repositories' "
+             "files (license_not_permissive), so dedup only sees permissive copies"),
         _EXACT_CODE, _LID_TAG,
-        Step(QUALITY, "license", {"allow": ["Apache", "BSD", "MIT"]}, "permissive licences only"),
         Step(QUALITY, "github_heuristics", {"max_line_length": 1000, "max_mean_line_length": 100,
                                             "min_alnum_fraction": 0.25}, "SPEC §1 numbers"),
         Step(QUALITY, "header_boilerplate", {}, "licence/copyright header comments removed by regex"),
@@ -99,6 +103,11 @@ def dedup_scope(source: str) -> str:
 def stackexchange_sites() -> int:
     """How many StackExchange sites the reader keeps (the recipe's top_sites step)."""
     return int(step("stackexchange", RAW, "top_sites").params["sites"])
+
+
+def github_licences() -> tuple[str, ...]:
+    """The licence families the GitHub reader keeps (the recipe's raw licence step)."""
+    return tuple(step("github", RAW, "license").params["allow"])
 
 
 def steps(source: str, stage: str | None = None) -> tuple[Step, ...]:

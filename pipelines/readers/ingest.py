@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from pipelines import recipes
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
 from pipelines.fs import as_path, parquet_file, read_table
@@ -35,7 +36,8 @@ _CODE = Path(__file__).resolve().parent
 def code_version(source: str) -> str:
     """Digest of the reader code of a source: a changed reader re-reads every unit."""
     h = hashlib.sha256()
-    for name in ("base.py", "xmlstream.py", "ingest.py", "__init__.py", f"{source}.py", "../document.py"):
+    for name in ("base.py", "xmlstream.py", "ingest.py", "__init__.py", f"{source}.py", "../document.py",
+                 "../recipes.py"):
         h.update((_CODE / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -89,7 +91,8 @@ def ingest_unit(task: Task) -> dict:
     try:
         for doc in read_unit(source, dump_dir, dump_dir / task.input, stats=stats,
                              on_skip=lambda s: dropped.write(s.row()), notes=notes,
-                             limits=reader_limits(task.params.get("limits"))):
+                             limits=reader_limits(task.params.get("limits")),
+                             keep_licences=recipes.github_licences() if source == "github" else None):
             out.write(doc.row())
             if len(preview) < PREVIEW_DOCS:
                 preview.append({"id": doc.id, "title": doc.title, "url": doc.url, "origin": doc.origin,
