@@ -52,8 +52,10 @@ RECIPES: dict[str, tuple[Step, ...]] = {
     ),
     "c4": (
         _EXACT, _NEAR, _LID_EN,
-        Step(QUALITY, "c4_heuristics", {"min_words_per_line": 3, "min_sentences": 5},
-             "terminal punctuation, words, sentences, bad words, javascript, lorem ipsum, curly braces"),
+        Step(QUALITY, "c4_heuristics", {"min_words_per_line": 5, "min_sentences": 3, "max_word_length": 1000},
+             "the released C4's rules (tfds c4_utils): lines ending in . ? ! \" (not ...), of 5+ words, no "
+             "javascript or policy/cookie lines; pages of 3+ sentences without lorem ipsum, { or a word of "
+             "the English LDNOOBW bad-words list"),
     ),
     "github": (
         # Before dedup, as in the paper (keep permissive projects, then deduplicate): filtered after it, a

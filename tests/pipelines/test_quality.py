@@ -61,18 +61,18 @@ GOOD_C4 = "\n".join(sentence() + " " + sentence() for _ in range(4))
 
 
 @pytest.mark.parametrize("text,reason", [
-    ("Lorem ipsum dolor sit amet. " * 5, "c4_lorem_ipsum"),
-    (GOOD_C4 + "\nfunction() { return 1; }", "c4_curly_bracket"),
-    (GOOD_C4 + "\nBuy viagra now.", "c4_bad_words"),
+    (GOOD_C4 + "\nLorem ipsum dolor sit amet, consectetur adipiscing.", "c4_lorem_ipsum"),
+    (GOOD_C4 + "\nThe function returns { value: 1 } to its callers.", "c4_curly_bracket"),
+    (GOOD_C4 + "\nThe old sign said shit in red letters.", "c4_bad_words"),
     ("Menu\nHome\nContact", "c4_no_valid_lines"),
-    ("One good sentence here.", "c4_too_few_sentences"),
+    ("One good sentence is here today.", "c4_too_few_sentences"),
 ])
 def test_c4_rejects(text, reason):
     assert H.c4_filter(text) == (None, reason)
 
 
 def test_c4_keeps_page_and_drops_bad_lines():
-    text = GOOD_C4 + "\nPlease enable JavaScript to view this page.\nShare\nRead our privacy policy here."
+    text = GOOD_C4 + "\nPlease enable JavaScript to view this page.\nShare\nRead our privacy policy here today."
     out, reason = H.c4_filter(text)
     assert reason is None and out == GOOD_C4
 
