@@ -46,7 +46,8 @@ RECIPES: dict[str, tuple[Step, ...]] = {
         Step(QUALITY, "perplexity", {"backend": "kenlm", "order": 5, "percentiles": [30, 60],
                                      "keep": ["head", "middle"]},
              "CCNet: 5-gram KenLM on SentencePiece pieces, both trained on Wikipedia; head/middle/tail "
-             "by cut-offs fixed at the 30th/60th percentile of held-out Wikipedia perplexity; tail dropped"),
+             "by cut-offs at the 30th/60th percentile of the perplexity of the CommonCrawl pages (streaming "
+             "quantiles, fixed with the model); tail (~40%) dropped"),
         Step(QUALITY, "wiki_classifier", {"min_score": 0.5, "folds": 2},
              "fastText: pages cited by Wikipedia vs random CC pages, cross-fitted; P(reference) < 0.5 dropped"),
     ),
