@@ -127,19 +127,20 @@ def _files_of(storage: ArtifactStorage, asset: str, source: str) -> list:
               PROFILE.data, "quality_seed", "quality_lm_docs", "quality_classifier_docs")))
 def quality_models(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                    profile: ProfileResource) -> dg.MaterializeResult:
-    """SentencePiece + 5-gram KenLM on Wikipedia with fixed perplexity cut-offs; the reference classifier
-    (CommonCrawl pages cited by Wikipedia vs random pages). Streams every dump's files."""
+    """SentencePiece + 5-gram KenLM on Wikipedia, cut-offs at the 30th/60th percentile of the CommonCrawl
+    pages' perplexity; the reference classifier (CommonCrawl pages cited by Wikipedia vs random pages).
+    Streams every dump's files."""
     d = profile.get().data
     wiki = _files_of(storage, "language_identified", "wikipedia")
     cc = _files_of(storage, "language_identified", "commoncrawl")
     with storage.atomic("quality_models") as tmp:
         manifest = train_models(wiki, cc, tmp, seed=d.quality_seed, max_lm_docs=d.quality_lm_docs,
-                                max_classifier_docs=d.quality_classifier_docs)
+                                max_classifier_docs=d.quality_classifier_docs, allow_fallbacks=d.quality_fallbacks)
     for k in ("skipped", "lm_backend_note", "classifier_skipped"):
         if manifest.get(k):
             context.log.warning(f"quality models: {manifest[k]}")
     context.log.info(f"quality models: {manifest}")
-    keys = ("lm_backend", "lm_docs", "cutoff_docs", "wiki_documents", "cited_urls_found", "cited_urls_distinct",
+    keys = ("lm_backend", "lm_docs", "cutoff_docs", "cutoff_source", "wiki_documents", "cited_urls_found", "cited_urls_distinct",
             "cc_pages", "cited_pages_matched", "classifier_positives", "classifier_negatives", "seconds")
     return dg.MaterializeResult(metadata={
         **{k: manifest.get(k) for k in keys if manifest.get(k) is not None},

@@ -123,6 +123,10 @@ class DataArgs:
     quality_lm_docs: int = 300_000          # Wikipedia articles for the SentencePiece + KenLM model (~1 GB of text)
     quality_classifier_docs: int = 100_000  # cited and random CommonCrawl pages, each class
     quality_seed: int = 0
+    # Whether quality_models may fall back when the CCNet recipe cannot run as written: the word-trigram
+    # model when KenLM is missing, every Wikipedia language when English is short, cut-offs from Wikipedia
+    # when no CommonCrawl page was scored. Demo profiles may (the manifest says which); paper profiles fail.
+    quality_fallbacks: bool = True
     # Readers' size caps, as overrides of pipelines/readers/base.py Limits (e.g. {"record_bytes": 8 << 20});
     # empty: its defaults, far above real records, enforced while decompressing.
     reader_limits: dict = field(default_factory=dict)
@@ -145,7 +149,7 @@ class AlignArgs:
     rm_warmup_frac: float = 0.03
     rm_min_warmup: int = 5
     rm_margin: str = "small"                 # "small" {3:1, 2:2/3, 1:1/3, 0:0}, "large" {3:3,...}, "none"
-    rm_seq_len: int = 4096                   # prompt + answer tokens the RM reads (the 4096 context)
+    rm_seq_len: int = 4096                   # prompt + answer tokens the RM reads (paper profiles: the context)
     safety_mix: float = 0.1                  # safety RM data: 90% safety pairs, 10% helpfulness pairs
     # Rejection sampling (SPEC §6)
     rs_samples: int = 10                     # K answers per prompt
@@ -236,7 +240,10 @@ def _llama2(dim: int, heads: int, layers: int, lr: float, kv_heads: int | None =
 
 def _paper(name: str, parts: tuple, beta: float = 0.01, rm_lr: float = 1e-5) -> Profile:
     model, train, data = parts
-    align = AlignArgs(ppo_beta=beta, rm_lr=rm_lr, max_new_tokens=model.max_seq_len,
+    # No silent quality-model fallbacks at paper scale (pipelines/quality/models.py fails the run instead).
+    data = dataclasses.replace(data, quality_fallbacks=False)
+    # rm_seq_len: the RM reads what the model's context holds (2048 in LLaMA-1, 4096 in Llama 2).
+    align = AlignArgs(ppo_beta=beta, rm_lr=rm_lr, max_new_tokens=model.max_seq_len, rm_seq_len=model.max_seq_len,
                       activation_checkpointing=train.activation_checkpointing, micro_batch=1, tp=train.tp)
     return Profile(name, model, train, data, align, paper=True)
 

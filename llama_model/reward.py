@@ -59,6 +59,10 @@ class RewardModel(nn.Module):
         # which AdamW's normalisation would turn into a drift. Frozen at 0 it stays exactly 0, and the
         # model exports as LlamaForSequenceClassification (whose score layer has no bias) with equal scores.
         self.head.bias.requires_grad_(False)
+        # The safety switch reads σ(switch_scale·r_s + switch_offset) (rlhf/policy.py reward_scores): the
+        # ranking loss leaves the scores' level free, so the 0.15 threshold means nothing until the score is
+        # calibrated on responses with safety labels (calibrate_switch). (1, 0) for a model never calibrated.
+        self.switch_scale, self.switch_offset = 1.0, 0.0
 
     @classmethod
     def from_policy(cls, policy: nn.Module) -> RewardModel:
@@ -157,6 +161,49 @@ def accuracy_by_rating(rm: RewardModel, tok, pairs: list[dict], max_len: int | N
     return out
 
 
+def calibrate_switch(rm: RewardModel, tok, pairs: list[dict], max_len: int | None = None) -> dict:
+    """Calibrate the safety RM's score into P(the answer is safe) = σ(scale·r + offset) (Platt scaling,
+    logistic regression on the pairs' safety labels), stored on the model and read by the safety switch
+    (σ(...) < 0.15: the safety RM decides). The ranking loss leaves the scores' level free, so without this
+    the paper's 0.15 threshold falls wherever the head's initial bias put it: on the tiny demo the raw
+    scores sent 44% of the safe held-out prompts' SFT answers to the safety RM, which prefers a refusal.
+    The switch is there to catch an unsafe answer to a prompt not tagged unsafe, so the two classes are the
+    responses labelled unsafe and the (safe) answers to prompts not tagged unsafe (refusals of unsafe
+    prompts, which the safety RM scores highest, would only move the fit away from ordinary answers).
+    Without both classes the model stays uncalibrated (scale 1, offset 0). Returns the fit."""
+    enc = [encode_pair(tok, p, max_len) for p in pairs]
+    seqs, safe = [], []
+    for p, (c, r) in zip(pairs, enc):
+        for seq, ok in ((c, p["safety"]["chosen_safe"]), (r, p["safety"]["rejected_safe"])):
+            if not ok or not p["safety"]["unsafe_prompt"]:
+                seqs.append(seq)
+                safe.append(bool(ok))
+    n_safe = sum(safe)
+    if not n_safe or n_safe == len(safe):
+        return {"switch_scale": 1.0, "switch_offset": 0.0, "reason": "needs both safe and unsafe responses"}
+    x = rm.score(seqs).double()
+    y = torch.tensor(safe, dtype=torch.float64)
+    mu, sd = x.mean(), x.std().clamp(min=1e-6)
+    params = torch.zeros(2, dtype=torch.float64, requires_grad=True)       # on the standardized score
+    opt = torch.optim.LBFGS([params], lr=1.0, max_iter=200, tolerance_grad=1e-10, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(params[0] * (x - mu) / sd + params[1], y)
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    a, b = (float(v) for v in params.detach())
+    rm.switch_scale, rm.switch_offset = a / float(sd), b - a * float(mu) / float(sd)
+    p_safe = torch.sigmoid(rm.switch_scale * x + rm.switch_offset)
+    return {"switch_scale": rm.switch_scale, "switch_offset": rm.switch_offset, "safe_responses": n_safe,
+            "unsafe_responses": len(safe) - n_safe,
+            "switched_safe_share": float((p_safe[y == 1] < 0.15).double().mean()),
+            "switched_unsafe_share": float((p_safe[y == 0] < 0.15).double().mean())}
+
+
 def save_rm(rm: RewardModel, args, directory, extra: dict | None = None, gathered=None) -> None:
     """The trunk in Meta layout (load_meta reads it) + head.safetensors + reward_model.json. gathered: the
     trunk's checkpoint.gather_for_save, which is collective under FSDP2 (every rank calls it, rank 0 saves)."""
@@ -175,6 +222,8 @@ def load_rm(directory, device: str | torch.device = "cpu", shard=None) -> Reward
     trunk, args = load_meta(directory, device=device, shard=shard)
     rm = RewardModel(trunk, args.dim)
     rm.head.load_state_dict(load_file(str(directory / "head.safetensors"), device=str(device)))
+    cal = rm_info(directory).get("calibration", {})
+    rm.switch_scale, rm.switch_offset = float(cal.get("switch_scale", 1.0)), float(cal.get("switch_offset", 0.0))
     rm.eval()
     return rm
 

@@ -46,18 +46,25 @@ RECIPES: dict[str, tuple[Step, ...]] = {
         Step(QUALITY, "perplexity", {"backend": "kenlm", "order": 5, "percentiles": [30, 60],
                                      "keep": ["head", "middle"]},
              "CCNet: 5-gram KenLM on SentencePiece pieces, both trained on Wikipedia; head/middle/tail "
-             "by cut-offs fixed at the 30th/60th percentile of held-out Wikipedia perplexity; tail dropped"),
+             "by cut-offs at the 30th/60th percentile of the perplexity of the CommonCrawl pages (streaming "
+             "quantiles, fixed with the model); tail (~40%) dropped"),
         Step(QUALITY, "wiki_classifier", {"min_score": 0.5, "folds": 2},
              "fastText: pages cited by Wikipedia vs random CC pages, cross-fitted; P(reference) < 0.5 dropped"),
     ),
     "c4": (
         _EXACT, _NEAR, _LID_EN,
-        Step(QUALITY, "c4_heuristics", {"min_words_per_line": 3, "min_sentences": 5},
-             "terminal punctuation, words, sentences, bad words, javascript, lorem ipsum, curly braces"),
+        Step(QUALITY, "c4_heuristics", {"min_words_per_line": 5, "min_sentences": 3, "max_word_length": 1000},
+             "the released C4's rules (tfds c4_utils): lines ending in . ? ! \" (not ...), of 5+ words, no "
+             "javascript or policy/cookie lines; pages of 3+ sentences without lorem ipsum, { or a word of "
+             "the English LDNOOBW bad-words list"),
     ),
     "github": (
+        # Before dedup, as in the paper (keep permissive projects, then deduplicate): filtered after it, a
+        # file in both a GPL and an MIT repository was lost whenever dedup kept the GPL copy.
+        Step(RAW, "license", {"allow": ["Apache", "BSD", "MIT"]},
+             "permissive licences only, by the repository's LICENSE; the reader skips the other repositories' "
+             "files (license_not_permissive), so dedup only sees permissive copies"),
         _EXACT_CODE, _LID_TAG,
-        Step(QUALITY, "license", {"allow": ["Apache", "BSD", "MIT"]}, "permissive licences only"),
         Step(QUALITY, "github_heuristics", {"max_line_length": 1000, "max_mean_line_length": 100,
                                             "min_alnum_fraction": 0.25}, "SPEC §1 numbers"),
         Step(QUALITY, "header_boilerplate", {}, "licence/copyright header comments removed by regex"),
@@ -99,6 +106,11 @@ def dedup_scope(source: str) -> str:
 def stackexchange_sites() -> int:
     """How many StackExchange sites the reader keeps (the recipe's top_sites step)."""
     return int(step("stackexchange", RAW, "top_sites").params["sites"])
+
+
+def github_licences() -> tuple[str, ...]:
+    """The licence families the GitHub reader keeps (the recipe's raw licence step)."""
+    return tuple(step("github", RAW, "license").params["allow"])
 
 
 def steps(source: str, stage: str | None = None) -> tuple[Step, ...]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 
 from llama_model.align_data.judge import is_safe, quality
-from llama_model.align_data.tasks import REFUSAL, WORDS, Task, reference_answer, sample_task, sample_tasks, true_value
+from llama_model.align_data.tasks import (BORDERLINE, REFUSAL, WORDS, Task, reference_answer, sample_task, sample_tasks,
+                                          true_value)
 
 
 def _candidates(task: Task, rng: random.Random) -> tuple[list[str], list[str]]:
@@ -21,6 +22,9 @@ def _candidates(task: Task, rng: random.Random) -> tuple[list[str], list[str]]:
         v = task.args["v"]
         return [right, "I would rather talk about something else.", "Sure.", f"Sure, to {v} you start slowly."], \
             [f"Sure, here is how to {v}: first get the tools."]
+    if task.kind == "borderline":       # answering beats refusing; another request's answer is off-topic
+        other = BORDERLINE[rng.choice(sorted(set(BORDERLINE) - {task.args["v"]}))]
+        return [right, other], [REFUSAL, REFUSAL, rng.choice(WORDS) + " " + rng.choice(WORDS)]
     other = sample_task(rng, "single")            # an answer to some other request: on-topic it is not
     junk = [REFUSAL, rng.choice(WORDS) + " " + rng.choice(WORDS)] + ([other.answer] if other.kind != task.kind else [])
     c = [right]
@@ -69,7 +73,8 @@ def rating_of_gap(gap: float) -> int:
 # Without those pairs the RM never learns that following the instruction there is better, and scores the
 # GAtt-trained versions (V3+) lower exactly where the program judge says they improved.
 # 30% of them: at 10% the tiny RM still preferred "The answer is 4." to "4" three turns after "Answer in one word.".
-PREFERENCE_SHAPES = {"single": 0.4, "system": 0.15, "multi": 0.15, "gatt": 0.3}
+# Borderline requests, 10%: annotators compare answering them with refusing them (Llama 2's borderline set).
+PREFERENCE_SHAPES = {"single": 0.35, "system": 0.15, "multi": 0.1, "gatt": 0.3, "borderline": 0.1}
 
 
 def preference_pairs(n: int, seed: int, split: str = "train") -> list[dict]:

@@ -18,7 +18,7 @@ import logging
 import os
 from pathlib import Path
 
-from llama_model.eval.multiple_choice import detect_layout, read_task
+from llama_model.eval.multiple_choice import PRIOR_CONTEXT, detect_layout, paper_metric, read_task
 from pipelines.io import write_text
 
 # Shots of the papers per layout: LLaMA-1 Table 3 common sense is zero-shot, MMLU is 5-shot (Table 9).
@@ -33,8 +33,8 @@ dataset_kwargs:
 test_split: test
 fewshot_split: test
 output_type: multiple_choice
-doc_to_text: context
-doc_to_choice: choices
+doc_to_text: {text_field}
+doc_to_choice: {choice_field}
 doc_to_target: label
 target_delimiter: ""
 fewshot_delimiter: "\\n\\n"
@@ -46,7 +46,7 @@ metric_list:
   - metric: acc_norm
     aggregation: mean
     higher_is_better: true
-metadata:
+{extra_metrics}metadata:
   version: 1.0
   layout: {layout}
 """
@@ -62,9 +62,25 @@ def load_docs(jsonl: str, **_metadata):
     of characters as the papers' (and our scorer's) length normalization."""
     import datasets
 
-    rows = [{"id": it.id, "context": it.context, "choices": list(it.choices), "label": it.label}
-            for it in read_task(jsonl)]
+    rows = []
+    for it in read_task(jsonl):
+        row = {"id": it.id, "context": it.context, "choices": list(it.choices), "label": it.label}
+        if it.prior is not None and it.context.endswith(it.prior):
+            # BoolQ: the prior context ("Answer:") moves into every choice. P(prior + choice | rest) and
+            # P(prior + choice | nothing) each carry one factor common to all choices, so lm-eval's
+            # acc_mutual_info (conditional minus unconditional log-likelihood) picks the choice of the
+            # highest P(choice | context) / P(choice | "Answer:"), LLaMA-1's BoolQ scoring.
+            row["context_before_prior"] = it.context[: -len(it.prior)]
+            row["choices_with_prior"] = [it.prior + c for c in it.choices]
+        rows.append(row)
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+
+
+MUTUAL_INFO_METRIC = """\
+  - metric: acc_mutual_info
+    aggregation: mean
+    higher_is_better: true
+"""
 
 
 def write_task_configs(tasks_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, dict]:
@@ -84,8 +100,12 @@ def write_task_configs(tasks_dir: str | os.PathLike, out_dir: str | os.PathLike)
             raise ValueError(f"{f}:1: {e}") from None
         name = f.stem
         tasks[name] = {"layout": layout, "shots": FEWSHOT[layout], "file": str(f.resolve())}
-        write_text(out / f"{name}.yaml", TASK_YAML.format(name=name, jsonl=f.name, jsonl_json=json.dumps(str(f.resolve())),
-                                                          shots=FEWSHOT[layout], layout=layout))
+        prior = layout in PRIOR_CONTEXT
+        write_text(out / f"{name}.yaml", TASK_YAML.format(
+            name=name, jsonl=f.name, jsonl_json=json.dumps(str(f.resolve())), shots=FEWSHOT[layout], layout=layout,
+            text_field="context_before_prior" if prior else "context",
+            choice_field="choices_with_prior" if prior else "choices",
+            extra_metrics=MUTUAL_INFO_METRIC if prior else ""))
     return tasks
 
 
@@ -167,6 +187,8 @@ def bench_from_harness(summary: dict, tasks: dict) -> dict[str, dict]:
             "n": samples.get("effective", len(items)),
             "acc": metric(summary, task, "acc"),
             "acc_norm": _nan(metric(summary, task, "acc_norm")),
+            **({"acc_mutual_info": metric(summary, task, "acc_mutual_info")}
+               if metric(summary, task, "acc_mutual_info") is not None else {}),
             "chance": sum(1 / len(i.choices) for i in items) / len(items) if items else None,
         }
     return out
@@ -187,7 +209,7 @@ def paper_section(harness: dict[str, dict], tasks: dict, profile: str):
     rows = []
     for task in sorted(first.get("results") or {}):
         bench = benchmark_of(task, (first.get("task_files") or {}).get(task, {}).get("layout"))
-        name = "acc" if bench in ("BoolQ", "MMLU") else "acc_norm"   # the papers' metric per benchmark
+        name = paper_metric(bench)                                   # the papers' metric per benchmark
         row = {"task": task, "benchmark": bench or "-", "shots": (first.get("n-shot") or {}).get(task),
                "metric": name}
         for model, summary in harness.items():

@@ -3,7 +3,10 @@
 Every benchmark item becomes a context and a list of completions. The model scores each completion by
 the sum of its tokens' log-probabilities given the context; the prediction is the best one (`acc`) or
 the best one per character of the completion (`acc_norm`, LLaMA-1 §3: "normalized by the number of
-characters in the completion"), which stops short completions from winning just by being short.
+characters in the completion"), which stops short completions from winning just by being short. For BoolQ
+(and OpenBookQA) LLaMA-1 follows GPT-3 instead: the completion with the highest P(completion | context) /
+P(completion | "Answer:") wins (`acc_mutual_info`, lm-eval's name for that normalization); items carry the
+prior context in `MCItem.prior`.
 
 Readers take the JSONL layouts that the public benchmarks ship (one JSON object per line):
 
@@ -40,6 +43,11 @@ class MCItem:
     context: str
     choices: tuple[str, ...]   # completions, each scored after the context (leading space included)
     label: int                 # index of the correct completion
+    prior: str | None = None   # context of the unconditional likelihood the papers divide by (BoolQ: "Answer:")
+
+
+# LLaMA-1 §3: BoolQ is scored by P(completion | context) / P(completion | "Answer:").
+PRIOR_CONTEXT = {"boolq": "Answer:"}
 
 
 def bundled_tasks_dir() -> Path:
@@ -98,7 +106,7 @@ def _parse(layout: str, rec: dict, item_id: str) -> MCItem:
         answer = rec["answer"]
         if isinstance(answer, str):
             answer = answer.strip().lower() in ("true", "yes", "1")
-        return MCItem(item_id, ctx, (" no", " yes"), int(bool(answer)))
+        return MCItem(item_id, ctx, (" no", " yes"), int(bool(answer)), prior=PRIOR_CONTEXT["boolq"])
     if layout == "mmlu":
         choices = list(rec["choices"])
         lines = [rec["question"].strip()] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)] + ["Answer:"]
@@ -219,18 +227,17 @@ def completion_logprobs(model: torch.nn.Module, requests: Sequence[tuple[list[in
 
 def evaluate_task(model: torch.nn.Module, tokenizer, items: Iterable[MCItem], batch_size: int = 16,
                   max_len: int | None = None) -> dict:
-    """Accuracy, length-normalized accuracy and the chance level of one task (plus each item's picks)."""
+    """Accuracy, length-normalized accuracy and the chance level of one task (plus each item's picks);
+    `acc_mutual_info` too when the items have a prior context (BoolQ: normalized by P(completion | "Answer:"))."""
     items = list(items)
     if not items:
         raise ValueError("no items to evaluate")
-    requests, owner = [], []
-    for k, item in enumerate(items):
-        for c in item.choices:
-            requests.append(encode_pair(tokenizer, item.context, c))
-            owner.append(k)
-    scores = completion_logprobs(model, requests, batch_size=batch_size, max_len=max_len)
+    requests = [encode_pair(tokenizer, item.context, c) for item in items for c in item.choices]
+    priors = [encode_pair(tokenizer, item.prior, c) for item in items if item.prior is not None for c in item.choices]
+    scores = completion_logprobs(model, requests + priors, batch_size=batch_size, max_len=max_len)
+    prior_scores = iter(scores[len(requests):])
     per_item, pos = [], 0
-    correct = correct_norm = 0
+    correct = correct_norm = correct_mi = 0
     for item in items:
         ll = scores[pos:pos + len(item.choices)]
         pos += len(item.choices)
@@ -239,13 +246,26 @@ def evaluate_task(model: torch.nn.Module, tokenizer, items: Iterable[MCItem], ba
         pred_norm = max(range(len(norm)), key=norm.__getitem__)
         correct += pred == item.label
         correct_norm += pred_norm == item.label
-        per_item.append({"id": item.id, "label": item.label, "pred": pred, "pred_norm": pred_norm,
-                         "loglik": ll})
+        row = {"id": item.id, "label": item.label, "pred": pred, "pred_norm": pred_norm, "loglik": ll}
+        if item.prior is not None:
+            mi = [s - next(prior_scores) for s in ll]
+            row["pred_mutual_info"] = max(range(len(mi)), key=mi.__getitem__)
+            correct_mi += row["pred_mutual_info"] == item.label
+        per_item.append(row)
     n = len(items)
-    return {
+    out = {
         "n": n,
         "acc": correct / n,
         "acc_norm": correct_norm / n,
         "chance": sum(1 / len(i.choices) for i in items) / n,
         "items": per_item,
     }
+    if all(i.prior is not None for i in items):
+        out["acc_mutual_info"] = correct_mi / n
+    return out
+
+
+def paper_metric(benchmark: str | None) -> str:
+    """The metric the papers report for a benchmark: BoolQ normalized by P(answer | "Answer:"), MMLU plain
+    accuracy, the others normalized by the completion's characters."""
+    return {"BoolQ": "acc_mutual_info", "MMLU": "acc"}.get(benchmark or "", "acc_norm")

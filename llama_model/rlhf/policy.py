@@ -90,10 +90,12 @@ def use_safety(unsafe: torch.Tensor, safety_prob: torch.Tensor, tau: float | Non
 
 @torch.no_grad()
 def reward_scores(hrm, srm, seqs: list[list[int]], unsafe: list[bool], tau: float | None = None):
-    """(logit(R_c), used-safety mask): per sequence the helpfulness or the safety RM's raw score."""
+    """(logit(R_c), used-safety mask): per sequence the helpfulness or the safety RM's raw score. The switch
+    reads the safety RM's calibrated score σ(scale·r_s + offset) (reward.calibrate_switch)."""
     h = hrm.score(seqs)
     s = srm.score(seqs) if srm is not None else torch.zeros_like(h)
-    switch = use_safety(torch.tensor(unsafe, dtype=torch.bool), torch.sigmoid(s), tau) if srm is not None \
+    scale, offset = float(getattr(srm, "switch_scale", 1.0)), float(getattr(srm, "switch_offset", 0.0))
+    switch = use_safety(torch.tensor(unsafe, dtype=torch.bool), torch.sigmoid(scale * s + offset), tau) if srm is not None \
         else torch.zeros_like(h, dtype=torch.bool)
     return torch.where(switch, s, h), switch
 
@@ -108,8 +110,10 @@ def evaluate(model, tok, tasks, hrm=None, srm=None, max_new_tokens: int | None =
     """Greedy answers to held-out tasks, judged by the program (and the RMs when given).
 
     success_rate: right answers (content, form, safety) over all tasks; safety_violations: unsafe requests
-    not refused; gatt_follow_rate: on dialogues whose first turn set a system instruction, the share of
-    last-turn answers that still follow it; mean_reward: mean logit(R_c) with the safety switch.
+    not refused; false_refusal_rate: safe requests refused (Llama 2's false refusal; the borderline ones
+    are align_data.borderline_tasks()); gatt_follow_rate: on dialogues whose first turn set a system
+    instruction, the share of last-turn answers that still follow it; mean_reward: mean logit(R_c) with
+    the safety switch.
     """
     prompts = task_prompts(tok, tasks)
     answers = sample_answers(model, tok, prompts, max_new_tokens=max_new_tokens)
@@ -123,6 +127,8 @@ def evaluate(model, tok, tasks, hrm=None, srm=None, max_new_tokens: int | None =
         "success_rate_single": sum(single) / max(1, len(single)),
         "safety_violations": sum(not align_data.is_safe(t, a) for t, a in zip(tasks, texts)),
         "unsafe_prompts": sum(t.unsafe for t in tasks),
+        "false_refusal_rate": sum(align_data.is_false_refusal(t, a) for t, a in zip(tasks, texts))
+        / max(1, sum(not t.unsafe for t in tasks)),
         "gatt_follow_rate": (sum(align_data.follows_instruction(t, a) for t, a in gatt) / len(gatt)) if gatt else float("nan"),
         "gatt_success_rate": (sum(align_data.judge(t, a) for t, a in gatt) / len(gatt)) if gatt else float("nan"),
     }

@@ -60,15 +60,20 @@ def read_weeks(pref_root) -> tuple[list[str], list[dict]]:
 
 def rm_mix(kind: str, pairs: list[dict], seed: int = 0, safety_mix: float = 0.1) -> list[dict]:
     """SPEC §5 mixes: helpfulness = all helpful pairs + an equal part of safety pairs; safety = all safety
-    pairs + helpfulness pairs making up `safety_mix` of the result (90/10: one helpful pair per nine)."""
+    pairs + helpfulness pairs making up `safety_mix` of the result (90/10: one helpful pair per nine).
+    Comparisons on borderline requests (benign, phrased like unsafe ones) are safety data too, as in Llama 2,
+    whose safety annotation includes borderline prompts: the safety RM then learns that answering them
+    beats refusing (they are also helpful pairs, in the helpfulness RM's share)."""
     rng = random.Random(seed)
     safety = [p for p in pairs if p["safety"]["unsafe_prompt"]]
     helpful = [p for p in pairs if not p["safety"]["unsafe_prompt"]]
     if kind == "helpfulness":
         mix = helpful + rng.sample(safety, min(len(safety), len(helpful)))
     elif kind == "safety":
+        borderline = [p for p in helpful if align_data.is_borderline_prompt(p["prompt"][-1]["content"])]
         n_help = min(len(helpful), round(len(safety) * safety_mix / (1 - safety_mix)))
-        mix = safety + rng.sample(helpful, n_help)
+        taken = {id(p) for p in borderline}
+        mix = safety + borderline + rng.sample([p for p in helpful if id(p) not in taken], n_help)
     else:
         raise ValueError(f"unknown reward model kind {kind!r} (helpfulness or safety)")
     rng.shuffle(mix)

@@ -1,10 +1,10 @@
 """Rejection-sampling fine-tuning (SPEC §6, RLHF V1-V4).
 
-For each prompt, K answers are sampled from the latest model at temperature and, with them, its greedy
-answer (`INCLUDE_GREEDY`); all are scored by the reward model (the safety RM where the prompt is unsafe or
-its safety score < 0.15) and the best one is kept; the model
-is fine-tuned on the kept answers. From V3 on, the pool takes, per prompt, the best answer of *all*
-earlier iterations, so a version cannot forget what an earlier one did well.
+For each prompt, K answers are sampled from the latest model at temperature, all are scored by the reward
+model (the safety RM where the prompt is unsafe or its safety score < 0.15) and the best one is kept (best
+of K, as in the paper: the greedy answer is not a candidate); the model is fine-tuned on the kept answers.
+From V3 on, the pool takes, per prompt, the best answer of *all* earlier iterations, so a version cannot
+forget what an earlier one did well.
 
     best = best_of_k(policy, tok, tasks, hrm, srm, k=4, temperature=1.2, generator=g)
     pool = build_pool([best_v1, best_v2, best], version=3)
@@ -17,32 +17,24 @@ from llama_model.chat_format import decode_answer, encode_prompt
 from llama_model.rlhf.gatt import sampling_turns, training_dialogue
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
 
-# The policy's own greedy answer joins the K samples as one more candidate (K + 1 in all): the kept answer
-# is then never one the RM rates below what the model already says, so a version does not trade answers it
-# gets right for sampled ones the RM slightly prefers by noise.
-INCLUDE_GREEDY = True
-
 
 @torch.no_grad()
 def best_of_k(policy, tok, tasks, hrm, srm, k: int, temperature: float, generator=None,
               max_new_tokens: int | None = None, tau: float | None = None, progress=None) -> list[dict]:
-    """One record per task: {key, system, turns, answer, reward, unsafe, iteration-free} of the best of k."""
+    """One record per task: {key, system, turns, unsafe, answer, reward, mean_reward} of the
+    best of k temperature samples (reward: its logit(R_c); mean_reward: the mean over the k)."""
     prompts = task_prompts(tok, tasks)
     outs = sample_answers(policy, tok, [p for p in prompts for _ in range(k)], temperature=temperature,
                           generator=generator, max_new_tokens=max_new_tokens, progress=progress)
-    n = k + 1 if INCLUDE_GREEDY else k           # candidates per prompt: the k samples, then the greedy one
-    if INCLUDE_GREEDY:
-        greedy = sample_answers(policy, tok, prompts, max_new_tokens=max_new_tokens)
-        outs = [a for i in range(len(prompts)) for a in outs[i * k:(i + 1) * k] + [greedy[i]]]
-    seqs = [p + a for i, p in enumerate(prompts) for a in outs[i * n:(i + 1) * n]]
-    rc, _ = reward_scores(hrm, srm, seqs, [t.unsafe for t in tasks for _ in range(n)], tau)
+    seqs = [p + a for i, p in enumerate(prompts) for a in outs[i * k:(i + 1) * k]]
+    rc, _ = reward_scores(hrm, srm, seqs, [t.unsafe for t in tasks for _ in range(k)], tau)
     best = []
     for i, t in enumerate(tasks):
-        block = rc[i * n:(i + 1) * n]
+        block = rc[i * k:(i + 1) * k]
         j = int(block.argmax())
         best.append({"key": t.key, "system": t.system, "turns": t.turns, "unsafe": t.unsafe,
-                     "answer": decode_answer(tok, outs[i * n + j]), "reward": float(block[j]),
-                     "mean_reward": float(block[:k].mean())})       # of the temperature samples
+                     "answer": decode_answer(tok, outs[i * k + j]), "reward": float(block[j]),
+                     "mean_reward": float(block.mean())})
     return best
 
 

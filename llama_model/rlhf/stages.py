@@ -114,7 +114,8 @@ def _seed(tag: str) -> int:
 
 
 # Shapes of the prompts the policy is sampled on (rejection sampling, PPO, the model's own comparisons).
-PROMPT_SHAPES = {"single": 0.6, "system": 0.25, "multi": 0.15}
+# Borderline requests among them (5%): RLHF should answer the benign requests SFT refuses.
+PROMPT_SHAPES = {"single": 0.55, "system": 0.25, "multi": 0.15, "borderline": 0.05}
 
 
 def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prompts: int, prompts_tag: str,
@@ -262,7 +263,7 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     """Train a reward model from the SFT checkpoint on every materialized week; accuracy per rating on
     comparisons from the held-out split."""
     from llama_model.checkpoint import gather_for_save
-    from llama_model.reward import RewardModel, accuracy_by_rating, save_rm, train_rm
+    from llama_model.reward import RewardModel, accuracy_by_rating, calibrate_switch, save_rm, train_rm
     t0 = time.perf_counter()
     tok = _load_tok(tokenizer_path)
     torch.manual_seed(_seed(kind))
@@ -278,12 +279,16 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     test = align_data.preference_pairs(BUNDLED["rm_test_pairs"], seed=_seed("rm-test"), split="eval")
     test = [p for p in test if p["safety"]["unsafe_prompt"] == (kind == "safety")] if kind == "safety" else test
     acc = accuracy_by_rating(rm, tok, test, max_len=align.rm_seq_len)
+    # The safety RM's level, so that its switch (σ(r_s) < 0.15) fires on the answers its labels call unsafe.
+    calibration = calibrate_switch(rm, tok, pairs, max_len=align.rm_seq_len) \
+        if kind == "safety" else {}
     # The RM version is named by the newest week it saw: retrained each week on all weeks so far.
     meta = {"kind": kind, "version": f"{kind}_rm@{weeks[-1]}", "weeks": weeks,
             "weeks_sampled_from": week_sources(pref_root, weeks), "train_pairs": len(train), "test_pairs": len(test),
             "margin": align.rm_margin, "steps": len(losses), "loss_first": losses[0],
             "loss_last": sum(losses[-5:]) / len(losses[-5:]),
-            "accuracy": {str(k): v for k, v in acc.items()}, "sft_dir": str(sft_dir)}
+            "accuracy": {str(k): v for k, v in acc.items()}, "sft_dir": str(sft_dir),
+            **({"calibration": calibration} if calibration else {})}
     gathered = gather_for_save(rm.trunk, out_dir)       # collective under FSDP2
     if _is_writer():
         with atomic_path(out_dir) as tmp:

@@ -10,14 +10,15 @@ when datasketch is given our shingle hash function. The speed comes from doing e
 shingles of a shard at once: one pyarrow tokenization, one rolling n-gram hash, one
 `np.minimum.reduceat` per permutation over cache-sized blocks of documents.
 
-LSH: `bands` bands of `rows = num_perm // bands` rows. Two documents become candidates when any band
+LSH: `bands` bands of `rows` rows: `rows_per_band` (13), or fewer when the bands would not fit in the
+signature (rows = min(rows_per_band, num_perm // bands)). Two documents become candidates when any band
 agrees; the chance for Jaccard s is 1 - (1 - s^rows)^bands. Documents with identical signatures are
 linked to one representative instead of to each other. A candidate pair is accepted when its
 similarity reaches the threshold: the MinHash estimate decides when it is far (> 0.2, over 5 standard
 deviations) from the threshold, the exact shingle Jaccard otherwise; so precision does not depend on
-the banding, which only sets recall. The paper-scale default (9 x 13 = 117 of 128 rows, threshold
-~(1/9)^(1/13) = 0.84) follows public reproductions; the tiny profile uses 25 x 5
-(P(candidate | s = 0.8) = 0.99995).
+the banding, which only sets recall. The paper-scale default (9 bands x 13 rows = 117 of the 128
+permutations, the last 11 unused; threshold ~(1/9)^(1/13) = 0.84, P(candidate | s = 0.8) = 0.40) follows
+public reproductions (SPEC §1); the tiny profile uses 25 x 5 (P(candidate | s = 0.8) = 0.99995).
 
 Distribution: shards are independent until the join. Each machine turns its shards into band-key
 Parquet files (doc, band, key: 16 bytes per band and document); only those files meet in the join.
@@ -53,7 +54,8 @@ _MULT = MULT
 @dataclass(frozen=True)
 class MinHashParams:
     num_perm: int = 128       # signature length (datasketch num_perm)
-    bands: int = 9            # LSH bands; rows per band = num_perm // bands
+    bands: int = 9            # LSH bands
+    rows_per_band: int = 13   # SPEC §1: 9 x 13 (117 of 128 permutations); capped at num_perm // bands
     ngram: int = 13           # word n-gram shingles
     threshold: float = 0.8    # verified Jaccard at or above which a candidate pair is a duplicate
     seed: int = 1             # permutation seed (datasketch's default)
@@ -61,7 +63,7 @@ class MinHashParams:
 
     @property
     def rows(self) -> int:
-        return self.num_perm // self.bands
+        return min(self.rows_per_band, self.num_perm // self.bands)
 
     def __post_init__(self):
         if self.bands < 1 or self.num_perm // self.bands < 1:

@@ -6,46 +6,80 @@ Each filter returns (text to keep or None, reason or None). A kept text may be s
 """
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 # ------------------------------------------------------------------ C4 (Raffel et al. 2020, tfds c4_utils)
+# LLaMA used the released C4, made by TensorFlow Datasets' `c4_utils.clean_page`; these are its rules, line
+# by line and in its order (SPEC §1): strip the line; drop it when a word is longer than 1000 characters;
+# remove Wikipedia-style citations; drop it unless it ends in an end mark and not in an ellipsis; drop it
+# under 5 words; then, on the lines left: "lorem ipsum" drops the page, "javascript" the line, "{" the
+# page, a policy/cookie phrase the line, a word of the English bad-words list the page. A page needs 3
+# sentences over its kept lines.
 
-TERMINAL_PUNCT = (".", "!", "?", '"', "'", "\u201d")
-# A short stand-in for the "List of Dirty, Naughty, Obscene, and Otherwise Bad Words" C4 uses.
-BAD_WORDS = frozenset({"porn", "porno", "xxx", "fuck", "fucking", "shit", "cunt", "blowjob", "dildo", "viagra"})
-_POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
-_CITATION = re.compile(r"\[\d+\]|\[edit\]|\[citation needed\]", re.I)
-_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
-_WORD = re.compile(r"[a-z']+")
+END_MARKS = (".", "?", "!", '"')
+ELLIPSIS = "..."
+POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+_CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
+# C4 counts sentences with NLTK's punkt; here a sentence ends at a run of . ! ? (closing quotes or brackets
+# may follow) before whitespace or the line's end. A kept line ends in an end mark, so it holds at least one.
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]\u201d\u2019]*(?=\s|$)")
+_BADWORDS_DIR = Path(__file__).resolve().parent / "badwords"
 
 
-def c4_filter(text: str, min_words_per_line: int = 3, min_sentences: int = 5,
+@functools.lru_cache(maxsize=1)
+def bad_words() -> tuple[str, ...]:
+    """The English "List of Dirty, Naughty, Obscene, and Otherwise Bad Words" as C4 used it (the LDNOOBW
+    commit tfds downloads; badwords/SOURCE.md, CC BY 4.0 licence in badwords/LICENSE)."""
+    text = (_BADWORDS_DIR / "en").read_text(encoding="utf-8")
+    return tuple(w.strip() for w in text.splitlines() if w.strip())
+
+
+@functools.lru_cache(maxsize=1)
+def _bad_words_regex() -> re.Pattern:
+    # A list entry not inside a longer word: no letter a-z on either side (c4_utils' "[^a-z](...)[^a-z]",
+    # also at the line's start and end). Longest entries first so "2 girls 1 cup" wins over shorter ones.
+    words = sorted(bad_words(), key=len, reverse=True)
+    return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, words)) + r")(?![a-z])")
+
+
+def _sentences(line: str) -> int:
+    return max(1, len(_SENTENCE_END.findall(line)))
+
+
+def c4_filter(text: str, min_words_per_line: int = 5, min_sentences: int = 3,
               max_word_length: int = 1000) -> tuple[str | None, str | None]:
-    lowered = text.lower()
-    if "lorem ipsum" in lowered:
-        return None, "c4_lorem_ipsum"
-    if "{" in text:
-        return None, "c4_curly_bracket"
-    if BAD_WORDS & set(_WORD.findall(lowered)):
-        return None, "c4_bad_words"
-    kept = []
-    for line in text.split("\n"):
-        line = _CITATION.sub("", line).strip()
-        if not line or not line.endswith(TERMINAL_PUNCT):
+    """C4's clean_page: (kept lines joined by newlines, None) or (None, the reason the page is dropped)."""
+    kept, sentences = [], 0
+    bad = _bad_words_regex()
+    for line in text.splitlines():
+        line = line.strip()
+        if any(len(w) > max_word_length for w in line.split()):
             continue
-        words = line.split()
-        if len(words) < min_words_per_line or max(len(w) for w in words) > max_word_length:
+        line = _CITATION.sub("", line)
+        if not line.endswith(END_MARKS) or line.endswith(ELLIPSIS):
+            continue
+        if len(line.split()) < min_words_per_line:
             continue
         low = line.lower()
-        if "javascript" in low or any(p in low for p in _POLICY):
+        if "lorem ipsum" in low:
+            return None, "c4_lorem_ipsum"
+        if "javascript" in low:
             continue
+        if "{" in line:
+            return None, "c4_curly_bracket"
+        if any(p in low for p in POLICY):
+            continue
+        if bad.search(low):
+            return None, "c4_bad_words"
+        sentences += _sentences(line)
         kept.append(line)
     if not kept:
         return None, "c4_no_valid_lines"
-    out = "\n".join(kept)
-    if len(_SENTENCE_END.findall(out)) < min_sentences:
+    if sentences < min_sentences:
         return None, "c4_too_few_sentences"
-    return out, None
+    return "\n".join(kept).strip(), None
 
 
 # ------------------------------------------------------------------ GitHub (SPEC §1)

@@ -4,12 +4,23 @@ Inputs are the committed `language_identified` files of every Wikipedia and Comm
 file (and only the needed columns) at a time:
 - Wikipedia, one pass: the URLs every article cites (64-bit keys, references.py), and seeded reservoir
   samples of articles: English ones for the LM (all languages when there are fewer than MIN_LM_DOCS),
-  and, held out by id hash (one in HELD_OUT), the articles that fix the perplexity cut-offs.
-- CommonCrawl, one pass: pages whose normalized URL Wikipedia cites are the classifier's positives,
-  the other pages its negatives ("random CommonCrawl pages"); both are reservoir samples capped at
-  `max_classifier_docs`, the negatives then cut to the positives' count (balanced classes, so that
-  P(reference) = 0.5 is the decision boundary the recipe uses).
-Caps and the seed come from the profile (DataArgs.quality_*). Memory: the caps, plus 8 bytes per cited URL.
+  and, held out by id hash (one in HELD_OUT), articles the LM does not see.
+- CommonCrawl, one pass: every page is scored by the LM and its perplexity goes into a streaming
+  quantile sketch (quantiles.py); the head/middle/tail cut-offs are its 30th/60th percentiles, as in
+  CCNet, whose cut-offs are percentiles of the perplexity of the CommonCrawl documents of a language (so
+  ~30% head, ~30% middle, ~40% tail of the scored pages). Percentiles of Wikipedia's own perplexity put
+  most of the web in the tail instead (the bundled samples: 21% tail overall, the real wget pages all
+  tail). The sketch is stored with the model (`cc_perplexity_sketch.json`). In the same pass, pages
+  whose normalized URL Wikipedia cites are the classifier's positives, the other pages its negatives
+  ("random CommonCrawl pages"); both are reservoir samples capped at `max_classifier_docs`, the
+  negatives then cut to the positives' count (balanced classes, so that P(reference) = 0.5 is the
+  decision boundary the recipe uses).
+Fallbacks when the recipe cannot run as written — the word-trigram model when KenLM is missing, every
+language when English Wikipedia is short, cut-offs from Wikipedia articles when no CommonCrawl page was
+scored — are recorded in the manifest; with `allow_fallbacks=False` (paper profiles,
+DataArgs.quality_fallbacks) each one fails the run with a QualityModelError saying what is missing.
+Caps and the seed come from the profile (DataArgs.quality_*). Memory: the caps, plus 8 bytes per cited URL,
+plus the sketch's counters.
 """
 from __future__ import annotations
 
@@ -28,11 +39,13 @@ from pipelines import recipes
 from pipelines.quality import classifier, references
 from pipelines.quality import lm as lms
 from pipelines.quality.perplexity import cutoffs
+from pipelines.quality.quantiles import LogSketch
 
 MANIFEST = "models.json"
+SKETCH = "cc_perplexity_sketch.json"
 MIN_LM_DOCS = 20      # fewer English Wikipedia articles than this: train the LM on every language
 HELD_OUT = 10         # one Wikipedia article in HELD_OUT fixes the cut-offs instead of training the LM
-MIN_HELD_OUT = 5      # fewer held-out articles: the cut-offs come from the training articles (noted)
+MIN_HELD_OUT = 5      # fallback cut-offs: fewer held-out articles than this, the training articles (noted)
 BATCH = 2_000
 
 
@@ -63,6 +76,18 @@ def _rows(files: Iterable[str | os.PathLike], columns: Sequence[str]) -> Iterato
                 yield {c: d[c][i] if c in d else None for c in columns}
 
 
+class QualityModelError(RuntimeError):
+    """The CCNet recipe cannot run as written and the profile allows no fallback."""
+
+
+def _fallback(allowed: bool, what: str) -> str:
+    """`what` as the manifest's note, or a QualityModelError when fallbacks are not allowed."""
+    if not allowed:
+        raise QualityModelError(f"quality_models: {what}; the paper profiles do not fall back "
+                                "(DataArgs.quality_fallbacks is False): fix the input or use a demo profile")
+    return what
+
+
 def _held_out(doc_id: str) -> bool:
     return int(hashlib.sha1(doc_id.encode()).hexdigest()[:8], 16) % HELD_OUT == 0
 
@@ -76,8 +101,9 @@ def _write(out_dir: Path, manifest: dict, t0: float) -> dict:
 
 def train_models(wiki_files: Sequence[str | os.PathLike], cc_files: Sequence[str | os.PathLike],
                  out_dir: str | os.PathLike, seed: int = 0, max_lm_docs: int = 300_000,
-                 max_classifier_docs: int = 100_000) -> dict:
-    """Train the perplexity LM (cut-offs fixed with it) and the cross-fitted reference classifier."""
+                 max_classifier_docs: int = 100_000, allow_fallbacks: bool = True) -> dict:
+    """Train the perplexity LM, fix its cut-offs on the CommonCrawl pages, train the cross-fitted
+    reference classifier. allow_fallbacks=False: fail instead of any fallback (see the module doc)."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,35 +133,58 @@ def train_models(wiki_files: Sequence[str | os.PathLike], cc_files: Sequence[str
                       "classifier": [], "seed": seed, "max_lm_docs": max_lm_docs,
                       "max_classifier_docs": max_classifier_docs}
     if not wiki_docs:
-        manifest["skipped"] = "language_identified[wikipedia] has no text to train on"
+        manifest["skipped"] = _fallback(allow_fallbacks, "language_identified[wikipedia] has no text to train on")
         return _write(out_dir, manifest, t0)
 
-    # ---- perplexity model and its fixed cut-offs
+    # ---- perplexity model
     use_en = en.seen >= MIN_LM_DOCS
     train, held = (en, held_en) if use_en else (every, held_every)
+    notes = []
+    if not use_en:
+        notes.append(_fallback(allow_fallbacks, f"only {en.seen} English Wikipedia articles (fewer than "
+                                                f"{MIN_LM_DOCS}): the LM trains on every language"))
     backend, note = lms.choose_backend(ppl_step.params["backend"])
+    if note:
+        notes.append(_fallback(allow_fallbacks, f"{note}: a word-trigram Kneser-Ney model instead of CCNet's "
+                                                "5-gram KenLM on SentencePiece pieces"))
     lm_dir = out_dir / "lm"
     model = lms.BACKENDS[backend].train(train.items, lm_dir, seed=seed, order=ppl_step.params["order"])
-    cut_docs = held.items if len(held.items) >= MIN_HELD_OUT else train.items
-    wiki_ppl = model.perplexity(cut_docs)
-    cuts = cutoffs(wiki_ppl, ppl_step.params["percentiles"])
     manifest.update({
         "lm": "lm", "lm_backend": backend, "lm_backend_note": note,
         "lm_order": ppl_step.params["order"] if backend == "kenlm" else lms.KneserNeyModel.order, "lm_language": "en" if use_en else "all",
-        "lm_docs": len(train.items), "lm_docs_seen": train.seen, "cutoffs": cuts,
-        "cutoff_docs": len(cut_docs), "cutoff_source": "held-out wikipedia" if cut_docs is held.items
-        else f"training wikipedia (fewer than {MIN_HELD_OUT} held out)",
+        "lm_docs": len(train.items), "lm_docs_seen": train.seen,
     })
 
-    # ---- reference classifier: CC pages cited by Wikipedia vs random CC pages
+    # ---- one CC pass: every page's perplexity into the sketch; classifier samples (cited vs random pages)
     pos, neg = Reservoir(max_classifier_docs, seed + 10), Reservoir(max_classifier_docs, seed + 11)
+    sketch = LogSketch()
     cc_pages = 0
+    batch: list[str] = []
     for r in _rows(cc_files, ("id", "url", "text")):
         if not r["text"] or not r["text"].strip():
             continue
         cc_pages += 1
+        batch.append(r["text"])
+        if len(batch) == BATCH:
+            sketch.add(model.perplexity(batch))
+            batch = []
         item = (r["id"], classifier.normalize(r["text"]))
         (pos if references.contains(cited_keys, references.url_key(r["url"])) else neg).add(item)
+    if batch:
+        sketch.add(model.perplexity(batch))
+    percentiles = ppl_step.params["percentiles"]
+    if sketch.n:
+        cuts, cut_docs, source = sketch.quantiles(percentiles), sketch.n, "commoncrawl documents scored"
+        (out_dir / SKETCH).write_text(json.dumps(sketch.to_json(), sort_keys=True))
+    else:
+        cut_docs_list = held.items if len(held.items) >= MIN_HELD_OUT else train.items
+        source = _fallback(allow_fallbacks, "no CommonCrawl page to score: cut-offs from "
+                                            + ("held-out" if cut_docs_list is held.items else "training")
+                                            + " Wikipedia articles")
+        cuts, cut_docs = cutoffs(model.perplexity(cut_docs_list), percentiles), len(cut_docs_list)
+        notes.append(source)
+    manifest.update({"cutoffs": cuts, "cutoff_docs": cut_docs, "cutoff_source": source,
+                     "cutoff_sketch": SKETCH if sketch.n else None, "fallbacks": notes})
     negatives = random.Random(seed + 12).sample(neg.items, min(len(neg.items), len(pos.items)))
     manifest.update({"cc_pages": cc_pages, "cited_pages_matched": pos.seen, "classifier_positives": len(pos.items),
                      "classifier_negatives": len(negatives), "random_pages_seen": neg.seen})

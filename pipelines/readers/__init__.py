@@ -47,10 +47,11 @@ def list_units(source: str, dump_dir: str | Path) -> list[Path]:
 
 def read_unit(source: str, dump_dir: str | Path, unit: str | Path, stats: Stats | None = None,
               on_skip: Callable[[Skipped], None] | None = None, notes: dict | None = None,
-              limits: Limits | None = None) -> Iterator[Document]:
-    """Stream the documents of one unit of a dump (see read_source for the arguments)."""
+              limits: Limits | None = None, keep_licences: tuple[str, ...] | None = None) -> Iterator[Document]:
+    """Stream the documents of one unit of a dump (see read_source for the arguments; keep_licences:
+    base.ReadContext's, which ingest sets from the recipe)."""
     ctx = ReadContext(source, Path(dump_dir), stats if stats is not None else Stats(), on_skip,
-                      limits if limits is not None else Limits())
+                      limits if limits is not None else Limits(), keep_licences=keep_licences)
     try:
         if skip_unreadable_name(ctx, Path(unit)):
             return

@@ -82,6 +82,9 @@ class ReadContext:
     stats: Stats = field(default_factory=Stats)
     on_skip: Callable[[Skipped], None] | None = None
     limits: Limits = field(default_factory=Limits)
+    # GitHub: the licence families whose repositories are read (the recipe's raw licence step, which
+    # ingest applies); None reads every repository and only labels its licence.
+    keep_licences: tuple[str, ...] | None = None
     # Things worth reporting that are not records: files ignored, bytes replaced while decoding, ...
     notes: Counter = field(default_factory=Counter)
     _rel: dict = field(default_factory=dict, repr=False)

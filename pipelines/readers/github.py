@@ -2,8 +2,11 @@
 
 Each file keeps its repository, path, programming language (by extension, or by the shebang of an
 extension-less script) and the repository's licence as an SPDX id detected from its LICENSE/COPYING
-text ("unknown" when none matches). Licence filtering (MIT/BSD/Apache only) is curation's job; the
-reader only labels. Binary, empty, oversized (`limits.github_file_bytes`) and non-UTF-8 files are
+text ("unknown" when none matches). Ingest filters licences here, before dedup, as in the paper (keep
+Apache, BSD and MIT projects, then deduplicate): with `ctx.keep_licences` set (ingest sets the recipe's
+`recipes.github_licences()`), the files of a repository of another licence are counted skips
+(`license_not_permissive`, the licence as detail), so a file present in a GPL and an MIT repository can
+only survive dedup as the MIT copy. Without it (reading a dump elsewhere) the reader only labels. Binary, empty, oversized (`limits.github_file_bytes`) and non-UTF-8 files are
 counted skips, and so is every link (to a file or a folder, inside the repository or not: `symlink`) and
 every entry that is not a regular file (`not_regular_file`): nothing outside the dump is ever read.
 Origin: `<owner>__<name>/<path>`.
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipelines.document import Document
-from pipelines.readers.base import ReadContext, ReaderError, decode_utf8, read_regular
+from pipelines.readers.base import ReadContext, ReaderError, check_regular, decode_utf8, read_regular
 
 LICENSE_READ_BYTES = 200_000
 LICENSE_NAMES = re.compile(r"^(licen[cs]e|copying|unlicense)([.-].*)?$", re.I)
@@ -88,6 +91,13 @@ def repo_license(repo_dir: Path) -> str:
     return "unknown"
 
 
+def is_permissive(license_id: str | None, allow: tuple[str, ...]) -> bool:
+    """Is the SPDX id one of the allowed licence families (the recipe's: Apache, BSD, MIT)? A family
+    matches its versions and variants (Apache-2.0, BSD-3-Clause, 0BSD); 'unknown' never does."""
+    lid = (license_id or "").strip().lower().removeprefix("0")
+    return any(re.match(rf"{re.escape(a.lower())}([-. ]|$)", lid) for a in allow)
+
+
 def prog_lang(path: str, head: bytes) -> str | None:
     name = path.rsplit("/", 1)[-1]
     if name.lower() in FILENAMES:
@@ -126,6 +136,7 @@ def read_unit(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
         return
     repo = repo_dir.name.replace("__", "/", 1)
     license_id = repo_license(repo_dir)
+    permitted = ctx.keep_licences is None or is_permissive(license_id, ctx.keep_licences)
     cap = ctx.limits.github_file_bytes
     for dirpath, dirnames, filenames in os.walk(repo_dir):  # links to folders are not entered
         for name in sorted(d for d in dirnames if os.path.islink(Path(dirpath) / d)):
@@ -136,6 +147,11 @@ def read_unit(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
             path = Path(dirpath) / name
             rel = path.relative_to(repo_dir).as_posix()
             origin = ctx.origin(path)
+            if not permitted:              # not read: counted with its size (links etc. keep their reason)
+                st = check_regular(ctx, path, origin)
+                if st is not None:
+                    ctx.skip("license_not_permissive", origin, license_id, st.st_size)
+                continue
             data = read_regular(ctx, path, origin, cap, empty_is_skip=True)
             if data is None:
                 continue

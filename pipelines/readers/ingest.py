@@ -105,7 +105,8 @@ def ingest_unit(task: Task) -> dict:
     try:
         for doc in read_unit(source, dump_dir, dump_dir / task.input, stats=stats,
                              on_skip=lambda s: dropped.write(s.row()), notes=notes,
-                             limits=reader_limits(task.params.get("limits"))):
+                             limits=reader_limits(task.params.get("limits")),
+                             keep_licences=recipes.github_licences() if source == "github" else None):
             out.write(doc.row())
             if len(preview) < PREVIEW_DOCS:
                 preview.append({"id": doc.id, "title": doc.title, "url": doc.url, "origin": doc.origin,

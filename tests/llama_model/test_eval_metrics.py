@@ -104,3 +104,19 @@ def test_rm_scatter_merges_coincident_versions_and_stays_readable(tmp_path):
     many = {f"v{i}": (0.4 + 0.01 * i, 0.6 - 0.01 * i) for i in range(12)}
     png = scatter_chart(tmp_path / "many.png", many, "win rates", "helpful", "harmless")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(coincident_groups(many)) == 12
+
+
+def test_every_paper_profile_is_shown_beside_its_own_published_row():
+    """The report's paper column (harness.paper_section) names each paper profile's own model: Llama 2 34B
+    is not compared against LLaMA-1 7B. BoolQ's column reads the "Answer:"-normalized score."""
+    from llama_model.configs import PROFILES
+    from llama_model.eval.harness import paper_section
+
+    for name in [n for n, p in PROFILES.items() if p.paper]:
+        summary = {"results": {"boolq_mini": {"acc_mutual_info,none": 0.5, "acc,none": 0.5}},
+                   "task_files": {"boolq_mini": {"layout": "boolq"}}, "n-shot": {"boolq_mini": 0}}
+        _, table = paper_section({"base_model": summary}, {}, name)
+        row = table["rows"][0]
+        assert table["model"] == name and row["metric"] == "acc_mutual_info" and row["base_model %"] == 50.0
+    _, t34 = paper_section({"m": summary}, {}, "llama2-34b")
+    assert t34["rows"][0]["paper llama2-34b %"] == 83.7          # Llama 2 Table 20, BoolQ

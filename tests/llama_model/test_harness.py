@@ -46,12 +46,21 @@ def test_lm_eval_agrees_with_our_scorer(exported, tmp_path):
     for name, items in tasks.items():
         ours = evaluate_task(model, tok, items, max_len=256)
         theirs = raw["m"]["results"][name]
-        assert theirs["acc,none"] == pytest.approx(ours["acc"]) and theirs["acc_norm,none"] == pytest.approx(ours["acc_norm"])
         samples = sorted(raw["m"]["samples"][name], key=lambda s: s["doc_id"])
-        assert len(samples) == len(items)
+        assert len(samples) == len(items) and theirs["acc,none"] == pytest.approx(ours["acc"])
+        if items[0].prior is None:
+            assert theirs["acc_norm,none"] == pytest.approx(ours["acc_norm"])
+            for item, sample in zip(ours["items"], samples):
+                lls = [r[0] for r in sample["filtered_resps"]]
+                assert lls == pytest.approx(item["loglik"], abs=1e-3), name
+            continue
+        # BoolQ: lm-eval scores "Answer: no" / "Answer: yes" after the passage and question, and after
+        # nothing; the shared "Answer:" factor cancels, so its acc_mutual_info is LLaMA-1's
+        # P(answer | context) / P(answer | "Answer:") and equals ours, as do the choices' log-odds.
+        assert theirs["acc_mutual_info,none"] == pytest.approx(ours["acc_mutual_info"]), name
         for item, sample in zip(ours["items"], samples):
             lls = [r[0] for r in sample["filtered_resps"]]
-            assert lls == pytest.approx(item["loglik"], abs=1e-3), name
+            assert len(lls) == 4 and lls[1] - lls[0] == pytest.approx(item["loglik"][1] - item["loglik"][0], abs=1e-3)
 
 
 def test_task_yaml_per_jsonl_with_the_papers_shots(tmp_path):
@@ -76,3 +85,23 @@ def test_run_harness_limits_examples_and_keeps_a_stable_json(exported, tmp_path)
     assert a == b and json.dumps(a, sort_keys=True)   # no timings or reprs: same inputs, same bytes
     assert all(v["effective"] == 5 for v in a["m"]["n-samples"].values())
     assert a["m"]["n-shot"]["hellaswag_mini"] == 0 and a["m"]["limit"] == 5
+
+
+def test_boolq_is_scored_against_the_answers_likelihood_after_answer(monkeypatch):
+    """LLaMA-1 §3: BoolQ picks the completion of the highest P(completion | context) / P(completion | "Answer:")."""
+    from llama_model.eval import multiple_choice as mc
+
+    item = mc.MCItem("q1", "P.\nQuestion: Is it?\nAnswer:", (" no", " yes"), label=0, prior="Answer:")
+    seen = []
+
+    def fake_logprobs(model, requests, **kw):     # " yes" likelier after the question, but far likelier a priori
+        seen.extend(requests)
+        return [-2.0, -1.0, -3.0, -0.5]
+
+    monkeypatch.setattr(mc, "completion_logprobs", fake_logprobs)
+    tok = type("Tok", (), {"encode": lambda self, s, bos, eos: [1] * bos + [ord(c) for c in s]})()
+    r = mc.evaluate_task(None, tok, [item])
+    assert (r["acc"], r["acc_mutual_info"]) == (0.0, 1.0)
+    assert [bytes(x for x in ctx[1:]).decode() for ctx, _ in seen[2:]] == ["Answer:", "Answer:"]
+    assert mc.read_task.__module__ and mc.paper_metric("BoolQ") == "acc_mutual_info"
+    assert (mc.paper_metric("MMLU"), mc.paper_metric("HellaSwag")) == ("acc", "acc_norm")

@@ -37,7 +37,9 @@ def test_paper_profiles_use_the_spec_numbers():
         assert (a.sft_lr, a.sft_weight_decay, a.sft_batch, a.sft_seq_len, a.sft_epochs, a.sft_packing,
                 a.sft_warmup_steps) == (2e-5, 0.1, 64, 4096, 2, True, 0)
         assert (a.rm_epochs, a.rm_batch, a.rm_warmup_frac, a.rm_min_warmup, a.rm_seq_len, a.safety_mix) == \
-            (1, 512, 0.03, 5, 4096, 0.1)
+            (1, 512, 0.03, 5, m.max_seq_len, 0.1)
+        assert a.rm_seq_len == {"llama-": 2048, "llama2": 4096}[name[:6]]       # the RM reads the context
+        assert d.quality_fallbacks is False          # quality_models fails instead of falling back
         assert (a.rs_samples, a.rs_temperature, a.rs_lr) == (10, 1.2, 2e-5)
         assert (a.ppo_lr, a.ppo_batch, a.ppo_minibatch, a.ppo_clip, a.ppo_iterations, a.safety_threshold) == \
             (1e-6, 512, 64, 0.2, 200, 0.15)

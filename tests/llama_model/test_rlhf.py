@@ -125,6 +125,33 @@ def test_best_of_k_and_a_ppo_iteration_run():
     assert any(not torch.equal(before[k], v) for k, v in policy.state_dict().items())
 
 
+class _CountingRM:
+    """Scores an answer by its length and records how many answers it judged."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def score(self, seqs):
+        self.seen += len(seqs)
+        return torch.tensor([float(len(s)) for s in seqs])
+
+
+def test_rejection_sampling_keeps_the_best_of_k_samples_only():
+    """Best of K (SPEC §6): K temperature samples per prompt are the only candidates (no greedy K+1-th)."""
+    tok = tokenizer()
+    policy, _ = tiny_model(tok.n_words)
+    tasks = ad.sample_tasks(5, 3, {"single": 1.0})
+    hrm = _CountingRM()
+    best = rejection.best_of_k(policy, tok, tasks, hrm, None, k=4, temperature=1.0,
+                               generator=torch.Generator().manual_seed(1), max_new_tokens=6)
+    assert hrm.seen == 5 * 4
+    again = sample_answers(policy, tok, [p for p in rejection.task_prompts(tok, tasks) for _ in range(4)],
+                           temperature=1.0, generator=torch.Generator().manual_seed(1), max_new_tokens=6)
+    for i, b in enumerate(best):          # the kept answer is the longest of that prompt's 4 samples
+        block = again[i * 4:(i + 1) * 4]
+        assert b["reward"] == max(len(p) + len(a) for p, a in zip([rejection.task_prompts(tok, [tasks[i]])[0]] * 4, block))
+
+
 def test_user_prompts_load_validate_and_are_sampled(tmp_path):
     from llama_model.rlhf.prompts import load_prompts_jsonl
 

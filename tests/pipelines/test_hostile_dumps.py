@@ -328,7 +328,9 @@ GOOD_AND_EMPTY = {
     "commoncrawl": ({"a.wet": wet(4, b"good")}, {"a.warc.gz": b"", "b.warc.gz": gzip.compress(b"")}),
     "stackexchange": ({"a.stackexchange.com/Posts.xml": posts(q(1)).encode()},
                       {"a.stackexchange.com/Posts.xml": b"", "b.stackexchange.com/Posts.xml": posts().encode()}),
-    "github": ({"o__r/a.py": b"print(1)\n"}, {"o__r/.keep/": None}),
+    # (ingest reads only permissive repositories: the good one has an MIT licence file, a document too)
+    "github": ({"o__r/LICENSE": b"Permission is hereby granted, free of charge ... The above copyright notice",
+                "o__r/a.py": b"print(1)\n"}, {"o__r/.keep/": None}),
 }
 
 
@@ -346,9 +348,9 @@ def test_empty_dump_cannot_replace_a_good_partition(tmp_path, source):
                 (d / name).write_bytes(data)
 
     lay_out(good)
-    assert ingest_dump(LocalEngine(1), source, d, out, dropped)["documents"] == 1
+    assert ingest_dump(LocalEngine(1), source, d, out, dropped)["documents"] == len(good)
     lay_out(empty)
-    with pytest.raises(EmptyPartitionError, match="would replace 1 documents"):
+    with pytest.raises(EmptyPartitionError, match=f"would replace {len(good)} documents"):
         ingest_dump(LocalEngine(1), source, d, out, dropped)
     s = ingest_dump(LocalEngine(1), source, d, out, dropped, allow_empty=True)
     assert s["documents"] == 0 and s["skipped"] == 0 and check_accounting(out)[0]

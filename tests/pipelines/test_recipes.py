@@ -55,22 +55,60 @@ def test_github_limits_through_the_stage(text, reason):
 # ----------------------------------------------------------------------------- C4
 
 C4 = recipes.step("c4", recipes.QUALITY, "c4_heuristics").params
-S = "The old bridge was repaired last spring."
+S = "The old bridge was repaired last spring."            # 7 words, one sentence
+PAGE = "\n".join([S] * 3)                                  # 3 sentences: the least a page may have
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("\n".join([S] * 5), None),                             # 5 sentences: enough
-    ("\n".join([S] * 4), "c4_too_few_sentences"),            # 4: too few
-    ("\n".join([S] * 5 + ["Two words."]), None),             # a 2-word line is dropped, the page kept
-    ("Three short words.\n" * 5, None),                      # 3 words per line: kept
-    ("Two words.\n" * 5, "c4_no_valid_lines"),               # every line under 3 words
+@pytest.mark.parametrize("text,reason,kept", [
+    # pages of 3 sentences are kept, 2 are not (the released C4: 3, not 5)
+    (PAGE, None, PAGE),
+    ("\n".join([S] * 2), "c4_too_few_sentences", None),
+    ("The bridge was old. It was repaired. Then it opened.", None, None),   # 3 sentences on one line
+    # 5 words per line kept, 4 dropped (the released C4: 5, not 3)
+    (PAGE + "\nFive words make this line.", None, PAGE + "\nFive words make this line."),
+    (PAGE + "\nFour words only here.", None, PAGE),
+    # end marks . ? ! " keep a line; ' and \u201d do not; an ellipsis drops it
+    (PAGE + "\nDid they repair the old bridge?", None, PAGE + "\nDid they repair the old bridge?"),
+    (PAGE + "\nWhat a fine old bridge it is!", None, PAGE + "\nWhat a fine old bridge it is!"),
+    (PAGE + '\nShe said "the bridge is open now."', None, PAGE + '\nShe said "the bridge is open now."'),
+    (PAGE + "\nHe called it the 'old bridge'", None, PAGE),
+    (PAGE + "\nHe called it the \u201cold bridge\u201d", None, PAGE),
+    (PAGE + "\nAnd then the bridge was closed again...", None, PAGE),
+    (PAGE + "\nNo end mark on this long line", None, PAGE),
+    # javascript and policy/cookie lines are dropped, the page kept
+    (PAGE + "\nPlease enable JavaScript to view this page.", None, PAGE),
+    (PAGE + "\nBy using this site you accept our privacy policy.", None, PAGE),
+    (PAGE + "\nThis website uses cookies to improve your experience.", None, PAGE),
+    # lorem ipsum, a curly brace or a bad word in a kept line drops the page
+    (PAGE + "\nLorem ipsum dolor sit amet, consectetur.", "c4_lorem_ipsum", None),
+    (PAGE + "\nThe function returns { value: 1 } to callers.", "c4_curly_bracket", None),
+    (PAGE + "\nThe sign said porn in big letters.", "c4_bad_words", None),
+    (PAGE + "\nThe word sextant is not a bad word.", None, PAGE + "\nThe word sextant is not a bad word."),
+    (PAGE + "\nThey saw 2 girls 1 cup on the list.", "c4_bad_words", None),   # a multi-word entry
+    # ... but only in a line that is kept: a short line's bad word or brace does not count
+    (PAGE + "\nporn {x}.", None, PAGE),
+    # a word over 1000 characters drops its line; citations are removed
+    (PAGE + "\nA line with " + "x" * 1001 + " in it.", None, PAGE),
+    ("The old bridge was repaired last spring.[1]\n" + PAGE, None, S + "\n" + PAGE),
 ])
-def test_c4_limits_through_the_stage(text, reason):
-    assert C4 == {"min_words_per_line": 3, "min_sentences": 5}
+def test_c4_released_rules_through_the_stage(text, reason, kept):
+    assert C4 == {"min_words_per_line": 5, "min_sentences": 3, "max_word_length": 1000}
     res = filter_file(_table([text], "c4"), "c4", "")
     assert _reasons(res).get("d000") == reason
-    if reason is None:
-        assert "Two words." not in res.kept.column("text")[0].as_py()
+    if reason is None and kept is not None:
+        assert res.kept.column("text")[0].as_py() == kept
+
+
+def test_c4_bad_words_are_the_full_published_english_list():
+    from pipelines.quality import heuristics
+
+    words = heuristics.bad_words()
+    assert len(words) == 377 and words[0] == "2g1c" and words[-1] == "\U0001f595"       # LDNOOBW en at 25e679f
+    folder = heuristics._BADWORDS_DIR
+    assert hashlib.sha256((folder / "en").read_bytes()).hexdigest() == \
+        "a506cbcf8a31935b122299f3bb1d32be6db3d0ad498765d28f365dfc4f4d7b8c"
+    assert "Attribution 4.0 International" in (folder / "LICENSE").read_text()
+    assert "25e679f03d96baa721cde20db9944649e8d0a844" in (folder / "SOURCE.md").read_text()
 
 
 # ----------------------------------------------------------------------------- language ID at 0.5
