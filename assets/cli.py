@@ -2,6 +2,7 @@
 
     llama-pipeline demo                 # materialize the whole graph on the bundled sample dumps
     llama-pipeline demo --select 'group:tokens'                   # names, or Dagster's selection syntax
+    llama-pipeline materialize --select raw_documents --partition wikipedia/20220701   # one partition
     llama-pipeline config llama-7b      # a profile's hyper-parameters and parameter count
     llama-pipeline make-samples --docs 100000 --out /tmp/dumps   # generate larger dumps for benchmarks
     llama-pipeline convert --to hf SRC DST                        # checkpoint layout conversion
@@ -73,12 +74,16 @@ def resolve_selection(text: str, defs=None) -> set[str]:
     return selected
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    selection = resolve_selection(args.select) if args.select else None   # a typo fails before anything runs
+def _require_dagster_home() -> None:
     home = os.environ.get("DAGSTER_HOME")
     if not home or not Path(home).is_absolute() or not (Path(home) / "dagster.yaml").is_file():
         raise UserError("DAGSTER_HOME must be an absolute path to a folder with a dagster.yaml "
                         "(make demo sets it up)")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    selection = resolve_selection(args.select) if args.select else None   # a typo fails before anything runs
+    _require_dagster_home()
     from assets.demo import run_all
 
     summary = run_all(selection=selection)
@@ -94,7 +99,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     else:
         print("Every asset check passed.")
     print(f"Reports: {os.environ.get('LLAMA_DATA_DIR', 'data')}/reports/*/index.html")
+    print(f"The runs are one backfill ({summary['backfill_id']}) on the Runs page.")
     print("Open the UI with:  make ui   (then browse http://127.0.0.1:3000)")
+    return 1 if failed and args.strict else 0
+
+
+def _cmd_materialize(args: argparse.Namespace) -> int:
+    selection = resolve_selection(args.select)
+    _require_dagster_home()
+    import dagster as dg
+
+    from assets.definitions import defs
+    from assets.materialize import PartitionError, check_partition, materialize
+
+    instance = dg.DagsterInstance.get()
+    try:
+        check_partition(defs, instance, selection, args.partition)   # a wrong key fails before anything runs
+    except PartitionError as e:
+        raise UserError(str(e)) from None
+    summary = materialize(selection, args.partition, defs, instance)
+    failed = summary["checks_failed"]
+    print(f"Materialized {', '.join(sorted(selection))} in {summary['seconds']:.0f}s "
+          f"(backfill {summary['backfill_id']}); "
+          + (f"failed checks: {', '.join(failed)}" if failed else "every asset check passed."))
     return 1 if failed and args.strict else 0
 
 
@@ -144,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "'group:tokens', 'key:rlhf_v*', '+sft_model' (default: all)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an asset check fails")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("materialize", help="materialize a selection for one partition (one run)")
+    p.add_argument("--select", required=True, help="asset names or a Dagster selection, as for demo")
+    p.add_argument("--partition", help="the partition key (a dump <source>/<dump>, or a week YYYY-MM-DD)")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when an asset check fails")
+    p.set_defaults(func=_cmd_materialize)
 
     p = sub.add_parser("config", help="print a profile's hyper-parameters and parameter count")
     p.add_argument("profile", nargs="?", choices=_profile_names(), metavar="PROFILE",
