@@ -174,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("materialize", help="materialize a selection for one partition (one run)")
     p.add_argument("--select", required=True, help="asset names or a Dagster selection, as for demo")
-    p.add_argument("--partition", help="the partition key (a dump <source>/<dump>, or a week YYYY-MM-DD)")
+    p.add_argument("--partition", help="a partition key (a dump <source>/<dump>, a week YYYY-MM-DD), several "
+                                       "comma-separated, or a range FIRST...LAST: one run per key, one backfill")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an asset check fails")
     p.set_defaults(func=_cmd_materialize)
 

@@ -1,4 +1,7 @@
-"""`llama-pipeline materialize --select SEL [--partition KEY]`: one run, checked before it starts.
+"""`llama-pipeline materialize --select SEL [--partition KEYS]`: one run per key, checked before any starts.
+
+KEYS is one key, several (`c4/en,books/gutenberg`) or a range in the partitioning's order
+(`2026-10-25...2026-11-08`, both ends included): a backfill of those partitions, recorded as one.
 
 `dg launch --assets X --partition K` answers a typo'd key with a long traceback; here a wrong key is one
 line naming the close matches and every valid key of the selected assets' partitioning.
@@ -25,7 +28,7 @@ def _listing(keys: list[str]) -> str:
 
 def check_partition(defs: dg.Definitions, instance: dg.DagsterInstance, names: set[str],
                     partition: str | None) -> list[tuple[list[dg.AssetKey], str | None]]:
-    """The one step [(asset keys, partition key)] that materializes `names` for `partition`."""
+    """The steps [(asset keys, partition key)] that materialize `names` for the keys of `partition`."""
     graph = defs.resolve_asset_graph()
     keys = sorted((dg.AssetKey.from_user_string(n) for n in names), key=lambda k: k.to_user_string())
     partitioned = {k.to_user_string(): graph.get(k).partitions_def for k in keys if graph.get(k).partitions_def}
@@ -45,12 +48,19 @@ def check_partition(defs: dg.Definitions, instance: dg.DagsterInstance, names: s
         raise PartitionError(f"{asset} has no partition keys yet (run `llama-pipeline register-dumps`)")
     if partition is None:
         raise PartitionError(f"{asset} is partitioned: add --partition KEY; valid keys: {_listing(valid)}")
-    if partition not in valid:
-        close = difflib.get_close_matches(partition, valid, n=3, cutoff=0.5)
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
-        raise PartitionError(f"--partition {partition!r} is not a partition of {asset}; {hint}"
-                             f"valid keys: {_listing(valid)}")
-    return [(keys, partition)]
+    chosen: list[str] = []
+    for part in (p.strip() for p in partition.split(",")):
+        ends = part.split("...")
+        for end in ends:
+            if end not in valid:
+                close = difflib.get_close_matches(end, valid, n=3, cutoff=0.5)
+                hint = f"did you mean {' or '.join(close)}? " if close else ""
+                raise PartitionError(f"--partition {end!r} is not a partition of {asset}; {hint}"
+                                     f"valid keys: {_listing(valid)}")
+        if len(ends) > 2 or valid.index(ends[0]) > valid.index(ends[-1]):
+            raise PartitionError(f"--partition {part!r}: a range is FIRST...LAST in this order: {_listing(valid)}")
+        chosen += [k for k in valid[valid.index(ends[0]):valid.index(ends[-1]) + 1] if k not in chosen]
+    return [(keys, k) for k in chosen]
 
 
 def materialize(names: set[str], partition: str | None, defs: dg.Definitions | None = None,

@@ -111,3 +111,16 @@ def test_materialize_runs_one_partition_as_a_backfill(capsys, monkeypatch, tmp_p
         runs = instance.get_runs()
         assert len(runs) == 1 and runs[0].is_success and runs[0].tags["dagster/partition"] == "wikipedia/20220701"
         assert instance.get_backfill(runs[0].tags["dagster/backfill"]).title == "llama-pipeline materialize"
+
+
+def test_a_partition_list_or_range_is_one_step_per_key(tmp_path):
+    import dagster as dg
+
+    from assets.definitions import defs
+    from assets.materialize import PartitionError, check_partition
+
+    instance = dg.DagsterInstance.ephemeral()
+    steps = check_partition(defs, instance, {"preference_data"}, "2026-10-25...2026-11-08,2026-11-01")
+    assert [pk for _, pk in steps] == ["2026-10-25", "2026-11-01", "2026-11-08"]
+    with pytest.raises(PartitionError, match="a range is FIRST...LAST"):
+        check_partition(defs, instance, {"preference_data"}, "2026-11-08...2026-10-25")
