@@ -47,7 +47,15 @@ def open_backfill(instance: dg.DagsterInstance, defs: dg.Definitions, steps, tit
 
 
 def run_tags(backfill_id: str) -> dict[str, str]:
-    return {BACKFILL_TAG: backfill_id, DEMO_TAG: backfill_id}
+    """The backfill, and the profile the run resolves (with the config file, when one is in use)."""
+    import os
+
+    from llama_model.configs import get_profile
+
+    tags = {BACKFILL_TAG: backfill_id, DEMO_TAG: backfill_id, "llama/profile": get_profile().name}
+    if os.environ.get("LLAMA_CONFIG"):
+        tags["llama/config"] = os.environ["LLAMA_CONFIG"]
+    return tags
 
 
 def close_backfill(instance: dg.DagsterInstance, defs: dg.Definitions, backfill_id: str, done_steps,
