@@ -44,8 +44,10 @@ $(DAGSTER_HOME)/dagster.yaml:
 demo: install
 	$(BIN)/llama-pipeline demo
 
+# dg dev on workspace.yaml: the location llama_pipeline, as [tool.dg] names it (plain `dg dev` shows the same
+# schedule and sensor state); -w keeps the origin the `dagster schedule ... -w workspace.yaml` commands see.
 ui: install
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	$(BIN)/dg dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # After `make demo`: docs/figures.md and the figures the README and docs quote, from data/reports.
 docs-figures: install

@@ -2,11 +2,14 @@
 
     llama-pipeline demo                 # materialize the whole graph on the bundled sample dumps
     llama-pipeline demo --select 'group:tokens'                   # names, or Dagster's selection syntax
+    llama-pipeline materialize --select raw_documents --partition wikipedia/20220701   # one partition
     llama-pipeline config llama-7b      # a profile's hyper-parameters and parameter count
+    llama-pipeline config tiny --set train.lr=1e-4 --toml > run.toml   # a config file; demo --config run.toml
     llama-pipeline make-samples --docs 100000 --out /tmp/dumps   # generate larger dumps for benchmarks
     llama-pipeline convert --to hf SRC DST                        # checkpoint layout conversion
     llama-pipeline plan llama2-70b --nodes 16 --gpus-per-node 8   # per-GPU memory; exit 1 if it does not fit
     llama-pipeline docs-figures [DATA_DIR]                        # docs/figures.md from a run's reports
+    llama-pipeline reports [DATA_DIR]                             # the HTML reports on http://127.0.0.1:8787
 
 Failures a user can fix (a typo, a missing file, a bad number) end in one line `error: ...` and a
 non-zero status (2 for a wrong command line); `--debug` shows the traceback instead. Every sub-command,
@@ -73,12 +76,17 @@ def resolve_selection(text: str, defs=None) -> set[str]:
     return selected
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    selection = resolve_selection(args.select) if args.select else None   # a typo fails before anything runs
+def _require_dagster_home() -> None:
     home = os.environ.get("DAGSTER_HOME")
     if not home or not Path(home).is_absolute() or not (Path(home) / "dagster.yaml").is_file():
         raise UserError("DAGSTER_HOME must be an absolute path to a folder with a dagster.yaml "
                         "(make demo sets it up)")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    selection = resolve_selection(args.select) if args.select else None   # a typo fails before anything runs
+    _require_dagster_home()
+    _use_config_file(args.config)
     from assets.demo import run_all
 
     summary = run_all(selection=selection)
@@ -94,7 +102,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     else:
         print("Every asset check passed.")
     print(f"Reports: {os.environ.get('LLAMA_DATA_DIR', 'data')}/reports/*/index.html")
+    print(f"The runs are one backfill ({summary['backfill_id']}) on the Runs page.")
     print("Open the UI with:  make ui   (then browse http://127.0.0.1:3000)")
+    return 1 if failed and args.strict else 0
+
+
+def _cmd_materialize(args: argparse.Namespace) -> int:
+    selection = resolve_selection(args.select)
+    _require_dagster_home()
+    _use_config_file(args.config)
+    import dagster as dg
+
+    from assets.definitions import defs
+    from assets.materialize import PartitionError, check_partition, materialize
+
+    instance = dg.DagsterInstance.get()
+    try:
+        check_partition(defs, instance, selection, args.partition)   # a wrong key fails before anything runs
+    except PartitionError as e:
+        raise UserError(str(e)) from None
+    summary = materialize(selection, args.partition, defs, instance)
+    failed = summary["checks_failed"]
+    print(f"Materialized {', '.join(sorted(selection))} in {summary['seconds']:.0f}s "
+          f"(backfill {summary['backfill_id']}); "
+          + (f"failed checks: {', '.join(failed)}" if failed else "every asset check passed."))
     return 1 if failed and args.strict else 0
 
 
@@ -105,10 +136,41 @@ def _profile_names() -> list[str]:
     return list(PROFILES)
 
 
-def _cmd_config(args: argparse.Namespace) -> int:
-    from llama_model.configs import get_profile
+def _resolved_profile(args: argparse.Namespace):
+    """The profile of `config`: PROFILE, or --config FILE (else $LLAMA_CONFIG), then the --set overrides."""
+    from llama_model.config_file import ConfigError, load_config, with_overrides
+    from llama_model.configs import PROFILES, get_profile
 
-    profile = get_profile(args.profile)
+    try:
+        if args.config and args.profile:
+            raise UserError("give a PROFILE or --config FILE, not both")
+        profile = load_config(args.config, PROFILES) if args.config else get_profile(args.profile)
+        return with_overrides(profile, args.set or [])
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+
+
+def _use_config_file(path: str | None) -> None:
+    """--config FILE of demo/materialize: checked now, then read by every stage through get_profile."""
+    if not path:
+        return
+    from llama_model.config_file import ConfigError, load_config
+
+    try:
+        profile = load_config(path)
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+    os.environ["LLAMA_CONFIG"] = str(Path(path).resolve())
+    os.environ["LLAMA_PROFILE"] = profile.name
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from llama_model.config_file import to_toml
+
+    profile = _resolved_profile(args)
+    if args.toml:
+        print(to_toml(profile), end="")
+        return 0
     info = profile.describe()
     if args.json:
         print(json.dumps(info, indent=2))
@@ -119,6 +181,27 @@ def _cmd_config(args: argparse.Namespace) -> int:
         print(f"[{section}]")
         for k, v in info[section].items():
             print(f"  {k} = {v}")
+    return 0
+
+
+def _cmd_reports(args: argparse.Namespace) -> int:
+    from common.report_server import HOST, index_html, make_server
+
+    reports = Path(args.data_dir) / "reports"
+    if not reports.is_dir():
+        raise UserError(f"{reports}: no reports folder (the eval and curation assets write it)")
+    try:
+        server = make_server(reports, args.port)
+    except OSError as e:
+        raise UserError(f"cannot listen on {HOST}:{args.port}: {e.strerror or e}") from None
+    url = f"http://{HOST}:{server.server_address[1]}/"
+    print(f"Serving {reports} on {url} (Ctrl-C stops); the UI's report_url links point here.")
+    for name in index_html(reports):
+        print(f"  {url}{name}")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 
@@ -143,13 +226,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", help="asset names, comma-separated, or a Dagster selection such as "
                                     "'group:tokens', 'key:rlhf_v*', '+sft_model' (default: all)")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when an asset check fails")
+    p.add_argument("--config", metavar="FILE", help="the run's profile from a TOML file (as LLAMA_CONFIG=FILE)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("materialize", help="materialize a selection for one partition (one run)")
+    p.add_argument("--select", required=True, help="asset names or a Dagster selection, as for demo")
+    p.add_argument("--partition", help="a partition key (a dump <source>/<dump>, a week YYYY-MM-DD), several "
+                                       "comma-separated, or a range FIRST...LAST: one run per key, one backfill")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when an asset check fails")
+    p.add_argument("--config", metavar="FILE", help="the run's profile from a TOML file (as LLAMA_CONFIG=FILE)")
+    p.set_defaults(func=_cmd_materialize)
 
     p = sub.add_parser("config", help="print a profile's hyper-parameters and parameter count")
     p.add_argument("profile", nargs="?", choices=_profile_names(), metavar="PROFILE",
                    help=f"one of {', '.join(_profile_names())} (default $LLAMA_PROFILE, else tiny)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--toml", action="store_true", help="every field as a TOML file that --config loads back")
+    p.add_argument("--config", metavar="FILE", help="a TOML file written by --toml (instead of PROFILE)")
+    p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
+                   help="override one field, e.g. train.lr=1e-4 or training.warmup_steps=10 (repeatable)")
     p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("reports", help="serve the eval and curation HTML reports on http://127.0.0.1")
+    p.add_argument("data_dir", nargs="?", default=os.environ.get("LLAMA_DATA_DIR", "data"),
+                   help="the run's data folder (default $LLAMA_DATA_DIR, else ./data)")
+    p.add_argument("--port", type=int, default=None,
+                   help="default $LLAMA_REPORTS_PORT, else 8787 (the port the metadata links use)")
+    p.set_defaults(func=_cmd_reports)
 
     p = sub.add_parser("docs-figures", help="write docs/figures.md from a run's report JSON files")
     p.add_argument("data_dir", nargs="?", default=os.environ.get("LLAMA_DATA_DIR", "data"),

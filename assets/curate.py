@@ -223,6 +223,15 @@ def curation_report(context: dg.AssetExecutionContext, storage: ArtifactStorage,
         meta["planted_truth"] = dg.MetadataValue.json(scores)
         for k in ("exact_recall", "near_recall", "near_precision", "lid_accuracy"):
             meta[k] = float(scores[k])
+    # The same as an HTML page beside the eval reports (served by `llama-pipeline reports`; local folders only).
+    from pathlib import Path
+
+    from assets.metadata import report as report_links
+    from pipelines.curation_report import write_html
+    report_dir = storage.path("reports", "curation_report")
+    if isinstance(report_dir, Path):
+        truth_scores = meta["planted_truth"].value if "planted_truth" in meta else None
+        meta |= report_links(write_html(report_dir, rows, kept, rule_shares(root), truth_scores, png))
     return dg.MaterializeResult(metadata=meta)
 
 

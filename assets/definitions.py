@@ -1,4 +1,4 @@
-"""The one Definitions of the code location: `dagster dev -w workspace.yaml` loads it."""
+"""The one Definitions of the code location `llama_pipeline`: `dg dev` (make ui) and workspace.yaml load it."""
 import dagster as dg
 
 from assets import align, curate, evaluate, ingest, pretrain, tokens

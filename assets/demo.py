@@ -1,8 +1,8 @@
 """Materialize the whole graph in dependency order, every partition, on the persistent instance.
 
 `llama-pipeline demo` (and so `make demo`) calls `run_all()`. Each level of the graph runs as one
-in-process run per partition key, so the UI afterwards shows every asset materialized and every check
-evaluated, exactly as if a user had clicked "Materialize all".
+in-process run per partition key, all of them tagged as one backfill (assets/backfill.py), so the UI
+afterwards shows every asset materialized, every check evaluated, and the demo as one row on the Runs page.
 """
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def _level_steps(graph, instance, selection):
 
 def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | None = None,
             selection: set[str] | None = None, log=print) -> dict:
-    """Run every step of plan(); stop at the first failure with the asset and partition named."""
+    """Run every step of plan() as one backfill; stop at the first failure with the asset and partition named."""
     if defs is None:
         from assets.definitions import defs
     instance = instance or dg.DagsterInstance.get()
@@ -106,8 +106,22 @@ def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | N
     for k in found.gone:
         log(f"warning: {k} is registered but its dump folder is gone: skipped (`llama-pipeline register-dumps "
             "--prune` removes the key)")
-    job = defs.resolve_implicit_global_asset_job_def()
     steps = [s for s in plan(defs, instance, selection) if s[1] not in found.gone]
+    what = "every asset" if not selection else ", ".join(sorted(selection))
+    summary = run_steps(defs, instance, steps, title="llama-pipeline demo",
+                        description=f"llama-pipeline demo: {what}", log=log)
+    summary["skipped_partitions"] = skipped_partitions(defs, instance, selection)
+    return summary
+
+
+def run_steps(defs: dg.Definitions, instance: dg.DagsterInstance, steps, title: str, description: str,
+              log=print) -> dict:
+    """Execute [(asset keys, partition key | None)] in order, one run each, all under one backfill."""
+    from assets.backfill import close_backfill, open_backfill, run_tags
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    backfill_id = open_backfill(instance, defs, steps, title, description)
+    log(f"backfill {backfill_id}: {len(steps)} runs (Runs page, one row; tag llama/demo={backfill_id})")
     t0 = time.perf_counter()
     checks_failed = []
     for i, (keys, pk) in enumerate(steps, 1):
@@ -115,15 +129,20 @@ def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | N
         label = f"{names}" + (f" [{pk}]" if pk else "")
         log(f"[{i}/{len(steps)}] {label} ...")
         t = time.perf_counter()
-        result = job.execute_in_process(asset_selection=keys, partition_key=pk, instance=instance,
-                                        raise_on_error=False, run_config=_QUIET)
+        try:
+            result = job.execute_in_process(asset_selection=keys, partition_key=pk, instance=instance,
+                                            raise_on_error=False, run_config=_QUIET, tags=run_tags(backfill_id))
+        except BaseException:
+            close_backfill(instance, defs, backfill_id, steps[:i - 1], steps[i - 1:])
+            raise
         if not result.success:
+            close_backfill(instance, defs, backfill_id, steps[:i - 1], steps[i - 1:])
             raise SystemExit(f"materializing {label} failed (run {result.run_id}); "
                              f"see the run's logs in the UI or above")
         for ev in result.get_asset_check_evaluations():
             if not ev.passed:
                 checks_failed.append(f"{ev.asset_key.to_user_string()}:{ev.check_name}" + (f" [{pk}]" if pk else ""))
         log(f"      done in {time.perf_counter() - t:.1f}s")
+    close_backfill(instance, defs, backfill_id, steps)
     seconds = time.perf_counter() - t0
-    return {"steps": len(steps), "seconds": seconds, "checks_failed": checks_failed,
-            "skipped_partitions": skipped_partitions(defs, instance, selection)}
+    return {"steps": len(steps), "seconds": seconds, "checks_failed": checks_failed, "backfill_id": backfill_id}

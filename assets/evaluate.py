@@ -87,7 +87,8 @@ def base_model_eval(context: dg.AssetExecutionContext, config: BaseEvalConfig, s
                   report_dir=storage.path("reports", "base_model_eval"), seq_len=p.train.seq_len,
                   tasks_dir=config.tasks_dir, max_batches=config.max_batches, lm_eval=config.lm_eval,
                   lm_eval_limit=config.lm_eval_limit, profile_name=p.name)
-    numbers = {f"ppl {m} all": _num(v) for m, v in r["ppl_all"].items()}
+    # every held-out token, token-weighted (base_model's own "validation perplexity (8 batches)" is a sample)
+    numbers = {f"full validation ppl {m} all": _num(v) for m, v in r["ppl_all"].items()}
     numbers |= {f"acc_norm {t}": _num(v) for t, v in r["acc_norm"].items()}
     numbers["benchmarks scored by"] = dg.MetadataValue.text(r["scorer"])
     if r["lm_eval_results"] is not None:

@@ -4,7 +4,7 @@
     md.table(rows)                        # {"dagster/row_count": n, "dagster/column_schema": ...}
     md.table_value(rows)                  # a TableMetadataValue: sortable rows in the UI, not markdown
     md.schema({"source": "string", "tokens": "int"})
-    md.report(path)                       # {"report": path, "report_url": file:// URL}
+    md.report(path)                       # {"report": path, "report_url": http://127.0.0.1:8787/... URL}
     md.rounded({"loss": 2.123456789})     # floats rounded for the UI (exact values stay in the JSON files)
 
 The UI reads `dagster/row_count` (the row count column of the catalog and its history plot) and
@@ -100,9 +100,13 @@ def path(p: str | Path) -> dg.MetadataValue:
 
 
 def report(html: str | Path, key: str = "report") -> dict[str, dg.MetadataValue]:
-    """A report file as a path and as a file:// URL (clickable in the UI when it runs on the same machine)."""
+    """A report file as a path and as a URL the UI opens: http://127.0.0.1:$LLAMA_REPORTS_PORT/... where
+    `llama-pipeline reports` serves the reports folder (common/report_server.py); file:// for a file
+    outside a `reports/` folder (a browser does not open file:// links from an http page)."""
+    from common.report_server import report_url
+
     p = Path(html).resolve()
-    return {key: dg.MetadataValue.path(str(p)), f"{key}_url": dg.MetadataValue.url(p.as_uri())}
+    return {key: dg.MetadataValue.path(str(p)), f"{key}_url": dg.MetadataValue.url(report_url(p) or p.as_uri())}
 
 
 def code_version(asset_module: str | Path, stage=None, roots: Iterable[str] = (), **data: Any) -> str:

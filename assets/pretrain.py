@@ -49,7 +49,7 @@ def _fingerprint(storage: ArtifactStorage, profile_name: str, config: PretrainCo
     return h.hexdigest()[:16]
 
 
-def _metadata(summary: dict, rows: list[dict], png: bytes, reported: dict) -> dict:
+def _metadata(summary: dict, rows: list[dict], png: bytes, reported: dict, eval_batches: int = 8) -> dict:
     out = dict(reported)
     out.update({
         "final_loss": summary["final_loss"], "first_loss": summary["first_loss"], "steps": summary["steps"],
@@ -57,9 +57,12 @@ def _metadata(summary: dict, rows: list[dict], png: bytes, reported: dict) -> di
         "mfu": summary["mfu"], "parameters": summary["parameters"], "world_size": summary["world_size"],
         "loss_curve": dg.MetadataValue.md(f"![loss](data:image/png;base64,{base64.b64encode(png).decode()})"),
     })
-    rows = [{"source": source, "val loss": v["loss"], "val perplexity": v["ppl"]} for source, v in summary["val"].items()]
+    # Training's quick check on the first `eval_batches` batches per source; base_model_eval's "full validation
+    # ppl" is over every held-out token (token-weighted), so the two differ: the names say which is which.
+    col = f"validation perplexity ({eval_batches} batches)"
+    rows = [{"source": source, "val loss": v["loss"], col: v["ppl"]} for source, v in summary["val"].items()]
     for r in rows:
-        out[f"val_ppl/{r['source']}"] = r["val perplexity"]
+        out[f"val_ppl/{r['source']}"] = r[col]
     out["validation"] = md.table_value(rows)
     return md.rounded(out)
 
@@ -108,9 +111,11 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
         for extra in sorted(run_dir.glob("consolidated.*.pth")):     # Meta's split for big models (export_files)
             shutil.copy2(extra, tmp / extra.name)
         shutil.copy2(png_path, tmp / "loss_curve.png")
+        if (run_dir / "tensorboard").is_dir():    # TensorBoard event files (llama_model/train_log.py)
+            shutil.copytree(run_dir / "tensorboard", tmp / "tensorboard")
     png = png_path.read_bytes()
     shutil.rmtree(run_dir, ignore_errors=True)
-    metadata = _metadata(summary, rows, png, reported) | {"path": md.path(storage.path("base_model"))}
+    metadata = _metadata(summary, rows, png, reported, config.eval_batches) | {"path": md.path(storage.path("base_model"))}
     return dg.MaterializeResult(metadata=metadata,
                                 check_results=[_loss_check(rows)])
 

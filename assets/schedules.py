@@ -3,7 +3,7 @@
 Both jobs select their assets by key name and keep only the keys some stage defines, so a missing
 asset never breaks the Definitions (a job with no asset left is not defined at all). Schedules start
 STOPPED; turn them on in the UI (Overview > Schedules) or with
-`dagster schedule start -w workspace.yaml weekly_alignment_refresh_schedule`.
+`dagster schedule start -w workspace.yaml weekly_alignment_refresh_schedule` (the same location name as `dg dev`).
 """
 from __future__ import annotations
 

@@ -299,6 +299,12 @@ PROFILES: dict[str, Profile] = {
 
 def get_profile(name: str | None = None) -> Profile:
     """The profile `name`, else $LLAMA_PROFILE, else tiny. Unknown names fail with the valid ones listed."""
+    if os.environ.get("LLAMA_CONFIG"):      # a config file (llama_model/config_file.py) replaces the profile
+        from llama_model.config_file import load_config
+        configured = load_config(os.environ["LLAMA_CONFIG"], PROFILES)
+        # the active profile (what resources ask for: $LLAMA_PROFILE or the default) is the file's
+        if name in (None, configured.name, os.environ.get("LLAMA_PROFILE") or DEFAULT_PROFILE):
+            return configured
     name = name or os.environ.get("LLAMA_PROFILE") or DEFAULT_PROFILE
     try:
         return PROFILES[name]

@@ -275,6 +275,7 @@ def export_hf(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | o
     would silently drop the head). The folder is written under a temporary name and renamed; every file is
     mode 0644 (safetensors writes 0600)."""
     from llama_model.hf_tokenizer import write_hf_tokenizer
+    from llama_model.model_card import finish_export
 
     src = Path(src)
     rm_src = is_reward_model(src)
@@ -301,6 +302,7 @@ def export_hf(src: str | os.PathLike, dst: str | os.PathLike, tokenizer: str | o
         if tokenizer is not None:
             check_tokenizer(tokenizer, args.vocab_size, src)
             write_hf_tokenizer(tokenizer, tmp, args.max_seq_len, pad_token="<unk>" if rm_src else None)
+        finish_export(tmp, src)     # README.md model card, pad_token_id (llama_model/model_card.py)
         for f in tmp.iterdir():
             f.chmod(0o644)
         tmp.chmod(0o755)

@@ -31,7 +31,9 @@ SPACE = "\u2581"   # SentencePiece's whitespace symbol
 # Llama 2 chat format, rendered so that tokenizing the text gives the ids of llama_model.chat_format:
 # every [INST] block follows <s>, an answer is " {answer}" then </s> (no space before </s>: our encoder
 # encodes the answer alone and appends the </s> id). A first message with role "system" goes inside the
-# first [INST] block between <<SYS>> markers.
+# first [INST] block between <<SYS>> markers. Each answer, with its leading space and its </s>, sits in a
+# {% generation %} block: transformers' return_assistant_tokens_mask (trl's assistant_only_loss) then marks
+# exactly the tokens our SFT loss mask marks (the answer's pieces, the first carrying the space, and </s>).
 CHAT_TEMPLATE = (
     "{%- if messages and messages[0]['role'] == 'system' -%}"
     "{%- set system_message = messages[0]['content'] -%}{%- set loop_messages = messages[1:] -%}"
@@ -46,7 +48,7 @@ CHAT_TEMPLATE = (
     "{%- else -%}{%- set content = message['content'] | trim -%}{%- endif -%}"
     "{{ bos_token + '[INST] ' + content | trim + ' [/INST]' }}"
     "{%- else -%}"
-    "{{ ' ' + message['content'] | trim + eos_token }}"
+    "{% generation %}{{ ' ' + message['content'] | trim + eos_token }}{% endgeneration %}"
     "{%- endif -%}"
     "{%- endfor -%}"
 )
@@ -94,7 +96,10 @@ def build_tokenizer_json(model_path: str | os.PathLike) -> str:
 
 
 def tokenizer_config(model_path: str | os.PathLike, model_max_length: int, pad_token: str | None = None) -> dict:
+    """pad_token None means <unk> (id 0), as Llama fine-tunes do: trl's collators and batched generation need
+    a pad token, and padding positions carry no loss and no attention, so which id it is does not matter."""
     sp = SentencePieceProcessor(model_file=str(model_path))
+    pad_token = pad_token or sp.id_to_piece(sp.unk_id())
     return {
         "tokenizer_class": "LlamaTokenizer",
         "add_bos_token": True, "add_eos_token": False,

@@ -13,11 +13,55 @@ from pathlib import Path
 import numpy as np
 
 
+TENSORBOARD_DIR = "tensorboard"     # beside metrics.jsonl: `tensorboard --logdir data/base_model/tensorboard`
+
+
+def _scalars(record: dict, prefix: str = "") -> dict[str, float]:
+    """The numbers of a metrics record as TensorBoard tags: {"loss": .., "val/wikipedia/ppl": ..}."""
+    out = {}
+    for k, v in record.items():
+        if k == "step":
+            continue
+        if isinstance(v, dict):
+            out |= _scalars(v, f"{prefix}{k}/")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+            out[f"{prefix}{k}"] = float(v)
+    return out
+
+
+class TensorBoardLog:
+    """TensorBoard event files of the same records (torch.utils.tensorboard; none without the package).
+    The event files carry wall-clock times, so unlike metrics.jsonl they differ between identical runs;
+    nothing reads them back. On resume, steps past the resumed one are purged from the view."""
+
+    def __init__(self, log_dir: Path, resume_step: int, enabled: bool):
+        self.writer = None
+        if not enabled:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:          # tensorboard is a dependency; a bare install may still lack it
+            return
+        self.writer = SummaryWriter(str(log_dir), purge_step=resume_step + 1 if resume_step > 0 else None)
+
+    def write(self, record: dict) -> None:
+        if self.writer is not None:
+            for tag, value in _scalars(record).items():
+                self.writer.add_scalar(tag, value, global_step=int(record["step"]))
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 class MetricsLog:
-    """Rank 0 appends one JSON object per line; on resume, lines past the resumed step are dropped."""
+    """Rank 0 appends one JSON object per line; on resume, lines past the resumed step are dropped. The same
+    records go to TensorBoard event files in `tensorboard/` beside the file."""
 
     def __init__(self, path: Path, resume_step: int, enabled: bool):
         self.path, self.enabled = path, enabled
+        self.tb = TensorBoardLog(path.parent / TENSORBOARD_DIR, resume_step, enabled)
         if not enabled:
             return
         kept = []
@@ -33,10 +77,12 @@ class MetricsLog:
         if self.enabled:
             self.f.write(json.dumps(record) + "\n")
             self.f.flush()
+            self.tb.write(record)
 
     def close(self) -> None:
         if self.enabled:
             self.f.close()
+            self.tb.close()
 
 
 def summarize(metrics_path: Path, n_params: int, world: int, seconds: float, rates: list[float]) -> dict:

@@ -1,11 +1,13 @@
 """DuckDB queries over the curation outputs: drops per source, stage and reason; what is left per source."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import duckdb
 
 from pipelines.fs import as_path, register_parquet
+from pipelines.io import write_bytes, write_text
 from pipelines.partition import committed_files
 
 STAGES = ("deduplicated", "language_identified", "quality_filtered")
@@ -74,6 +76,59 @@ def rule_shares(root: str | Path, source: str = "commoncrawl") -> list[tuple]:
             out.append((stage, rule, int(n), int(kept), round(kept / n, 4) if n else None))
             n = kept
     return out
+
+
+# ------------------------------------------------------------------------------------------ HTML page
+
+_CSS = ("body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}")
+
+
+def _table(header: list[str], rows: list) -> str:
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def per_rule(drops: list[tuple]) -> list[tuple]:
+    """[(stage, reason, documents, bytes, sources)] summed over sources, most documents first."""
+    acc: dict[tuple, list] = {}
+    for source, stage, reason, n, b in drops:
+        a = acc.setdefault((stage, reason), [0, 0, set()])
+        a[0] += n
+        a[1] += b
+        a[2].add(source)
+    rows = [(st, r, n, b, ", ".join(sorted(srcs))) for (st, r), (n, b, srcs) in acc.items()]
+    return sorted(rows, key=lambda r: (STAGES.index(r[0]) if r[0] in STAGES else 99, -r[2], r[1]))
+
+
+def write_html(out_dir: str | Path, drops: list[tuple], kept: list[tuple], shares: list[tuple],
+               truth: dict | None, png: bytes | None) -> Path:
+    """reports/curation_report/index.html (+ drops.png): drops per rule and per source, what each source
+    keeps, the CommonCrawl rules in order, and the planted-truth recall when the dumps carry a ground truth."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>curation_report</title><style>{_CSS}"
+             "</style></head><body><h1>curation_report</h1>",
+             f"<p>{sum(r[3] for r in drops)} documents ({sum(r[4] for r in drops)} bytes) dropped by "
+             f"{len(per_rule(drops))} rules over {len({r[0] for r in drops})} sources.</p>"]
+    if png:
+        write_bytes(out / "drops.png", png)
+        parts.append("<img src='drops.png' alt='drops'>")
+    parts += ["<h2>Drops per rule</h2>", _table(["stage", "rule", "documents", "bytes", "sources"], per_rule(drops)),
+              "<h2>Drops per source</h2>", _table(["source", "stage", "rule", "documents", "bytes"], drops),
+              "<h2>Kept per source</h2>",
+              _table(["source", "raw documents", "curated documents", "curated bytes"], kept)]
+    if shares:
+        parts += ["<h2>CommonCrawl: what each rule keeps of what reaches it</h2>",
+                  _table(["stage", "rule", "documents reaching it", "kept", "share kept"], shares)]
+    if truth:
+        parts += ["<h2>Planted truth (the bundled samples' ground_truth.json)</h2>",
+                  _table(["measure", "value"], [(k, v) for k, v in truth.items()])]
+    parts.append("</body></html>\n")
+    return write_text(out / "index.html", "\n".join(parts))
 
 
 if __name__ == "__main__":  # python -m pipelines.curation_report $LLAMA_DATA_DIR [source]

@@ -73,3 +73,54 @@ def test_the_console_script_prints_no_traceback(tmp_path):
                        env=env, cwd=tmp_path, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("llama-pipeline config: error: argument PROFILE")
+
+
+def _home(tmp_path, monkeypatch):
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("LLAMA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LLAMA_DUMPS_DIR", raising=False)      # the bundled samples
+
+
+def test_a_wrong_partition_key_lists_the_valid_keys_in_one_line(capsys, monkeypatch, tmp_path):
+    _home(tmp_path, monkeypatch)
+    assert main(["register-dumps"]) == 0
+    capsys.readouterr()
+    assert main(["materialize", "--select", "raw_documents", "--partition", "wikipedia/2022"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error: --partition 'wikipedia/2022' is not a partition of raw_documents; "
+                             "did you mean wikipedia/20220701? valid keys: ")
+    assert "commoncrawl/wget-2024-04" in err[0] and "books/gutenberg" in err[0] and "c4/en" in err[0]
+    assert main(["materialize", "--select", "raw_documents"]) == 2           # a partitioned asset, no key
+    assert "raw_documents is partitioned: add --partition KEY; valid keys: " in _error_line(capsys)
+    assert main(["materialize", "--select", "tokenizer", "--partition", "c4/en"]) == 2
+    assert _error_line(capsys) == "error: --partition 'c4/en' given, but tokenizer is not partitioned"
+    assert main(["materialize", "--select", "raw_document", "--partition", "c4/en"]) == 2
+    assert "did you mean raw_documents" in _error_line(capsys)
+
+
+def test_materialize_runs_one_partition_as_a_backfill(capsys, monkeypatch, tmp_path):
+    import dagster as dg
+
+    _home(tmp_path, monkeypatch)
+    assert main(["register-dumps"]) == 0
+    assert main(["materialize", "--select", "raw_documents", "--partition", "wikipedia/20220701"]) == 0
+    assert "Materialized raw_documents" in capsys.readouterr().out
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 1 and runs[0].is_success and runs[0].tags["dagster/partition"] == "wikipedia/20220701"
+        assert instance.get_backfill(runs[0].tags["dagster/backfill"]).title == "llama-pipeline materialize"
+
+
+def test_a_partition_list_or_range_is_one_step_per_key(tmp_path):
+    import dagster as dg
+
+    from assets.definitions import defs
+    from assets.materialize import PartitionError, check_partition
+
+    instance = dg.DagsterInstance.ephemeral()
+    steps = check_partition(defs, instance, {"preference_data"}, "2026-10-25...2026-11-08,2026-11-01")
+    assert [pk for _, pk in steps] == ["2026-10-25", "2026-11-01", "2026-11-08"]
+    with pytest.raises(PartitionError, match="a range is FIRST...LAST"):
+        check_partition(defs, instance, {"preference_data"}, "2026-11-08...2026-10-25")

@@ -55,3 +55,17 @@ def test_run_all_materializes_everything_and_reports_failed_checks():
     later = summary["skipped_partitions"]["weekly"]      # left to the schedule, named in the demo's summary
     assert later[0] == "2025-01-26" and len(later) > 40
     assert instance.get_latest_materialization_event(dg.AssetKey("combined")) is not None
+
+
+def test_the_demo_runs_are_one_backfill():
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    instance = dg.DagsterInstance.ephemeral()
+    summary = run_all(DEFS, instance, log=lambda *_: None)
+    backfill = instance.get_backfill(summary["backfill_id"])
+    assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS and backfill.title == "llama-pipeline demo"
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": summary["backfill_id"]}))
+    assert len(runs) == summary["steps"] == 6 and all(r.is_success for r in runs)
+    data = backfill.asset_backfill_data
+    assert data.materialized_subset == data.target_subset
+    assert {k.to_user_string() for k in data.target_subset.asset_keys} == {"first", "second", "combined", "weekly"}

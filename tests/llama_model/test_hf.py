@@ -92,7 +92,7 @@ def test_export_folder_is_complete_and_readable_by_others(export):
 
     names = {p.name for p in export.iterdir()} - {MARKER}    # the marker of convert's output folder
     assert names == {"config.json", "model.safetensors", "generation_config.json", "tokenizer.model",
-                     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
+                     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "README.md"}
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in export.iterdir())
     cfg = json.loads((export / "tokenizer_config.json").read_text())
     assert cfg["chat_template"] and cfg["bos_token"] == "<s>" and cfg["eos_token"] == "</s>"

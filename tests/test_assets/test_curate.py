@@ -84,3 +84,5 @@ def test_curate_assets(data_dir, tmp_path):
     assert arxiv.column("text").to_pylist() == ["fine text", "bad \ufffd\ufffd bytes"]
     assert read_parquet_dir(data_dir / "quality_filtered" / "c4").num_rows == 0
     assert (data_dir / "curation_report" / "drops.png").stat().st_size > 1000
+    page = (data_dir / "reports" / "curation_report" / "index.html").read_text()   # the HTML report, served
+    assert "<h2>Drops per rule</h2>" in page and meta["report_url"].value.endswith("/curation_report/index.html")

@@ -26,7 +26,12 @@ def test_rounded_keeps_metadata_values_and_drops_nan():
     assert not any(isinstance(v, float) and math.isnan(v) for v in out.values())
 
 
-def test_report_is_a_path_and_a_file_url(tmp_path):
-    out = md.report(tmp_path / "index.html")
+def test_report_is_a_path_and_a_url_the_ui_opens(tmp_path, monkeypatch):
+    monkeypatch.delenv("LLAMA_REPORTS_PORT", raising=False)
+    out = md.report(tmp_path / "index.html")                 # outside a reports/ folder: a file:// URL
     assert out["report"].value == str((tmp_path / "index.html").resolve())
     assert out["report_url"].value == (tmp_path / "index.html").resolve().as_uri()
+    out = md.report(tmp_path / "data" / "reports" / "chat_eval" / "index.html")   # served by `llama-pipeline reports`
+    assert out["report_url"].value == "http://127.0.0.1:8787/chat_eval/index.html"
+    monkeypatch.setenv("LLAMA_REPORTS_PORT", "9001")
+    assert md.report(tmp_path / "reports" / "x" / "index.html")["report_url"].value == "http://127.0.0.1:9001/x/index.html"
