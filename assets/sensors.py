@@ -22,6 +22,7 @@ import dagster as dg
 from assets import ingest
 from assets.partitions import DUMPS
 from pipelines.dumps import find_dumps, gone_keys
+from pipelines.readers.base import is_hidden
 from resources import DumpsResource
 
 RAW = "raw_documents"
@@ -32,9 +33,9 @@ def _fingerprint(d: Path) -> str:
     readers never read them, so they change nothing ingested)."""
     entries = []
     for dirpath, dirnames, filenames in os.walk(d):
-        dirnames[:] = sorted(x for x in dirnames if not x.startswith("."))
+        dirnames[:] = sorted(x for x in dirnames if not is_hidden(x))
         for name in sorted(filenames):
-            if name.startswith("."):
+            if is_hidden(name):     # the readers' rule: never read, so never a reason to ingest again
                 continue
             p = Path(dirpath) / name
             entries.append(f"{p.relative_to(d).as_posix()}:{p.lstat().st_size}")

@@ -313,9 +313,8 @@ def import_hf(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
     """A HF Llama folder -> our layout in dst: consolidated.00.pth + params.json, tokenizer.model when the
     source has one, head.safetensors + reward_model.json for a one-label sequence classifier, and
     hf_import.json (source path, architecture, config). Returns that info dict. Written atomically."""
-    from llama_model.reward import save_rm
-
     from llama_model.hf_check import read_hf_folder
+    from llama_model.reward import save_rm
 
     src = Path(src)
     cfg, _ = read_hf_folder(src)       # refused here, before any tensor is read or allocated

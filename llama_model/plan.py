@@ -271,6 +271,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print("plan: --nodes and --gpus-per-node are required (except for `plan paper`)", file=sys.stderr)
         return 2
     try:
+        for flag, value in (("--nodes", args.nodes), ("--gpus-per-node", args.gpus_per_node)):
+            if not 0 < value <= 1_000_000:      # 0 divided the batch by zero; 10**20 is no cluster
+                raise ValueError(f"{flag} must be a whole number from 1 to 1000000, got {value}")
+        if not 0 < args.gpu_memory_gb <= 1e6:
+            raise ValueError(f"--gpu-memory-gb must be a positive number of GiB, got {args.gpu_memory_gb:g}")
         if args.stage == "pretrain":
             p = plan(get_profile(args.profile), args.nodes, args.gpus_per_node, args.gpu_memory_gb, args.ac,
                      tp=args.tp)

@@ -16,7 +16,7 @@ def validate_environment() -> None:
 
     get_profile(os.environ.get("LLAMA_PROFILE") or DEFAULT_PROFILE)
     try:
-        ArtifactStorage(root=os.environ.get("LLAMA_DATA_DIR") or "data").root_path   # s3://, file:/// or a folder
+        _ = ArtifactStorage(root=os.environ.get("LLAMA_DATA_DIR") or "data").root_path   # s3://, file:///, a folder
     except ValueError as e:
         raise ValueError(f"LLAMA_DATA_DIR: {e}") from None
     engine = (os.environ.get("LLAMA_ENGINE") or "local").strip().lower()

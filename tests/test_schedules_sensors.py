@@ -1,6 +1,7 @@
 """The weekly alignment refresh, the nightly eval and the new-dump sensor (cursor, run keys, partitions)."""
 import datetime as dt
 import json
+import os
 
 import dagster as dg
 import pytest
@@ -194,6 +195,9 @@ def test_sensor_watches_the_good_dumps_beside_a_bad_name_and_hidden_files(tmp_pa
         (tmp_path / "books" / "good" / ".in-progress").mkdir()
         (tmp_path / "books" / "good" / ".in-progress" / "pg84.txt").write_text("half")
         assert _evaluate(instance, resources, first.cursor).run_requests == []
+        # A file name that is not UTF-8 is fingerprinted like any other (the readers skip and count it).
+        (tmp_path / "books" / "good" / os.fsdecode(b"pg\xff.txt")).write_text("y")
+        assert [r.partition_key for r in _evaluate(instance, resources, first.cursor).run_requests] == ["books/good"]
 
 
 def test_sensor_logs_registered_keys_whose_folder_is_gone(tmp_path, capsys):

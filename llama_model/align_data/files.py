@@ -206,8 +206,10 @@ def _check_turns(row, caps: Caps) -> None:
     """A row's message lists (messages, prompt, chosen, rejected, turns) hold at most caps.turns items."""
     if isinstance(row, dict):
         for key, value in row.items():
-            if isinstance(value, (list, tuple)) and len(value) > caps.turns:
-                raise FormatError(f"{key!r} holds {len(value)} turns, more than {caps.turns} (the profile's "
+            n = len(value) if isinstance(value, (list, tuple)) else (
+                value.count("\n\nHuman:") + value.count("\n\nAssistant:") if isinstance(value, str) else 0)
+            if n > caps.turns:             # a list of messages, or an Anthropic HH transcript
+                raise FormatError(f"{key!r} holds {n} turns, more than {caps.turns} (the profile's "
                                   "align.data_turns)")
 
 

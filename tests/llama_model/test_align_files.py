@@ -232,9 +232,13 @@ def test_line_bytes_and_turns_are_capped(tmp_path):
     with pytest.raises(ad.DataError, match=r"big.jsonl:1: 'messages' holds 12 turns, more than 10"):
         ad.load_sft(f, caps)
     assert len(ad.load_sft(f)[0]["turns"]) == 12                # the default caps (the profile's) hold it
+    hh = "".join("\n\nHuman: q\n\nAssistant: a" for _ in range(6))        # an Anthropic HH transcript
+    write_jsonl(f, [{"chosen": hh, "rejected": hh}])
+    with pytest.raises(ad.DataError, match=r"big.jsonl:1: 'chosen' holds 12 turns, more than 10"):
+        ad.load_preferences(f, caps)
     write_jsonl(f, [{"messages": [msg(U, "q"), msg(A, "a")] * 25}])      # counted before parsing
-    with pytest.raises(ad.DataError, match=r"big.jsonl:1: holds 50 JSON objects, more than rows of 10 turns can"):
-        ad.load_sft(f, caps)
+    with pytest.raises(ad.DataError, match=r"big.jsonl:1: holds 51 JSON objects, more than rows of 10 turns can"):
+        ad.load_sft(f, ad.Caps(line_bytes=10_000, turns=10, depth=32))
     from llama_model.configs import get_profile
     assert ad.Caps.of(get_profile("tiny").align) == ad.Caps()
 

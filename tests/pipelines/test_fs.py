@@ -56,7 +56,7 @@ def test_data_dir_uris_are_s3_file_or_plain_folders(tmp_path, monkeypatch):
     for bad, message in (("file://relative/x", "file:///absolute/path"), ("gs://bucket/x", "unsupported storage URI"),
                          ("s3:/bucket/x", "looks like a URI"), ("http://host/x", "unsupported storage URI")):
         with pytest.raises(ValueError, match=message):
-            ArtifactStorage(root=bad).root_path
+            _ = ArtifactStorage(root=bad).root_path
         monkeypatch.setenv("LLAMA_DATA_DIR", bad)
         with pytest.raises(ValueError, match="^LLAMA_DATA_DIR: "):       # when the Definitions load
             build_resources()
