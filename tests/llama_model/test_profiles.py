@@ -89,7 +89,7 @@ def test_batch_split_uses_accumulation_when_the_micro_batch_is_smaller():
 @pytest.mark.slow
 def test_plan_70b_fits_on_16_nodes_not_on_one(capsys):
     from assets.cli import main
-    from llama_model.plan import plan
+    from llama_model.plan import largest_micro_batch, plan
 
     big = plan(get_profile("llama2-70b"), nodes=16, gpus_per_node=8, gpu_memory_gb=80)     # the profile's tp 8
     assert big["fits"] and big["world_size"] == 128 and big["tp"] == 8 and big["dp"] == 16
@@ -102,6 +102,12 @@ def test_plan_70b_fits_on_16_nodes_not_on_one(capsys):
     # selective recomputation the activations of 80 blocks do not fit without TP's split
     assert fsdp_only["parameters_per_rank"] == pytest.approx(68_976_648_192 / 128, rel=0.01)
     assert not fsdp_only["fits"] and fsdp_only["per_rank_parts"]["activations"] > 7 * big["per_rank_parts"]["activations"]
+    # TP's memory headroom buys micro-batches of 8, and FSDP2 all-gathers the weights once per micro-batch:
+    # 8 gathers of a 1/8 slice per step instead of 8 gathers of the whole model
+    best = largest_micro_batch(get_profile("llama2-70b"), 16, 8, 80.0, tp=8)
+    assert best["fits"] and (best["micro_batch"], best["accumulation"]) == (8, 8)
+    two_d, one_d = best["communication_per_step"], fsdp_only["communication_per_step"]
+    assert two_d["fsdp_bytes"] < one_d["fsdp_bytes"] / 7 and one_d["tp_bytes"] == 0 < two_d["tp_bytes"]
     assert main(["plan", "llama2-70b", "--nodes", "1", "--gpus-per-node", "8", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert {"parameters", "global_batch_sequences", "seq_len", "per_rank_bytes", "fits"} <= set(out)
