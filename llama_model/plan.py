@@ -269,8 +269,9 @@ def paper_table(gpu_memory_gb: float = 80.0) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = [f"{'profile':<12}{'GPUs':>6}{'tp':>4}{'micro x accum':>15}{'GiB/rank':>10}  fits"
-             f"{'FSDP GiB/step':>15}{'TP GiB/step':>13}"]
+    header = (f"{'profile':<12}{'GPUs':>6}{'tp':>4}{'micro x accum':>15}{'GiB/rank':>10}  fits"
+              f"{'FSDP GiB/step':>15}{'TP GiB/step':>13}")
+    lines = [header]
     for p in rows:
         c = p["communication_per_step"]
         lines.append(f"{p['profile']:<12}{p['world_size']:>6}{p['tp']:>4}"

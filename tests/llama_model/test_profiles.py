@@ -140,3 +140,19 @@ def test_stage_plans_70b_on_16_nodes_fit_and_ppo_on_one_node_does_not(capsys):
     assert main(["plan", "llama2-70b", "--nodes", "1", "--gpus-per-node", "8", "--stage", "ppo", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["stage"] == "ppo" and out["fits"] is False and out["per_rank_bytes"] > 80 * 2**30
+
+
+def test_paper_profiles_train_the_big_models_with_tensor_parallelism_and_selective_recomputation():
+    """tp = the model-parallel size of Meta's release of the shape for 33B/34B (4) and 65B/70B (8), dividing
+    their heads, KV heads, SwiGLU width and vocabulary; 7B/13B FSDP2 only. Alignment stages: the same."""
+    from llama_model.configs import PROFILES
+    from llama_model.tensor_parallel import check_divisible
+    tp = {name: p.train.tp for name, p in PROFILES.items() if p.paper}
+    assert tp == {"llama-7b": 1, "llama-13b": 1, "llama-33b": 4, "llama-65b": 8,
+                  "llama2-7b": 1, "llama2-13b": 1, "llama2-34b": 4, "llama2-70b": 8}
+    for name, p in PROFILES.items():
+        check_divisible(p.model, p.train.tp)
+        if p.paper:
+            assert p.align.tp == p.train.tp and p.train.activation_checkpointing == "selective", name
+            assert p.align.activation_checkpointing == "selective", name
+    assert get_profile("tiny").train.tp == 1 and get_profile("tiny").train.activation_checkpointing == "none"
