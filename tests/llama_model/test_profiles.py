@@ -89,7 +89,7 @@ def test_batch_split_uses_accumulation_when_the_micro_batch_is_smaller():
 @pytest.mark.slow
 def test_plan_70b_fits_on_16_nodes_not_on_one(capsys):
     from assets.cli import main
-    from llama_model.plan import largest_micro_batch, plan
+    from llama_model.plan import format_table, largest_micro_batch, plan
 
     big = plan(get_profile("llama2-70b"), nodes=16, gpus_per_node=8, gpu_memory_gb=80)     # the profile's tp 8
     assert big["fits"] and big["world_size"] == 128 and big["tp"] == 8 and big["dp"] == 16
@@ -108,6 +108,10 @@ def test_plan_70b_fits_on_16_nodes_not_on_one(capsys):
     assert best["fits"] and (best["micro_batch"], best["accumulation"]) == (8, 8)
     two_d, one_d = best["communication_per_step"], fsdp_only["communication_per_step"]
     assert two_d["fsdp_bytes"] < one_d["fsdp_bytes"] / 7 and one_d["tp_bytes"] == 0 < two_d["tp_bytes"]
+    rows = format_table([fsdp_only, best]).splitlines()      # `plan paper`'s table
+    assert rows[1].split()[:6] == ["llama2-70b", "128", "1", "1", "x", "8"] and " NO " in rows[1]
+    assert rows[2].split()[:6] == ["llama2-70b", "128", "8", "8", "x", "8"] and " yes " in rows[2]
+    assert main(["plan", "llama2-70b"]) == 2                    # --nodes / --gpus-per-node needed but for `paper`
     assert main(["plan", "llama2-70b", "--nodes", "1", "--gpus-per-node", "8", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert {"parameters", "global_batch_sequences", "seq_len", "per_rank_bytes", "fits"} <= set(out)
