@@ -42,7 +42,7 @@ timeout 240 $PY -m llama_model.train --profile small --synthetic --out "$OUT/mfu
     --ac none --steps $STEPS --no-resume --eval-batches 0 $COMPILE $MODEL $TRAIN \
     --set train.checkpoint_every=100000 --set train.eval_every=100000 > "$OUT/mfu.log" 2>&1
 rc=$?
-tail -1 "$OUT/mfu.log" | $PY -c "
+grep "^{" "$OUT/mfu.log" | tail -1 | $PY -c "
 import json, sys
 try:
     s = json.loads(sys.stdin.read())

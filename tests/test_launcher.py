@@ -149,3 +149,16 @@ def test_run_config_values_are_checked_before_a_launch():
     with pytest.raises(ValueError, match="TrainingLauncher.nnodes must be a whole number from 1"):
         TrainingLauncher(mode="slurm", nnodes=-3, shared_dir="/x").launch(None, ARGS)
     assert TrainingLauncher.from_env({"LLAMA_LAUNCHER": " Slurm "}).mode == "slurm"
+
+
+def test_stage_jobs_take_the_tensor_parallel_degree_of_the_alignment_stages_only():
+    import dataclasses
+
+    from llama_model.configs import get_profile
+    from llama_model.rlhf.job import stage_tp
+    align = dataclasses.replace(get_profile("tiny").align, tp=2)
+    assert stage_tp("sft", align, world=4) == 2 and stage_tp("ppo", align, world=4, requested=4) == 4
+    assert stage_tp("sft", align, world=1) == 1                 # one process cannot split a layer
+    assert stage_tp("base_eval", None, world=4, requested=2) == 1   # evaluation stages stay data parallel
+    with pytest.raises(ValueError, match="does not divide"):
+        stage_tp("reward_model", align, world=6, requested=4)

@@ -81,6 +81,17 @@ def run_stage(stage: str, kwargs: dict, align: AlignArgs | None = None, log=prin
     return fn(**kwargs)
 
 
+def stage_tp(stage: str, align: AlignArgs | None, world: int, requested: int | None = None) -> int:
+    """The tensor-parallel degree of a stage job: --tp, else AlignArgs.tp, for the alignment stages on more
+    than one rank; 1 for one process and for the evaluation stages (data parallel only)."""
+    if world == 1 or "align" not in inspect.signature(STAGES[stage]).parameters:
+        return 1
+    tp = requested or (align.tp if align is not None else 1)
+    if world % tp:
+        raise ValueError(f"--tp {tp} does not divide the {world} ranks")
+    return tp
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m llama_model.rlhf.job", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     align = align_from_json(a.align_json) if a.align_json else None
     kwargs = json.loads(a.args_json)
     rank, world, device = init_distributed(a.device)
-    takes_align = "align" in inspect.signature(STAGES[a.stage]).parameters
-    tp = (a.tp or (align.tp if align is not None else 1)) if world > 1 and takes_align else 1
-    init_mesh(tp, device.type)
+    init_mesh(stage_tp(a.stage, align, world, a.tp), device.type)
     os.environ["LLAMA_STAGE_DEVICE"] = str(device)
     if a.parallel:
         os.environ["LLAMA_STAGE_PARALLEL"] = a.parallel

@@ -13,7 +13,7 @@ from llama_model.checkpoint import load_meta
 pytestmark = pytest.mark.slow
 
 # 8 query heads over 4 KV heads (GQA), so 1 x 4 still splits whole KV heads; hidden 96, vocab 64: both / 4.
-MODEL = dict(dim=32, n_layers=2, n_heads=8, n_kv_heads=4, vocab_size=64, multiple_of=16, max_seq_len=32)
+MODEL = {"dim": 32, "n_layers": 2, "n_heads": 8, "n_kv_heads": 4, "vocab_size": 64, "multiple_of": 16, "max_seq_len": 32}
 
 
 def _free_port() -> int:
@@ -107,9 +107,10 @@ def test_pretraining_on_a_2x2_mesh_equals_one_process_and_resumes_at_4x1_and_1x4
             assert torch.allclose(x, y, atol=1e-5), (name, k)
     # `llama-pipeline plan`'s per-rank training state at 2 x 2 (fake process group, shard shapes) against what
     # the ranks held: parameters, gradients and AdamW moments, fp32 on CPU
+    from test_train import TRAIN
+
     from llama_model.configs import ModelArgs, Profile, TrainArgs
     from llama_model.plan import plan
-    from test_train import TRAIN
     p = plan(Profile("mesh", ModelArgs(**MODEL), TrainArgs(**TRAIN)), nodes=1, gpus_per_node=4, tp=2)
     parts = p["per_rank_parts"]
     estimate = parts["parameters_fp32"] + parts["gradients_fp32"] + parts["optimizer_fp32"]

@@ -91,7 +91,7 @@ def test_batch_split_uses_accumulation_when_the_micro_batch_is_smaller():
 @pytest.mark.slow
 def test_plan_70b_fits_on_16_nodes_not_on_one(capsys):
     from assets.cli import main
-    from llama_model.plan import plan
+    from llama_model.plan import format_table, largest_micro_batch, plan
 
     big = plan(get_profile("llama2-70b"), nodes=16, gpus_per_node=8, gpu_memory_gb=80)     # the profile's tp 8
     assert big["fits"] and big["world_size"] == 128 and big["tp"] == 8 and big["dp"] == 16
@@ -104,6 +104,16 @@ def test_plan_70b_fits_on_16_nodes_not_on_one(capsys):
     # selective recomputation the activations of 80 blocks do not fit without TP's split
     assert fsdp_only["parameters_per_rank"] == pytest.approx(68_976_648_192 / 128, rel=0.01)
     assert not fsdp_only["fits"] and fsdp_only["per_rank_parts"]["activations"] > 7 * big["per_rank_parts"]["activations"]
+    # TP's memory headroom buys micro-batches of 8, and FSDP2 all-gathers the weights once per micro-batch:
+    # 8 gathers of a 1/8 slice per step instead of 8 gathers of the whole model
+    best = largest_micro_batch(get_profile("llama2-70b"), 16, 8, 80.0, tp=8)
+    assert best["fits"] and (best["micro_batch"], best["accumulation"]) == (8, 8)
+    two_d, one_d = best["communication_per_step"], fsdp_only["communication_per_step"]
+    assert two_d["fsdp_bytes"] < one_d["fsdp_bytes"] / 7 and one_d["tp_bytes"] == 0 < two_d["tp_bytes"]
+    rows = format_table([fsdp_only, best]).splitlines()      # `plan paper`'s table
+    assert rows[1].split()[:6] == ["llama2-70b", "128", "1", "1", "x", "8"] and " NO " in rows[1]
+    assert rows[2].split()[:6] == ["llama2-70b", "128", "8", "8", "x", "8"] and " yes " in rows[2]
+    assert main(["plan", "llama2-70b"]) == 2                    # --nodes / --gpus-per-node needed but for `paper`
     assert main(["plan", "llama2-70b", "--nodes", "1", "--gpus-per-node", "8", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert {"parameters", "global_batch_sequences", "seq_len", "per_rank_bytes", "fits"} <= set(out)
@@ -136,3 +146,19 @@ def test_stage_plans_70b_on_16_nodes_fit_and_ppo_on_one_node_does_not(capsys):
     assert main(["plan", "llama2-70b", "--nodes", "1", "--gpus-per-node", "8", "--stage", "ppo", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["stage"] == "ppo" and out["fits"] is False and out["per_rank_bytes"] > 80 * 2**30
+
+
+def test_paper_profiles_train_the_big_models_with_tensor_parallelism_and_selective_recomputation():
+    """tp = the model-parallel size of Meta's release of the shape for 33B/34B (4) and 65B/70B (8), dividing
+    their heads, KV heads, SwiGLU width and vocabulary; 7B/13B FSDP2 only. Alignment stages: the same."""
+    from llama_model.configs import PROFILES
+    from llama_model.tensor_parallel import check_divisible
+    tp = {name: p.train.tp for name, p in PROFILES.items() if p.paper}
+    assert tp == {"llama-7b": 1, "llama-13b": 1, "llama-33b": 4, "llama-65b": 8,
+                  "llama2-7b": 1, "llama2-13b": 1, "llama2-34b": 4, "llama2-70b": 8}
+    for name, p in PROFILES.items():
+        check_divisible(p.model, p.train.tp)
+        if p.paper:
+            assert p.align.tp == p.train.tp and p.train.activation_checkpointing == "selective", name
+            assert p.align.activation_checkpointing == "selective", name
+    assert get_profile("tiny").train.tp == 1 and get_profile("tiny").train.activation_checkpointing == "none"

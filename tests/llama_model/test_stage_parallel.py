@@ -96,16 +96,23 @@ def _rank_main(rank, world, port, fn, args):
         torch.distributed.destroy_process_group()
 
 
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """The 1-process reference run, shared by every case."""
+    path = tmp_path_factory.mktemp("one") / "one.pt"
+    _stages(str(path))
+    return torch.load(path, weights_only=True)
+
+
 @pytest.mark.parametrize("mode,world,micro", [("replicate", 2, 0), ("replicate", 4, 1), ("fsdp", 2, 1), ("fsdp", 4, 0),
                                               ("2d", 4, 1)])
-def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, mode, world, micro):
+def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, one_process, mode, world, micro):
     """micro 1: every rank's share of a batch in one-item passes with accumulated gradients (the paper
     profiles' AlignArgs.micro_batch), against the 1-process run's single pass."""
-    _stages(str(tmp_path / "one.pt"))
     torch.multiprocessing.spawn(_rank_main, args=(world, _free_port(), _stages,
                                                   (str(tmp_path / "many.pt"), mode, micro)),
                                 nprocs=world, join=True)
-    one = torch.load(tmp_path / "one.pt", weights_only=True)
+    one = one_process
     many = torch.load(tmp_path / "many.pt", weights_only=True)
     for stage in ("sft", "rm", "ppo"):
         assert len(one[stage]) > 1 and many[stage] == pytest.approx(one[stage], rel=1e-4, abs=1e-6), stage
