@@ -180,7 +180,7 @@ def _plot_png(rows: list[tuple]) -> bytes:
 
 
 @dg.asset(deps=[dg.AssetDep(quality_filtered, partition_mapping=dg.AllPartitionMapping())], group_name=GROUP,
-          kinds={"duckdb", "python"}, code_version="1")
+          kinds={"duckdb", "python"}, code_version="2")     # 2: the HTML page under reports/
 def curation_report(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                     dumps: DumpsResource) -> dg.MaterializeResult:
     """Documents and bytes dropped per source, stage and reason (DuckDB), a plot, and planted-truth scores."""

@@ -105,3 +105,15 @@ def report(html: str | Path, key: str = "report") -> dict[str, dg.MetadataValue]
 
     p = Path(html).resolve()
     return {key: dg.MetadataValue.path(str(p)), f"{key}_url": dg.MetadataValue.url(report_url(p) or p.as_uri())}
+
+
+def resolved_config(profile) -> dict[str, dg.MetadataValue]:
+    """The profile a stage trained with, every field (after LLAMA_CONFIG and its overrides), and the file."""
+    import os
+
+    from llama_model.config_file import resolved
+
+    out = {"resolved config": dg.MetadataValue.json(resolved(profile))}
+    if os.environ.get("LLAMA_CONFIG"):
+        out["config file"] = dg.MetadataValue.path(os.environ["LLAMA_CONFIG"])
+    return out

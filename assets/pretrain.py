@@ -53,7 +53,7 @@ def _metadata(summary: dict, rows: list[dict], png: bytes, reported: dict, eval_
     })
     # Training's quick check on the first `eval_batches` batches per source; base_model_eval's "full validation
     # ppl" is over every held-out token (token-weighted), so the two differ: the names say which is which.
-    col = f"validation perplexity ({eval_batches} batches)"
+    col = f"validation perplexity ({eval_batches} batch{'es' if eval_batches != 1 else ''})"
     rows = [{"source": source, "val loss": v["loss"], col: v["ppl"]} for source, v in summary["val"].items()]
     for r in rows:
         out[f"val_ppl/{r['source']}"] = r[col]
@@ -111,6 +111,7 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
     png = png_path.read_bytes()
     shutil.rmtree(run_dir, ignore_errors=True)
     metadata = _metadata(summary, rows, png, reported, config.eval_batches) | {"path": md.path(storage.path("base_model"))}
+    metadata |= md.resolved_config(p)
     return dg.MaterializeResult(metadata=metadata,
                                 check_results=[_loss_check(rows)])
 
