@@ -313,6 +313,11 @@ def test_the_demo_is_one_backfill_on_the_runs_page(server, browser):
     browser.open(f"{server.url}/runs")
     browser.wait_for(f"[...document.querySelectorAll('a')].some(a => a.href.includes('/runs/b/{backfill_id}'))")
     _keep(browser, "runs_demo_backfill")
+    # The runs carry the code location's origin, so the Overview timeline places them (one batch of 10).
+    browser.open(f"{server.url}/overview/activity/timeline")
+    browser.wait_for(f"document.body.innerText.includes({json.dumps(server.location)})"
+                     " && document.body.innerText.includes('Jobless asset materializations')")
+    _keep(browser, "overview_timeline")
 
 
 def test_a_schedule_started_under_dg_dev_is_running_for_make_uis_workspace(server):
