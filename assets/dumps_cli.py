@@ -2,7 +2,7 @@
 
     llama-pipeline register-dumps          # prints each key, e.g. commoncrawl/CC-MAIN-2024-22, one per line
 
-Then `dagster asset materialize -m assets.definitions --select raw_documents --partition <key>`.
+Then `llama-pipeline materialize --select raw_documents --partition <key>` (or `dg launch --assets ...`).
 """
 from __future__ import annotations
 

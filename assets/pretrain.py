@@ -1,7 +1,7 @@
 """Assets of the pretrain stage: base_model, trained on token_shards with torchrun launched through Pipes.
 
-    dagster asset materialize -m assets.definitions --select base_model
-    dagster asset materialize -m assets.definitions --select base_model \\
+    dg launch --assets base_model
+    dg launch --assets base_model \\
         --config-json '{"ops": {"base_model": {"config": {"steps": 50, "overrides": ["train.lr=1e-3"]}}}}'
 
 The run works in $LLAMA_DATA_DIR/runs/base_model/<fingerprint>/ (fingerprint = profile, shards and
