@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+from pathlib import Path
 
 import dagster as dg
 
@@ -36,6 +37,8 @@ class PretrainConfig(dg.Config):
 def _fingerprint(storage: ArtifactStorage, profile_name: str, config: PretrainConfig) -> str:
     steps = config.steps or int(os.environ.get("LLAMA_PRETRAIN_STEPS") or 0)
     h = hashlib.sha256(json.dumps([profile_name, steps, config.overrides]).encode())
+    if os.environ.get("LLAMA_CONFIG"):        # a config file changes the run: never resume another's checkpoint
+        h.update(Path(os.environ["LLAMA_CONFIG"]).read_bytes())
     for name in ("manifest.parquet", "meta.json"):
         p = storage.path("token_shards", name)
         if p.exists():
