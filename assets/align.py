@@ -1,8 +1,8 @@
 """Assets of the align stage (Llama 2 §3-4): SFT, weekly preference batches, reward models, RLHF V1-V5.
 
-    dagster asset materialize -m assets.definitions --select sft_model
-    dagster asset materialize -m assets.definitions --select preference_data --partition 2026-11-15
-    dagster asset materialize -m assets.definitions --select helpfulness_rm,safety_rm,rlhf_v1,rlhf_v2,rlhf_v3,rlhf_v4,rlhf_v5
+    dg launch --assets sft_model
+    dg launch --assets preference_data --partition 2026-11-15
+    dg launch --assets helpfulness_rm,safety_rm,rlhf_v1,rlhf_v2,rlhf_v3,rlhf_v4,rlhf_v5
 
 The logic lives in llama_model/ (sft.py, reward.py, rlhf/); llama_model/rlhf/stages.py has one function per
 asset. `preference_data` is partitioned by week: each week brings a new batch; the RMs train on every

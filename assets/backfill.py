@@ -72,3 +72,43 @@ def close_backfill(instance: dg.DagsterInstance, defs: dg.Definitions, backfill_
         backfill = backfill.with_asset_backfill_data(data, instance, graph)
     status = BulkActionStatus.COMPLETED_FAILED if failed_steps else BulkActionStatus.COMPLETED_SUCCESS
     instance.update_backfill(backfill.with_status(status).with_end_timestamp(time.time()))
+
+
+# ------------------------------------------------------------------------------------------ run origin
+
+LOCATION = "llama_pipeline"        # workspace.yaml's and [tool.dg]'s code location (tests/test_dg.py)
+
+
+def remote_origin(job_name: str):
+    """The origin a run launched from the UI carries (code location, repository, job): with it, runs the
+    CLI executes in its own process show on the job's page and the Overview timeline like launched ones."""
+    import os
+
+    from dagster._core.remote_origin import (ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin,
+                                             RemoteRepositoryOrigin)
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    target = LoadableTargetOrigin(module_name="assets.definitions", working_directory=os.getcwd())
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(target, LOCATION)
+    return RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), job_name)
+
+
+class with_origin:
+    """`with with_origin(instance, job_name):` the runs this process creates carry remote_origin(job_name).
+    execute_in_process takes no origin, so the instance's create_run_for_job is wrapped for the block."""
+
+    def __init__(self, instance: dg.DagsterInstance, job_name: str):
+        self.instance, self.origin = instance, remote_origin(job_name)
+
+    def __enter__(self):
+        create = type(self.instance).create_run_for_job
+
+        def create_with_origin(*args, **kwargs):
+            kwargs.setdefault("remote_job_origin", self.origin)
+            return create(self.instance, *args, **kwargs)
+
+        self.instance.create_run_for_job = create_with_origin
+        return self
+
+    def __exit__(self, *exc):
+        del self.instance.create_run_for_job

@@ -101,7 +101,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"WARNING: {len(failed)} asset check(s) failed (their details are in the UI): " + ", ".join(failed))
     else:
         print("Every asset check passed.")
-    print(f"Reports: {os.environ.get('LLAMA_DATA_DIR', 'data')}/reports/*/index.html")
+    print(f"Reports: {os.environ.get('LLAMA_DATA_DIR', 'data')}/reports/*/index.html; serve them for the UI's links with: llama-pipeline reports")
     print(f"The runs are one backfill ({summary['backfill_id']}) on the Runs page.")
     print("Open the UI with:  make ui   (then browse http://127.0.0.1:3000)")
     return 1 if failed and args.strict else 0

@@ -10,6 +10,7 @@ quality_filtered[commoncrawl] needs from other partitions; `curation_report` sum
 import base64
 import io as _io
 import json
+import os
 
 import dagster as dg
 
@@ -228,7 +229,9 @@ def curation_report(context: dg.AssetExecutionContext, storage: ArtifactStorage,
 
     from assets.metadata import report as report_links
     from pipelines.curation_report import write_html
-    report_dir = storage.path("reports", "curation_report")
+    # reports/ is local-only: with an s3:// root it lives under LLAMA_LOCAL_DIR, when one is set.
+    local = not storage.remote or os.environ.get("LLAMA_LOCAL_DIR")
+    report_dir = storage.path("reports", "curation_report") if local else None
     if isinstance(report_dir, Path):
         truth_scores = meta["planted_truth"].value if "planted_truth" in meta else None
         meta |= report_links(write_html(report_dir, rows, kept, rule_shares(root), truth_scores, png))

@@ -117,7 +117,7 @@ def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | N
 def run_steps(defs: dg.Definitions, instance: dg.DagsterInstance, steps, title: str, description: str,
               log=print) -> dict:
     """Execute [(asset keys, partition key | None)] in order, one run each, all under one backfill."""
-    from assets.backfill import close_backfill, open_backfill, run_tags
+    from assets.backfill import close_backfill, open_backfill, run_tags, with_origin
 
     job = defs.resolve_implicit_global_asset_job_def()
     backfill_id = open_backfill(instance, defs, steps, title, description)
@@ -130,8 +130,9 @@ def run_steps(defs: dg.Definitions, instance: dg.DagsterInstance, steps, title: 
         log(f"[{i}/{len(steps)}] {label} ...")
         t = time.perf_counter()
         try:
-            result = job.execute_in_process(asset_selection=keys, partition_key=pk, instance=instance,
-                                            raise_on_error=False, run_config=_QUIET, tags=run_tags(backfill_id))
+            with with_origin(instance, job.name):
+                result = job.execute_in_process(asset_selection=keys, partition_key=pk, instance=instance,
+                                                raise_on_error=False, run_config=_QUIET, tags=run_tags(backfill_id))
         except BaseException:
             close_backfill(instance, defs, backfill_id, steps[:i - 1], steps[i - 1:])
             raise

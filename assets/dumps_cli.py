@@ -3,7 +3,7 @@
     llama-pipeline register-dumps          # prints each key, e.g. commoncrawl/CC-MAIN-2024-22, one per line
     llama-pipeline register-dumps --prune  # also removes the keys whose dump folder is gone
 
-Then `dagster asset materialize -m assets.definitions --select raw_documents --partition <key>`.
+Then `llama-pipeline materialize --select raw_documents --partition <key>` (or `dg launch --assets ...`).
 A dump folder with a bad name is reported (exit status 1) and every other dump is still registered.
 Keys whose folder is gone are reported; `--prune` removes them (their materializations stay in the
 instance's history); the demo and the sensor skip them with a warning.

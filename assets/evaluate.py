@@ -7,8 +7,8 @@ alignment stages (assets/stage_runner.py); the reports are written by suite.py. 
 base_model_eval and chat_eval run through lm-evaluation-harness on a Hugging Face export (harness.py,
 docs/evaluation.md); lm_eval_results.json sits beside the report.
 
-    dagster asset materialize -m assets.definitions --select base_model_eval
-    dagster asset materialize -m assets.definitions --select base_model_eval \\
+    dg launch --assets base_model_eval
+    dg launch --assets base_model_eval \\
         --config-json '{"ops": {"base_model_eval": {"config": {"tasks_dir": "/data/benchmarks"}}}}'
 """
 

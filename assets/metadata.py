@@ -132,3 +132,15 @@ def profile_fields(section: Any, *names: str) -> dict[str, Any]:
 
     values = dataclasses.asdict(section)
     return {n: values[n] for n in names} if names else values
+
+
+def resolved_config(profile) -> dict[str, dg.MetadataValue]:
+    """The profile a stage trained with, every field (after LLAMA_CONFIG and its overrides), and the file."""
+    import os
+
+    from llama_model.config_file import resolved
+
+    out = {"resolved config": dg.MetadataValue.json(resolved(profile))}
+    if os.environ.get("LLAMA_CONFIG"):
+        out["config file"] = dg.MetadataValue.path(os.environ["LLAMA_CONFIG"])
+    return out

@@ -1,7 +1,7 @@
 """Assets of the pretrain stage: base_model, trained on token_shards with torchrun launched through Pipes.
 
-    dagster asset materialize -m assets.definitions --select base_model
-    dagster asset materialize -m assets.definitions --select base_model \\
+    dg launch --assets base_model
+    dg launch --assets base_model \\
         --config-json '{"ops": {"base_model": {"config": {"steps": 50, "overrides": ["train.lr=1e-3"]}}}}'
 
 The run works in $LLAMA_DATA_DIR/runs/base_model/<fingerprint>/ (fingerprint = profile, shards and
@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+from pathlib import Path
 
 import dagster as dg
 
@@ -42,6 +43,8 @@ class PretrainConfig(dg.Config):
 def _fingerprint(storage: ArtifactStorage, profile_name: str, config: PretrainConfig) -> str:
     steps = config.steps or int(os.environ.get("LLAMA_PRETRAIN_STEPS") or 0)
     h = hashlib.sha256(json.dumps([profile_name, steps, config.overrides]).encode())
+    if os.environ.get("LLAMA_CONFIG"):        # a config file changes the run: never resume another's checkpoint
+        h.update(Path(os.environ["LLAMA_CONFIG"]).read_bytes())
     for name in ("manifest.parquet", "meta.json"):
         p = storage.path("token_shards", name)
         if p.exists():
@@ -59,7 +62,7 @@ def _metadata(summary: dict, rows: list[dict], png: bytes, reported: dict, eval_
     })
     # Training's quick check on the first `eval_batches` batches per source; base_model_eval's "full validation
     # ppl" is over every held-out token (token-weighted), so the two differ: the names say which is which.
-    col = f"validation perplexity ({eval_batches} batches)"
+    col = f"validation perplexity ({eval_batches} batch{'es' if eval_batches != 1 else ''})"
     rows = [{"source": source, "val loss": v["loss"], col: v["ppl"]} for source, v in summary["val"].items()]
     for r in rows:
         out[f"val_ppl/{r['source']}"] = r[col]
@@ -116,6 +119,7 @@ def base_model(context: dg.AssetExecutionContext, config: PretrainConfig, storag
     png = png_path.read_bytes()
     shutil.rmtree(run_dir, ignore_errors=True)
     metadata = _metadata(summary, rows, png, reported, config.eval_batches) | {"path": md.path(storage.path("base_model"))}
+    metadata |= md.resolved_config(p)
     return dg.MaterializeResult(metadata=metadata,
                                 check_results=[_loss_check(rows)])
 

@@ -1,6 +1,6 @@
 """Assets of the tokens stage: the SentencePiece tokenizer, mixture-weighted token shards, the mixture report.
 
-    dagster asset materialize -m assets.definitions --select tokenizer,token_shards,mixture_report
+    dg launch --assets tokenizer,token_shards,mixture_report
 
 All three read every source partition of `quality_filtered`; the logic lives in
 pipelines/tokenizer_training.py, pipelines/shards.py and pipelines/mixture.py.

@@ -157,7 +157,9 @@ def load_text(text: str, profiles: dict, path: str = "<config>"):
 
 def load_config(path: str | os.PathLike, profiles: dict | None = None):
     if profiles is None:
-        from llama_model.configs import PROFILES as profiles   # a caller outside configs.py
+        from llama_model.configs import (
+            PROFILES as profiles,  # a caller outside configs.py
+        )
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

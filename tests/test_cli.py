@@ -124,3 +124,31 @@ def test_a_partition_list_or_range_is_one_step_per_key(tmp_path):
     assert [pk for _, pk in steps] == ["2026-10-25", "2026-11-01", "2026-11-08"]
     with pytest.raises(PartitionError, match="a range is FIRST...LAST"):
         check_partition(defs, instance, {"preference_data"}, "2026-11-08...2026-10-25")
+
+
+def test_the_reports_are_served_on_loopback(tmp_path):
+    import threading
+    import urllib.request
+
+    from common.report_server import index_html, make_server
+
+    (tmp_path / "reports" / "chat_eval").mkdir(parents=True)
+    (tmp_path / "reports" / "chat_eval" / "index.html").write_text("<h1>chat_eval</h1>")
+    (tmp_path / "secret.txt").write_text("not served")
+    server = make_server(tmp_path / "reports", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host, port = server.server_address
+        assert host == "127.0.0.1" and index_html(tmp_path / "reports") == ["chat_eval/index.html"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/chat_eval/index.html", timeout=10) as r:
+            assert r.read() == b"<h1>chat_eval</h1>"
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/../secret.txt", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_reports_without_a_reports_folder_is_one_error_line(tmp_path, capsys):
+    assert main(["reports", str(tmp_path)]) == 2
+    assert _error_line(capsys) == f"error: {tmp_path / 'reports'}: no reports folder (the eval and curation assets write it)"

@@ -66,6 +66,8 @@ def test_the_demo_runs_are_one_backfill():
     assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS and backfill.title == "llama-pipeline demo"
     runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": summary["backfill_id"]}))
     assert len(runs) == summary["steps"] == 6 and all(r.is_success for r in runs)
+    # each carries the code location's origin, as a run launched from the UI does (the timeline needs it)
+    assert {(r.remote_job_origin.location_name, r.job_name) for r in runs} == {("llama_pipeline", "__ASSET_JOB")}
     data = backfill.asset_backfill_data
     assert data.materialized_subset == data.target_subset
     assert {k.to_user_string() for k in data.target_subset.asset_keys} == {"first", "second", "combined", "weekly"}

@@ -1,11 +1,12 @@
-"""The real web UI: `dagster dev` on 127.0.0.1 with a temporary DAGSTER_HOME, driven over GraphQL and in Chromium.
+"""The real web UI: `dg dev` on 127.0.0.1 with a temporary DAGSTER_HOME, driven over GraphQL and in Chromium.
 
     .venv/bin/pytest -q tests/test_ui.py        # make ui-test installs Chromium first (Debian package)
     LLAMA_UI_SCREENSHOTS=docs/screenshots .venv/bin/pytest -q tests/test_ui.py     # keep the pictures
 
-What a user must see, checked in a real browser: every asset in its group's lineage graph; an eval
-report's markdown (tables) and plot on its asset page, after a real materialization launched through the
-server; the Automation page with both schedules and the sensor. Without Chromium these tests skip, unless
+What a user must see, checked in a real browser: every asset in its group's lineage graph under `dg dev`;
+an eval report's markdown (tables) and plot on its asset page, after a real materialization launched
+through the server, and its report_url link opening the report from `llama-pipeline reports`' server; the
+demo's runs as one backfill on the Runs page; the Automation page with both schedules and the sensor. Without Chromium these tests skip, unless
 LLAMA_REQUIRE_CHROMIUM is set (CI sets it: there a missing browser is a failure, not a skip).
 
 One server serves every test (module fixture); it runs in its own process group, which the fixture kills
@@ -28,7 +29,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DAGSTER = Path(sys.executable).with_name("dagster")
+DG = Path(sys.executable).with_name("dg")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # The smallest source of the bundled samples; partitions are `<source>/<dump>` keys (assets/partitions.py).
 PARTITION_ASSET = "raw_documents"
@@ -52,18 +53,19 @@ def _free_port() -> int:
 
 
 class DagsterDev:
-    """`dagster dev -w workspace.yaml` in a new session; graphql() posts a query to its API."""
+    """`dg dev` (the project from pyproject's [tool.dg]; `-w workspace` as `make ui` does) in a new session;
+    graphql() posts a query to its API."""
 
-    def __init__(self, workspace: Path, home: Path, env: dict[str, str]):
+    def __init__(self, home: Path, env: dict[str, str], workspace: Path | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         home.mkdir(parents=True, exist_ok=True)
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         self.log = open(home / "dagster-dev.log", "wb")
+        self.env = {**os.environ, **env, "DAGSTER_HOME": str(home), "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [str(DAGSTER), "dev", "-h", "127.0.0.1", "-p", str(self.port), "-w", str(workspace)],
-            cwd=workspace.parent, env={**os.environ, **env, "DAGSTER_HOME": str(home)},
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,  # = setsid
+            [str(DG), "dev", "-h", "127.0.0.1", "-p", str(self.port), *(["-w", str(workspace)] if workspace else [])],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,  # = setsid
         )
         self.home = home
 
@@ -86,7 +88,7 @@ class DagsterDev:
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"dagster dev exited with {self.proc.returncode}:\n{self.tail()}")
+                raise AssertionError(f"dg dev exited with {self.proc.returncode}:\n{self.tail()}")
             try:
                 data = self.graphql(WORKSPACE_QUERY, timeout=10)
                 entries = data["workspaceOrError"]["locationEntries"]
@@ -99,7 +101,7 @@ class DagsterDev:
             except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError) as e:
                 last = e
             time.sleep(0.5)
-        raise AssertionError(f"dagster dev not ready after {timeout}s ({last}):\n{self.tail()}")
+        raise AssertionError(f"dg dev not ready after {timeout}s ({last}):\n{self.tail()}")
 
     def stop(self) -> None:
         for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
@@ -152,19 +154,36 @@ def _eval_inputs(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """`dg dev` on the project, and `llama-pipeline reports`' server of its reports folder on another port
+    (the port the assets write into their report_url links)."""
+    import threading
+
+    from common.report_server import make_server
+
     tmp = tmp_path_factory.mktemp("ui")
     _eval_inputs(tmp / "artifacts")
-    dev = DagsterDev(ROOT / "workspace.yaml", tmp / "dagster_home",
-                     {"LLAMA_DATA_DIR": str(tmp / "artifacts"), "LLAMA_PROFILE": "tiny"})
-    try:
-        import dagster as dg
+    (tmp / "artifacts" / "reports").mkdir()
+    reports = make_server(tmp / "artifacts" / "reports", 0)
+    threading.Thread(target=reports.serve_forever, daemon=True).start()
+    import dagster as dg
 
-        from assets.partitions import register
-        register(dg.DagsterInstance.from_config(str(tmp / "dagster_home")), [PARTITION])   # as the demo does
+    from assets.partitions import register
+    home = tmp / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # As the demo does; before the server starts, so the two never create the instance's tables at once.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        register(instance, [PARTITION])
+    dev = DagsterDev(home, {"LLAMA_DATA_DIR": str(tmp / "artifacts"), "LLAMA_PROFILE": "tiny",
+                            "LLAMA_REPORTS_PORT": str(reports.server_address[1])})
+    dev.reports_port = reports.server_address[1]
+    try:
         dev.location = dev.wait_ready()
         yield dev
     finally:
         dev.stop()
+        reports.shutdown()
+        reports.server_close()
 
 
 def _materialize(server, asset: str, partition: str | None = None, config: dict | None = None) -> str:
@@ -260,6 +279,65 @@ def test_an_eval_report_markdown_and_plot_show_on_its_asset_page(server, browser
     browser.wait_for(f"[...{dialog}.querySelectorAll('img')].some(i => i.src.startsWith('data:image/png')"
                      f" && i.naturalWidth > 100)")
     _keep(browser, "eval_report_markdown")
+    browser.eval("document.querySelector('[role=dialog] button') && document.dispatchEvent("
+                 "new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))")
+    # The report_url entry is a link to `llama-pipeline reports`' server; following it shows the report.
+    href = f"http://127.0.0.1:{server.reports_port}/reward_model_eval/index.html"
+    link = f"[...document.querySelectorAll('a')].find(a => a.href === {json.dumps(href)})"
+    browser.open(f"{server.url}/assets/reward_model_eval")
+    browser.wait_for(f"{link} !== undefined")
+    browser.eval(f"{{ const a = {link}; a.removeAttribute('target'); a.click(); }}")   # same tab, not a new one
+    browser.wait_for(f"location.href === {json.dumps(href)} && document.title === 'reward_model_eval'"
+                     f" && document.body.innerText.includes('significantly better')")
+    _keep(browser, "eval_report_served")
+
+
+@needs_chromium
+def test_the_demo_is_one_backfill_on_the_runs_page(server, browser):
+    """`llama-pipeline demo --select raw_documents` (one run per dump) shows as one row: its backfill."""
+    env = {**server.env, "LLAMA_DUMPS_DIR": ""}
+    env.pop("LLAMA_DUMPS_DIR")
+    r = subprocess.run([sys.executable, "-m", "assets.cli", "demo", "--select", "raw_documents"], cwd=ROOT,
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    backfill_id = next(w for line in r.stdout.splitlines() if line.startswith("backfill ")
+                       for w in [line.split()[1].rstrip(":")])
+    feed = server.graphql("""{ runsFeedOrError(limit: 50, view: ROOTS) { __typename ... on RunsFeedConnection {
+        results { __typename id } } } }""")["runsFeedOrError"]["results"]
+    runs = server.graphql("""query($t: [ExecutionTag!]) { runsOrError(filter: {tags: $t}) { ... on Runs {
+        results { runId status } } } }""", {"t": [{"key": "dagster/backfill", "value": backfill_id}]})
+    runs = runs["runsOrError"]["results"]
+    assert len(runs) >= 10 and all(x["status"] == "SUCCESS" for x in runs)      # one per bundled dump
+    assert {"__typename": "PartitionBackfill", "id": backfill_id} in feed
+    assert not {x["runId"] for x in runs} & {x["id"] for x in feed}               # no run of it on its own
+    browser.open(f"{server.url}/runs")
+    browser.wait_for(f"[...document.querySelectorAll('a')].some(a => a.href.includes('/runs/b/{backfill_id}'))")
+    _keep(browser, "runs_demo_backfill")
+    # The runs carry the code location's origin, so the Overview timeline places them (one batch of 10).
+    browser.open(f"{server.url}/overview/activity/timeline")
+    browser.wait_for(f"document.body.innerText.includes({json.dumps(server.location)})"
+                     " && document.body.innerText.includes('Jobless asset materializations')")
+    _keep(browser, "overview_timeline")
+
+
+def test_a_schedule_started_under_dg_dev_is_running_for_make_uis_workspace(server):
+    """Started in `dg dev`'s UI; the state the UI and the daemon read for workspace.yaml's location (what
+    `make ui` serves) is RUNNING."""
+    import dagster as dg
+    import yaml
+    from dagster._core.definitions.selector import InstigatorSelector
+
+    sel = {"repositoryLocationName": server.location, "repositoryName": "__repository__",
+           "scheduleName": "nightly_eval_schedule"}
+    out = server.graphql("""mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) { __typename
+        ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } } }""", {"s": sel})
+    assert out["startSchedule"]["scheduleState"]["status"] == "RUNNING", out
+    location = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"][0]["python_module"]["location_name"]
+    selector = InstigatorSelector(location_name=location, repository_name="__repository__",
+                                  name="nightly_eval_schedule").get_id()
+    with dg.DagsterInstance.from_config(str(server.home)) as instance:
+        states = {s.selector_id: s.status.value for s in instance.all_instigator_state()}
+    assert states.get(selector) == "RUNNING"      # (nightly at 02:00 UTC: it does not fire during the test)
 
 
 @needs_chromium

@@ -6,7 +6,13 @@ import json
 import pytest
 
 from assets.cli import main
-from llama_model.config_file import ConfigError, load_config, load_text, to_toml, with_overrides
+from llama_model.config_file import (
+    ConfigError,
+    load_config,
+    load_text,
+    to_toml,
+    with_overrides,
+)
 from llama_model.configs import PROFILES, get_profile
 
 

@@ -13,18 +13,18 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 trl = pytest.importorskip("trl")
 pytest.importorskip("datasets")
 
-from assets.cli import main                                     # noqa: E402
-from llama_model import align_data as ad                        # noqa: E402
-from llama_model.chat_format import encode_dialogue             # noqa: E402
-from llama_model.checkpoint import save_meta                    # noqa: E402
-from llama_model.configs import ModelArgs                       # noqa: E402
-from llama_model.model import Transformer                       # noqa: E402
-from llama_model.tokenizer import Tokenizer                     # noqa: E402
-from pipelines.tokenizer_training import train_tokenizer        # noqa: E402
+from assets.cli import main
+from llama_model import align_data as ad
+from llama_model.chat_format import encode_dialogue
+from llama_model.checkpoint import save_meta
+from llama_model.configs import ModelArgs
+from llama_model.model import Transformer
+from llama_model.tokenizer import Tokenizer
+from pipelines.tokenizer_training import train_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
-import trl_finetune  # noqa: E402
+import trl_finetune
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,10 @@ def _sft_file(root: Path, n: int = 12) -> tuple[Path, list[dict]]:
 
 def test_the_export_has_a_pad_token_and_a_training_chat_template(export):
     from transformers import AutoTokenizer
-    from trl.chat_template_utils import has_generation_markers, is_chat_template_stop_token_trained
+    from trl.chat_template_utils import (
+        has_generation_markers,
+        is_chat_template_stop_token_trained,
+    )
 
     tok = AutoTokenizer.from_pretrained(export / "hf")
     assert (tok.pad_token, tok.pad_token_id) == ("<unk>", 0)

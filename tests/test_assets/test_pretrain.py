@@ -53,6 +53,9 @@ def test_base_model_trains_through_pipes_and_is_reproducible(data_dir):
     assert {"val_ppl/wikipedia", "val_ppl/github", "val_ppl/all"} <= set(md)
     assert md["loss_curve"].value.startswith("![loss](data:image/png;base64,")
     assert "val loss" in [c.name for c in md["validation"].schema.columns]
+    assert "validation perplexity (1 batch)" in [c.name for c in md["validation"].schema.columns]   # the test runs 1
+    assert md["resolved config"].value["profile"] == "tiny" and "lr" in md["resolved config"].value["train"]
+    assert (out / "tensorboard").is_dir() and any((out / "tensorboard").iterdir())   # event files beside metrics.jsonl
     checks = result.get_asset_check_evaluations()
     assert [c.check_name for c in checks] == ["loss_decreases"] and checks[0].passed
     model, args = load_meta(out)
