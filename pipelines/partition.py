@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -297,9 +298,16 @@ def read_stat(directory) -> dict:
     if isinstance(directory, RemotePath):
         return {}
     try:
-        return json.loads((directory / STAT).read_text())
+        st = os.stat(directory / STAT)
+        return _parsed_stat(str(directory / STAT), st.st_size, st.st_mtime_ns)
     except (FileNotFoundError, ValueError):
         return {}  # a lost or damaged record only costs hashing
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_stat(path: str, size: int, mtime_ns: int) -> dict:
+    # Read-only for callers; parsed again whenever the file changes (size or mtime).
+    return json.loads(Path(path).read_text())
 
 
 def _stat_of(directory, files: dict[str, str]) -> dict:
@@ -330,13 +338,14 @@ def verify_partition(directory, asset: str = "") -> dict:
     m = read_manifest(directory)
     if m is None:
         raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'the upstream asset'} first")
-    _verify(directory, m, "output", asset)
-    _verify(directory, m, "dropped", asset)
+    known = read_stat(directory)
+    _verify(directory, m, "output", asset, known)
+    _verify(directory, m, "dropped", asset, known)
     return m
 
 
-def _verify(directory, m: dict, which: str, asset: str = "") -> None:
-    known = read_stat(directory)
+def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None = None) -> None:
+    known = read_stat(directory) if known is None else known
     base = directory if which == "output" else dropped_dir_of(directory, m)
     known = known if which == "output" else known.get("dropped")
     for e in m["files"]:
