@@ -16,6 +16,7 @@ import dagster as dg
 from assets import metadata as md
 from assets.ingest import allow_empty
 from assets.partitions import dump_partitions, key_parts
+from llama_model.configs import get_profile
 from pipelines import curation, recipes
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.dumps import split_key
@@ -23,7 +24,6 @@ from pipelines.engine import get_engine
 from pipelines.partition import committed_files, partition_dirs
 from pipelines.quality import train_models
 from pipelines.stage import balance, stats_of
-from llama_model.configs import get_profile
 from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 GROUP = "curate"

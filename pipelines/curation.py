@@ -38,6 +38,7 @@ from pipelines.stage import Stage, map_tasks, run_table_task, without_timings
 from pipelines.version import digest_of as version_digest
 from pipelines.version import file_digest
 
+
 def _lid_models(source: str | None, params: dict) -> dict:
     return {"lid.176": file_digest(langid.MODEL_PATH)}
 
