@@ -167,10 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands():
     """Sub-commands contributed by the library packages (imported lazily so --help stays fast)."""
     from assets.dumps_cli import register as dumps
+    from assets.lineage_cli import register as lineage
     from pipelines.samples.cli import register as samples
     from llama_model.cli import register as model
     from llama_model.plan import register as plan
-    return [dumps, samples, model, plan]
+    return [dumps, lineage, samples, model, plan]
 
 
 def _checked_int(name: str, positive: bool):

@@ -124,8 +124,8 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
     scope = recipes.dedup_scope(source)
     refs = earlier_dumps(root, "raw_documents", source, dump) if scope == "source" else []
     # One digest for every file: each output depends on every input (and on the earlier dumps).
-    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs],
-                       DEDUP.version(source, minhash_params(source, params)))
+    version = DEDUP.version(source, minhash_params(source, params))
+    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs], version)
     tasks = [Task(key=e["key"], input=e["input"], digest=digest, out_dir=str(out), dropped_dir=str(dropped))
              for e in upm["files"]]
     timings: dict = {}
@@ -139,7 +139,8 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
         return r["files"], {"info": json.loads(json.dumps(without_timings(r["info"]), default=str))}
 
     m = run_map(engine, None, tasks, out, dropped, stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
-                log=log, extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope},
+                log=log, extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope,
+                               "version": version},
                 together=together)
     return dict(m, timings=timings) if timings else m
 
@@ -167,4 +168,5 @@ def map_stage(engine, root, upstream: str, asset: str, source: str, dump: str, s
     out, dropped = out_dirs(root, asset, source, dump)
     tasks = map_tasks(up, out, dropped, stage, source, params)
     return run_map(engine, run_table_task, tasks, out, dropped, stage=f"{asset}[{source}/{dump}]",
-                   allow_empty=allow_empty, log=log, extra={"source": source, "dump": dump})
+                   allow_empty=allow_empty, log=log,
+                   extra={"source": source, "dump": dump, "version": stage.version(source, params)})

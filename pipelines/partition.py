@@ -104,6 +104,11 @@ def digest_of(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+def data_version(manifest: dict) -> str:
+    """A partition's data version: the digest of the files its manifest commits (kept and dropped)."""
+    return digest_of([[e["output_sha256"], e["dropped_sha256"]] for e in manifest["files"]])[:16]
+
+
 def key_of(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 

@@ -128,7 +128,8 @@ def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, 
     t0 = time.perf_counter()
     tasks = ingest_tasks(source, dump_dir, out_dir, dropped_dir, limits)
     m = run_map(engine, ingest_unit, tasks, out_dir, dropped_dir, stage=f"{STAGE}[{source}/{Path(dump_dir).name}]",
-                allow_empty=allow_empty, log=log, extra={"source": source, "dump": Path(dump_dir).name})
+                allow_empty=allow_empty, log=log,
+                extra={"source": source, "dump": Path(dump_dir).name, "version": stage_version(source, limits)})
     total, notes, empty = Stats(), Counter(), []
     for e in m["files"]:
         s = e["stats"]
