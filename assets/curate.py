@@ -40,7 +40,8 @@ def _column_schema(stage: str):
     return md.schema_of_arrow(_STAGES[stage].schema)
 
 
-def _metadata(manifest: dict, source: str, stage: str, info: dict, root=None, dump: str = "") -> dict:
+def _metadata(manifest: dict, source: str, stage: str, info: dict, root=None, dump: str = "",
+              params: dict | None = None) -> dict:
     s = stats_of(manifest)
     rows = ["| reason | documents | bytes |", "|---|---|---|"]
     rows += [f"| {r} | {n} | {s.bytes_dropped[r]} |" for r, n in sorted(s.dropped.items())]
@@ -54,7 +55,7 @@ def _metadata(manifest: dict, source: str, stage: str, info: dict, root=None, du
         "recipe": dg.MetadataValue.md(recipes.markdown(stage, source)),
         "details": dg.MetadataValue.json(json.loads(json.dumps(info, default=str))),
         "utf8_repaired_texts": sum(e.get("utf8_repaired", 0) for e in manifest["files"]),
-        "stage_version": dg.MetadataValue.json(_STAGES[stage].explain(source)),
+        "stage_version": dg.MetadataValue.json(_STAGES[stage].explain(source, params)),
         **({"lineage": dg.MetadataValue.json(partition_lineage(root, stage, source, dump))} if root else {}),
     }
 
@@ -83,7 +84,7 @@ def _map_stage(context, storage: ArtifactStorage, upstream: str, asset: str, sta
     info = {"steps": recipes.as_dict(source, asset), "files": len(m["files"]), "files_run": m["ran"]}
     for e in m["files"][:1]:
         info.update({k: v for k, v in e.get("info", {}).items() if k != "steps"})
-    return dg.MaterializeResult(metadata=_metadata(m, source, asset, info, storage.root_path, dump),
+    return dg.MaterializeResult(metadata=_metadata(m, source, asset, info, storage.root_path, dump, params),
                                 data_version=md.data_version(m),
                                 check_results=[_check(storage, upstream, asset, context.partition_key)])
 
@@ -107,7 +108,7 @@ def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
                        allow_empty=allow_empty())
     _log_result(context, "deduplicated", context.partition_key, m)
     return dg.MaterializeResult(metadata=_metadata(m, source, "deduplicated", m.get("info", {}),
-                                                   storage.root_path, dump),
+                                                   storage.root_path, dump, curation.minhash_params(source, params)),
                                 data_version=md.data_version(m), check_results=[_check(storage, RAW, "deduplicated", context.partition_key)])
 
 

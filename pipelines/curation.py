@@ -50,6 +50,8 @@ def _quality_models(source: str | None, params: dict) -> dict:
     if source is None or not recipes.step(source, recipes.QUALITY, "perplexity"):
         return {}
     models_dir = params.get("models_dir") or ""
+    if not models_dir:
+        return {"quality_models": "missing"}  # never "" as a path: that would be the working directory
     if is_remote(models_dir):
         return {"models.json": version_digest(params.get("models_stamp", ""))}
     return {"quality_models": file_digest(models_dir)}

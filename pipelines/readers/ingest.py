@@ -58,6 +58,11 @@ def stage_version(source: str, limits: dict | None = None) -> str:
     return INGEST.version(source, {"limits": asdict(reader_limits(limits))})
 
 
+def explain_version(source: str, limits: dict | None = None) -> dict:
+    """What stage_version is made of (asset metadata, lineage)."""
+    return INGEST.explain(source, {"limits": asdict(reader_limits(limits))})
+
+
 def fingerprint(unit: Path) -> list:
     """What identifies a unit's content without reading it: relative paths, sizes, mtimes."""
     if unit.is_dir() and not unit.is_symlink():  # a linked unit is never followed (the reader skips it)
