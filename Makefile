@@ -53,7 +53,11 @@ ui: install
 docs-figures: install
 	$(BIN)/llama-pipeline docs-figures $(LLAMA_DATA_DIR)
 
+# Lint (ruff: pyflakes, import order, bugbear) and the import contracts (.importlinter: the libraries
+# never import each other nor Dagster, no cycles) before the tests.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 # The browser test needs Debian's Chromium; it is skipped (with a message) without it, except in CI

@@ -84,8 +84,11 @@ def remote_origin(job_name: str):
     CLI executes in its own process show on the job's page and the Overview timeline like launched ones."""
     import os
 
-    from dagster._core.remote_origin import (ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin,
-                                             RemoteRepositoryOrigin)
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
     target = LoadableTargetOrigin(module_name="assets.definitions", working_directory=os.getcwd())

@@ -155,9 +155,10 @@ def _use_config_file(path: str | None) -> None:
     if not path:
         return
     from llama_model.config_file import ConfigError, load_config
+    from llama_model.configs import PROFILES
 
     try:
-        profile = load_config(path)
+        profile = load_config(path, PROFILES)
     except ConfigError as e:
         raise UserError(str(e)) from None
     os.environ["LLAMA_CONFIG"] = str(Path(path).resolve())
@@ -270,10 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands():
     """Sub-commands contributed by the library packages (imported lazily so --help stays fast)."""
     from assets.dumps_cli import register as dumps
+    from assets.lineage_cli import register as lineage
     from pipelines.samples.cli import register as samples
     from llama_model.cli import register as model
     from llama_model.plan import register as plan
-    return [dumps, samples, model, plan]
+    return [dumps, lineage, samples, model, plan]
 
 
 def _checked_int(name: str, positive: bool):

@@ -17,14 +17,15 @@ import dagster as dg
 from assets import metadata as md
 from assets.ingest import allow_empty
 from assets.partitions import dump_partitions, key_parts
+from llama_model.configs import get_profile
 from pipelines import curation, recipes
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.dumps import split_key
 from pipelines.engine import get_engine
+from pipelines.lineage import partition_lineage
 from pipelines.partition import committed_files, partition_dirs
 from pipelines.quality import train_models
 from pipelines.stage import balance, stats_of
-from llama_model.configs import get_profile
 from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 GROUP = "curate"
@@ -40,7 +41,8 @@ def _column_schema(stage: str):
     return md.schema_of_arrow(_STAGES[stage].schema)
 
 
-def _metadata(manifest: dict, source: str, stage: str, info: dict) -> dict:
+def _metadata(manifest: dict, source: str, stage: str, info: dict, root=None, dump: str = "",
+              params: dict | None = None) -> dict:
     s = stats_of(manifest)
     rows = ["| reason | documents | bytes |", "|---|---|---|"]
     rows += [f"| {r} | {n} | {s.bytes_dropped[r]} |" for r, n in sorted(s.dropped.items())]
@@ -54,7 +56,8 @@ def _metadata(manifest: dict, source: str, stage: str, info: dict) -> dict:
         "recipe": dg.MetadataValue.md(recipes.markdown(stage, source)),
         "details": dg.MetadataValue.json(json.loads(json.dumps(info, default=str))),
         "utf8_repaired_texts": sum(e.get("utf8_repaired", 0) for e in manifest["files"]),
-        "stage_version": dg.MetadataValue.json(_STAGES[stage].explain(source)),
+        "stage_version": dg.MetadataValue.json(_STAGES[stage].explain(source, params)),
+        **({"lineage": dg.MetadataValue.json(partition_lineage(root, stage, source, dump))} if root else {}),
     }
 
 
@@ -82,7 +85,8 @@ def _map_stage(context, storage: ArtifactStorage, upstream: str, asset: str, sta
     info = {"steps": recipes.as_dict(source, asset), "files": len(m["files"]), "files_run": m["ran"]}
     for e in m["files"][:1]:
         info.update({k: v for k, v in e.get("info", {}).items() if k != "steps"})
-    return dg.MaterializeResult(metadata=_metadata(m, source, asset, info), data_version=md.data_version(m),
+    return dg.MaterializeResult(metadata=_metadata(m, source, asset, info, storage.root_path, dump, params),
+                                data_version=md.data_version(m),
                                 check_results=[_check(storage, upstream, asset, context.partition_key)])
 
 
@@ -105,7 +109,8 @@ def deduplicated(context: dg.AssetExecutionContext, storage: ArtifactStorage,
     m = curation.dedup(get_engine(), storage.root_path, source, dump, params, log=context.log.info,
                        allow_empty=allow_empty())
     _log_result(context, "deduplicated", context.partition_key, m)
-    return dg.MaterializeResult(metadata=_metadata(m, source, "deduplicated", m.get("info", {})),
+    return dg.MaterializeResult(metadata=_metadata(m, source, "deduplicated", m.get("info", {}),
+                                                   storage.root_path, dump, curation.minhash_params(source, params)),
                                 data_version=md.data_version(m), check_results=[_check(storage, RAW, "deduplicated", context.partition_key)])
 
 

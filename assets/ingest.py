@@ -14,9 +14,10 @@ from llama_model.configs import get_profile
 from pipelines import curation
 from pipelines.document import RAW_SCHEMA
 from pipelines.engine import get_engine
+from pipelines.lineage import partition_lineage
 from pipelines.partition import read_manifest
 from pipelines.readers.idcheck import duplicate_ids, partition_files
-from pipelines.readers.ingest import check_accounting
+from pipelines.readers.ingest import check_accounting, explain_version
 from resources import ArtifactStorage, DumpsResource, ProfileResource
 
 ASSET = "raw_documents"
@@ -67,7 +68,8 @@ def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
         "path": dg.MetadataValue.path(str(storage.path(ASSET, source, dump))),
         "preview": dg.MetadataValue.md(_preview_md(s["preview"])),
         "dagster/column_schema": md.schema_of_arrow(RAW_SCHEMA),
-        "stage_version": dg.MetadataValue.json(curation.INGEST.explain(source)),
+        "stage_version": dg.MetadataValue.json(explain_version(source, profile.get().data.reader_limits)),
+        "lineage": dg.MetadataValue.json(partition_lineage(storage.root_path, ASSET, source, dump, dumps.root_path)),
         **_sites(source, dumps.root_path / source / dump),
     })
 

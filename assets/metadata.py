@@ -123,7 +123,9 @@ def code_version(asset_module: str | Path, stage=None, roots: Iterable[str] = ()
 def data_version(manifest: Mapping[str, Any]) -> dg.DataVersion:
     """A partition's data version: the digest of the files its manifest commits (kept and dropped), so a
     rerun that writes the same bytes leaves its descendants up to date, and any other bytes mark them stale."""
-    return dg.DataVersion(version.digest_of([[e["output_sha256"], e["dropped_sha256"]] for e in manifest["files"]]))
+    from pipelines.partition import data_version as digest
+
+    return dg.DataVersion(digest(manifest))
 
 
 def profile_fields(section: Any, *names: str) -> dict[str, Any]:

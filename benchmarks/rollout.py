@@ -12,7 +12,6 @@ import argparse
 import random
 import time
 
-
 import torch  # noqa: E402
 
 from llama_model.configs import get_profile  # noqa: E402

@@ -14,10 +14,8 @@ without `<data-dir>/tokenizer/tokenizer.model` a tiny-profile tokenizer is train
 """
 from __future__ import annotations
 
-import os
-
-
 import argparse  # noqa: E402
+import os
 import resource  # noqa: E402
 import sysconfig  # noqa: E402
 import tempfile  # noqa: E402
@@ -31,8 +29,8 @@ import sentencepiece as spm  # noqa: E402
 from llama_model.configs import get_profile  # noqa: E402
 from pipelines import tokenizer_training as tt  # noqa: E402
 from pipelines.document import SOURCES, doc_id  # noqa: E402
-from pipelines.partition import write_partition  # noqa: E402
 from pipelines.mixture import source_files  # noqa: E402
+from pipelines.partition import write_partition  # noqa: E402
 from pipelines.shards import build_token_shards  # noqa: E402
 
 

@@ -21,13 +21,12 @@ from pathlib import Path
 
 import torch
 
+from common.io import atomic_path, write_text
 from llama_model.configs import ModelArgs
+from llama_model.export import EXTRA_PARAMS, META_PARAMS  # the Meta layout's file names live there
 from llama_model.model import Transformer
-from pipelines.io import atomic_path, write_text
 
 META_WEIGHTS = "consolidated.00.pth"
-META_PARAMS = "params.json"
-EXTRA_PARAMS = "pipeline_params.json"    # max_seq_len, rope_theta: not keys the reference params.json accepts
 
 
 # --- Meta (reference) layout ------------------------------------------------------------------------

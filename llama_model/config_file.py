@@ -155,11 +155,8 @@ def load_text(text: str, profiles: dict, path: str = "<config>"):
     return apply(profiles[name], doc, where=lambda s, k: f"{path}:{_line_of(text, s, k) if k else 0}: ")
 
 
-def load_config(path: str | os.PathLike, profiles: dict | None = None):
-    if profiles is None:
-        from llama_model.configs import (
-            PROFILES as profiles,  # a caller outside configs.py
-        )
+def load_config(path: str | os.PathLike, profiles: dict):
+    """The profile a config file describes; `profiles`: configs.PROFILES (passed in: configs imports us)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

@@ -23,6 +23,11 @@ import torch
 
 from llama_model.configs import ModelArgs
 
+# The Meta layout's file names (checkpoint.py reads and writes them too: defined here, below it, so the
+# two modules import in one direction only).
+META_PARAMS = "params.json"
+EXTRA_PARAMS = "pipeline_params.json"    # max_seq_len, rope_theta: not keys the reference params.json accepts
+
 
 def split_dim(name: str) -> int | None:
     """The dimension `name` is split along in Meta's model-parallel files; None = replicated."""
@@ -72,8 +77,7 @@ def export_from_dcp(ckpt_dir: str | os.PathLike, out_dir: str | os.PathLike, mar
     Each file appears atomically; dtype (e.g. torch.bfloat16) converts the weights, None keeps them."""
     import json
 
-    from llama_model.checkpoint import EXTRA_PARAMS, META_PARAMS
-    from pipelines.io import atomic_path, write_text
+    from common.io import atomic_path, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

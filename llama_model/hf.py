@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from common.io import atomic_path, write_text
 from llama_model.checkpoint import (
     META_PARAMS,
     META_WEIGHTS,
@@ -38,7 +39,6 @@ from llama_model.checkpoint import (
 from llama_model.configs import ModelArgs
 from llama_model.hf_check import check_tokenizer, checkpoint_vocab_size
 from llama_model.model import Transformer
-from pipelines.io import atomic_path, write_text
 
 HF_CONFIG = "config.json"
 HF_WEIGHTS = "model.safetensors"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sentencepiece import SentencePieceProcessor
 
-from pipelines.io import atomic_path, write_text
+from common.io import atomic_path, write_text
 
 SPACE = "\u2581"   # SentencePiece's whitespace symbol
 

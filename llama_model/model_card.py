@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from pipelines.io import write_text
+from common.io import write_text
 
 PAD_ID = 0   # <unk>: llama_model.hf_tokenizer sets it as the pad token
 # The chain of checkpoints in a data folder, in training order; a card lists the stages up to its own.

@@ -28,9 +28,9 @@ import torch.distributed as dist
 
 from llama_model.configs import ModelArgs
 from llama_model.model import Transformer, enable_activation_checkpointing
+
 # init_mesh: re-exported, the entry points (train.py, rlhf/job.py) take it from here
-from llama_model.tensor_parallel import (apply_tp, clip_grads, current_mesh, data_group, data_rank_world,  # noqa: F401
-                                         init_mesh)
+from llama_model.tensor_parallel import apply_tp, clip_grads, current_mesh, data_group, data_rank_world, init_mesh  # noqa: F401
 
 
 def init_distributed(device_kind: str = "auto") -> tuple[int, int, torch.device]:

@@ -24,8 +24,15 @@ import torch
 import torch.nn.functional as F
 
 from llama_model.chat_format import encode_dialogue
-from llama_model.parallel import (all_reduce_sum, clip_grad_norm, grads_all_reduce, is_sharded, local_part,
-                                  rank_world, reshard)
+from llama_model.parallel import (
+    all_reduce_sum,
+    clip_grad_norm,
+    grads_all_reduce,
+    is_sharded,
+    local_part,
+    rank_world,
+    reshard,
+)
 
 Example = tuple[list[int], list[int]]      # token ids, loss mask (1 on answer tokens)
 

@@ -84,8 +84,13 @@ def check_divisible(args, tp: int) -> None:
 def apply_tp(model, tp_mesh) -> None:
     """Tensor + sequence parallelism over tp_mesh on a Transformer (meta or real), in place."""
     from torch.distributed.tensor import Replicate, Shard
-    from torch.distributed.tensor.parallel import (ColwiseParallel, PrepareModuleInput, RowwiseParallel,
-                                                   SequenceParallel, parallelize_module)
+    from torch.distributed.tensor.parallel import (
+        ColwiseParallel,
+        PrepareModuleInput,
+        RowwiseParallel,
+        SequenceParallel,
+        parallelize_module,
+    )
     tp = tp_mesh.size()
     check_divisible(model.args, tp)
     parallelize_module(model, tp_mesh, {

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 TENSORBOARD_DIR = "tensorboard"     # beside metrics.jsonl: `tensorboard --logdir data/base_model/tensorboard`
 
 

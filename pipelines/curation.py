@@ -36,6 +36,7 @@ from pipelines.stage import Stage, map_tasks, run_table_task, without_timings
 from pipelines.version import digest_of as version_digest
 from pipelines.version import file_digest
 
+
 def _lid_models(source: str | None, params: dict) -> dict:
     return {"lid.176": file_digest(langid.MODEL_PATH)}
 
@@ -47,6 +48,8 @@ def _quality_models(source: str | None, params: dict) -> dict:
     if source is None or not recipes.step(source, recipes.QUALITY, "perplexity"):
         return {}
     models_dir = params.get("models_dir") or ""
+    if not models_dir:
+        return {"quality_models": "missing"}  # never "" as a path: that would be the working directory
     if is_remote(models_dir):
         return {"models.json": version_digest(params.get("models_stamp", ""))}
     return {"quality_models": file_digest(models_dir)}
@@ -100,8 +103,8 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
     scope = recipes.dedup_scope(source)
     refs = earlier_dumps(root, "raw_documents", source, dump) if scope == "source" else []
     # One digest for every file: each output depends on every input (and on the earlier dumps).
-    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs],
-                       DEDUP.version(source, minhash_params(source, params)))
+    version = DEDUP.version(source, minhash_params(source, params))
+    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs], version)
     tasks = [Task(key=e["key"], input=e["input"], digest=digest, out_dir=str(out), dropped_dir=str(dropped))
              for e in upm["files"]]
     timings: dict = {}
@@ -115,7 +118,8 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
         return r["files"], {"info": json.loads(json.dumps(without_timings(r["info"]), default=str))}
 
     m = run_map(engine, None, tasks, out, dropped, stage=f"deduplicated[{source}/{dump}]", allow_empty=allow_empty,
-                log=log, extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope},
+                log=log, extra={"source": source, "dump": dump, "input_digest": digest, "scope": scope,
+                               "version": version},
                 together=together)
     return dict(m, timings=timings) if timings else m
 
@@ -143,4 +147,5 @@ def map_stage(engine, root, upstream: str, asset: str, source: str, dump: str, s
     out, dropped = out_dirs(root, asset, source, dump)
     tasks = map_tasks(up, out, dropped, stage, source, params)
     return run_map(engine, run_table_task, tasks, out, dropped, stage=f"{asset}[{source}/{dump}]",
-                   allow_empty=allow_empty, log=log, extra={"source": source, "dump": dump})
+                   allow_empty=allow_empty, log=log,
+                   extra={"source": source, "dump": dump, "version": stage.version(source, params)})

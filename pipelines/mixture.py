@@ -292,7 +292,7 @@ def chart_png(rows: Sequence[dict], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pipelines.io import atomic_path
+    from common.io import atomic_path
 
     names = [r["source"] for r in rows]
     x = np.arange(len(rows))

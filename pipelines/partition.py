@@ -38,11 +38,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.fs import RemotePath, as_path, file_sha256, scratch_dir, upload
+from pipelines.integrity import (  # noqa: F401 (CorruptManifestError, TamperedFileError: re-exported)
+    CorruptManifestError,
+    TamperedFileError,
+    check_manifest,
+    read_stat,
+)
+from pipelines.integrity import record_stat as _record_stat
+from pipelines.integrity import same_bytes as _same_bytes
 from pipelines.lease import LEASE, hold
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
-STAT = "_stat.json"  # local only: size and mtime of files already hashed (see _same_bytes)
 ROW_GROUP = 5_000
 
 
@@ -99,6 +106,11 @@ def partition_dirs(root, asset: str, source: str, dump: str) -> tuple[Path, Path
 
 def digest_of(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def data_version(manifest: dict) -> str:
+    """A partition's data version: the digest of the files its manifest commits (kept and dropped)."""
+    return digest_of([[e["output_sha256"], e["dropped_sha256"]] for e in manifest["files"]])[:16]
 
 
 def key_of(name: str) -> str:
@@ -184,10 +196,6 @@ def write_json(path: Path | RemotePath, obj) -> None:
     os.replace(tmp, path)
 
 
-class CorruptManifestError(ValueError):
-    """A `_manifest.json` that is not a manifest (truncated, edited, or naming files outside its partition)."""
-
-
 def read_manifest(directory: str | os.PathLike) -> dict | None:
     """The committed manifest of a partition, None when there is none. A manifest that does not parse, or
     whose files are not plain names inside the partition (no `..`, no absolute path, no folder), raises
@@ -199,28 +207,12 @@ def read_manifest(directory: str | os.PathLike) -> dict | None:
         return None
     try:
         m = json.loads(text)
-        _check_manifest(m)
+        check_manifest(m)
     except (ValueError, KeyError, TypeError) as e:
         raise CorruptManifestError(
             f"{p} is corrupt ({type(e).__name__}: {e}); rematerialize this partition to rebuild it from its "
             f"{DONE}/ records (or delete the file to recompute the partition)") from None
     return m
-
-
-def _check_manifest(m: dict) -> None:
-    if not isinstance(m, dict) or not isinstance(m.get("files"), list):
-        raise ValueError("no list of files")
-    rel = m.get("dropped_dir", "")
-    parts = rel.split("/")
-    # "../../../dropped/<asset>/<source>/<dump>": up to the root, then down the dropped tree only
-    if os.path.isabs(rel) or ".." in parts[parts.count(".."):] or "dropped" not in parts:
-        raise ValueError(f"dropped_dir {rel!r} leaves the dropped tree")
-    for e in m["files"]:
-        for k in ("output", "dropped"):
-            name = e[k]
-            if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
-                    or not name.startswith("part-"):
-                raise ValueError(f"entry {e.get('key')!r}: {k} {name!r} is not a file of this partition")
 
 
 def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
@@ -267,58 +259,6 @@ def remove_stale_temporaries(*dirs: Path) -> int:
     return n
 
 
-class TamperedFileError(RuntimeError):
-    """A committed file whose bytes no longer hash to its manifest's sha256."""
-
-
-def _same_bytes(path, sha: str, known: dict | None = None) -> bool:
-    """Whether `path` holds the bytes of `sha`. Size and mtime recorded when it was verified last
-    (`known`: the partition's STAT record) short-cut the hash; on any mismatch the hash decides.
-    On object storage a file is written once under its hash's name by one PUT: existence suffices."""
-    path = as_path(path)
-    if isinstance(path, RemotePath):
-        return path.is_file()
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return False
-    if known is not None and known.get(path.name) == [st.st_size, st.st_mtime_ns, sha]:
-        return True
-    return file_sha256(path) == sha
-
-
-def read_stat(directory) -> dict:
-    """{file name: [size, mtime_ns, sha256]} of the partition's files as last verified (local only)."""
-    directory = as_path(directory)
-    if isinstance(directory, RemotePath):
-        return {}
-    try:
-        return json.loads((directory / STAT).read_text())
-    except (FileNotFoundError, ValueError):
-        return {}  # a lost or damaged record only costs hashing
-
-
-def _stat_of(directory, files: dict[str, str]) -> dict:
-    out = {}
-    for name, sha in sorted(files.items()):
-        with contextlib.suppress(FileNotFoundError):
-            st = (directory / name).stat()
-            out[name] = [st.st_size, st.st_mtime_ns, sha]
-    return out
-
-
-def _record_stat(out_dir, dropped_dir, entries: list[dict]) -> None:
-    """Record size and mtime of the committed files for the short-cut (outputs, and dropped files under
-    "dropped"), in the output folder; rewritten only when it changed."""
-    out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
-    if isinstance(out_dir, RemotePath):
-        return
-    rec = _stat_of(out_dir, {e["output"]: e["output_sha256"] for e in entries})
-    rec["dropped"] = _stat_of(dropped_dir, {e["dropped"]: e["dropped_sha256"] for e in entries})
-    if rec != read_stat(out_dir):
-        write_json(out_dir / STAT, rec)
-
-
 def verify_partition(directory, asset: str = "") -> dict:
     """The manifest of a committed partition whose every file (kept and dropped) still hashes to its
     sha256; else TamperedFileError naming the file. FileNotFoundError when nothing is committed."""
@@ -326,13 +266,14 @@ def verify_partition(directory, asset: str = "") -> dict:
     m = read_manifest(directory)
     if m is None:
         raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'the upstream asset'} first")
-    _verify(directory, m, "output", asset)
-    _verify(directory, m, "dropped", asset)
+    known = read_stat(directory)
+    _verify(directory, m, "output", asset, known)
+    _verify(directory, m, "dropped", asset, known)
     return m
 
 
-def _verify(directory, m: dict, which: str, asset: str = "") -> None:
-    known = read_stat(directory)
+def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None = None) -> None:
+    known = read_stat(directory) if known is None else known
     base = directory if which == "output" else dropped_dir_of(directory, m)
     known = known if which == "output" else known.get("dropped")
     for e in m["files"]:

@@ -39,8 +39,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sentencepiece as spm
 
+from common.io import atomic_path
 from pipelines.fs import parquet_file
-from pipelines.io import atomic_path
 from pipelines.mixture import PROPORTIONS, ValidationSplit, accounting, plan_mixture, source_files
 
 MANIFEST_SCHEMA = pa.schema([

@@ -255,7 +255,7 @@ def build_tokenizer(source_dirs: Mapping[str, str | Path], out_path: str | Path,
     Characters per token are measured on up to `eval_docs` held-out validation documents per source.
     `progress(phases done, 3)` after sampling, training (one SentencePiece call) and measuring.
     """
-    from pipelines.io import write_bytes
+    from common.io import write_bytes
 
     sample = sample_texts(source_dirs, max_chars, val_fraction, seed, proportions)
     if progress:

@@ -3,11 +3,11 @@ curated input) rewrites byte-identical tokenizer, token shards and mixture repor
 import hashlib
 
 import dagster as dg
+from tokens_corpus import write_corpus
 
 from assets import tokens
 from assets.partitions import dump_partitions
 from resources import ArtifactStorage, ProfileResource
-from tokens_corpus import write_corpus
 
 CURATED = dg.AssetSpec("quality_filtered", partitions_def=dump_partitions)
 OUTPUTS = ("tokenizer", "token_shards", "mixture_report")

@@ -26,7 +26,7 @@ def _word(rng: random.Random, syll: list[str]) -> str:
 
 def _prose(rng: random.Random, n_words: int, syll: list[str] = _LATIN, diac: bool = False) -> str:
     words = []
-    for i in range(n_words):
+    for _i in range(n_words):
         w = _word(rng, syll)
         if diac and rng.random() < 0.1:
             w += rng.choice(_DIAC)

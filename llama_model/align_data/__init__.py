@@ -13,18 +13,51 @@ the bundled program-judgeable tasks with their judges and rated comparisons.
     pairs = align_data.load_preferences("prefs.parquet")
     align_data.judge(align_data.eval_tasks()[0], "The answer is 7.")
 """
-from llama_model.align_data.files import (Caps, DataError, load_preferences, load_sft, preferences_to_jsonl,
-                                          read_samples, rows, samples_to_jsonl, sft_to_jsonl, to_jsonl)
-from llama_model.align_data.formats import (FormatError, parse_preference, parse_sft, preference_row, sample_row,
-                                            sft_row)
+from llama_model.align_data.files import (
+                                          Caps,
+                                          DataError,
+                                          load_preferences,
+                                          load_sft,
+                                          preferences_to_jsonl,
+                                          read_samples,
+                                          rows,
+                                          samples_to_jsonl,
+                                          sft_to_jsonl,
+                                          to_jsonl,
+)
+from llama_model.align_data.formats import FormatError, parse_preference, parse_sft, preference_row, sample_row, sft_row
 from llama_model.align_data.judge import follows_instruction, is_false_refusal, is_refusal, is_safe, judge, quality
 from llama_model.align_data.pairs import PREFERENCE_SHAPES, preference_pairs, rate_pair, rating_of_gap
-from llama_model.align_data.tasks import (BORDERLINE, DIGITS, EVAL_SHAPES, FRENCH_NUMBERS, HELD_OUT_PERCENT, INSTRUCTIONS,
-                                          RATING_NAMES, REFUSAL, SAFETY_TAU, SFT_SHAPES, SINGLE_KINDS, STYLE_KINDS,
-                                          TEMPLATES, UNSAFE_TEMPLATES, UNSAFE_VERBS, WORDS, Task, borderline_tasks,
-                                          eval_tasks, is_borderline_prompt,
-                                          is_held_out, reference_answer, sample_task, sample_tasks, sft_dialogues,
-                                          tasks_from_jsonl, tasks_to_jsonl, true_value)
+from llama_model.align_data.tasks import (
+                                          BORDERLINE,
+                                          DIGITS,
+                                          EVAL_SHAPES,
+                                          FRENCH_NUMBERS,
+                                          HELD_OUT_PERCENT,
+                                          INSTRUCTIONS,
+                                          RATING_NAMES,
+                                          REFUSAL,
+                                          SAFETY_TAU,
+                                          SFT_SHAPES,
+                                          SINGLE_KINDS,
+                                          STYLE_KINDS,
+                                          TEMPLATES,
+                                          UNSAFE_TEMPLATES,
+                                          UNSAFE_VERBS,
+                                          WORDS,
+                                          Task,
+                                          borderline_tasks,
+                                          eval_tasks,
+                                          is_borderline_prompt,
+                                          is_held_out,
+                                          reference_answer,
+                                          sample_task,
+                                          sample_tasks,
+                                          sft_dialogues,
+                                          tasks_from_jsonl,
+                                          tasks_to_jsonl,
+                                          true_value,
+)
 
 __all__ = [
     "Caps", "DataError", "load_preferences", "load_sft", "preferences_to_jsonl", "read_samples", "rows", "samples_to_jsonl",

@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from llama_model.align_data.formats import (FormatError, parse_preference, parse_sft, preference_row, sample_from_row,
-                                          sample_row, sft_row)
+from llama_model.align_data.formats import (
+    FormatError,
+    parse_preference,
+    parse_sft,
+    preference_row,
+    sample_from_row,
+    sample_row,
+    sft_row,
+)
 
 PARQUET_BATCH = 1024            # rows decoded at a time
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')       # a JSON string literal (possessive: no backtracking)

@@ -9,8 +9,16 @@ from __future__ import annotations
 import random
 
 from llama_model.align_data.judge import is_safe, quality
-from llama_model.align_data.tasks import (BORDERLINE, REFUSAL, WORDS, Task, reference_answer, sample_task, sample_tasks,
-                                          true_value)
+from llama_model.align_data.tasks import (
+    BORDERLINE,
+    REFUSAL,
+    WORDS,
+    Task,
+    reference_answer,
+    sample_task,
+    sample_tasks,
+    true_value,
+)
 
 
 def _candidates(task: Task, rng: random.Random) -> tuple[list[str], list[str]]:

@@ -18,8 +18,8 @@ import logging
 import os
 from pathlib import Path
 
+from common.io import write_text
 from llama_model.eval.multiple_choice import PRIOR_CONTEXT, detect_layout, paper_metric, read_task
-from pipelines.io import write_text
 
 # Shots of the papers per layout: LLaMA-1 Table 3 common sense is zero-shot, MMLU is 5-shot (Table 9).
 FEWSHOT = {"hellaswag": 0, "piqa": 0, "arc": 0, "boolq": 0, "mmlu": 5}
@@ -180,7 +180,7 @@ def bench_from_harness(summary: dict, tasks: dict) -> dict[str, dict]:
     """{task: {n, acc, acc_norm, chance}} from one model's lm-eval results (the shape our scorer returns);
     chance only for tasks read from JSONL (`tasks`: {name: [MCItem]})."""
     out = {}
-    for task, r in sorted((summary.get("results") or {}).items()):
+    for task, _r in sorted((summary.get("results") or {}).items()):
         items = tasks.get(task) or []
         samples = (summary.get("n-samples") or {}).get(task, {})
         out[task] = {

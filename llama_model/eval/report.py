@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: reports are written by workers and tests
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pipelines.io import atomic_path, write_text  # noqa: E402
+from common.io import atomic_path, write_text  # noqa: E402
 
 _PNG_META = {"Software": None}  # keeps the PNG bytes identical across matplotlib patch versions
 

@@ -19,11 +19,11 @@ from typing import Mapping
 
 import torch
 
+from common.io import atomic_path, write_text
 from llama_model.eval import report as rep
 from llama_model.eval.multiple_choice import MCItem, evaluate_task
 from llama_model.eval.perplexity import perplexity_per_source
 from llama_model.eval.winrate import RATING_NAMES, bucket_accuracy, compare, rate
-from pipelines.io import atomic_path, write_text
 
 SUMMARY = "summary.json"
 INIT = "init (untrained)"   # the reference column of base_model_eval: same architecture, random weights

@@ -33,11 +33,11 @@ import sys
 import torch
 import torch.distributed as dist
 
+from common.io import write_text
 from llama_model.configs import AlignArgs
 from llama_model.eval import stages as eval_stages
 from llama_model.parallel import init_distributed, init_mesh, open_pipes
 from llama_model.rlhf import stages
-from pipelines.io import write_text
 
 STAGES = {"sft": stages.run_sft, "preferences": stages.write_preferences,
           "reward_model": stages.run_reward_model, "rejection": stages.run_rejection, "ppo": stages.run_ppo,

@@ -19,8 +19,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from llama_model.parallel import (all_reduce_sum, clip_grad_norm, grads_all_reduce, is_sharded, local_part,
-                                  rank_world, reshard)
+from llama_model.parallel import (
+    all_reduce_sum,
+    clip_grad_norm,
+    grads_all_reduce,
+    is_sharded,
+    local_part,
+    rank_world,
+    reshard,
+)
 from llama_model.rlhf.policy import reward_scores, sample_answers, task_prompts
 from llama_model.sft import make_optimizer, passes
 

@@ -20,14 +20,13 @@ from pathlib import Path
 
 import torch
 
+from common.io import atomic_path, write_text
 from common.progress import progress_for
 from llama_model import align_data
 from llama_model.rlhf import ppo, rejection
 from llama_model.rlhf.policy import evaluate, profile_align
-from llama_model.rlhf.preferences import (PREFERENCES_FILE, model_preference_pairs, read_weeks,
-                                          rm_mix, week_seed)
+from llama_model.rlhf.preferences import PREFERENCES_FILE, model_preference_pairs, read_weeks, rm_mix, week_seed
 from llama_model.sft import pack_examples, sft_examples, train_sft
-from pipelines.io import atomic_path, write_text
 
 # Sizes of the bundled (generated) data; user data replaces them. Chosen so the tiny chain runs in minutes.
 # 8000 SFT dialogues rather than 4000: with 4000 the tiny SFT model gets half its French arithmetic wrong,

@@ -165,7 +165,7 @@ def expand_macros(tex: str, macros: dict) -> str:
                 args.append(a)
             if nargs == 0 and default is None and tex.startswith("{}", i):
                 i += 2  # "\\name{}" is the usual way to keep the space after a macro: the group is empty
-            rep = re.sub(r"#(\d)", lambda k: args[int(k.group(1)) - 1] if 0 < int(k.group(1)) <= len(args) else "", body)
+            rep = re.sub(r"#(\d)", lambda k, args=args: args[int(k.group(1)) - 1] if 0 < int(k.group(1)) <= len(args) else "", body)
             out.append(tex[pos:m.start()])
             out.append(rep)
             pos, changed = i, True

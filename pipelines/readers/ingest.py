@@ -27,8 +27,8 @@ from pipelines.partition import (
     CorruptManifestError,
     Entry,
     PartWriter,
-    Task,
     TamperedFileError,
+    Task,
     digest_of,
     dropped_dir_of,
     key_of,
@@ -56,6 +56,11 @@ INGEST = Stage(asset=STAGE, modules=("pipelines.readers.ingest",), schema=RAW_SC
 def stage_version(source: str, limits: dict | None = None) -> str:
     """The version of a source's ingest: its reader's code closure, its recipe steps, the reader limits."""
     return INGEST.version(source, {"limits": asdict(reader_limits(limits))})
+
+
+def explain_version(source: str, limits: dict | None = None) -> dict:
+    """What stage_version is made of (asset metadata, lineage)."""
+    return INGEST.explain(source, {"limits": asdict(reader_limits(limits))})
 
 
 def fingerprint(unit: Path) -> list:
@@ -131,7 +136,8 @@ def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, 
     t0 = time.perf_counter()
     tasks = ingest_tasks(source, dump_dir, out_dir, dropped_dir, limits)
     m = run_map(engine, ingest_unit, tasks, out_dir, dropped_dir, stage=f"{STAGE}[{source}/{Path(dump_dir).name}]",
-                allow_empty=allow_empty, log=log, extra={"source": source, "dump": Path(dump_dir).name})
+                allow_empty=allow_empty, log=log,
+                extra={"source": source, "dump": Path(dump_dir).name, "version": stage_version(source, limits)})
     total, notes, empty = Stats(), Counter(), []
     for e in m["files"]:
         s = e["stats"]

@@ -33,11 +33,10 @@ FILE_LANG = re.compile(r"^([a-z][a-z_-]*?)wiki-")
 # they are page furniture, not prose.
 MEDIA_PREFIXES = {
     "file", "image", "media", "category", "datei", "bild", "kategorie", "fichier", "catégorie", "archivo",
-    "categoría", "imagen", "file", "immagine", "categoria", "arquivo", "imagem", "bestand", "categorie",
+    "categoría", "imagen", "immagine", "categoria", "arquivo", "imagem", "bestand", "categorie",
     "afbeelding", "plik", "kategoria", "grafika", "файл", "изображение", "категория", "категорія",
-    "kategori", "fil", "bild", "soubor", "kategorie", "fitxer", "categoria", "slika", "kategorija",
-    "датотека", "категорија", "fájl", "kép", "kategória", "imagine", "categorie", "слика", "kategória",
-    "файл", "категорія", "datoteka", "kategorija",
+    "kategori", "fil", "soubor", "fitxer", "slika", "kategorija",
+    "датотека", "категорија", "fájl", "kép", "kategória", "imagine", "слика", "datoteka",
 }
 DROP_TAGS = {"ref", "table", "gallery", "math", "timeline", "references", "score", "graph", "imagemap",
              "syntaxhighlight", "source", "templatedata", "noinclude", "includeonly", "div"}

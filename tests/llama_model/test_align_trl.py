@@ -11,8 +11,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 datasets = pytest.importorskip("datasets")
 trl_data = pytest.importorskip("trl.data_utils")
 
-from llama_model import align_data as ad        # noqa: E402
-from llama_model.rlhf import stages            # noqa: E402
+from llama_model import align_data as ad  # noqa: E402
+from llama_model.rlhf import stages  # noqa: E402
 
 U, A = "user", "assistant"
 

@@ -20,7 +20,7 @@ from llama_model.configs import PROFILES, get_profile
 def test_every_profile_round_trips_exactly(name, tmp_path):
     f = tmp_path / "run.toml"
     f.write_text(to_toml(PROFILES[name]))
-    assert load_config(f) == PROFILES[name]
+    assert load_config(f, PROFILES) == PROFILES[name]
 
 
 def test_overrides_are_typed_and_checked():
@@ -46,13 +46,13 @@ def test_file_errors_name_the_line(tmp_path):
     f = tmp_path / "bad.toml"
     f.write_text('profile = "tiny"\n\n[train]\nlr = 0.001\nwarmup = 10\n')
     with pytest.raises(ConfigError, match=rf"^{f}:5: \[train\] has no field 'warmup'; did you mean warmup_steps\?"):
-        load_config(f)
+        load_config(f, PROFILES)
     f.write_text('profile = "tiny"\n[model]\ndim = "wide"\n')
     with pytest.raises(ConfigError, match=rf"^{f}:3: model.dim expects a whole number, got 'wide'"):
-        load_config(f)
+        load_config(f, PROFILES)
     f.write_text('profile = "llama-8b"\n')
     with pytest.raises(ConfigError, match=rf"^{f}:1: profile = 'llama-8b'; it must name one of: tiny"):
-        load_config(f)
+        load_config(f, PROFILES)
 
 
 def test_cli_toml_then_config_and_llama_config(tmp_path, capsys, monkeypatch):

@@ -3,8 +3,8 @@ import math
 
 import pytest
 import torch
-
 from eval_fakes import BigramLM
+
 from llama_model.eval.perplexity import perplexity, perplexity_per_source, windows_from_tokens
 from llama_model.eval.report import Section, bar_chart, markdown_table, png_markdown, scatter_chart, write_report
 from llama_model.eval.winrate import bucket_accuracy, compare, rate, version_win_rates
@@ -71,7 +71,11 @@ def test_report_page_tables_and_deterministic_plots(tmp_path):
 
 
 def test_eval_checks_on_summaries():
-    from llama_model.eval.checks import every_rating_bucket_evaluated, newest_version_beats_sft, perplexity_below_untrained
+    from llama_model.eval.checks import (
+        every_rating_bucket_evaluated,
+        newest_version_beats_sft,
+        perplexity_below_untrained,
+    )
 
     ppl = {"init (untrained)": {"c4": {"ppl": 2000.0}, "all": {"ppl": 2000.0}},
            "base_model": {"c4": {"ppl": 300.0}, "all": {"ppl": 300.0}}}

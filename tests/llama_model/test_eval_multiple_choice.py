@@ -4,12 +4,18 @@ import math
 
 import pytest
 import torch
+from eval_fakes import BigramLM, CharTokenizer
 
 from llama_model.eval.multiple_choice import (
-    MCItem, bundled_tasks_dir, completion_logprobs, detect_layout, encode_pair, evaluate_task, read_task,
+    MCItem,
+    bundled_tasks_dir,
+    completion_logprobs,
+    detect_layout,
+    encode_pair,
+    evaluate_task,
+    read_task,
     read_tasks_dir,
 )
-from eval_fakes import BigramLM, CharTokenizer
 
 
 def _write(path, records):

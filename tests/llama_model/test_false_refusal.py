@@ -2,12 +2,12 @@
 benign requests the tiny SFT model refuses, and keep the helpfulness RM in charge of safe prompts."""
 import pytest
 import torch
+from align_helpers import tiny_args, tiny_model, tokenizer
 
 from llama_model import align_data as ad
 from llama_model.reward import RewardModel, calibrate_switch, load_rm, save_rm
 from llama_model.rlhf.policy import reward_scores
 from llama_model.rlhf.preferences import rm_mix
-from align_helpers import tiny_args, tiny_model, tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,8 +1,8 @@
 """The training and sampling loops report progress(done, total) once per step / chunk / iteration."""
 import pytest
 import torch
-
 from align_helpers import tiny_model, tokenizer
+
 from llama_model import align_data as ad
 from llama_model.reward import RewardModel, train_rm
 from llama_model.rlhf import ppo, rejection

@@ -3,10 +3,18 @@ import math
 
 import pytest
 import torch
-
-from llama_model.reward import (MARGINS, RewardModel, accuracy_by_rating, load_rm, margin_table, ranking_loss,
-                                save_rm, train_rm)
 from align_helpers import tiny_model, tokenizer
+
+from llama_model.reward import (
+    MARGINS,
+    RewardModel,
+    accuracy_by_rating,
+    load_rm,
+    margin_table,
+    ranking_loss,
+    save_rm,
+    train_rm,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -3,13 +3,13 @@ import copy
 
 import pytest
 import torch
+from align_helpers import tiny_model, tokenizer
 
 from llama_model import align_data as ad
 from llama_model.chat_format import B_SYS, E_SYS, encode_dialogue
 from llama_model.reward import RewardModel
 from llama_model.rlhf import gatt, ppo, rejection
 from llama_model.rlhf.policy import reward_scores, sample_answers, use_safety
-from align_helpers import tiny_model, tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -180,7 +180,7 @@ def test_weekly_loop_samples_the_newest_version_of_this_chain_only(tmp_path):
 
     from llama_model.rlhf.stages import newest_policy
     dirs = {n: tmp_path / n for n in ("rlhf_v5", "rlhf_v2", "sft_model")}
-    for i, (name, d) in enumerate(dirs.items()):
+    for _i, (_name, d) in enumerate(dirs.items()):
         d.mkdir()
         (d / "params.json").write_text("{}")
     order = list(dirs.values())

@@ -2,10 +2,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from align_helpers import tiny_model, tokenizer
 
 from llama_model import chat_format as cf
 from llama_model.sft import cosine_lr, masked_lm_loss, pad_batch, sft_examples, train_sft
-from align_helpers import tiny_model, tokenizer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -13,18 +13,18 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 trl = pytest.importorskip("trl")
 pytest.importorskip("datasets")
 
-from assets.cli import main
-from llama_model import align_data as ad
-from llama_model.chat_format import encode_dialogue
-from llama_model.checkpoint import save_meta
-from llama_model.configs import ModelArgs
-from llama_model.model import Transformer
-from llama_model.tokenizer import Tokenizer
-from pipelines.tokenizer_training import train_tokenizer
+from assets.cli import main  # noqa: E402 (after the importorskip above)
+from llama_model import align_data as ad  # noqa: E402 (after the importorskip above)
+from llama_model.chat_format import encode_dialogue  # noqa: E402 (after the importorskip above)
+from llama_model.checkpoint import save_meta  # noqa: E402 (after the importorskip above)
+from llama_model.configs import ModelArgs  # noqa: E402 (after the importorskip above)
+from llama_model.model import Transformer  # noqa: E402 (after the importorskip above)
+from llama_model.tokenizer import Tokenizer  # noqa: E402 (after the importorskip above)
+from pipelines.tokenizer_training import train_tokenizer  # noqa: E402 (after the importorskip above)
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
-import trl_finetune
+import trl_finetune  # noqa: E402 (examples/ is not a package)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import random
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from datasketch import MinHash
 
@@ -13,10 +12,7 @@ from pipelines.dedup.exact import exact_duplicates
 from pipelines.dedup.line import dedup_lines, line_hash, normalize_line
 from pipelines.dedup.minhash import (
     MinHashParams,
-    band_tables,
-    candidate_pairs,
     clusters,
-    find_near_duplicates,
     shingle_hash32,
     shingle_hash64,
     shingle_hashes,
@@ -110,72 +106,6 @@ def test_jaccard_estimates_agree_with_datasketch_default_hash():
         true = jaccard(a, b)
         assert abs(ours - true) < 0.15 and abs(ms[0].jaccard(ms[1]) - true) < 0.15
 
-
-def test_band_keys_join_finds_pairs(tmp_path):
-    rng = random.Random(1)
-    a = text(rng)
-    texts = [a, near_copy(rng, a, 3), text(rng), text(rng)]
-    texts += [texts[2]] * 3  # identical copies link to their smallest member, not to each other
-    (tmp_path / "b").mkdir()
-    bands, docs = band_tables(texts, MinHashParams(bands=25, ngram=5))
-    pq.write_table(bands, tmp_path / "b" / "bands-00000.parquet")
-    pq.write_table(docs, tmp_path / "b" / "docs-00000.parquet")
-    assert candidate_pairs(tmp_path / "b").tolist() == [[0, 1], [2, 4], [2, 5], [2, 6]]
-
-
-def test_big_buckets_link_to_their_smallest_member(tmp_path):
-    rng = random.Random(5)
-    base = text(rng, 200)
-    texts = [near_copy(rng, base, 1) for _ in range(6)]
-    (tmp_path / "b").mkdir()
-    bands, docs = band_tables(texts, MinHashParams(bands=25, ngram=5))
-    pq.write_table(bands, tmp_path / "b" / "bands-00000.parquet")
-    pq.write_table(docs, tmp_path / "b" / "docs-00000.parquet")
-    pairs = candidate_pairs(tmp_path / "b", big_bucket=3).tolist()
-    assert [0, 5] in pairs and len(pairs) >= 5
-    assert len(candidate_pairs(tmp_path / "b", big_bucket=64)) == 15
-
-
-def _planted(rng, n_docs=400, n_pairs=60):
-    texts = [text(rng, rng.randint(150, 250)) for _ in range(n_docs)]
-    truth = []
-    for k in range(n_pairs):
-        src = rng.randrange(n_docs)
-        copy = near_copy(rng, texts[src], rng.randint(1, 12))
-        texts.append(copy)
-        truth.append((src, len(texts) - 1, jaccard(texts[src], copy)))
-    return texts, truth
-
-
-def _shards(tmp_path, texts, per):
-    paths = []
-    for s in range(0, len(texts), per):
-        p = tmp_path / f"t{s}.parquet"
-        pq.write_table(pa.table({"text": texts[s:s + per]}), p)
-        paths.append(p)
-    return paths
-
-
-def test_near_duplicates_recall_precision_and_determinism(tmp_path):
-    rng = random.Random(2)
-    texts, truth = _planted(rng)
-    ids = [f"id{i:05d}" for i in range(len(texts))]
-    params = MinHashParams(bands=25, ngram=5, threshold=0.8)
-    nd = find_near_duplicates(_shards(tmp_path, texts, 100), ids, texts, params, tmp_path / "w1")
-    found = {(int(a), int(b)) for a, b in nd.pairs}
-    pos = [(a, b) for a, b, j in truth if j >= 0.8]
-    assert len(pos) >= 15
-    assert sum((min(a, b), max(a, b)) in found for a, b in pos) / len(pos) >= 0.97
-    assert all(jaccard(texts[a], texts[b]) >= 0.8 for a, b in found)
-    assert any(j < 0.8 for _, _, j in truth)  # planted pairs below the threshold exist and are not merged
-    # Two worker processes and different shard sizes: the same survivors.
-    nd2 = find_near_duplicates(_shards(tmp_path, texts, 170), ids, texts, params, tmp_path / "w2", workers=2)
-    assert np.array_equal(nd.survivor, nd2.survivor)
-    for i, s in enumerate(nd.survivor):
-        assert ids[s] <= ids[i]
-
-
-# ----------------------------------------------------------------------------- the stage
 
 def test_stage_accounts_for_every_document():
     rng = random.Random(3)

@@ -1,8 +1,6 @@
 """Dedup scratch at snapshot shape: step 1 writes one file per task and kind, not per kind and bucket."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from pipelines import curation
 from pipelines.dedup import dedup_files
 from pipelines.dedup.minhash import MinHashParams

@@ -4,12 +4,12 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
+from tokens_corpus import write_corpus
 
 from pipelines import tokenizer_training as tt
 from pipelines.document import SOURCES
 from pipelines.partition import write_partition
 from pipelines.shards import ShardWriter, build_token_shards, read_manifest, read_shard, token_dtype
-from tokens_corpus import write_corpus
 
 UNKNOWN_DOC = "\U00013000\U00013001\U00013002" * 5   # only characters no vocabulary holds
 

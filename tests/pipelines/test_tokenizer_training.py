@@ -1,11 +1,11 @@
 """Tokenizer training (SPEC §2): options, determinism, round trip, digits, byte fallback, empty sources."""
-import sentencepiece as spm
 import pytest
+import sentencepiece as spm
+from tokens_corpus import write_corpus
 
 from llama_model.tokenizer import Tokenizer
 from pipelines import tokenizer_training as tt
 from pipelines.document import SOURCES
-from tokens_corpus import write_corpus
 
 VOCAB = 512
 

@@ -167,3 +167,18 @@ def test_closures_follow_imports_and_leave_other_readers_out():
     lid = version.closure(["pipelines.langid"])
     assert "pipelines.recipes" in lid and not any(m.startswith(("llama_model", "pipelines.dedup")) for m in lid)
     assert "pipelines.quality.references" in version.closure(["pipelines.quality"])
+
+
+def test_new_quality_models_change_the_sources_that_use_them_only(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, lm in ((a, b"lm one"), (b, b"lm two")):
+        (d / "lm").mkdir(parents=True)
+        (d / "lm" / "model.bin").write_bytes(lm)
+        (d / "models.json").write_text("{}")
+    q = curation.QUALITY
+    # commoncrawl has a perplexity step: its files depend on the models' bytes, not on where they are
+    assert q.version("commoncrawl", {"models_dir": str(a)}) != q.version("commoncrawl", {"models_dir": str(b)})
+    shutil.copytree(a, tmp_path / "c")
+    assert q.version("commoncrawl", {"models_dir": str(a)}) == q.version("commoncrawl", {"models_dir": str(tmp_path / "c")})
+    # c4's quality steps are heuristics: new models rerun none of its files
+    assert q.version("c4", {"models_dir": str(a)}) == q.version("c4", {"models_dir": str(b)})

@@ -8,8 +8,12 @@ import pytest
 import torch
 
 from assets.evaluate import (
-    base_model_eval, chat_eval, newest_version_beats_sft, perplexity_below_untrained, reward_model_eval,
+    base_model_eval,
+    chat_eval,
     every_rating_bucket_evaluated,
+    newest_version_beats_sft,
+    perplexity_below_untrained,
+    reward_model_eval,
 )
 from llama_model.checkpoint import save_meta
 from llama_model.configs import ModelArgs

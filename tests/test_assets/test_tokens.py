@@ -1,13 +1,13 @@
 """The tokens stage on an ephemeral instance: tokenizer, token_shards, mixture_report and their checks."""
 import dagster as dg
 import pyarrow.parquet as pq
+from tokens_corpus import write_corpus
 
 from assets import tokens
 from assets.partitions import dump_partitions
 from llama_model.data import TokenLoader
 from pipelines.document import SOURCES
 from resources import ArtifactStorage, ProfileResource
-from tokens_corpus import write_corpus
 
 # The curation stage is another module: a spec with its key and partitions stands in for it here.
 CURATED = dg.AssetSpec("quality_filtered", partitions_def=dump_partitions)

@@ -186,7 +186,7 @@ def build() -> dict[str, list[dict]]:
         choices, ans = [choices[k] for k in order], order.index(ans)
         tasks["arc_mini"].append({"id": f"arc-{i}", "question": {"stem": q, "choices": [
             {"text": c, "label": letters[k]} for k, c in enumerate(choices)]}, "answerKey": letters[ans]})
-    for i, (passage, q, ans) in enumerate(BOOLQ):
+    for passage, q, ans in BOOLQ:
         tasks["boolq_mini"].append({"question": q, "passage": passage, "answer": ans})
     return tasks
 

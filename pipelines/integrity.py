@@ -1,0 +1,103 @@
+"""What makes committed files trustworthy: a manifest is checked before use, a file before reuse.
+
+- `check_manifest`: a manifest's files are plain `part-*` names inside its partition (no `..`, no
+  absolute path, no folder); a manifest that is not one raises CorruptManifestError (pipelines.partition
+  names its path and how to recover).
+- `same_bytes`: a file is the one its manifest names only if its bytes hash to the manifest's sha256.
+  Size and mtime recorded when it was hashed last (`_stat.json` beside the manifest, local only, not part
+  of the data) short-cut the hash; on any mismatch the hash decides. On object storage a part is written
+  once, by one PUT, under a name carrying its hash: existence is checked there.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+from pathlib import Path
+
+from common.io import write_text
+from pipelines.fs import RemotePath, as_path, file_sha256
+
+STAT = "_stat.json"
+
+
+class CorruptManifestError(ValueError):
+    """A `_manifest.json` that is not a manifest (truncated, edited, or naming files outside its partition)."""
+
+
+def check_manifest(m: dict) -> None:
+    """ValueError unless `m` has a list of files whose names are plain part files of this partition
+    and a dropped_dir that goes up to the root and down the dropped tree only."""
+    if not isinstance(m, dict) or not isinstance(m.get("files"), list):
+        raise ValueError("no list of files")
+    rel = m.get("dropped_dir", "")
+    parts = rel.split("/")
+    # "../../../dropped/<asset>/<source>/<dump>": up to the root, then down the dropped tree only
+    if os.path.isabs(rel) or ".." in parts[parts.count(".."):] or "dropped" not in parts:
+        raise ValueError(f"dropped_dir {rel!r} leaves the dropped tree")
+    for e in m["files"]:
+        for k in ("output", "dropped"):
+            name = e[k]
+            if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
+                    or not name.startswith("part-"):
+                raise ValueError(f"entry {e.get('key')!r}: {k} {name!r} is not a file of this partition")
+
+
+class TamperedFileError(RuntimeError):
+    """A committed file whose bytes no longer hash to its manifest's sha256."""
+
+
+def same_bytes(path, sha: str, known: dict | None = None) -> bool:
+    """Whether `path` holds the bytes of `sha`. Size and mtime recorded when it was verified last
+    (`known`: the partition's STAT record) short-cut the hash; on any mismatch the hash decides.
+    On object storage a file is written once under its hash's name by one PUT: existence suffices."""
+    path = as_path(path)
+    if isinstance(path, RemotePath):
+        return path.is_file()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    if known is not None and known.get(path.name) == [st.st_size, st.st_mtime_ns, sha]:
+        return True
+    return file_sha256(path) == sha
+
+
+def read_stat(directory) -> dict:
+    """{file name: [size, mtime_ns, sha256]} of the partition's files as last verified (local only)."""
+    directory = as_path(directory)
+    if isinstance(directory, RemotePath):
+        return {}
+    try:
+        st = os.stat(directory / STAT)
+        return _parsed_stat(str(directory / STAT), st.st_size, st.st_mtime_ns)
+    except (FileNotFoundError, ValueError):
+        return {}  # a lost or damaged record only costs hashing
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_stat(path: str, size: int, mtime_ns: int) -> dict:
+    # Read-only for callers; parsed again whenever the file changes (size or mtime).
+    return json.loads(Path(path).read_text())
+
+
+def stat_of(directory, files: dict[str, str]) -> dict:
+    out = {}
+    for name, sha in sorted(files.items()):
+        with contextlib.suppress(FileNotFoundError):
+            st = (directory / name).stat()
+            out[name] = [st.st_size, st.st_mtime_ns, sha]
+    return out
+
+
+def record_stat(out_dir, dropped_dir, entries: list[dict]) -> None:
+    """Record size and mtime of the committed files for the short-cut (outputs, and dropped files under
+    "dropped"), in the output folder; rewritten only when it changed."""
+    out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
+    if isinstance(out_dir, RemotePath):
+        return
+    rec = stat_of(out_dir, {e["output"]: e["output_sha256"] for e in entries})
+    rec["dropped"] = stat_of(dropped_dir, {e["dropped"]: e["dropped_sha256"] for e in entries})
+    if rec != read_stat(out_dir):
+        write_text(out_dir / STAT, json.dumps(rec, indent=1, sort_keys=True))

@@ -1,0 +1,69 @@
+"""Lineage of curation partitions: from a partition down to its upstream partitions' manifests and the
+dump files it was read from, with the version and data version recorded at each step.
+
+    from pipelines.lineage import partition_lineage, render
+    print(render(partition_lineage(root, "quality_filtered", "c4", "en", dumps_root)))
+
+Each step is what its manifest committed: the stage's version (pipelines/version.py, recorded when the
+partition was committed), its data version (the digest of its files, what Dagster's `dagster/data_version`
+holds), and its files (input -> output sha256). raw_documents ends the chain at the dump files, each with
+the sha256 of its bytes as they are now in the dumps folder ("missing" when the file is gone).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines import recipes
+from pipelines.partition import MANIFEST, data_version, partition_dirs, read_manifest
+from pipelines.version import file_digest
+
+CHAIN = (recipes.RAW, recipes.DEDUP, recipes.LID, recipes.QUALITY)
+
+
+def upstream_of(asset: str) -> str | None:
+    i = CHAIN.index(asset)
+    return CHAIN[i - 1] if i else None
+
+
+def partition_lineage(root, asset: str, source: str, dump: str, dumps_root: str | Path | None = None) -> dict:
+    """{asset, partition, manifest, version, data_version, files, upstream} down to raw_documents; an
+    uncommitted partition is reported with `manifest: None` (and the chain stops there)."""
+    if asset not in CHAIN:
+        raise ValueError(f"{asset} has no partition manifests; the curation assets are {', '.join(CHAIN)}")
+    out, _ = partition_dirs(root, asset, source, dump)
+    m = read_manifest(out)
+    node = {"asset": asset, "partition": f"{source}/{dump}", "manifest": str(out / MANIFEST) if m else None}
+    if m is None:
+        return node
+    files = []
+    for e in m["files"]:
+        f = {"key": e["key"], "input": e["input"], "output_sha256": e["output_sha256"]}
+        if asset == recipes.RAW and dumps_root is not None:
+            f["dump_file_sha256"] = _dump_digest(Path(dumps_root) / source / dump / e["input"])
+        files.append(f)
+    node.update(version=m.get("version"), data_version=data_version(m), files=files)
+    up = upstream_of(asset)
+    if up:
+        node["upstream"] = partition_lineage(root, up, source, dump, dumps_root)
+    return node
+
+
+def _dump_digest(path: Path) -> str:
+    """A dump file's sha256, or of every file of a unit folder (a GitHub repository)."""
+    return file_digest(path) if path.exists() else "missing"
+
+
+def render(node: dict, indent: int = 0) -> str:
+    """The chain as indented text, one partition per block, one file per line."""
+    pad = "  " * indent
+    head = f"{pad}{node['asset']}[{node['partition']}]"
+    if node.get("manifest") is None:
+        return f"{head}: not materialized"
+    lines = [f"{head}  version {node['version'] or '-'}  data_version {node['data_version']}",
+             f"{pad}  manifest {node['manifest']}"]
+    for f in node["files"]:
+        dump = f"  dump file sha256 {f['dump_file_sha256'][:16]}" if "dump_file_sha256" in f else ""
+        lines.append(f"{pad}  {f['input']} -> {f['output_sha256'][:16]}{dump}")
+    if "upstream" in node:
+        lines.append(render(node["upstream"], indent + 1))
+    return "\n".join(lines)
