@@ -1,6 +1,10 @@
 """Dedup on a pairs-heavy set: 30% of documents are near-copies, at two sizes; peak RSS of each run.
 
-    python benchmarks/dedup_pairs.py --docs 20000 80000 --work /tmp/dedup-pairs
+    python benchmarks/dedup_pairs.py --docs 40000 160000 --work /tmp/dedup-pairs
+    DEDUP_MEMORY_LIMIT=200MB python benchmarks/dedup_pairs.py ...   # DuckDB's limit per connection
+
+Sizes from 40,000 documents: below, the bucket count stays at its floor of 2 and a bucket grows with
+the set (20,000 documents per bucket above it).
 
 Generates RAW Parquet files of 2,000 documents (~150 words each); 30% of the documents copy an earlier
 one with two words changed (MinHash Jaccard ~0.9: every one is a candidate pair and a verified near
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -67,7 +72,8 @@ def child(inputs: Path, work: Path) -> dict:
     files = sorted(inputs.glob("part-*.parquet"))
     t = time.perf_counter()
     r = dedup_files(LocalEngine(1), files, [p.stem for p in files], work / "out", work / "dropped",
-                    "commoncrawl", MinHashParams(num_perm=128, bands=25, ngram=5), work / "tmp")
+                    "commoncrawl", MinHashParams(num_perm=128, bands=25, ngram=5), work / "tmp",
+                    memory_limit=os.environ.get("DEDUP_MEMORY_LIMIT", "1GB"))
     info = r["info"]
     return {"docs": info["rows_in"], "candidates": info.get("minhash_candidates"),
             "verified_pairs": info.get("minhash_verified_pairs"), "near_duplicates": info.get("near_duplicates"),
@@ -78,7 +84,7 @@ def child(inputs: Path, work: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--docs", type=int, nargs=2, default=[20_000, 80_000])
+    ap.add_argument("--docs", type=int, nargs=2, default=[40_000, 160_000])
     ap.add_argument("--work", type=Path, default=Path("/tmp/dedup-pairs"))
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -92,7 +98,7 @@ def main() -> None:
         work = a.work / f"run-{n}"
         subprocess.run(["rm", "-rf", str(work)], check=True)
         out = subprocess.run([sys.executable, __file__, "--child", str(inputs), str(work)], check=True,
-                             capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         r = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(r)
         print(json.dumps(r), flush=True)
