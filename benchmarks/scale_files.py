@@ -2,6 +2,7 @@
 
     python benchmarks/scale_files.py --files 1000 5000 --work /tmp/scale-files
     python benchmarks/scale_files.py --files 1000 5000 20000 --workers 2
+    python benchmarks/scale_files.py --files 1000 --engine ray --workers 2    # a local Ray per stage
 
 A snapshot is ~80,000 WET files; what grows with the file count (tasks, manifest entries, done-records,
 scratch files, the driver's loop) matters more there than the text. Each dump holds `--files` files of
@@ -76,13 +77,13 @@ def generate(dumps: Path, files: int, seed: int = 0) -> Path:
     return out
 
 
-def run_stage(stage: str, dumps: Path, data: Path, dump: str, workers: int) -> dict:
+def run_stage(stage: str, dumps: Path, data: Path, dump: str, workers: int, engine_name: str = "local") -> dict:
     """Child process: one stage over the dump; wall and own CPU seconds, peak RSS, manifest size."""
     from pipelines import curation
     from pipelines.dedup.minhash import MinHashParams
-    from pipelines.engine import LocalEngine
+    from pipelines.engine import LocalEngine, RayEngine
 
-    engine = LocalEngine(workers)
+    engine = LocalEngine(workers) if engine_name == "local" else RayEngine(workers)
     t, cpu = time.perf_counter(), time.process_time()
     if stage == "ingest":
         curation.ingest(engine, data, dumps, SOURCE, dump)
@@ -94,7 +95,8 @@ def run_stage(stage: str, dumps: Path, data: Path, dump: str, workers: int) -> d
         curation.map_stage(engine, data, "deduplicated", "language_identified", SOURCE, dump, curation.LID)
         asset = "language_identified"
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
-    engine.close()
+    if engine_name == "local":
+        engine.close()
     out = data / asset / SOURCE / dump
     return {"stage": stage, "seconds": round(wall, 2), "driver_cpu_seconds": round(cpu, 2),
             "manifest_kb": round((out / "_manifest.json").stat().st_size / 1024, 1),
@@ -106,10 +108,10 @@ def _count(tmp: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(tmp)) if tmp.is_dir() else 0
 
 
-def child(stage: str, dumps: Path, data: Path, dump: str, workers: int) -> dict:
+def child(stage: str, dumps: Path, data: Path, dump: str, workers: int, engine: str) -> dict:
     """Run a stage in a child process while counting the scratch files alive under data/tmp."""
     cmd = [sys.executable, __file__, "--child", stage, "--dumps", str(dumps), "--data", str(data),
-           "--dump", dump, "--workers", str(workers)]
+           "--dump", dump, "--workers", str(workers), "--engine", engine]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     most, done = [0], threading.Event()
 
@@ -132,23 +134,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--files", type=int, nargs="+", default=[1000, 5000])
     p.add_argument("--work", type=Path, default=Path("/tmp/llama-scale-files"))
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="ray: a local Ray of --workers CPUs started by each stage's process")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--dumps", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--dump", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
-        print(json.dumps(run_stage(a.child, a.dumps, a.data, a.dump, a.workers)))
+        print(json.dumps(run_stage(a.child, a.dumps, a.data, a.dump, a.workers, a.engine)))
         return 0
     rows = []
     for n in a.files:
         t = time.perf_counter()
         dump = generate(a.work / "dumps", n).name
         print(f"{n} files generated in {time.perf_counter() - t:.1f}s", flush=True)
-        data = a.work / f"data-{n}-w{a.workers}"
+        data = a.work / f"data-{n}-{a.engine}-w{a.workers}"
         shutil.rmtree(data, ignore_errors=True)
         for stage in STAGES:
-            r = dict(child(stage, a.work / "dumps", data, dump, a.workers), files=n)
+            r = dict(child(stage, a.work / "dumps", data, dump, a.workers, a.engine), files=n)
             rows.append(r)
             print(json.dumps(r), flush=True)
     print(f"\n| stage | files | wall ms/file | driver CPU ms/file | scratch files max | manifest KB | "
