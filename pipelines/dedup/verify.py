@@ -32,6 +32,7 @@ from pipelines.dedup.survivor import SQL_ORDER, rank_columns
 
 MARGIN = 0.2   # over 5 standard deviations of the estimate at 128 permutations
 BATCH = 4_096
+SLICE_PAIRS = 20_000  # pairs whose exact Jaccard / containment is computed per query
 
 
 class FetchDocs:
@@ -94,16 +95,24 @@ def _exact_scores(plan: Plan, pairs: np.ndarray, shingle_files: list[str], tag: 
     if len(pairs) == 0:
         return out
     con = plan.connect(tag)
+    f = lit(shingle_files)
     try:
-        con.register("p", pa.table({"k": np.arange(len(pairs)), "a": pairs[:, 0], "b": pairs[:, 1]}))
-        f = lit(shingle_files)
-        reader = query_batches(con, f"""
-            SELECT p.k, sa.h AS ha, sb.h AS hb FROM p JOIN read_parquet({f}) sa ON sa.doc = p.a
-            JOIN read_parquet({f}) sb ON sb.doc = p.b""", BATCH)
-        for batch in reader:
-            ks = batch.column("k").to_numpy()
-            for k, x, y in zip(ks, _lists(batch, "ha"), _lists(batch, "hb")):
-                out[k] = (len(np.intersect1d(x, y, assume_unique=True)), len(x), len(y))
+        # Slices of SLICE_PAIRS pairs, each joined with the shingle sets of its own documents only:
+        # joining all pairs at once held every fetched set (~1 KB a document) in the join.
+        for lo in range(0, len(pairs), SLICE_PAIRS):
+            part = pairs[lo:lo + SLICE_PAIRS]
+            con.register("p", pa.table({"k": np.arange(lo, lo + len(part)), "a": part[:, 0], "b": part[:, 1]}))
+            reader = query_batches(con, f"""
+                WITH need AS (SELECT a AS doc FROM p UNION SELECT b FROM p),
+                     s AS (SELECT doc, h FROM read_parquet({f}) AS t SEMI JOIN need USING (doc))
+                SELECT p.k, sa.h AS ha, sb.h AS hb FROM p JOIN s sa ON sa.doc = p.a
+                JOIN s sb ON sb.doc = p.b""", BATCH)
+            for batch in reader:
+                ks = batch.column("k").to_numpy()
+                for k, x, y in zip(ks, _lists(batch, "ha"), _lists(batch, "hb")):
+                    out[k] = (len(np.intersect1d(x, y, assume_unique=True)), len(x), len(y))
+            del reader
+            con.unregister("p")
     finally:
         con.close()
     return out

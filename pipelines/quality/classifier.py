@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-_WS = re.compile(r"\s+")
 MAX_WORDS = 200  # a page's first words are enough and keep training fast
 POS, NEG = "__label__wiki", "__label__cc"
 RETRIES = 4
@@ -32,7 +30,11 @@ def fold_of(doc_id: str, folds: int) -> int:
 
 
 def normalize(text: str) -> str:
-    return " ".join(_WS.sub(" ", (text or "").lower()).split(" ")[:MAX_WORDS]).strip()
+    """The first MAX_WORDS words, lower case, single spaces. Only the words kept are touched (a long
+    page is not lowered and scanned whole); a leading space takes one word's place, as it always has."""
+    text = text or ""
+    keep = MAX_WORDS - text[:1].isspace()
+    return " ".join(text.split(None, keep)[:keep]).lower()
 
 
 def epochs_for(examples: int) -> int:

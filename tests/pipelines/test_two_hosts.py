@@ -1,4 +1,5 @@
-"""Two runs sharing one data folder from two PID namespaces (as two pods on one shared file system do):
+"""Two runs sharing one data folder from two PID namespaces (as two pods on one shared file system do),
+on the local engine and on Ray (each run its own one-CPU Ray):
 run A is paused mid-dedup while run B deduplicates another partition; A resumes and its output is
 byte-identical to a run alone. Pid-based cleanup let B delete A's live scratch (issue 22)."""
 from __future__ import annotations
@@ -29,11 +30,11 @@ import sys, time
 from pathlib import Path
 from pipelines import curation
 from pipelines.dedup.minhash import MinHashParams
-from pipelines.engine import LocalEngine
+from pipelines.engine import LocalEngine, RayEngine
 
-data, source, dump, flags = sys.argv[1:5]
+data, source, dump, flags, engine = sys.argv[1:6]
 
-class Pausing(LocalEngine):
+class Pausing(LocalEngine if engine == "local" else RayEngine):
     def map(self, fn, items, *, desc="tasks", log=None):
         out = super().map(fn, items, desc=desc, log=log)
         if flags != "-" and desc.endswith("scatter"):
@@ -65,7 +66,10 @@ def can_unshare():
         pytest.skip(f"cannot make PID namespaces here: {r.stderr.decode().strip()}")
 
 
-def test_a_paused_run_survives_another_hosts_run_on_shared_scratch(can_unshare, tmp_path):
+@pytest.mark.parametrize("engine", ["local", pytest.param("ray", marks=pytest.mark.slow)])
+def test_a_paused_run_survives_another_hosts_run_on_shared_scratch(can_unshare, engine, tmp_path):
+    if engine == "ray":
+        pytest.importorskip("ray")
     dumps, data, alone, flags = tmp_path / "dumps", tmp_path / "data", tmp_path / "alone", tmp_path / "flags"
     flags.mkdir()
     for source, dump in (A, B):
@@ -75,16 +79,17 @@ def test_a_paused_run_survives_another_hosts_run_on_shared_scratch(can_unshare, 
     curation.dedup(LocalEngine(1), alone, *A, MinHashParams(num_perm=128, bands=25, ngram=5))
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    run_a = subprocess.Popen(namespaced(sys.executable, "-c", DRIVER, str(data), *A, str(flags), pad=40), env=env)
+    env.pop("RAY_ADDRESS", None)  # each run starts its own one-CPU Ray
+    run_a = subprocess.Popen(namespaced(sys.executable, "-c", DRIVER, str(data), *A, str(flags), engine, pad=40), env=env)
     try:
-        for _ in range(1200):
+        for _ in range(1800):
             if (flags / "paused").exists() or run_a.poll() is not None:
                 break
             time.sleep(0.1)
         assert (flags / "paused").exists(), "run A never reached its pause"
         scratch = [p for p in (data / "tmp").iterdir() if p.is_dir()]
         assert len(scratch) == 1 and any(scratch[0].rglob("*.parquet"))
-        subprocess.run(namespaced(sys.executable, "-c", DRIVER, str(data), *B, "-", pad=0), env=env,
+        subprocess.run(namespaced(sys.executable, "-c", DRIVER, str(data), *B, "-", engine, pad=0), env=env,
                        check=True, timeout=300)
         assert scratch[0].is_dir() and any(scratch[0].rglob("*.parquet")), "run B removed A's live scratch"
         (flags / "resume").write_text("")
