@@ -22,7 +22,7 @@ from llama_model.align_data.pairs import PREFERENCE_SHAPES, preference_pairs, ra
 from llama_model.align_data.tasks import (BORDERLINE, DIGITS, EVAL_SHAPES, FRENCH_NUMBERS, HELD_OUT_PERCENT, INSTRUCTIONS,
                                           RATING_NAMES, REFUSAL, SAFETY_TAU, SFT_SHAPES, SINGLE_KINDS, STYLE_KINDS,
                                           TEMPLATES, UNSAFE_TEMPLATES, UNSAFE_VERBS, WORDS, Task, borderline_tasks,
-                                          eval_tasks, is_borderline_prompt,
+                                          eval_tasks, is_borderline_prompt, open_tasks, OPEN_CATEGORIES,
                                           is_held_out, reference_answer, sample_task, sample_tasks, sft_dialogues,
                                           tasks_from_jsonl, tasks_to_jsonl, true_value)
 
@@ -30,7 +30,7 @@ __all__ = [
     "DataError", "load_preferences", "load_sft", "preferences_to_jsonl", "read_samples", "rows", "samples_to_jsonl",
     "sft_to_jsonl", "to_jsonl", "FormatError", "parse_preference", "parse_sft", "preference_row", "sample_row",
     "sft_row", "follows_instruction", "is_false_refusal", "is_refusal", "is_safe", "judge", "quality", "PREFERENCE_SHAPES",
-    "preference_pairs", "rate_pair", "rating_of_gap", "BORDERLINE", "borderline_tasks", "is_borderline_prompt", "DIGITS", "EVAL_SHAPES", "FRENCH_NUMBERS",
+    "preference_pairs", "rate_pair", "rating_of_gap", "BORDERLINE", "borderline_tasks", "is_borderline_prompt", "open_tasks", "OPEN_CATEGORIES", "DIGITS", "EVAL_SHAPES", "FRENCH_NUMBERS",
     "HELD_OUT_PERCENT", "INSTRUCTIONS", "RATING_NAMES", "REFUSAL", "SAFETY_TAU", "SFT_SHAPES", "SINGLE_KINDS",
     "STYLE_KINDS", "TEMPLATES", "UNSAFE_TEMPLATES", "UNSAFE_VERBS", "WORDS", "Task", "eval_tasks", "is_held_out",
     "reference_answer", "sample_task", "sample_tasks", "sft_dialogues", "tasks_from_jsonl", "tasks_to_jsonl",
