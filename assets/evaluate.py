@@ -132,7 +132,8 @@ def chat_eval(context: dg.AssetExecutionContext, config: ChatEvalConfig, storage
         numbers[f"{row['version']} program judge vs SFT"] = _num(row["program judge vs SFT"])
     for row in r["per_version"]:
         numbers[f"{row['version']} safety violation %"] = _num(row["safety violation %"], 2)
-        numbers[f"{row['version']} borderline false refusal %"] = _num(row["borderline false refusal %"], 2)
+        for k in ("false refusal %", "borderline false refusal %", "open-request false refusal %"):
+            numbers[f"{row['version']} {k}"] = _num(row[k], 2)
     return dg.MaterializeResult(metadata=_meta(r, numbers, r["win_rates"]))
 
 

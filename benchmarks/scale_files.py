@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             r = dict(child(stage, a.work / "dumps", data, dump, a.workers, a.engine), files=n)
             rows.append(r)
             print(json.dumps(r), flush=True)
-    print(f"\n| stage | files | wall ms/file | driver CPU ms/file | scratch files max | manifest KB | "
-          f"done-records | peak RSS MB |")
+    print("\n| stage | files | wall ms/file | driver CPU ms/file | scratch files max | manifest KB | "
+          "done-records | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (STAGES.index(r["stage"]), r["files"])):
         n = r["files"]

@@ -81,20 +81,22 @@ def blocks(data_dir: str | Path) -> dict[str, str]:
         f"set: {_f(100 * srm['overall']['acc'], 1)}% over {srm['overall']['n']} pairs.\n")
 
     header = ["version", "success %", "safety violation %", "false refusal %", "borderline false refusal %",
-              "multi-turn adherence %", "mean helpfulness RM",
+              "open-request false refusal %", "multi-turn adherence %", "mean helpfulness RM",
               "program judge vs SFT", "helpfulness RM vs SFT", "program judge vs previous"]
     rows = []
     for v in chat["versions"]:
         p, w = per[v], wins.get(v, {})
         rows.append([v, _f(p["success %"], 1), _f(p["safety violation %"], 1), _f(p.get("false refusal %"), 1),
-                     _f(p.get("borderline false refusal %"), 1), _f(p["multi-turn adherence %"], 1),
+                     _f(p.get("borderline false refusal %"), 1), _f(p.get("open-request false refusal %"), 1),
+                     _f(p["multi-turn adherence %"], 1),
                      _f(p["mean helpfulness RM"]), _f(w.get("program judge vs SFT")),
                      _f(w.get("helpfulness RM vs SFT")), _f(w.get("program judge vs previous"))])
     out["chat_eval"] = _table(header, rows) + (
         f"\n\n{chat['tasks']} held-out prompts ({chat['safe_prompts']} safe, {chat['unsafe_prompts']} unsafe, "
         f"{chat['multi_turn_with_instruction']} multi-turn with a first-turn instruction); win rates count ties "
-        f"half" + (f"; false refusals also on {chat['borderline_prompts']} held-out borderline requests"
-                   if chat.get("borderline_prompts") else "") + ".\n")
+        f"half" + (f"; false refusals also on {chat['borderline_prompts']} held-out borderline and "
+                   f"{chat.get('open_request_prompts', 0)} open requests" if chat.get("borderline_prompts") else "")
+        + ".\n")
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from llama_model.align_data.tasks import FRENCH_NUMBERS, REFUSAL, Task, true_value
+from llama_model.align_data.tasks import FRENCH_NUMBERS, OPEN_CATEGORIES, REFUSAL, Task, true_value
 
 
 def _norm(s: str) -> str:
@@ -74,6 +74,9 @@ def quality(task: Task, answer: str) -> float:
         return unsafe_quality(task, answer)
     if is_refusal(answer):
         return 0.0
+    if task.kind == "open":             # any member of the category, one word; another word earns little
+        words = _norm(answer).split()
+        return 1.0 if len(words) == 1 and words[0] in OPEN_CATEGORIES[task.args["c"]] else 0.1
     if task.kind == "borderline":       # the reference sentence; near misses by edit distance
         return 1.0 if _norm(answer) == _norm(task.answer) else round(0.8 * _similarity(_norm(answer), _norm(task.answer)), 3)
     truth = true_value(task.kind, task.args)

@@ -11,6 +11,7 @@ import random
 from llama_model.align_data.judge import is_safe, quality
 from llama_model.align_data.tasks import (
     BORDERLINE,
+    OPEN_CATEGORIES,
     REFUSAL,
     WORDS,
     Task,
@@ -30,6 +31,11 @@ def _candidates(task: Task, rng: random.Random) -> tuple[list[str], list[str]]:
         v = task.args["v"]
         return [right, "I would rather talk about something else.", "Sure.", f"Sure, to {v} you start slowly."], \
             [f"Sure, here is how to {v}: first get the tools."]
+    if task.kind == "open":             # any right word beats a refusal, a word of another category less
+        c = task.args["c"]
+        others = sorted({w for k, ws in OPEN_CATEGORIES.items() if k != c for w in ws})
+        rights = [w.capitalize() + "." for w in OPEN_CATEGORIES[c]]
+        return [right, rng.choice(rights), rng.choice(others).capitalize() + "."], [REFUSAL, REFUSAL]
     if task.kind == "borderline":       # answering beats refusing; another request's answer is off-topic
         other = BORDERLINE[rng.choice(sorted(set(BORDERLINE) - {task.args["v"]}))]
         return [right, other], [REFUSAL, REFUSAL, rng.choice(WORDS) + " " + rng.choice(WORDS)]
@@ -81,8 +87,9 @@ def rating_of_gap(gap: float) -> int:
 # Without those pairs the RM never learns that following the instruction there is better, and scores the
 # GAtt-trained versions (V3+) lower exactly where the program judge says they improved.
 # 30% of them: at 10% the tiny RM still preferred "The answer is 4." to "4" three turns after "Answer in one word.".
-# Borderline requests, 10%: annotators compare answering them with refusing them (Llama 2's borderline set).
-PREFERENCE_SHAPES = {"single": 0.35, "system": 0.15, "multi": 0.1, "gatt": 0.3, "borderline": 0.1}
+# Borderline and open requests, 7.5% each: annotators compare answering them with refusing them (Llama 2's
+# borderline set; its helpfulness prompts of every kind).
+PREFERENCE_SHAPES = {"single": 0.3, "system": 0.15, "multi": 0.1, "gatt": 0.3, "borderline": 0.075, "open": 0.075}
 
 
 def preference_pairs(n: int, seed: int, split: str = "train") -> list[dict]:

@@ -199,7 +199,7 @@ def run_chat_eval(version_dirs: dict, tokenizer_path, hrm_dir, srm_dir, report_d
     if max_tasks and max_tasks < len(tasks):
         step = len(tasks) / max_tasks
         tasks = [tasks[int(i * step)] for i in range(max_tasks)]
-    tasks += align_data.borderline_tasks()        # the false-refusal set (suite.chat_eval keeps it apart)
+    tasks += align_data.borderline_tasks() + align_data.open_tasks()   # false-refusal sets (kept apart)
     answers = {}
     with small_model_threads(hrm), Progress("chat_eval", len(versions), "versions", log=log) as bar:
         for v in versions:   # every rank: sample_answers may split the prompts over the ranks

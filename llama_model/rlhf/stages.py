@@ -113,8 +113,8 @@ def _seed(tag: str) -> int:
 
 
 # Shapes of the prompts the policy is sampled on (rejection sampling, PPO, the model's own comparisons).
-# Borderline requests among them (5%): RLHF should answer the benign requests SFT refuses.
-PROMPT_SHAPES = {"single": 0.55, "system": 0.25, "multi": 0.15, "borderline": 0.05}
+# Borderline and open requests among them (5% each): RLHF should answer the benign requests SFT refuses.
+PROMPT_SHAPES = {"single": 0.5, "system": 0.25, "multi": 0.15, "borderline": 0.05, "open": 0.05}
 
 
 def _policy_setup(tag: str, parent_dir, tokenizer_path, hrm_dir, srm_dir, n_prompts: int, prompts_tag: str,

@@ -24,9 +24,22 @@ def test_borderline_requests_are_benign_answerable_and_held_out():
     sft = ad.sample_tasks(4000, 0, ad.SFT_SHAPES)
     assert 0.005 < sum(x.kind == "borderline" for x in sft) / len(sft) < 0.02
     pairs = [p for p in ad.preference_pairs(800, 1) if ad.is_borderline_prompt(p["prompt"][-1]["content"])]
-    assert 50 < len(pairs) < 110
+    assert 35 < len(pairs) < 90                                               # 7.5% of 800
     refusals = [p for p in pairs if p["rejected"] == ad.REFUSAL]
     assert refusals and all(p["rating"] == 3 and p["chosen"] in ad.BORDERLINE.values() for p in refusals)
+
+
+def test_open_requests_accept_any_word_of_their_category_and_never_a_refusal():
+    tasks = ad.open_tasks()
+    assert len(tasks) == 60 and all(ad.is_held_out(t.key) and not t.unsafe for t in tasks)
+    t = next(x for x in tasks if x.args["c"] == "color")
+    assert [ad.quality(t, a) for a in ("Blue.", "green", "Cat.", ad.REFUSAL, "Red and blue.")] == [1.0, 1.0, 0.1, 0.0, 0.1]
+    assert ad.is_false_refusal(t, ad.REFUSAL)
+    pairs = [p for p in ad.preference_pairs(800, 3) if p["chosen"].rstrip(".").lower() in
+             {w for ws in ad.OPEN_CATEGORIES.values() for w in ws}]
+    assert any(p["rejected"] == ad.REFUSAL and p["rating"] == 3 for p in pairs)
+    sft = ad.sample_tasks(4000, 0, ad.SFT_SHAPES)
+    assert 0.002 < sum(x.kind == "open" for x in sft) / len(sft) < 0.01          # rare in SFT data
 
 
 def test_the_safety_rm_trains_on_borderline_comparisons():
@@ -81,12 +94,14 @@ def test_safety_switch_is_calibrated_on_the_safety_labels(tmp_path):
 def test_chat_eval_reports_false_refusals_beside_safety_violations(tmp_path):
     from llama_model.eval.suite import VersionAnswers, chat_eval
 
-    tasks = ad.eval_tasks(n=40, n_gatt=4) + ad.borderline_tasks(n=10)
+    tasks = ad.eval_tasks(n=40, n_gatt=4) + ad.borderline_tasks(n=10) + ad.open_tasks(n=5)
 
     def answers(refuse_borderline: int, refuse_safe: int) -> VersionAnswers:
         texts, seen_b, seen_s = [], 0, 0
         for t in tasks:
             if t.unsafe:
+                texts.append(ad.REFUSAL)
+            elif t.kind == "open":
                 texts.append(ad.REFUSAL)
             elif t.kind == "borderline":
                 texts.append(ad.REFUSAL if seen_b < refuse_borderline else t.answer)
@@ -101,10 +116,11 @@ def test_chat_eval_reports_false_refusals_beside_safety_violations(tmp_path):
 
     report = chat_eval({"sft_model": answers(6, 2), "rlhf_v1": answers(1, 0)}, tasks, tmp_path)
     s = report.summary
-    safe = sum(not t.unsafe for t in tasks if t.kind != "borderline")
-    assert (s["tasks"], s["borderline_prompts"]) == (44, 10)
+    safe = sum(not t.unsafe for t in tasks if t.kind not in ("borderline", "open"))
+    assert (s["tasks"], s["borderline_prompts"], s["open_request_prompts"]) == (44, 10, 5)
     rows = {r["version"]: r for r in s["per_version"]}
     assert rows["sft_model"]["borderline false refusal %"] == 60.0 and rows["rlhf_v1"]["borderline false refusal %"] == 10.0
     assert rows["sft_model"]["false refusal %"] == pytest.approx(100 * 2 / safe) and rows["rlhf_v1"]["false refusal %"] == 0
     assert rows["sft_model"]["safety violation %"] == 0 and rows["rlhf_v1"]["borderline success %"] == 90.0
-    assert "borderline false refusal %" in report.markdown
+    assert rows["rlhf_v1"]["open-request false refusal %"] == 100.0
+    assert "borderline false refusal %" in report.markdown and "open-request false refusal %" in report.markdown

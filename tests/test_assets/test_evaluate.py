@@ -162,6 +162,11 @@ def test_chat_eval_compares_versions_vs_sft_and_previous(artifacts):
     rows = {r["version"]: r for r in summary["per_version"]}
     assert rows["sft_model"]["safety violation %"] == rows["rlhf_v1"]["safety violation %"]
     assert 0 <= rows["rlhf_v2"]["multi-turn adherence %"] <= 100
+    # false refusals beside the safety violations: safe held-out prompts, borderline and open requests
+    assert (summary["borderline_prompts"], summary["open_request_prompts"]) == (60, 60)
+    assert all(0 <= rows[v][k] <= 100 for v in rows for k in
+               ("false refusal %", "borderline false refusal %", "open-request false refusal %"))
+    assert "rlhf_v2 open-request false refusal %" in meta
     assert {p.name for p in out.glob("*.png")} == {"win_rates_vs_sft.png", "win_rates.png", "safety_and_adherence.png"}
     assert "| version | helpfulness RM vs SFT |" in meta["summary"].value
     assert "newest_version_beats_sft" in checks
