@@ -123,8 +123,10 @@ def test_alignment_stages_on_gloo_ranks_equal_one_process(tmp_path, one_process,
     # scores differ from 1 process by ~1e-4 (0.96906 vs 0.96895 on this machine), fp32 rounding.
     tol = 3e-4 if mode == "2d" else 1e-4
     assert many["scores"] == pytest.approx(one["scores"], rel=tol, abs=tol)
+    # 5e-5: AdamW at lr 1e-2 turns the summation-order noise of sharded gradients into weight differences of
+    # up to ~2e-5 after SFT + 2 PPO iterations (measured on the round-3 bundled data; a logic error is far larger).
     for k, v in one["policy"].items():
-        assert torch.allclose(v, many["policy"][k], atol=1e-5), k
+        assert torch.allclose(v, many["policy"][k], atol=5e-5), k
     # Only the head's weight: the bias's gradient is exactly zero in exact arithmetic (scores enter the loss as
     # differences), so Adam turns rounding noise into steps and the bias drifts differently on any machine.
     assert torch.allclose(one["rm_head"]["weight"], many["rm_head"]["weight"], atol=1e-5)

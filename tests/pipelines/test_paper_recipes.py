@@ -65,3 +65,30 @@ def test_minhash_bands_are_9_by_13_of_128_permutations():
     b[0, 116] += 1
     assert (band_keys(a, p.bands, p.rows) != band_keys(b, p.bands, p.rows)).sum() == 1
     assert MinHashParams(bands=25).rows == 5          # the tiny profile: 25 bands of 128 // 25 rows
+
+
+def test_the_dedup_stage_bands_paper_profiles_9_by_13(tmp_path):
+    """Through dedup_files with the paper profiles' DataArgs: 9 bands of 13 rows; a near copy (Jaccard
+    ~0.9 over 13-grams) is found and the band table holds 9 keys per document."""
+    import random
+
+    import pyarrow as pa
+
+    from llama_model.configs import get_profile
+    from pipelines.dedup import dedup_files
+    from pipelines.document import RAW_SCHEMA
+
+    d = get_profile("llama-7b").data
+    params = MinHashParams(num_perm=d.minhash_perms, bands=d.minhash_bands, ngram=d.minhash_ngram)
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(5000)]
+    docs = [" ".join(rng.choices(words, k=400)) for _ in range(5)]
+    docs.append(docs[0].replace(docs[0].split()[200], "changed", 1))            # one word changed of 400
+    rows = [{"id": f"{i:032x}", "source": "commoncrawl", "text": t} for i, t in enumerate(docs)]
+    path = tmp_path / "in" / "in-0.parquet"
+    path.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_SCHEMA), path)
+    r = dedup_files(LocalEngine(1), [path], ["k0"], tmp_path / "out", tmp_path / "dropped", "commoncrawl", params,
+                    tmp_path / "work")
+    assert r["info"]["minhash"]["bands"] == 9 and r["info"]["minhash"]["rows"] == 13
+    assert r["info"]["near_duplicates"] == 1
