@@ -272,9 +272,9 @@ def _extra_commands():
     """Sub-commands contributed by the library packages (imported lazily so --help stays fast)."""
     from assets.dumps_cli import register as dumps
     from assets.lineage_cli import register as lineage
-    from pipelines.samples.cli import register as samples
     from llama_model.cli import register as model
     from llama_model.plan import register as plan
+    from pipelines.samples.cli import register as samples
     return [dumps, lineage, samples, model, plan]
 
 

@@ -38,14 +38,27 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from llama_model.checkpoint import (PendingSave, full_state_dict, latest_checkpoint, load_train_state, save_meta,
-                                    save_train_state)
+from llama_model.checkpoint import (
+    PendingSave,
+    full_state_dict,
+    latest_checkpoint,
+    load_train_state,
+    save_meta,
+    save_train_state,
+)
 from llama_model.configs import ModelArgs, TrainArgs, get_profile
 from llama_model.export import export_from_dcp
-from llama_model.parallel import (build_model, clip_grad_norm, init_distributed, init_mesh, open_pipes,
-                                  parallel_mode, peak_flops, rank_world)
-from llama_model.train_log import (MetricsLog, loss_decrease, pipes_metadata, plot_loss_curve,  # noqa: F401
-                                   read_metrics, summarize)
+from llama_model.parallel import (
+    build_model,
+    clip_grad_norm,
+    init_distributed,
+    init_mesh,
+    open_pipes,
+    parallel_mode,
+    peak_flops,
+    rank_world,
+)
+from llama_model.train_log import MetricsLog, loss_decrease, pipes_metadata, plot_loss_curve, read_metrics, summarize  # noqa: F401
 
 
 @dataclass

@@ -24,7 +24,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.fs import parquet_file
 
