@@ -110,8 +110,11 @@ def hold(path, ttl: float = TTL_S, wait: float | None = None, owner: str | None 
 
     def heartbeat():
         while not stop.wait(lease.ttl / 3):
-            if not lease.renew():
-                return
+            try:
+                if not lease.renew():
+                    return
+            except Exception:  # noqa: BLE001 - a storage hiccup: try again at the next beat
+                continue
 
     thread = threading.Thread(target=heartbeat, name=f"lease {lease.path}", daemon=True)
     thread.start()
@@ -171,7 +174,8 @@ class _FileStore:
 
     def _temp(self, record: dict) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{uuid.uuid4().hex}")
+        # Not `.*.tmp-*`: partition.remove_stale_temporaries removes those, and this one is live.
+        tmp = self.path.with_name(f".{self.path.name}.new-{uuid.uuid4().hex}")
         tmp.write_text(json.dumps(record, sort_keys=True))
         return tmp
 

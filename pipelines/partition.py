@@ -18,9 +18,10 @@ Why this shape (the datatrove / object-storage way rather than one folder rename
 
 Object storage (`s3://` roots, pipelines/fs.py): the same files and names. Locally every file is written
 to a temporary name and renamed, and a partition has one writer at a time (a lease,
-pipelines/lease.py; on S3 too, by conditional writes). On S3 there is no rename: a part is written to a local temporary file (its name needs its hash), then
-uploaded once under its final name; done-records and the manifest are single PUTs, the manifest
-last. Readers never see a partial object, so the commit point is the same.
+pipelines/lease.py; on S3 too, by conditional writes). On S3 there is no rename: a part is written to a
+local temporary file (its name needs its hash), then uploaded once under its final name; done-records
+and the manifest are single PUTs, the manifest last. Readers never see a partial object, so the commit
+point is the same.
 """
 from __future__ import annotations
 

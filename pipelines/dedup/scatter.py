@@ -3,9 +3,11 @@
 Per document with text (null and blank texts are decided in step 3):
 - `docs/docs-<file>.parquet`: global index, id, MinHash signature, the number of unique shingles and
   of sampled shingles (books);
-- `scatter/<kind>-<file>.parquet`, rows sorted by key bucket (one row group each): `exact-<file>` (128-bit SHA-1 prefix of the text, or of the text without its licence
-  header for GitHub, plus there the rank columns of survivor.py), `bands-<file>` (band, key, doc), `lines-<file>` (CCNet
-  line hash, doc, line number), `sample-<file>` (sampled shingle hash, doc) for books.
+- `scatter/<kind>-<file>.parquet`, rows sorted by key bucket (one row group each; one file per task
+  and kind, whatever the bucket count): `exact-<file>` (128-bit SHA-1 prefix of the text, or of the
+  text without its licence header for GitHub, plus there the rank columns of survivor.py),
+  `bands-<file>` (band, key, doc), `lines-<file>` (CCNet line hash, doc, line number),
+  `sample-<file>` (sampled shingle hash, doc) for books.
 A task reads its file in batches of ROWS documents; memory is bounded by the batch and the file's keys.
 """
 from __future__ import annotations
