@@ -160,10 +160,16 @@ def run_table_task(task: Task) -> dict:
     table, repaired = read_file(task.input)
     result: StageResult = task.params["func"](table, task.params["source"], **task.params["kwargs"])
     out = PartWriter(task.out_dir, task.key, result.kept.schema)
-    out.write_table(result.kept)
     dropped = PartWriter(task.dropped_dir, task.key, DROPPED_SCHEMA)
-    dropped.write_table(result.dropped)
-    return Entry.written(out.close(), dropped.close(), table.num_rows, result.stats.as_dict(),
+    try:
+        out.write_table(result.kept)
+        dropped.write_table(result.dropped)
+        kept, lost = out.close(), dropped.close()   # a failed close aborts the other writer too
+    except BaseException:
+        out.abort()
+        dropped.abort()
+        raise
+    return Entry.written(kept, lost, table.num_rows, result.stats.as_dict(),
                          input=as_path(task.input).name, utf8_repaired=repaired,
                          info=json.loads(json.dumps(without_timings(result.info), default=str))).as_dict()
 

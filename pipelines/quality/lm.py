@@ -6,8 +6,9 @@ model (`lmplz`) trained on the Wikipedia text in those pieces, and a document's 
 normalized first (lower case, accents removed, digits to 0, whitespace folded). Documents are then put
 in head / middle / tail by two perplexity cut-offs that are fixed per language (CCNet's English: 340 /
 520) and do not depend on the crawl being filtered, so a clean crawl keeps more than a spammy one.
-We fix them the same way, once, with the model: the 30th / 60th percentiles of the perplexity of
-Wikipedia documents the model did not see in training (held out by id hash).
+We fix them the same way, once, with the model: the 30th / 60th percentiles of the perplexity of the
+CommonCrawl pages scored when the model is built (a streaming quantile sketch, pipelines/quality/quantiles.py),
+as CCNet's cut-offs are percentiles of the crawl's perplexity per language.
 
 Backends behind one interface (`perplexity(texts)`, `save(dir)`, `load(dir, manifest)`):
 - "kenlm": SentencePiece + lmplz + the `kenlm` module (built by `make install`, see the Makefile);

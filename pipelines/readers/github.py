@@ -6,9 +6,11 @@ text ("unknown" when none matches). Ingest filters licences here, before dedup, 
 Apache, BSD and MIT projects, then deduplicate): with `ctx.keep_licences` set (ingest sets the recipe's
 `recipes.github_licences()`), the files of a repository of another licence are counted skips
 (`license_not_permissive`, the licence as detail), so a file present in a GPL and an MIT repository can
-only survive dedup as the MIT copy. Without it (reading a dump elsewhere) the reader only labels. Binary, empty, oversized (`limits.github_file_bytes`) and non-UTF-8 files are
-counted skips, and so is every link (to a file or a folder, inside the repository or not: `symlink`) and
-every entry that is not a regular file (`not_regular_file`): nothing outside the dump is ever read.
+only survive dedup as the MIT copy. Without it (reading a dump elsewhere) the reader only labels.
+Hidden files and folders (`.git`, `.github/`, `.travis.yml`: `hidden_file`, as in every reader), binary,
+empty, oversized (`limits.github_file_bytes`) and non-UTF-8 files are counted skips, and so is every
+link (to a file or a folder, inside the repository or not: `symlink`) and every entry that is not a
+regular file (`not_regular_file`): nothing outside the dump is ever read.
 Origin: `<owner>__<name>/<path>`.
 """
 from __future__ import annotations
@@ -142,11 +144,18 @@ def read_unit(ctx: ReadContext, repo_dir: Path) -> Iterator[Document]:
         for name in sorted(d for d in dirnames if os.path.islink(Path(dirpath) / d)):
             path = Path(dirpath) / name
             ctx.skip("symlink", ctx.origin(path), f"link to {os.readlink(path)}")
-        dirnames[:] = sorted(d for d in dirnames if d != ".git" and not os.path.islink(Path(dirpath) / d))
+        # Hidden entries (.git, .github/, .travis.yml, ...) are never read, as in every reader, and the dump
+        # sensor's fingerprint ignores them too: one counted skip per hidden folder (not entered) or file.
+        for name in sorted(d for d in dirnames if d.startswith(".") and not os.path.islink(Path(dirpath) / d)):
+            ctx.skip("hidden_file", ctx.origin(Path(dirpath) / name), "hidden folder")
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not os.path.islink(Path(dirpath) / d))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             rel = path.relative_to(repo_dir).as_posix()
             origin = ctx.origin(path)
+            if name.startswith("."):
+                ctx.skip("hidden_file", origin, "hidden file")
+                continue
             if not permitted:              # not read: counted with its size (links etc. keep their reason)
                 st = check_regular(ctx, path, origin)
                 if st is not None:
