@@ -23,6 +23,8 @@ is a function of the cluster, so the drops are those of a single-process cluster
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -121,7 +123,7 @@ def components(plan: Plan) -> str:
         prev = plan.path("near", "label-00000.parquet")
         copy_to(con, f"""SELECT doc, min(lab) AS lab FROM (SELECT a AS doc, b AS lab FROM {e}
                          UNION ALL SELECT b, b FROM {e}) GROUP BY doc""", prev)
-        for it in range(1, 1 << 30):
+        for it in itertools.count(1):  # ends: labels only decrease, and only to documents
             cur = plan.path("near", f"label-{it:05d}.parquet")
             # A document takes the smallest label among its own, its neighbours' and its label's label
             # (pointer jumping: chains shrink by half per round, not by one edge).
