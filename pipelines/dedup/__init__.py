@@ -6,10 +6,11 @@ as a global stage by bucket that never holds a partition (neither its texts nor 
 1. Map, one task per file (scatter.py): keys per document (content hash, MinHash band keys and
    signature, CCNet line hashes, sampled book shingles), written by key bucket, never the text.
 2. Per bucket (gather.py, DuckDB with a memory limit, spilling to the work dir): exact groups;
-   MinHash candidate pairs among exact survivors; book pairs; then (verify.py) candidates verified
-   (estimate, or exact shingles fetched per file), clusters over integer document indices, the best
-   copy survives (survivor.py: rank columns fetched for the candidates only); last, CCNet line dedup
-   by line-hash bucket among the survivors.
+   MinHash candidate pairs among exact survivors; book pairs; then (near.py, one task per range of
+   document indices) candidates verified (estimate, or exact shingles fetched per file), clusters
+   over integer document indices (local components merged in DuckDB), the best copy survives
+   (survivor.py: rank columns fetched for the candidates only); book containment (verify.py); last,
+   CCNet line dedup by line-hash bucket among the survivors.
 3. Map, one task per file (apply.py): the file and its decisions -> kept file + dropped file.
 
 Order matters: exact duplicates go first (reason `exact_duplicate`); MinHash then sees whole documents;
@@ -42,9 +43,10 @@ from pipelines.base import Stats
 from pipelines.dedup.apply import apply_all
 from pipelines.dedup.gather import BandGather, BookGather, ExactGather, LineGather
 from pipelines.dedup.minhash import MinHashParams
+from pipelines.dedup.near import near_duplicates
 from pipelines.dedup.plan import BookParams, Plan
 from pipelines.dedup.scatter import Scatter
-from pipelines.dedup.verify import contained_books, near_duplicates
+from pipelines.dedup.verify import contained_books
 from pipelines.document import DEDUP_COLUMNS, DEDUP_SCHEMA
 from pipelines.fs import parquet_file, plain
 from pipelines.stage import StageResult
@@ -55,8 +57,9 @@ SCHEMA = DEDUP_SCHEMA
 # Documents per key bucket: a bucket task holds ~25 band keys and ~30 line hashes per document in
 # DuckDB, so its memory is set by this number, not by the partition (buckets grow with the partition).
 DOCS_PER_BUCKET = 20_000
-# Every step-1 task writes one file per bucket and kind: past this many buckets the file count would
-# grow as files x buckets, so buckets grow instead and DuckDB spills beyond its memory limit.
+# Step 1 writes one file per task and kind (a row group per bucket), but every bucket task (and every
+# near-duplicate range task, as many as buckets) reads the footers of all those files: past this many
+# buckets that work grows as files x buckets, so buckets grow instead and DuckDB spills beyond its limit.
 MAX_BUCKETS = 512
 
 

@@ -86,7 +86,8 @@ class ExactGather:
 
 class BandGather:
     """Candidate pairs (a < b) of one band-key bucket: all pairs of a small (band, key) group, star
-    links to the smallest member in a group larger than BIG_BUCKET (templated pages)."""
+    links to the smallest member in a group larger than BIG_BUCKET (templated pages). Sorted by `a`:
+    a near.py range task reads the row groups of its range of `a` only."""
 
     def __init__(self, plan: Plan, big_bucket: int = BIG_BUCKET):
         self.plan, self.big = plan, big_bucket
@@ -101,7 +102,7 @@ class BandGather:
                            JOIN k y USING (band, bkey) WHERE g.n <= {self.big} AND x.doc < y.doc),
                  star AS (SELECT g.m AS a, k.doc AS b FROM k JOIN g USING (band, bkey)
                           WHERE g.n > {self.big} AND k.doc <> g.m)
-            SELECT DISTINCT a, b FROM (SELECT * FROM small UNION ALL SELECT * FROM star)""",
+            SELECT DISTINCT a, b FROM (SELECT * FROM small UNION ALL SELECT * FROM star) ORDER BY a, b""",
                        out=d / "pairs.parquet")
         return {"candidates": int(n or 0)}
 

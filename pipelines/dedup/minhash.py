@@ -1,7 +1,7 @@
 """MinHash LSH near-duplicate detection, vectorized with numpy and designed to spread over machines.
 
     signatures and band keys per file (dedup/scatter.py) -> candidate pairs per key bucket (DuckDB,
-    dedup/gather.py) -> similarity check and connected components (dedup/verify.py, `clusters` here)
+    dedup/gather.py) -> similarity check and connected components (dedup/near.py, per range with `clusters` here)
 
 Shingles (pipelines/dedup/shingle.py) are word n-grams of the lower-cased, whitespace-split text. The signature is datasketch's (>= 2.0, scheme "affine32"): each 32-bit shingle
 hash is mixed by the MurmurHash3 finalizer, then permuted by `a*h + b mod 2^32` with the same `a`, `b`

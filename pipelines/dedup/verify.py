@@ -1,11 +1,8 @@
-"""Step 2, after the buckets: verify candidate pairs, build clusters, choose survivors.
+"""Step 2, after the buckets: fetch what verification needs, verify book pairs.
 
-Near duplicates (MinHash): the distinct candidate pairs of all buckets are joined with both documents'
-signatures in DuckDB and read back in batches; a pair whose estimate is more than `MARGIN` from the
-threshold is decided by it, the others by their exact shingle Jaccard. Exact sets come from the texts
-of only those documents, fetched by one task per input file that holds any (FetchShingles).
-Accepted pairs form clusters (connected components over the document indices that occur in pairs);
-each cluster keeps its best member (survivor.py) and drops the others as `near_duplicate`.
+Exact shingle sets and rank columns (survivor.py) come from the texts of only the documents that need
+them, fetched by one task per input file that holds any (FetchDocs); `_exact_scores` joins pairs with
+their sets in slices. MinHash near duplicates use both from near.py, by key range.
 
 Books: candidate pairs share at least `candidate` of the shorter book's sampled shingles; verification
 is exact containment of the shorter book's shingle set in the longer one's. The shorter book of a pair
@@ -17,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.dedup.minhash import clusters
 from pipelines.dedup.plan import (
     Plan,
     globs,
@@ -30,7 +26,6 @@ from pipelines.dedup.plan import (
 from pipelines.dedup.shingle import shingle_hashes
 from pipelines.dedup.survivor import SQL_ORDER, rank_columns
 
-MARGIN = 0.2   # over 5 standard deviations of the estimate at 128 permutations
 BATCH = 4_096
 SLICE_PAIRS = 20_000  # pairs whose exact Jaccard / containment is computed per query
 
@@ -84,7 +79,13 @@ def _fetch(engine, plan: Plan, shingles: np.ndarray, rank: np.ndarray, ngram: in
     docs = np.union1d(shingles, rank).astype(np.int64)
     need = plan.path(f"{name}-need.parquet")
     write_parquet(pa.table({"doc": docs, "shingles": np.isin(docs, shingles), "rank": np.isin(docs, rank)}), need)
-    files = sorted(set(plan.file_of(docs).tolist()))
+    return fetch_docs(engine, plan, need, sorted(set(plan.file_of(docs).tolist())), ngram, name, log)
+
+
+def fetch_docs(engine, plan: Plan, need, files: list[int], ngram: int, name: str,
+               log) -> tuple[list[str], list[str]]:
+    """FetchDocs over `files` (the input files holding a document of the `need` file): the written
+    shingle files and rank files."""
     engine.map(FetchDocs(plan, str(need), ngram, name), files, desc=f"dedup fetch {name}", log=log)
     return globs(plan.path(name), "s-*.parquet"), globs(plan.path(name), "r-*.parquet")
 
@@ -136,56 +137,6 @@ def _lists(batch: pa.RecordBatch, name: str):
     return [values[off[i]:off[i + 1]] for i in range(len(col))]
 
 
-def near_duplicates(engine, plan: Plan, log=None) -> dict:
-    """Verify the buckets' candidate pairs, cluster, write `near_duplicate` drops. Returns counts."""
-    p = plan.minhash
-    pair_files = globs(plan.path(), "bucket-*/pairs.parquet")
-    doc_files = globs(plan.path("docs"), "docs-*.parquet")
-    info = {"minhash_candidates": 0, "minhash_exact_checks": 0, "minhash_verified_pairs": 0, "near_duplicates": 0}
-    if not pair_files or not doc_files:
-        return info
-    accepted, check, every = [], [], []
-    width = 4 * p.num_perm
-    con = plan.connect("near")
-    try:
-        reader = query_batches(con, f"""
-            WITH c AS (SELECT DISTINCT a, b FROM read_parquet({lit(pair_files)})),
-                 need AS (SELECT a AS doc FROM c UNION SELECT b FROM c),
-                 d AS (SELECT doc, sig FROM read_parquet({lit(doc_files)}) AS t SEMI JOIN need USING (doc))
-            SELECT c.a, c.b, da.sig AS sa, db.sig AS sb FROM c
-            JOIN d da ON da.doc = c.a JOIN d db ON db.doc = c.b""", BATCH)
-        for batch in reader:
-            n = batch.num_rows
-            info["minhash_candidates"] += n
-            sa, sb = _sigs(batch.column("sa"), width), _sigs(batch.column("sb"), width)
-            est = (sa == sb).mean(axis=1)
-            ab = np.stack([batch.column("a").to_numpy(), batch.column("b").to_numpy()], axis=1)
-            near = np.abs(est - p.threshold) < MARGIN
-            accepted.append(ab[~near & (est >= p.threshold)])
-            check.append(ab[near])
-            every.append(np.unique(ab))
-    finally:
-        con.close()
-    check = np.concatenate(check) if check else np.zeros((0, 2), np.int64)
-    info["minhash_exact_checks"] = len(check)
-    if not every:
-        return info
-    # One pass over the files: shingles of the pairs to check, rank columns of every candidate
-    # (a superset of the cluster members, which are known only after the check).
-    sh_files, rank_files = _fetch(engine, plan, np.unique(check), np.unique(np.concatenate(every)), p.ngram,
-                                  "near-fetch", log)
-    if len(check):
-        s = _exact_scores(plan, check, sh_files, "near-verify")
-        jac = s[:, 0] / np.maximum(s[:, 1] + s[:, 2] - s[:, 0], 1)
-        accepted.append(check[(jac >= p.threshold) & (s[:, 1] > 0) & (s[:, 2] > 0)])
-    pairs = np.concatenate(accepted) if accepted else np.zeros((0, 2), np.int64)
-    info["minhash_verified_pairs"] = len(pairs)
-    drops = _cluster_drops(plan, pairs, rank_files)
-    info["near_duplicates"] = drops.num_rows
-    _write(plan, drops, "near")
-    return info
-
-
 def _ranked(plan: Plan, nodes: np.ndarray, files: list[str]) -> pa.Table:
     """Rank columns of the given documents (from the fetched rank files), best first."""
     con = plan.connect("rank")
@@ -196,37 +147,6 @@ def _ranked(plan: Plan, nodes: np.ndarray, files: list[str]) -> pa.Table:
             FROM read_parquet({lit(files)}) AS t SEMI JOIN nodes USING (doc) ORDER BY {SQL_ORDER}""")
     finally:
         con.close()
-
-
-def _cluster_drops(plan: Plan, pairs: np.ndarray, rank_files: list[str]) -> pa.Table:
-    empty = pa.table({"doc": pa.array([], pa.int64()), "reason": pa.array([], pa.string()),
-                      "detail": pa.array([], pa.string()), "sdoc": pa.array([], pa.int64())})
-    if len(pairs) == 0:
-        return empty
-    nodes, local = np.unique(pairs, return_inverse=True)
-    root = clusters(len(nodes), local.reshape(-1, 2))
-    ranked = _ranked(plan, nodes, rank_files)
-    docs = ranked.column("doc").to_numpy()
-    ids = ranked.column("id").to_pylist()
-    refs = ranked.column("ref").to_numpy(zero_copy_only=False)
-    comp = root[np.searchsorted(nodes, docs)]
-    seen: dict[int, int] = {}  # component -> position of its survivor (the first, best, member)
-    out_doc, out_detail, out_s = [], [], []
-    for k, c in enumerate(comp.tolist()):
-        if c not in seen:
-            seen[c] = k
-        elif not refs[k]:
-            s = seen[c]
-            out_doc.append(int(docs[k]))
-            out_detail.append(ids[s])
-            out_s.append(int(docs[s]))
-    if not out_doc:
-        return empty
-    order = np.argsort(out_doc)
-    return pa.table({"doc": pa.array(np.asarray(out_doc)[order], pa.int64()),
-                     "reason": pa.array(["near_duplicate"] * len(out_doc), pa.string()),
-                     "detail": pa.array([out_detail[i] for i in order], pa.string()),
-                     "sdoc": pa.array(np.asarray(out_s)[order], pa.int64())})
 
 
 def _write(plan: Plan, drops: pa.Table, tag: str) -> None:
