@@ -178,7 +178,9 @@ def test_kenlm_perplexity_is_ccnets_formula(tmp_path):
     (tmp_path / "lm.arpa").write_text(arpa)
     m = KenLMModel.__new__(KenLMModel)
     m.model = kenlm.Model(str(tmp_path / "lm.arpa"))
-    m.sp = type("Split", (), {"encode": staticmethod(lambda line, out_type=str: line.split())})()
+    # SentencePiece's batch encode (a list of lines in, a list of piece lists out), split on spaces here
+    m.sp = type("Split", (), {"encode": staticmethod(lambda lines, out_type=str, num_threads=1:
+                                                     [line.split() for line in lines])})()
     p = m.perplexity(["A b", "a b\nb", ""])
     assert p[0] == pytest.approx(32 ** (1 / 3), rel=1e-5)
     assert p[1] == pytest.approx((0.5 * 0.25 * 0.25 * 0.25 * 0.25) ** (-1 / 5), rel=1e-5)

@@ -17,6 +17,7 @@ import pytest
 from pipelines import curation
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.engine import LocalEngine
+from pipelines.partition import STAT
 from pipelines.samples import bundled_dumps_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +54,9 @@ def namespaced(*args: str, pad: int) -> list[str]:
 
 
 def digests(d: Path) -> dict:
+    """Every committed file's sha256; not `_stat.json`, this host's record of the mtimes it verified."""
     return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(d.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+            for p in sorted(d.rglob("*")) if p.is_file() and not p.name.startswith(".") and p.name != STAT}
 
 
 @pytest.fixture(scope="module")
