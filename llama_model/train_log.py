@@ -28,6 +28,32 @@ def _scalars(record: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
+STAGE_EVENTS = f"{TENSORBOARD_DIR}/events.out.tfevents.0.llama-pipeline"  # an alignment stage's curves
+
+
+def stage_events(curves: dict[str, list[float]]) -> bytes | None:
+    """A TensorBoard event file of an alignment stage's curves ({tag: one value per step}), written after
+    the stage: wall time = step and a fixed name, so the stage's folder keeps identical bytes on a rerun
+    (SummaryWriter stamps both with the clock). None without the tensorboard package."""
+    try:
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.compat.proto.summary_pb2 import Summary
+        from tensorboard.summary.writer.record_writer import RecordWriter
+    except ImportError:
+        return None
+    import io
+
+    buf = io.BytesIO()
+    records = RecordWriter(buf)
+    records.write(Event(wall_time=0.0, file_version="brain.Event:2").SerializeToString())
+    for tag, values in sorted(curves.items()):
+        for step, value in enumerate(values, 1):
+            if isinstance(value, (int, float)) and np.isfinite(value):
+                summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value))])
+                records.write(Event(wall_time=float(step), step=step, summary=summary).SerializeToString())
+    return buf.getvalue()
+
+
 class TensorBoardLog:
     """TensorBoard event files of the same records (torch.utils.tensorboard; none without the package).
     The event files carry wall-clock times, so unlike metrics.jsonl they differ between identical runs;

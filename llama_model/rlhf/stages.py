@@ -27,6 +27,7 @@ from llama_model.rlhf import ppo, rejection
 from llama_model.rlhf.policy import evaluate, profile_align
 from llama_model.rlhf.preferences import PREFERENCES_FILE, model_preference_pairs, read_weeks, rm_mix, week_seed
 from llama_model.sft import pack_examples, sft_examples, train_sft
+from llama_model.train_log import STAGE_EVENTS, stage_events
 
 # Sizes of the bundled (generated) data; user data replaces them. Chosen so the tiny chain runs in minutes.
 # 8000 SFT dialogues rather than 4000: with 4000 the tiny SFT model gets half its French arithmetic wrong,
@@ -142,8 +143,9 @@ def _is_writer() -> bool:
     return global_rank() == 0
 
 
-def _save_policy(model, args, out_dir, files: dict[str, str]) -> None:
-    """Every rank calls this: saving an FSDP2 model is collective (checkpoint.gather_for_save)."""
+def _save_policy(model, args, out_dir, files: dict[str, str], curves: dict[str, list[float]] | None = None) -> None:
+    """Every rank calls this: saving an FSDP2 model is collective (checkpoint.gather_for_save). `curves`:
+    the stage's per-step numbers, also as a TensorBoard event file (`tensorboard --logdir <out_dir>`)."""
     from llama_model.checkpoint import gather_for_save, save_meta
     gathered = gather_for_save(model, out_dir)
     if not _is_writer():
@@ -152,6 +154,14 @@ def _save_policy(model, args, out_dir, files: dict[str, str]) -> None:
         save_meta(model, args, tmp, gathered=gathered)
         for name, text in files.items():
             (tmp / name).write_text(text)
+        _write_events(tmp, curves)
+
+
+def _write_events(folder: Path, curves: dict[str, list[float]] | None) -> None:
+    events = stage_events(curves) if curves else None
+    if events is not None:
+        (folder / STAGE_EVENTS).parent.mkdir(parents=True, exist_ok=True)
+        (folder / STAGE_EVENTS).write_bytes(events)
 
 
 def _sft_rows(tok, dialogues: list[dict], align, args) -> list:
@@ -194,7 +204,7 @@ def run_sft(base_dir, tokenizer_path, out_dir, align, dialogues_path: str | None
     _save_policy(model, args, out_dir, {
         META_FILE: json.dumps(meta, indent=2), "losses.json": json.dumps(losses),
         "eval_tasks.jsonl": align_data.tasks_to_jsonl(align_data.eval_tasks()),
-        "eval_examples.json": json.dumps(ev["examples"], indent=2)})
+        "eval_examples.json": json.dumps(ev["examples"], indent=2)}, curves={"sft/loss": losses})
     return meta | {"losses": losses, "examples_shown": ev["examples"]}
 
 
@@ -292,6 +302,7 @@ def run_reward_model(kind: str, sft_dir, tokenizer_path, pref_root, out_dir, ali
     if _is_writer():
         with atomic_path(out_dir) as tmp:
             save_rm(rm, args, tmp, extra=meta, gathered=gathered)
+            _write_events(tmp, {f"{kind}_rm/loss": losses})
     return meta | {"seconds": time.perf_counter() - t0}
 
 
@@ -352,7 +363,7 @@ def run_rejection(version: int, parent_dir, earlier_dirs: list, tokenizer_path, 
             "eval": _scalar_eval(ev), "parent_eval": _scalar_eval(parent_ev), "seconds": time.perf_counter() - t0}
     _save_policy(policy, args, out_dir, {
         META_FILE: json.dumps(meta, indent=2), SAMPLES_FILE: align_data.samples_to_jsonl(best),
-        "eval_examples.json": json.dumps(ev["examples"], indent=2)})
+        "eval_examples.json": json.dumps(ev["examples"], indent=2)}, curves={f"rlhf_v{version}/loss": losses})
     return meta | {"examples_shown": ev["examples"]}
 
 
@@ -378,7 +389,8 @@ def run_ppo(parent_dir, tokenizer_path, hrm_dir, srm_dir, out_dir, align, prompt
             "eval": _scalar_eval(ev), "parent_eval": _scalar_eval(parent_ev), "seconds": time.perf_counter() - t0}
     _save_policy(policy, args, out_dir, {
         META_FILE: json.dumps(meta, indent=2), "ppo_history.json": json.dumps(history, indent=2),
-        "eval_examples.json": json.dumps(ev["examples"], indent=2)})
+        "eval_examples.json": json.dumps(ev["examples"], indent=2)},
+        curves={f"ppo/{k}": [h[k] for h in history] for k in history[0] if isinstance(history[0][k], (int, float))})
     return meta | {"history": history, "examples_shown": ev["examples"]}
 
 

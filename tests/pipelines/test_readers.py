@@ -216,7 +216,8 @@ def test_github_tree(tmp_path):
     assert (main.license, main.prog_lang, main.origin) == ("MIT", "Python", "2023-03/octo__tool/src/main.py")
     assert by_path[("other/nolicense", "a.sh")].license == "unknown"
     reasons = {s.reason: s.detail for s in skipped}
-    assert set(reasons) == {"empty_file", "binary", "invalid_utf8", "symlink"}
+    assert set(reasons) == {"empty_file", "binary", "invalid_utf8", "symlink", "hidden_file"}
+    assert reasons["hidden_file"] == "hidden folder"                          # .git: one skip, not entered
     assert reasons["invalid_utf8"] == "invalid UTF-8 byte 0xef at offset 2"
     assert [s.reason for s in skipped].count("binary") == 2  # by extension and by NUL byte
 

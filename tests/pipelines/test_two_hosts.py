@@ -17,7 +17,7 @@ import pytest
 from pipelines import curation
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.engine import LocalEngine
-from pipelines.partition import STAT
+from pipelines.integrity import STAT
 from pipelines.samples import bundled_dumps_dir
 
 ROOT = Path(__file__).resolve().parents[2]

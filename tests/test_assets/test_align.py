@@ -77,6 +77,15 @@ def test_align_chain_materializes(data_dir, monkeypatch):
     assert v3["pooled_from"].value == "rlhf_v1, rlhf_v2" and v3["gatt_dialogues"].value > 0
     assert v3["data_weeks"].value == ", ".join(weeks[-2:]) and "helpfulness_rm" in v3["helpfulness_rm"].value
     assert "kl_last" in mats["rlhf_v5"] and "success_rate" in mats["rlhf_v5"]
+    # Every stage's curves as a TensorBoard event file beside its checkpoint (`tensorboard --logdir data`).
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from llama_model.train_log import STAGE_EVENTS
+    for name, tag in (("sft_model", "sft/loss"), ("helpfulness_rm", "helpfulness_rm/loss"),
+                      ("safety_rm", "safety_rm/loss"), ("rlhf_v1", "rlhf_v1/loss"), ("rlhf_v5", "ppo/kl")):
+        events = EventAccumulator(str((data_dir / name / STAGE_EVENTS).parent))
+        events.Reload()
+        assert len(events.Scalars(tag)) >= 1, name
     meta = json.loads((data_dir / "rlhf_v5" / stages.META_FILE).read_text())
     assert meta["parent"].endswith("rlhf_v4") and (data_dir / "rlhf_v5" / "consolidated.00.pth").exists()
     checks = {c.check_name for c in r.get_asset_check_evaluations()}
