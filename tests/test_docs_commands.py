@@ -42,7 +42,8 @@ def test_a_runnable_docs_block_succeeds_without_deprecation_warnings(where, bloc
                PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", NO_COLOR="1")
     # `.venv/bin/` in the docs is the project's venv: here, the one running the tests; files the docs put
     # in /tmp go to the test's own folder.
-    script = block.replace(".venv/bin/", f"{BIN}/").replace("/tmp/", f"{tmp_path}/")
+    # (/tmp/ first: the checkout itself may lie under /tmp)
+    script = block.replace("/tmp/", f"{tmp_path}/").replace(".venv/bin/", f"{BIN}/")
     if "llama-pipeline register-dumps" not in script:      # blocks that need partition keys get them first
         script = "llama-pipeline register-dumps >/dev/null\n" + script
     r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True,
