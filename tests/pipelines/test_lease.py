@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
 import pytest
+from s3_server import local_s3
 
 from pipelines import lease
 from pipelines.lease import Lease, LeaseLost, hold
@@ -63,27 +63,11 @@ def test_a_lease_lost_while_held_is_reported(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
+def s3():
     pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
-            mp.setenv(k, v)
-        mp.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-        mp.delenv("AWS_SESSION_TOKEN", raising=False)
-        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
-        client.create_bucket(Bucket="bucket")
+    pytest.importorskip("boto3")
+    with local_s3("bucket") as (_, client):
         yield client
-    server.stop()
 
 
 def test_s3_lease_by_conditional_writes(s3):

@@ -1,6 +1,5 @@
 """Writers remove their temporaries on every failure path: locally, and against object storage (a run
 against a missing S3 bucket left the dropped-rows writer's .part-*.tmp-* in the temp folder)."""
-import socket
 
 import pytest
 
@@ -9,18 +8,13 @@ from pipelines.readers.ingest import ingest_dump
 from pipelines.samples import bundled_dumps_dir
 
 pytest.importorskip("moto.server")
-from moto.server import ThreadedMotoServer  # noqa: E402
+from s3_server import local_s3  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with local_s3() as (env, _):
+        yield env["AWS_ENDPOINT_URL"]
 
 
 def test_a_run_against_a_missing_bucket_leaves_no_temporary(s3_endpoint, tmp_path, monkeypatch):

@@ -7,16 +7,15 @@ finished, and then nothing.
 import dataclasses
 import hashlib
 import json
-import socket
 from collections import Counter
 
 import dagster as dg
 import pytest
 
 pytest.importorskip("moto.server")
-boto3 = pytest.importorskip("boto3")
+pytest.importorskip("boto3")
 
-from moto.server import ThreadedMotoServer
+from s3_server import local_s3
 
 from assets.curate import (
     curation_report,
@@ -48,28 +47,10 @@ def lid_v2(table, source, schema_note: str = ""):
 LID = dataclasses.replace(curation.LID, run=lid_v2)  # the stage, given as an object
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_server():
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in env.items():
-            mp.setenv(k, v)
-        mp.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-        mp.delenv("AWS_SESSION_TOKEN", raising=False)
-        boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
+    with local_s3(BUCKET) as (env, _):
         yield env
-    server.stop()
 
 
 def materialize_chain(root: str) -> dict:
