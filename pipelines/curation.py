@@ -65,13 +65,10 @@ QUALITY = Stage(asset=recipes.QUALITY, upstream=recipes.LID, modules=("pipelines
 STAGES = (INGEST, DEDUP, LID, QUALITY)
 
 
-out_dirs = partition_dirs  # kept for callers: the layout lives in pipelines/partition.py
-
-
 def ingest(engine, root, dumps_root, source: str, dump: str, log: Callable | None = None,
            allow_empty: bool = False, limits: dict | None = None) -> dict:
     """`limits`: overrides of the readers' size caps (pipelines/readers/base.py Limits)."""
-    out, dropped = out_dirs(root, "raw_documents", source, dump)
+    out, dropped = partition_dirs(root, "raw_documents", source, dump)
     return ingest_dump(engine, source, Path(dumps_root) / source / dump, out, dropped, log=log,
                        allow_empty=allow_empty, limits=limits)
 
@@ -97,9 +94,9 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
     """The global dedup stage of one dump (scope per recipe); skipped when its inputs are unchanged."""
     from pipelines.dedup import dedup_files
 
-    up, _ = out_dirs(root, "raw_documents", source, dump)
+    up, _ = partition_dirs(root, "raw_documents", source, dump)
     upm = verify_partition(up, f"raw_documents[{source}/{dump}]")  # its files still hold their bytes
-    out, dropped = out_dirs(root, "deduplicated", source, dump)
+    out, dropped = partition_dirs(root, "deduplicated", source, dump)
     scope = recipes.dedup_scope(source)
     refs = earlier_dumps(root, "raw_documents", source, dump) if scope == "source" else []
     # One digest for every file: each output depends on every input (and on the earlier dumps).
@@ -143,8 +140,8 @@ def local_workdir(root) -> Path:
 def map_stage(engine, root, upstream: str, asset: str, source: str, dump: str, stage: Stage,
               params: dict | None = None, log: Callable | None = None, allow_empty: bool = False) -> dict:
     """A per-document stage: one task per upstream file (unchanged files are not run again)."""
-    up, _ = out_dirs(root, upstream, source, dump)
-    out, dropped = out_dirs(root, asset, source, dump)
+    up, _ = partition_dirs(root, upstream, source, dump)
+    out, dropped = partition_dirs(root, asset, source, dump)
     tasks = map_tasks(up, out, dropped, stage, source, params)
     return run_map(engine, run_table_task, tasks, out, dropped, stage=f"{asset}[{source}/{dump}]",
                    allow_empty=allow_empty, log=log,
