@@ -38,6 +38,8 @@ SP_VOCAB = 65_536          # CCNet's SentencePiece vocabulary; capped by what th
 SP_MIN_VOCAB = 64
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"[ \t\u00a0]+")
+_ASCII_DIGIT_TAB = bytes.maketrans(b"0123456789\t", b"0000000000 ")
+_SPACE_RUN = re.compile(rb" {2,}")
 
 
 def normalize(line: str) -> str:
@@ -49,13 +51,13 @@ def normalize(line: str) -> str:
 
 
 def normalized_lines(text: str) -> list[str]:
-    """The non-empty normalize(line) of a document's lines. An ASCII document is normalized whole and
-    split after (the same lines: for ASCII, lower case, digits and space runs never cross a line end
-    and commute with strip), two regex passes per document instead of per line."""
+    """The non-empty normalize(line) of a document's lines. An ASCII document is normalized whole, as
+    bytes, and split after (the same lines: for ASCII, lower case, digits and space runs never cross a
+    line end and commute with strip): a table lookup and one regex pass per document, not per line."""
     if not text.isascii():
         return [n for line in text.split("\n") if (n := normalize(line))]
-    lines = _SPACE.sub(" ", _DIGIT.sub("0", text.lower())).split("\n")
-    return [n for line in lines if (n := line.strip())]
+    raw = _SPACE_RUN.sub(b" ", text.encode("ascii").lower().translate(_ASCII_DIGIT_TAB))
+    return [n for line in raw.decode("ascii").split("\n") if (n := line.strip())]
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,6 +98,10 @@ class KenLMModel:
         self.dir = Path(directory)
         self.sp = spm.SentencePieceProcessor(model_file=str(self.dir / "sp.model"))
         self.model = kenlm.Model(str(self.dir / "lm.arpa"))
+        # id -> piece lookup for perplexity(), or None when some piece is empty or holds white space
+        # (KenLM would split it differently: every line then goes through the text path).
+        table = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
+        self.piece = table.__getitem__ if all(p.split() == [p] for p in table) else None
 
     @classmethod
     def train(cls, texts: Sequence[str], directory: str | os.PathLike, seed: int = 0,
@@ -134,18 +140,25 @@ class KenLMModel:
 
     def perplexity(self, texts: Sequence[str]) -> np.ndarray:
         """CCNet's document perplexity; inf for a document without text. The lines of all documents
-        are encoded by SentencePiece in one call (one thread: per-core throughput), then scored."""
+        are encoded by SentencePiece in one call (one thread: per-core throughput), as ids: a line's
+        pieces are then looked up in a table, cheaper than SentencePiece building a string per piece.
+        A line with an unknown piece is encoded again as text, since KenLM must see the unknown
+        surface string (it may be in KenLM's vocabulary: training text was encoded the same way)."""
         lines, owner = [], []
         for i, t in enumerate(texts):
             doc = normalized_lines(t or "")
             lines += doc
             owner += [i] * len(doc)
         logp, n = [0.0] * len(texts), [0] * len(texts)
-        score = self.model.score
-        for i, pieces in zip(owner, self.sp.encode(lines, out_type=str, num_threads=1)):
-            joined = " ".join(pieces)
+        score, piece, unk = self.model.score, self.piece, self.sp.unk_id()
+        for i, line, ids in zip(owner, lines, self.sp.encode(lines, num_threads=1)):
+            if piece is None or unk in ids:
+                joined = " ".join(self.sp.encode(line, out_type=str))
+                count = len(joined.split())
+            else:  # no piece holds white space (checked once): KenLM's split sees exactly these pieces
+                joined, count = " ".join(map(piece, ids)), len(ids)
             logp[i] += score(joined, bos=True, eos=True)
-            n[i] += len(joined.split()) + 1
+            n[i] += count + 1
         # Python floats, as before: the same bits (a vectorized pow may differ in the last place).
         return np.array([10.0 ** (-lp / k) if k else np.inf for lp, k in zip(logp, n)], dtype=np.float64)
 

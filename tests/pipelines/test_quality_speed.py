@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,3 +43,30 @@ def test_any_text_normalizes_as_before(t):
     assert normalized_lines(t) == [n for line in t.split("\n") if (n := old_normalize(line))]
     assert classifier.normalize(t) == old_classifier_normalize(t)
     assert classifier.normalize(t * 60) == old_classifier_normalize(t * 60)
+
+
+def test_kenlm_id_path_scores_as_the_per_line_text_path(tmp_path):
+    """perplexity() looks pieces up by id, and sends lines with an unknown piece through the text path:
+    the same bits as encoding and scoring each line as text, including characters SentencePiece leaves
+    unknown (a rare character seen in training is in KenLM's vocabulary under its surface form)."""
+    pytest.importorskip("kenlm")
+    from pipelines.quality.lm import KenLMModel, lmplz_path
+
+    if lmplz_path() is None:
+        pytest.skip("lmplz not built")
+    train = [f"the {w} of the river {i} runs past the old mill and the town" for i, w in
+             enumerate(["water", "stone", "bridge", "valley", "ferry"] * 40)] + ["a rare ж once"]
+    lm = KenLMModel.train(train, tmp_path / "lm", vocab=120)
+    texts = ["The water runs past 12 mills.\nThe town\t of ж and ѯ", "ѯѯ\nriver", "", "Ça déjà vu", "ж"]
+
+    def per_line(t):
+        logp, n = 0.0, 0
+        for line in t.split("\n"):
+            if (line := old_normalize(line)):
+                pieces = " ".join(lm.sp.encode(line, out_type=str))
+                logp += lm.model.score(pieces, bos=True, eos=True)
+                n += len(pieces.split()) + 1
+        return 10.0 ** (-logp / n) if n else np.inf
+
+    assert lm.piece is not None and lm.sp.unk_id() in lm.sp.encode("ѯ")
+    assert np.array_equal(lm.perplexity(texts), np.array([per_line(t) for t in texts]))

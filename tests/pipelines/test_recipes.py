@@ -178,9 +178,12 @@ def test_kenlm_perplexity_is_ccnets_formula(tmp_path):
     (tmp_path / "lm.arpa").write_text(arpa)
     m = KenLMModel.__new__(KenLMModel)
     m.model = kenlm.Model(str(tmp_path / "lm.arpa"))
-    # SentencePiece's batch encode (a list of lines in, a list of piece lists out), split on spaces here
+    # SentencePiece's encode (a line in, its pieces out; a list of lines, a list of piece lists), on spaces
     m.sp = type("Split", (), {"encode": staticmethod(lambda lines, out_type=str, num_threads=1:
-                                                     [line.split() for line in lines])})()
+                                                     lines.split() if isinstance(lines, str)
+                                                     else [line.split() for line in lines]),
+                              "unk_id": staticmethod(lambda: 0)})()
+    m.piece = None  # no id table: every line takes the text path
     p = m.perplexity(["A b", "a b\nb", ""])
     assert p[0] == pytest.approx(32 ** (1 / 3), rel=1e-5)
     assert p[1] == pytest.approx((0.5 * 0.25 * 0.25 * 0.25 * 0.25) ** (-1 / 5), rel=1e-5)
