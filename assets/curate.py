@@ -57,7 +57,7 @@ def _metadata(manifest: dict, source: str, stage: str, info: dict, root=None, du
         "details": dg.MetadataValue.json(json.loads(json.dumps(info, default=str))),
         "utf8_repaired_texts": sum(e.get("utf8_repaired", 0) for e in manifest["files"]),
         "stage_version": dg.MetadataValue.json(_STAGES[stage].explain(source, params)),
-        **({"lineage": dg.MetadataValue.json(partition_lineage(root, stage, source, dump))} if root else {}),
+        **({"lineage": dg.MetadataValue.json(partition_lineage(root, stage, source, dump, max_files=md.LINEAGE_FILES))} if root else {}),
     }
 
 

@@ -69,7 +69,8 @@ def raw_documents(context: dg.AssetExecutionContext, storage: ArtifactStorage,
         "preview": dg.MetadataValue.md(_preview_md(s["preview"])),
         "dagster/column_schema": md.schema_of_arrow(RAW_SCHEMA),
         "stage_version": dg.MetadataValue.json(explain_version(source, profile.get().data.reader_limits)),
-        "lineage": dg.MetadataValue.json(partition_lineage(storage.root_path, ASSET, source, dump, dumps.root_path)),
+        "lineage": dg.MetadataValue.json(partition_lineage(storage.root_path, ASSET, source, dump, dumps.root_path,
+                                                           max_files=md.LINEAGE_FILES)),
         **_sites(source, dumps.root_path / source / dump),
     })
 

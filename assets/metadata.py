@@ -21,6 +21,9 @@ import dagster as dg
 from pipelines import version
 
 DIGITS = 4          # significant enough for losses and win rates, short enough to read
+# Files listed per step of a partition's lineage in its metadata: the event stays a few KB at 80,000 files
+# per partition (`llama-pipeline lineage ASSET/SOURCE/DUMP` lists them all).
+LINEAGE_FILES = 20
 
 
 def _type_of(value: Any) -> str:

@@ -8,6 +8,10 @@ Each step is what its manifest committed: the stage's version (pipelines/version
 partition was committed), its data version (the digest of its files, what Dagster's `dagster/data_version`
 holds), and its files (input -> output sha256). raw_documents ends the chain at the dump files, each with
 the sha256 of its bytes as they are now in the dumps folder ("missing" when the file is gone).
+
+`max_files` bounds the files listed per step (the rest are counted in `files_omitted`): an asset's
+Dagster metadata carries a bounded chain, since a snapshot has ~80,000 files per partition and the
+whole list at every step would make each materialization event megabytes; the CLI shows it all.
 """
 from __future__ import annotations
 
@@ -25,9 +29,11 @@ def upstream_of(asset: str) -> str | None:
     return CHAIN[i - 1] if i else None
 
 
-def partition_lineage(root, asset: str, source: str, dump: str, dumps_root: str | Path | None = None) -> dict:
+def partition_lineage(root, asset: str, source: str, dump: str, dumps_root: str | Path | None = None,
+                      max_files: int | None = None) -> dict:
     """{asset, partition, manifest, version, data_version, files, upstream} down to raw_documents; an
-    uncommitted partition is reported with `manifest: None` (and the chain stops there)."""
+    uncommitted partition is reported with `manifest: None` (and the chain stops there). With
+    `max_files`, each step lists its first `max_files` files and counts the others in `files_omitted`."""
     if asset not in CHAIN:
         raise ValueError(f"{asset} has no partition manifests; the curation assets are {', '.join(CHAIN)}")
     out, _ = partition_dirs(root, asset, source, dump)
@@ -36,15 +42,18 @@ def partition_lineage(root, asset: str, source: str, dump: str, dumps_root: str 
     if m is None:
         return node
     files = []
-    for e in m["files"]:
+    listed = m["files"] if max_files is None else m["files"][:max_files]
+    for e in listed:
         f = {"key": e["key"], "input": e["input"], "output_sha256": e["output_sha256"]}
         if asset == recipes.RAW and dumps_root is not None:
             f["dump_file_sha256"] = _dump_digest(Path(dumps_root) / source / dump / e["input"])
         files.append(f)
     node.update(version=m.get("version"), data_version=data_version(m), files=files)
+    if len(listed) < len(m["files"]):
+        node["files_omitted"] = len(m["files"]) - len(listed)
     up = upstream_of(asset)
     if up:
-        node["upstream"] = partition_lineage(root, up, source, dump, dumps_root)
+        node["upstream"] = partition_lineage(root, up, source, dump, dumps_root, max_files)
     return node
 
 
@@ -64,6 +73,8 @@ def render(node: dict, indent: int = 0) -> str:
     for f in node["files"]:
         dump = f"  dump file sha256 {f['dump_file_sha256'][:16]}" if "dump_file_sha256" in f else ""
         lines.append(f"{pad}  {f['input']} -> {f['output_sha256'][:16]}{dump}")
+    if node.get("files_omitted"):
+        lines.append(f"{pad}  ... and {node['files_omitted']:,} more files")
     if "upstream" in node:
         lines.append(render(node["upstream"], indent + 1))
     return "\n".join(lines)

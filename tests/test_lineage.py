@@ -32,6 +32,15 @@ def test_lineage_of_a_partition_reaches_the_dump_files(tmp_path, capsys):
     text = capsys.readouterr().out
     assert str(root / "raw_documents" / "c4" / "en" / "_manifest.json") in text and "dump file sha256" in text
 
+    # Bounded, as in an asset's metadata: the first file per step, the others counted.
+    from pipelines.lineage import partition_lineage, render
+    short = partition_lineage(root, "language_identified", "c4", "en", bundled_dumps_dir(), max_files=1)
+    steps = [short, short["upstream"], short["upstream"]["upstream"]]
+    assert [len(n["files"]) for n in steps] == [1, 1, 1]
+    assert [n["files_omitted"] for n in steps] == [len(n["files"]) - 1 for n in chain]
+    assert steps[2]["files"][0] == chain[2]["files"][0]
+    assert f"... and {len(chain[0]['files']) - 1:,} more files" in render(short)
+
 
 def test_lineage_of_a_training_asset_walks_the_asset_graph(tmp_path, capsys):
     assert main(["lineage", "token_shards", "--data-dir", str(tmp_path), "--json"]) == 0
