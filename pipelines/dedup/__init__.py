@@ -41,12 +41,12 @@ import pyarrow.parquet as pq
 from pipelines import recipes
 from pipelines.base import Stats
 from pipelines.dedup.apply import apply_all
+from pipelines.dedup.books import contained_books
 from pipelines.dedup.gather import BandGather, BookGather, ExactGather, LineGather
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.dedup.near import near_duplicates
 from pipelines.dedup.plan import BookParams, Plan
 from pipelines.dedup.scatter import Scatter
-from pipelines.dedup.verify import contained_books
 from pipelines.document import DEDUP_COLUMNS, DEDUP_SCHEMA
 from pipelines.fs import parquet_file, plain
 from pipelines.stage import StageResult
