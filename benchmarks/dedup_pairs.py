@@ -2,7 +2,7 @@
 
     python benchmarks/dedup_pairs.py --docs 40000 160000 --work /tmp/dedup-pairs
     DEDUP_MEMORY_LIMIT=200MB python benchmarks/dedup_pairs.py ...   # DuckDB's limit per connection
-    python benchmarks/dedup_pairs.py --books --docs 2000 8000 --work /tmp/dedup-books
+    python benchmarks/dedup_pairs.py --books --docs 1000 4000 --work /tmp/dedup-books
 
 Sizes from 40,000 documents: below, the bucket count stays at its floor of 2 and a bucket grows with
 the set (20,000 documents per bucket above it).
@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 PER_FILE = 2_000
 FAMILY = 20             # editions of one book (below BookParams.max_df, whose hashes are ignored)
 BOOKS_PER_BUCKET = 250
+BOOKS_PER_FILE = 500    # ~1.3 MB of text, as the near set's files
 
 
 def generate(out: Path, docs: int, seed: int = 0) -> list[Path]:
@@ -115,9 +116,9 @@ def generate_books(out: Path, docs: int, seed: int = 0) -> list[Path]:
     texts = texts[:docs]
     rng.shuffle(texts)
     paths = []
-    for f in range(-(-docs // PER_FILE)):
+    for f in range(-(-docs // BOOKS_PER_FILE)):
         rows = [{"id": f"book-{i:07d}", "source": "books", "text": texts[i], "dump": "gen", "origin": f"gen-{f}#{i}"}
-                for i in range(f * PER_FILE, min(docs, (f + 1) * PER_FILE))]
+                for i in range(f * BOOKS_PER_FILE, min(docs, (f + 1) * BOOKS_PER_FILE))]
         p = out / f"part-{f:05d}.parquet"
         pq.write_table(pa.Table.from_pylist(rows, schema=RAW_SCHEMA), p)
         paths.append(p)
@@ -151,7 +152,7 @@ def child(inputs: Path, work: Path, books: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--docs", type=int, nargs=2, default=[40_000, 160_000])
+    ap.add_argument("--docs", type=int, nargs=2, help="two sizes (default 40000 160000; --books: 1000 4000)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/dedup-pairs"))
     ap.add_argument("--books", action="store_true", help="a books-heavy set (book containment)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -160,7 +161,7 @@ def main() -> None:
         print(json.dumps(child(Path(a.child[0]), Path(a.child[1]), a.books)))
         return
     rows = []
-    for n in a.docs:
+    for n in a.docs or ([1_000, 4_000] if a.books else [40_000, 160_000]):
         inputs = a.work / f"{'books' if a.books else 'raw'}-{n}"
         (generate_books if a.books else generate)(inputs, n)
         work = a.work / f"run-{n}"
