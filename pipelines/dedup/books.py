@@ -31,7 +31,7 @@ from pipelines.dedup.gather import _write_drops
 from pipelines.dedup.near import ranges
 from pipelines.dedup.plan import Plan, copy_to, globs, lit, query_table
 from pipelines.dedup.survivor import SQL_ORDER
-from pipelines.dedup.verify import _exact_scores, fetch_docs
+from pipelines.dedup.verify import _exact_scores, fetch_docs, release_memory
 
 RANK = ("id", "ref", "lower_pct", "boiler", "words")   # rank columns of the fetched rank files (and ref)
 
@@ -71,11 +71,11 @@ class CandidateRange:
                 SELECT s.a, s.b FROM s JOIN d da ON da.doc = s.a JOIN d db ON db.doc = s.b
                 WHERE s.shared >= {lit(float(plan.books.candidate))} * least(da.n_sample, db.n_sample)
                 ORDER BY s.a, s.b""", out)
-            docs = con.execute(f"""SELECT DISTINCT doc FROM (SELECT a AS doc FROM read_parquet({lit(str(out))})
-                                   UNION ALL SELECT b FROM read_parquet({lit(str(out))}))""").fetchnumpy()["doc"]
+            docs = query_table(con, f"""SELECT DISTINCT doc FROM (SELECT a AS doc FROM read_parquet({lit(str(out))})
+                UNION ALL SELECT b FROM read_parquet({lit(str(out))}))""").column("doc").to_numpy()
         finally:
             con.close()
-        return {"candidates": n, "files": sorted(set(plan.file_of(np.asarray(docs, np.int64)).tolist()))}
+        return {"candidates": n, "files": sorted(set(plan.file_of(docs).tolist()))}
 
 
 class VerifyRange:
@@ -116,6 +116,7 @@ class VerifyRange:
             copy_to(con, "SELECT * FROM v ORDER BY loser", _path(plan, "ver", k))
         finally:
             con.close()
+        release_memory()
         return int(ok.sum())
 
 
@@ -139,7 +140,10 @@ class PartnerRange:
         finally:
             con.close()
         _write_drops(plan, drops, f"books-{k:05d}")
-        return drops.num_rows
+        n = drops.num_rows
+        del drops
+        release_memory()
+        return n
 
 
 def contained_books(engine, plan: Plan, log=None) -> dict:

@@ -66,7 +66,17 @@ class FetchDocs:
                           plan.path(self.name, f"s-{index:05d}.parquet"))
         if ranks:
             write_parquet(pa.concat_tables(ranks), plan.path(self.name, f"r-{index:05d}.parquet"))
-        return len(docs) + sum(t.num_rows for t in ranks)
+        n = len(docs) + sum(t.num_rows for t in ranks)
+        del docs, sets, ranks
+        release_memory()
+        return n
+
+
+def release_memory() -> None:
+    """Hand the memory Arrow freed during a task back to the system. A process that runs task after
+    task (the local engine, a pool worker) otherwise keeps freed blocks, and its RSS climbs with the
+    number of tasks, not the largest one (measured: +58 MB over 8 fetch tasks of 500 books)."""
+    pa.default_memory_pool().release_unused()
 
 
 def fetch_docs(engine, plan: Plan, need, files: list[int], ngram: int, name: str,
