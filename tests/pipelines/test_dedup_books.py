@@ -8,6 +8,7 @@ import random
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from pipelines.dedup import dedup_files
 from pipelines.dedup.minhash import MinHashParams, shingles
@@ -104,6 +105,7 @@ def _run(tmp, refs, inputs, tag, engine, **kw):
     return r, why, (kept, dropped)
 
 
+@pytest.mark.slow
 def test_generated_books_match_the_rule_over_all_pairs_on_any_engine_and_buckets(tmp_path):
     ref_books, books = _books()
     refs = [_write(tmp_path / "refs" / "r-0.parquet", ref_books)]
