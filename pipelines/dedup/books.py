@@ -8,8 +8,8 @@ pair loses (equal sizes: the worse by the survivor order, survivor.py); a loser 
 is dropped as `contained_book`, detail the id of its best partner: the largest winner, then the best by
 the survivor order.
 
-The document indices are cut into near.py's ranges; each step is one engine task per range, writing
-one small file under work/books/:
+The document indices are cut into near.py's ranges; steps 1, 3 and 4 are one engine task per range
+(1 and 3 write one small file per range under work/books/, 4 the drops of its losers):
 1. CandidateRange, by range of `a` (pairs a < b): the summed shared counts of its pairs, the threshold:
    cand-<k>, sorted by (a, b).
 2. One fetch task per input file holding a candidate (verify.py FetchDocs): shingle sets, rank columns.
