@@ -89,12 +89,12 @@ class VerifyRange:
         plan, b = self.plan, self.plan.books
         t = pq.read_table(_path(plan, "cand", k))
         pairs = np.stack([t.column("a").to_numpy(), t.column("b").to_numpy()], axis=1).astype(np.int64).reshape(-1, 2)
-        s = _exact_scores(plan, pairs, self.shingle_files, f"books-verify-{k:05d}")
-        inter, na, nb = s[:, 0], s[:, 1], s[:, 2]
-        ok = (np.minimum(na, nb) > 0) & (inter >= b.threshold * np.minimum(na, nb))
-        pairs, na, nb = pairs[ok], na[ok], nb[ok]
         con = plan.connect(f"books-ver-{k:05d}")
         try:
+            s = _exact_scores(plan, pairs, self.shingle_files, "", con)
+            inter, na, nb = s[:, 0], s[:, 1], s[:, 2]
+            ok = (np.minimum(na, nb) > 0) & (inter >= b.threshold * np.minimum(na, nb))
+            pairs, na, nb = pairs[ok], na[ok], nb[ok]
             ranked = _ranked(con, plan, np.unique(pairs), self.rank_files)
             # Position in the survivor order among this range's books (lower is better): orders any two
             # of them as among all books, the order being total.

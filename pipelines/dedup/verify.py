@@ -87,12 +87,14 @@ def fetch_docs(engine, plan: Plan, need, files: list[int], ngram: int, name: str
     return globs(plan.path(name), "s-*.parquet"), globs(plan.path(name), "r-*.parquet")
 
 
-def _exact_scores(plan: Plan, pairs: np.ndarray, shingle_files: list[str], tag: str) -> np.ndarray:
-    """[K, 3]: |A & B|, |A|, |B| for each pair (a, b) of document indices."""
+def _exact_scores(plan: Plan, pairs: np.ndarray, shingle_files: list[str], tag: str, con=None) -> np.ndarray:
+    """[K, 3]: |A & B|, |A|, |B| for each pair (a, b) of document indices (on `con` if given, else on a
+    connection of its own)."""
     out = np.zeros((len(pairs), 3), dtype=np.int64)
     if len(pairs) == 0:
         return out
-    con = plan.connect(tag)
+    own = con is None
+    con = plan.connect(tag) if own else con
     f = lit(shingle_files)
     try:
         # Slices of SLICE_PAIRS pairs, each joined with the shingle sets of its own documents only:
@@ -112,7 +114,8 @@ def _exact_scores(plan: Plan, pairs: np.ndarray, shingle_files: list[str], tag: 
             del reader
             con.unregister("p")
     finally:
-        con.close()
+        if own:
+            con.close()
     return out
 
 
