@@ -9,8 +9,10 @@ as a global stage by bucket that never holds a partition (neither its texts nor 
    MinHash candidate pairs among exact survivors; book pairs; then (near.py, one task per range of
    document indices) candidates verified (estimate, or exact shingles fetched per file), clusters
    over integer document indices (local components merged in DuckDB), the best copy survives
-   (survivor.py: rank columns fetched for the candidates only); book containment (verify.py); last,
-   CCNet line dedup by line-hash bucket among the survivors.
+   (survivor.py: rank columns fetched for the candidates only); book containment (books.py, one task
+   per range of document indices: candidates and exact containment by the pair's smaller index, each
+   dropped book's best partner by its own index); last, CCNet line dedup by line-hash bucket among the
+   survivors.
 3. Map, one task per file (apply.py): the file and its decisions -> kept file + dropped file.
 
 Order matters: exact duplicates go first (reason `exact_duplicate`); MinHash then sees whole documents;
@@ -41,12 +43,12 @@ import pyarrow.parquet as pq
 from pipelines import recipes
 from pipelines.base import Stats
 from pipelines.dedup.apply import apply_all
+from pipelines.dedup.books import contained_books
 from pipelines.dedup.gather import BandGather, BookGather, ExactGather, LineGather
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.dedup.near import near_duplicates
 from pipelines.dedup.plan import BookParams, Plan
 from pipelines.dedup.scatter import Scatter
-from pipelines.dedup.verify import contained_books
 from pipelines.document import DEDUP_COLUMNS, DEDUP_SCHEMA
 from pipelines.fs import parquet_file, plain
 from pipelines.stage import StageResult

@@ -108,7 +108,8 @@ class BandGather:
 
 
 class BookGather:
-    """Pairs of books sharing sampled shingles of this bucket (each hash in at most max_df books)."""
+    """Pairs of books sharing sampled shingles of this bucket (each hash in at most max_df books), with
+    the count shared here. Sorted by `a`: a books.py range task reads the row groups of its range only."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
@@ -120,7 +121,7 @@ class BookGather:
                  df AS (SELECT h FROM s GROUP BY h HAVING count(*) BETWEEN 2 AND {plan.books.max_df}),
                  x AS (SELECT h, doc FROM s SEMI JOIN df USING (h))
             SELECT p.doc AS a, q.doc AS b, count(*) AS shared FROM x p JOIN x q USING (h)
-            WHERE p.doc < q.doc GROUP BY ALL""", out=d / "bookpairs.parquet")
+            WHERE p.doc < q.doc GROUP BY ALL ORDER BY a, b""", out=d / "bookpairs.parquet")
         return {"pairs": int(n or 0)}
 
 
