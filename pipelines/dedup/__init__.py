@@ -90,9 +90,11 @@ def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinH
         s = recipes.step(source, STAGE, name)
         return s if steps is None or name in steps else None
 
-    footers = [parquet_file(f).metadata for f in files]
-    sizes = [m.num_rows for m in footers]
-    nbytes = [sum(m.row_group(g).total_byte_size for g in range(m.num_row_groups)) for m in footers]
+    sizes, nbytes = [], []
+    for f in files:  # one footer at a time: a footer object is KBs, 80,000 of them would be 100s of MB
+        m = parquet_file(f).metadata
+        sizes.append(m.num_rows)
+        nbytes.append(sum(m.row_group(g).total_byte_size for g in range(m.num_row_groups)))
     offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
     exact, near, line, books = step("exact"), step("minhash"), step("line"), step("containment")
     if buckets is None:
