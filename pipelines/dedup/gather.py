@@ -55,7 +55,7 @@ def _live(plan: Plan, rows: str, columns: str) -> str:
 
 
 def _write_drops(plan: Plan, drops: pa.Table, tag: str) -> None:
-    """Drops (doc, reason, detail, sdoc) of a step: per input file, the survivors' counts, the index."""
+    """Drops (doc, reason, detail, sdoc) of a step: per task of input files, the survivors' counts, the index."""
     if drops.num_rows == 0:
         return
     write_by_task(plan, drops.select(["doc", "reason", "detail"]), "drop", tag)
