@@ -117,7 +117,8 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
 
     Writes, per input i, one kept file (SCHEMA) to out_dir and one dropped file (DROPPED_SCHEMA) to
     dropped_dir named by keys[i] (the same bytes whatever `task_size`, see make_plan). `reference_inputs`
-    (earlier dumps, scope "source") take part in every match and always win; nothing is written for them. `workdir` must be visible to every worker.
+    (earlier dumps, scope "source") take part in every match and always win; nothing is written for them.
+    `workdir` must be visible to every worker.
     Returns {"files": manifest entries in input order, "info": counts, timings, parameters}.
     """
     if len(keys) != len(inputs):

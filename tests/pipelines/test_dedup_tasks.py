@@ -129,7 +129,8 @@ def test_references_never_share_a_task_with_inputs_and_still_win(tmp_path, input
     assert r1["info"]["reference_documents"] == 30
     # The inputs' copies of the reference documents went (minus null/blank texts, never matched).
     ref_ids = {i for i, t in docs[:30] if t and t.strip()}
-    kept = {i for e in r1["files"] for i in pq.read_table(tmp_path / "one-file" / "out" / e["output"]).column("id").to_pylist()}
+    out = tmp_path / "one-file" / "out"
+    kept = {i for e in r1["files"] for i in pq.read_table(out / e["output"]).column("id").to_pylist()}
     assert ref_ids and not (kept & ref_ids)
 
 
