@@ -3,24 +3,32 @@ as a global stage by bucket that never holds a partition (neither its texts nor 
 
     dedup_files(engine, inputs, keys, out_dir, dropped_dir, source, params, workdir)
 
-1. Map, one task per file (scatter.py): keys per document (content hash, MinHash band keys and
-   signature, CCNet line hashes, sampled book shingles), written by key bucket, never the text.
+Tasks are not files: consecutive input files are grouped into tasks of at most TASK_ROWS documents,
+TASK_BYTES of Parquet data and TASK_FILES files (sizes from the Parquet footers; a bigger file is a task
+alone), so a dump of many tiny files (CommonCrawl: ~80,000 WET files) is a few hundred tasks, and the
+scratch files, written per task, grow with the tasks, not with the files.
+
+1. Map, one task per group of files (scatter.py): keys per document (content hash, MinHash band keys
+   and signature, CCNet line hashes, sampled book shingles), one scratch file per task and kind (a row
+   group per key bucket), never the text.
 2. Per bucket (gather.py, DuckDB with a memory limit, spilling to the work dir): exact groups;
    MinHash candidate pairs among exact survivors; book pairs; then (near.py, one task per range of
-   document indices) candidates verified (estimate, or exact shingles fetched per file), clusters
+   document indices) candidates verified (estimate, or exact shingles fetched per task), clusters
    over integer document indices (local components merged in DuckDB), the best copy survives
    (survivor.py: rank columns fetched for the candidates only); book containment (books.py, one task
    per range of document indices: candidates and exact containment by the pair's smaller index, each
    dropped book's best partner by its own index); last, CCNet line dedup by line-hash bucket among the
    survivors.
-3. Map, one task per file (apply.py): the file and its decisions -> kept file + dropped file.
+3. Map, one task per group (apply.py): its files and their decisions -> per input file, a kept file
+   and a dropped file (the manifest entries of pipelines/partition.py stay per file).
 
 Order matters: exact duplicates go first (reason `exact_duplicate`); MinHash then sees whole documents;
 line dedup runs last on the survivors, so it strips shared boilerplate lines without erasing
 near-duplicate pairs first (nor the lines of a survivor whose dropped copy came earlier).
 
 Every key lives in one bucket and every decision is a function of sets of keys, so the outputs are
-byte-identical whatever the engine, the worker count or the number of buckets (tests check it).
+byte-identical whatever the engine, the worker count, the number of buckets or the grouping of files
+into tasks (tests check it).
 
 Drop reasons: null_text, empty_text, exact_duplicate, near_duplicate (detail: the survivor's id),
 contained_book (detail: the containing book's id), line_dedup_empty (every line was a repeat).
@@ -47,7 +55,7 @@ from pipelines.dedup.books import contained_books
 from pipelines.dedup.gather import BandGather, BookGather, ExactGather, LineGather
 from pipelines.dedup.minhash import MinHashParams
 from pipelines.dedup.near import near_duplicates
-from pipelines.dedup.plan import BookParams, Plan
+from pipelines.dedup.plan import BookParams, Plan, group_files
 from pipelines.dedup.scatter import Scatter
 from pipelines.document import DEDUP_COLUMNS, DEDUP_SCHEMA
 from pipelines.fs import parquet_file, plain
@@ -63,16 +71,32 @@ DOCS_PER_BUCKET = 20_000
 # near-duplicate range task, as many as buckets) reads the footers of all those files: past this many
 # buckets that work grows as files x buckets, so buckets grow instead and DuckDB spills beyond its limit.
 MAX_BUCKETS = 512
+# Files per task (scatter, fetch, apply). A scatter task holds its documents' keys until it writes them
+# (~1.5 KB a document: band keys, line hashes, signature), so TASK_ROWS as DOCS_PER_BUCKET (~30 MB);
+# keys grow with the text too (line hashes, book samples: under 1 byte per byte of text), so
+# TASK_BYTES (uncompressed Parquet, as the footers say) bounds a task of long documents: a CommonCrawl
+# WET file (~150 MB of text) or a file of books stays a task alone. Apply writes two Parquet files per
+# input file (~10 ms each for a tiny file), so TASK_FILES keeps a task of tiny files to a few seconds
+# and 80,000 of them to ~300 tasks for a cluster to share, instead of a handful of long ones.
+TASK_ROWS = 20_000
+TASK_BYTES = 64 << 20
+TASK_FILES = 256
 
 
 def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinHashParams, work: Path,
-              buckets: int | None = None, memory_limit: str = "1GB", steps: Sequence[str] | None = None) -> Plan:
-    """The run's description from the source's recipe (or only `steps`, for benchmarks)."""
+              buckets: int | None = None, memory_limit: str = "1GB", steps: Sequence[str] | None = None,
+              task_size: tuple[int, int, int] = (TASK_ROWS, TASK_BYTES, TASK_FILES)) -> Plan:
+    """The run's description from the source's recipe (or only `steps`, for benchmarks). `task_size`:
+    (documents, Parquet bytes, files) at most per task, a file over a limit being a task alone."""
     def step(name: str):
         s = recipes.step(source, STAGE, name)
         return s if steps is None or name in steps else None
 
-    sizes = [parquet_file(f).metadata.num_rows for f in files]
+    sizes, nbytes = [], []
+    for f in files:  # one footer at a time: a footer object is KBs, 80,000 of them would be 100s of MB
+        m = parquet_file(f).metadata
+        sizes.append(m.num_rows)
+        nbytes.append(sum(m.row_group(g).total_byte_size for g in range(m.num_row_groups)))
     offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
     exact, near, line, books = step("exact"), step("minhash"), step("line"), step("containment")
     if buckets is None:
@@ -83,18 +107,20 @@ def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinH
                 minhash=replace(params, threshold=near.params["threshold"], measure="jaccard") if near else None,
                 line=line is not None,
                 books=BookParams(ngram=params.ngram, threshold=books.params["threshold"]) if books else None,
-                memory_limit=memory_limit)
+                memory_limit=memory_limit, tasks=group_files(sizes, nbytes, n_ref_files, *task_size))
 
 
 def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, dropped_dir: Path, source: str,
                 params: MinHashParams, workdir: Path, log: Callable[[str], None] | None = None,
                 reference_inputs: Sequence[Path] = (), *, buckets: int | None = None,
-                memory_limit: str = "1GB", steps: Sequence[str] | None = None, keep_work: bool = False) -> dict:
+                memory_limit: str = "1GB", steps: Sequence[str] | None = None, keep_work: bool = False,
+                task_size: tuple[int, int, int] = (TASK_ROWS, TASK_BYTES, TASK_FILES)) -> dict:
     """Deduplicate one partition given as its upstream Parquet files (in document order).
 
     Writes, per input i, one kept file (SCHEMA) to out_dir and one dropped file (DROPPED_SCHEMA) to
-    dropped_dir named by keys[i]. `reference_inputs` (earlier dumps, scope "source") take part in every
-    match and always win; nothing is written for them. `workdir` must be visible to every worker.
+    dropped_dir named by keys[i] (the same bytes whatever `task_size`, see make_plan). `reference_inputs`
+    (earlier dumps, scope "source") take part in every match and always win; nothing is written for them.
+    `workdir` must be visible to every worker.
     Returns {"files": manifest entries in input order, "info": counts, timings, parameters}.
     """
     if len(keys) != len(inputs):
@@ -103,11 +129,11 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
     work = Path(workdir) / f"dedup-{uuid.uuid4().hex[:12]}"
     # Inputs stay as given: local paths, or object-store URIs read through pipelines.fs.
     files = [plain(p) for p in reference_inputs] + [plain(p) for p in inputs]
-    plan = make_plan(source, files, len(reference_inputs), params, work, buckets, memory_limit, steps)
+    plan = make_plan(source, files, len(reference_inputs), params, work, buckets, memory_limit, steps, task_size)
     timings: dict[str, float] = {}
     info: dict = {"steps": recipes.as_dict(source, STAGE), "scope": recipes.dedup_scope(source),
                   "reference_files": len(reference_inputs), "reference_documents": plan.n_ref,
-                  "buckets": plan.buckets}
+                  "buckets": plan.buckets, "tasks": plan.n_tasks}
 
     peak: dict[str, float] = {}
 
@@ -120,8 +146,10 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
     try:
         work.mkdir(parents=True)
         t = time.perf_counter()
-        scattered, exact = engine.bucket_join(Scatter(plan), ExactGather(plan), [str(f) for f in files],
-                                              plan.buckets, work, desc="dedup keys", log=log)
+        groups = [plan.task_files(t) for t in range(plan.n_tasks)]
+        scattered, exact = engine.bucket_join(Scatter(plan), ExactGather(plan), groups, plan.buckets, work,
+                                              desc="dedup keys", log=log)
+        scattered = [scattered[t] for t in plan.input_tasks()]  # the counts below are of the inputs
         dirs = [str(d) for d in plan.bucket_dirs()]
         info["exact_duplicates"] = sum(r.get("exact_duplicates", 0) for r in exact)
         t = lap("keys_and_exact", t)
@@ -151,8 +179,8 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
         s = e["stats"]
         stats.merge(Stats.from_dict(s))
     info.update(rows_in=stats.read, kept=stats.kept, dropped=dict(sorted(stats.dropped.items())),
-                documents_with_text=sum(r["with_text"] for r in scattered[len(reference_inputs):]),
-                utf8_repaired_texts=sum(r["utf8_repaired_texts"] for r in scattered[len(reference_inputs):]),
+                documents_with_text=sum(r["with_text"] for r in scattered),
+                utf8_repaired_texts=sum(r["utf8_repaired_texts"] for r in scattered),
                 seconds=timings, total_seconds=round(time.perf_counter() - t0, 3),
                 # What varies from run to run sits under keys holding "seconds" (a manifest drops them).
                 run_seconds_context={"engine": engine.name, "workers": engine.workers, "peak_rss_mb_after": peak})

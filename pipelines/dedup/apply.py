@@ -1,7 +1,9 @@
-"""Step 3, one task per input file: read the file and its decisions, write its kept and dropped files.
+"""Step 3, one task per run of input files (Plan.tasks): read the task's decisions, then each of its
+files in order, writing one kept and one dropped file per input file (the partition's per-file manifest
+entries, the same bytes however the files are grouped into tasks).
 
-Decisions of a file are small (its drops, survivor counts and removed line numbers); the file itself is
-read and written in batches, so memory is bounded by the file's decisions plus one batch.
+Decisions of a task are small (its files' drops, survivor counts and removed line numbers); each file is
+read and written in batches, so memory is bounded by the task's decisions plus one batch.
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ from pipelines.partition import Entry, PartWriter
 ROWS = 5_000
 
 
-def _decisions(plan: Plan, index: int) -> tuple[dict, dict, dict]:
-    d = plan.path("decisions", f"f-{index:05d}")
+def _decisions(plan: Plan, task: int) -> tuple[dict, dict, dict]:
+    d = plan.path("decisions", f"t-{task:05d}")
     drops: dict[int, tuple[str, str]] = {}
     for f in globs(d, "drop-*.parquet"):
         t = pq.read_table(f)
@@ -45,17 +47,20 @@ def _decisions(plan: Plan, index: int) -> tuple[dict, dict, dict]:
 
 
 class Apply:
-    """apply(index of an input file) -> its manifest entry (PartWriter names, counts, Stats)."""
+    """apply(task) -> the manifest entries of its input files, in order (PartWriter names, counts, Stats)."""
 
     def __init__(self, plan: Plan, keys: list[str], out_dir: str, dropped_dir: str, schema: pa.Schema,
                  stage: str):
         self.plan, self.keys, self.out_dir, self.dropped_dir = plan, keys, out_dir, dropped_dir
         self.schema, self.stage = schema, stage
 
-    def __call__(self, index: int) -> dict:
+    def __call__(self, task: int) -> list[dict]:
+        drops, dups, lines = _decisions(self.plan, task)
+        return [self._file(index, drops, dups, lines) for index in self.plan.task_files(task)]
+
+    def _file(self, index: int, drops: dict, dups: dict, lines: dict) -> dict:
         plan = self.plan
         key = self.keys[index - plan.n_ref_files]
-        drops, dups, lines = _decisions(plan, index)
         kept_w = PartWriter(self.out_dir, key, self.schema)
         drop_w = PartWriter(self.dropped_dir, key, DROPPED_SCHEMA)
         stats = Stats()
@@ -139,5 +144,7 @@ class Apply:
 
 def apply_all(engine, plan: Plan, keys: list[str], out_dir: Path, dropped_dir: Path, schema: pa.Schema,
               stage: str, log=None) -> list[dict]:
+    """Every input file's manifest entry, in input order (one engine task per Plan task)."""
     fn = Apply(plan, keys, str(out_dir), str(dropped_dir), schema, stage)
-    return engine.map(fn, list(range(plan.n_ref_files, len(plan.files))), desc="dedup apply", log=log)
+    per_task = engine.map(fn, plan.input_tasks(), desc="dedup apply", log=log)
+    return [entry for entries in per_task for entry in entries]

@@ -12,7 +12,7 @@ The document indices are cut into near.py's ranges; steps 1, 3 and 4 are one eng
 (1 and 3 write one small file per range under work/books/, 4 the drops of its losers):
 1. CandidateRange, by range of `a` (pairs a < b): the summed shared counts of its pairs, the threshold:
    cand-<k>, sorted by (a, b).
-2. One fetch task per input file holding a candidate (verify.py FetchDocs): shingle sets, rank columns.
+2. One fetch task per task (group of files) holding a candidate (verify.py FetchDocs): shingle sets, rank columns.
 3. VerifyRange, by range of `a`: exact containment of the range's candidates; per verified pair its
    loser, the winner, the winner's size and rank columns: ver-<k>, sorted by loser.
 4. PartnerRange, by range of the loser: each loser's best partner, its drops.

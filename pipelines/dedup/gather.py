@@ -23,7 +23,7 @@ from pipelines.dedup.plan import (
     globs,
     lit,
     query_table,
-    write_by_file,
+    write_by_task,
     write_parquet,
 )
 from pipelines.dedup.survivor import SQL_ORDER
@@ -55,13 +55,13 @@ def _live(plan: Plan, rows: str, columns: str) -> str:
 
 
 def _write_drops(plan: Plan, drops: pa.Table, tag: str) -> None:
-    """Drops (doc, reason, detail, sdoc) of a step: per input file, the survivors' counts, the index."""
+    """Drops (doc, reason, detail, sdoc) of a step: per task of input files, the survivors' counts, the index."""
     if drops.num_rows == 0:
         return
-    write_by_file(plan, drops.select(["doc", "reason", "detail"]), "drop", tag)
+    write_by_task(plan, drops.select(["doc", "reason", "detail"]), "drop", tag)
     sdoc = drops.column("sdoc").to_numpy()
     u, n = np.unique(sdoc, return_counts=True)
-    write_by_file(plan, pa.table({"doc": u.astype(np.int64), "n": n.astype(np.int64)}), "dups", tag)
+    write_by_task(plan, pa.table({"doc": u.astype(np.int64), "n": n.astype(np.int64)}), "dups", tag)
     write_parquet(drops.select(["doc"]), plan.path("dropped", f"{tag}.parquet"))
 
 
@@ -146,5 +146,5 @@ class LineGather:
             ORDER BY l.doc, l.line""")
         if removed is None:
             return {"lines_removed": 0}
-        write_by_file(plan, removed, "lines", d.name)
+        write_by_task(plan, removed, "lines", d.name)
         return {"lines_removed": removed.num_rows}

@@ -8,8 +8,8 @@ in memory (it spills to the work dir).
 1. EstimateRange: the distinct candidate pairs (a < b) of all buckets whose `a` is in the range, joined
    with both signatures; a pair whose estimate is more than MARGIN from the threshold is decided by it
    (acc-<k>), the others wait for their exact shingle Jaccard (chk-<k>); cand-<k>: the documents seen.
-2. One fetch task per input file holding a document to check (shingle sets) or any candidate (rank
-   columns: a superset of the cluster members, which are known only after the check).
+2. One fetch task per Plan task (run of input files) holding a document to check (shingle sets) or
+   any candidate (rank columns: a superset of the cluster members, known only after the check).
 3. VerifyRange: exact Jaccard of the range's checks; the accepted pairs' connected components within
    the range (union-find), written as star edges (doc, smallest doc of its local component).
 4. components(): the local components merged by min-label propagation with pointer jumping over the

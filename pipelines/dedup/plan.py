@@ -2,16 +2,20 @@
 
 The run works in `work/` (on a file system every worker sees):
 
-    work/scatter/{exact,bands,lines,sample}-<file>.parquet   step 1 output, row groups by key bucket
+    work/scatter/{exact,bands,lines,sample}-<task>.parquet   step 1 output, row groups by key bucket
     work/bucket-<b>/{pairs,bookpairs}.parquet   candidate pairs found in one bucket
-    work/docs/docs-<file>.parquet          per document: index, id, MinHash signature, shingle counts
-    work/<step>-fetch/{s,r}-<file>.parquet shingle sets / rank columns of candidate documents
-    work/decisions/f-<file>/<kind>-<tag>.parquet   drops / dups / lines of one input file
+    work/docs/docs-<task>.parquet          per document: index, id, MinHash signature, shingle counts
+    work/<step>-fetch/{s,r}-<task>.parquet shingle sets / rank columns of candidate documents
+    work/decisions/t-<task>/<kind>-<tag>.parquet   drops / dups / lines of one task's input files
     work/dropped/<tag>.parquet             indices of documents dropped so far (for anti-joins)
     work/duckdb-<tag>/                     DuckDB spill space
 
 Documents are numbered globally: reference files (earlier dumps) first, then the inputs, each file's
 rows in order; so "earlier in document order" means an earlier dump, file or row.
+
+Tasks are not files: the per-file steps (scatter, fetch, apply) run one task per run of consecutive
+files (`Plan.tasks`, cut by group_files), so a dump of 80,000 tiny files is a few hundred tasks and its
+scratch grows with them, not with the files. A task never mixes reference and input files.
 """
 from __future__ import annotations
 
@@ -53,6 +57,7 @@ class Plan:
     line: bool = False
     books: BookParams | None = None
     memory_limit: str = "1GB"       # per DuckDB connection (one per task); it spills beyond
+    tasks: tuple[int, ...] = ()     # first file of each task, then len(files); () = one task per file
 
     @property
     def n_ref(self) -> int:
@@ -68,6 +73,25 @@ class Plan:
     def file_of(self, docs: np.ndarray) -> np.ndarray:
         return np.searchsorted(np.asarray(self.offsets), docs, side="right") - 1
 
+    @property
+    def task_starts(self) -> tuple[int, ...]:
+        return self.tasks or tuple(range(len(self.files) + 1))
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.task_starts) - 1
+
+    def task_files(self, task: int) -> range:
+        """The input files (indices into `files`) of one task, in document order."""
+        return range(self.task_starts[task], self.task_starts[task + 1])
+
+    def task_of(self, files) -> np.ndarray:
+        return np.searchsorted(np.asarray(self.task_starts), np.asarray(files), side="right") - 1
+
+    def input_tasks(self) -> list[int]:
+        """The tasks made of input files (the others hold reference files, which are never rewritten)."""
+        return [t for t in range(self.n_tasks) if self.task_starts[t] >= self.n_ref_files]
+
     def connect(self, tag: str) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection bounded in memory that spills to work/duckdb-<tag>/."""
         tmp = self.path(f"duckdb-{tag}")
@@ -78,6 +102,22 @@ class Plan:
         con.execute("SET threads TO 1")
         con.execute("SET preserve_insertion_order = false")
         return con
+
+
+def group_files(rows: list[int], nbytes: list[int], n_ref_files: int, max_rows: int, max_bytes: int,
+                max_files: int) -> tuple[int, ...]:
+    """Plan.tasks: consecutive files, in order, while a task stays within `max_rows` documents,
+    `max_bytes` of Parquet data and `max_files` files; a file over a limit is a task alone, and the
+    reference files never share a task with the inputs. O(files), from sizes in the Parquet footers."""
+    starts: list[int] = []
+    n_rows = n_bytes = n_files = 0
+    for i, (r, b) in enumerate(zip(rows, nbytes)):
+        if not starts or i == n_ref_files or n_files >= max_files or n_rows + r > max_rows or \
+                n_bytes + b > max_bytes:
+            starts.append(i)
+            n_rows = n_bytes = n_files = 0
+        n_rows, n_bytes, n_files = n_rows + r, n_bytes + b, n_files + 1
+    return tuple(starts) + (len(rows),)
 
 
 def bucket_of(keys: np.ndarray, buckets: int) -> np.ndarray:
@@ -123,12 +163,13 @@ def bucket_number(bucket_dir) -> int:
     return int(Path(bucket_dir).name.rsplit("-", 1)[1])
 
 
-def write_by_file(plan: Plan, table: pa.Table, kind: str, tag: str) -> None:
-    """Decision rows (column `doc`) of input files, one file per input file they touch."""
+def write_by_task(plan: Plan, table: pa.Table, kind: str, tag: str) -> None:
+    """Decision rows (column `doc`) of input files, one file per task (Plan.tasks) they touch: what the
+    apply task of those files reads."""
     if table.num_rows == 0:
         return
     docs = table.column("doc").to_numpy()
-    f = plan.file_of(docs)
+    f = plan.task_of(plan.file_of(docs))
     order = np.argsort(f, kind="stable")
     f = f[order]
     table = table.take(pa.array(order))
@@ -136,8 +177,8 @@ def write_by_file(plan: Plan, table: pa.Table, kind: str, tag: str) -> None:
     ends = np.r_[starts[1:], len(f)]
     for s, e in zip(starts, ends):
         j = int(f[s])
-        if j >= plan.n_ref_files:  # references are never changed
-            write_parquet(table.slice(int(s), int(e - s)), plan.path("decisions", f"f-{j:05d}", f"{kind}-{tag}.parquet"))
+        if plan.task_starts[j] >= plan.n_ref_files:  # references are never changed
+            write_parquet(table.slice(int(s), int(e - s)), plan.path("decisions", f"t-{j:05d}", f"{kind}-{tag}.parquet"))
 
 
 def globs(directory: Path, pattern: str) -> list[str]:

@@ -1,14 +1,16 @@
-"""Step 1 of the dedup stage: one task per input file turns its documents into keys, never copying text.
+"""Step 1 of the dedup stage: one task per run of input files (Plan.tasks) turns their documents into
+keys, never copying text.
 
 Per document with text (null and blank texts are decided in step 3):
-- `docs/docs-<file>.parquet`: global index, id, MinHash signature, the number of unique shingles and
+- `docs/docs-<task>.parquet`: global index, id, MinHash signature, the number of unique shingles and
   of sampled shingles (books);
-- `scatter/<kind>-<file>.parquet`, rows sorted by key bucket (one row group each; one file per task
-  and kind, whatever the bucket count): `exact-<file>` (128-bit SHA-1 prefix of the text, or of the
-  text without its licence header for GitHub, plus there the rank columns of survivor.py),
-  `bands-<file>` (band, key, doc), `lines-<file>` (CCNet line hash, doc, line number),
-  `sample-<file>` (sampled shingle hash, doc) for books.
-A task reads its file in batches of ROWS documents; memory is bounded by the batch and the file's keys.
+- `scatter/<kind>-<task>.parquet`, rows sorted by key bucket (one row group each; one file per task
+  and kind, whatever the bucket count or the files in the task): `exact-<task>` (128-bit SHA-1 prefix
+  of the text, or of the text without its licence header for GitHub, plus there the rank columns of
+  survivor.py), `bands-<task>` (band, key, doc), `lines-<task>` (CCNet line hash, doc, line number),
+  `sample-<task>` (sampled shingle hash, doc) for books.
+A task reads its files in batches of ROWS documents; memory is bounded by the batch and the task's keys
+(the task sizes of Plan.tasks bound those).
 """
 from __future__ import annotations
 
@@ -45,27 +47,30 @@ def _content_hash(text: str) -> bytes:
 
 
 class Scatter:
-    """scatter(path, file index, bucket dirs) for Engine.bucket_join; returns counts."""
+    """scatter(files of a task, task index, bucket dirs) for Engine.bucket_join; returns counts."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
 
-    def __call__(self, path: str, index: int, dirs: list[str]) -> dict:
+    def __call__(self, files: range, task: int, dirs: list[str]) -> dict:
         t0 = time.perf_counter()
         plan = self.plan
         parts: dict[str, list[pa.Table]] = {k: [] for k in ("docs", "exact", "bands", "lines", "sample")}
-        doc0, rows, ok_rows = plan.offsets[index], 0, 0
+        rows, ok_rows = 0, 0
         repaired: list[int] = []
-        for batch in valid_batches(path, ROWS, ["id", "text"], repaired):
-            n = batch.num_rows
-            texts = batch.column("text")
-            ok = np.flatnonzero(has_text(texts))
-            rows += n
-            if len(ok) == 0:
-                continue
-            ok_rows += len(ok)
-            sel = pa.array(ok)
-            self._batch(doc0 + rows - n + ok, batch.column("id").take(sel), texts.take(sel), parts)
+        for index in files:
+            doc0, done = plan.offsets[index], 0
+            for batch in valid_batches(plan.files[index], ROWS, ["id", "text"], repaired):
+                n = batch.num_rows
+                texts = batch.column("text")
+                ok = np.flatnonzero(has_text(texts))
+                done += n
+                if len(ok) == 0:
+                    continue
+                ok_rows += len(ok)
+                sel = pa.array(ok)
+                self._batch(doc0 + done - n + ok, batch.column("id").take(sel), texts.take(sel), parts)
+            rows += done
         nbands = sum(t.num_rows for t in parts["bands"])
         nlines = sum(t.num_rows for t in parts["lines"])
         for name, tables in parts.items():
@@ -73,12 +78,12 @@ class Scatter:
                 continue
             table = pa.concat_tables(tables)
             if name == "docs":
-                write_parquet(table, plan.path("docs", f"docs-{index:05d}.parquet"))
+                write_parquet(table, plan.path("docs", f"docs-{task:05d}.parquet"))
             else:
                 key = table.column(0).to_numpy()
-                write_buckets(table, key, len(dirs), plan.path("scatter", f"{name}-{index:05d}.parquet"))
-        return {"rows": rows, "with_text": ok_rows, "utf8_repaired_texts": sum(repaired), "band_rows": nbands, "line_rows": nlines,
-                "seconds": round(time.perf_counter() - t0, 3)}
+                write_buckets(table, key, len(dirs), plan.path("scatter", f"{name}-{task:05d}.parquet"))
+        return {"files": len(files), "rows": rows, "with_text": ok_rows, "utf8_repaired_texts": sum(repaired),
+                "band_rows": nbands, "line_rows": nlines, "seconds": round(time.perf_counter() - t0, 3)}
 
     def _batch(self, docs: np.ndarray, ids: pa.Array, texts: pa.Array, parts: dict) -> None:
         plan = self.plan

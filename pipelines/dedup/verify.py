@@ -1,9 +1,9 @@
 """Step 2, after the buckets: fetch what verification needs.
 
 Exact shingle sets and rank columns (survivor.py) come from the texts of only the documents that need
-them, fetched by one task per input file that holds any (FetchDocs); `_exact_scores` joins pairs with
-their sets in slices. MinHash near duplicates (near.py) and book containment (books.py) use both, by
-key range.
+them, fetched by one task per Plan task whose files hold any (FetchDocs); `_exact_scores` joins
+pairs with their sets in slices. MinHash near duplicates (near.py) and book containment (books.py)
+use both, by key range.
 """
 from __future__ import annotations
 
@@ -27,24 +27,40 @@ SLICE_PAIRS = 20_000  # pairs whose exact Jaccard / containment is computed per 
 
 
 class FetchDocs:
-    """One input file, for the documents listed in `need` (a Parquet file: doc, shingles, rank): the
-    unique shingle hashes of those flagged `shingles`, the rank columns (survivor.py) of those flagged
-    `rank`. One pass over the file's text for both."""
+    """One task (Plan.tasks), for the documents of its files listed in `need` (a Parquet file: doc,
+    shingles, rank): the unique shingle hashes of those flagged `shingles`, the rank columns
+    (survivor.py) of those flagged `rank`. One pass over the text of each file holding any."""
 
     def __init__(self, plan: Plan, need: str, ngram: int, name: str):
         self.plan, self.need, self.ngram, self.name = plan, need, ngram, name
 
-    def __call__(self, index: int) -> int:
-        plan = self.plan
-        lo, hi = plan.offsets[index], plan.offsets[index + 1]
-        need = pq.read_table(self.need, filters=[("doc", ">=", lo), ("doc", "<", hi)])
+    def __call__(self, task: int) -> int:
+        plan, files = self.plan, self.plan.task_files(task)
+        need = pq.read_table(self.need, filters=[("doc", ">=", plan.offsets[files[0]]),
+                                                 ("doc", "<", plan.offsets[files[-1] + 1])])
         order = np.argsort(need.column("doc").to_numpy())
-        rows_all = need.column("doc").to_numpy()[order] - lo
+        all_docs = need.column("doc").to_numpy()[order]
         want_sh = need.column("shingles").to_numpy(zero_copy_only=False)[order]
         want_rk = need.column("rank").to_numpy(zero_copy_only=False)[order]
         docs, sets, ranks = [], [], []
-        start = 0
-        for batch in valid_batches(plan.files[index], 2_000, ["id", "text"]):
+        for index in files:
+            lo, hi = plan.offsets[index], plan.offsets[index + 1]
+            mine = (all_docs >= lo) & (all_docs < hi)
+            if mine.any():
+                self._file(index, all_docs[mine] - lo, want_sh[mine], want_rk[mine], docs, sets, ranks)
+        if docs:
+            write_parquet(pa.table({"doc": pa.array(docs, pa.int64()), "h": pa.array(sets, pa.list_(pa.int64()))}),
+                          plan.path(self.name, f"s-{task:05d}.parquet"))
+        if ranks:
+            write_parquet(pa.concat_tables(ranks), plan.path(self.name, f"r-{task:05d}.parquet"))
+        n = len(docs) + sum(t.num_rows for t in ranks)
+        del docs, sets, ranks
+        release_memory()
+        return n
+
+    def _file(self, index: int, rows_all, want_sh, want_rk, docs: list, sets: list, ranks: list) -> None:
+        lo, start = self.plan.offsets[index], 0
+        for batch in valid_batches(self.plan.files[index], 2_000, ["id", "text"]):
             n = batch.num_rows
             inside = (rows_all >= start) & (rows_all < start + n)
             rows = rows_all[inside & want_rk] - start
@@ -61,15 +77,6 @@ class FetchDocs:
                     docs.append(lo + start + r)
                     sets.append(np.unique(hashes[off[k]:off[k + 1]]).view(np.int64))
             start += n
-        if docs:
-            write_parquet(pa.table({"doc": pa.array(docs, pa.int64()), "h": pa.array(sets, pa.list_(pa.int64()))}),
-                          plan.path(self.name, f"s-{index:05d}.parquet"))
-        if ranks:
-            write_parquet(pa.concat_tables(ranks), plan.path(self.name, f"r-{index:05d}.parquet"))
-        n = len(docs) + sum(t.num_rows for t in ranks)
-        del docs, sets, ranks
-        release_memory()
-        return n
 
 
 def release_memory() -> None:
@@ -81,9 +88,10 @@ def release_memory() -> None:
 
 def fetch_docs(engine, plan: Plan, need, files: list[int], ngram: int, name: str,
                log) -> tuple[list[str], list[str]]:
-    """FetchDocs over `files` (the input files holding a document of the `need` file): the written
-    shingle files and rank files."""
-    engine.map(FetchDocs(plan, str(need), ngram, name), files, desc=f"dedup fetch {name}", log=log)
+    """FetchDocs over the tasks of `files` (the input files holding a document of the `need` file): the
+    written shingle files and rank files."""
+    tasks = sorted(set(plan.task_of(files).tolist())) if len(files) else []
+    engine.map(FetchDocs(plan, str(need), ngram, name), tasks, desc=f"dedup fetch {name}", log=log)
     return globs(plan.path(name), "s-*.parquet"), globs(plan.path(name), "r-*.parquet")
 
 
