@@ -3,6 +3,7 @@
     python benchmarks/scale_files.py --files 1000 5000 --work /tmp/scale-files
     python benchmarks/scale_files.py --files 1000 5000 20000 --workers 2
     python benchmarks/scale_files.py --files 1000 --engine ray --workers 2    # a local Ray per stage
+    python benchmarks/scale_files.py --files 1000 --engine ray --workers 2 --ray-nodes 2   # two raylets
 
 A snapshot is ~80,000 WET files; what grows with the file count (tasks, manifest entries, done-records,
 scratch files, the driver's loop) matters more there than the text. Each dump holds `--files` files of
@@ -108,11 +109,28 @@ def _count(tmp: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(tmp)) if tmp.is_dir() else 0
 
 
-def child(stage: str, dumps: Path, data: Path, dump: str, workers: int, engine: str) -> dict:
+def start_cluster(nodes: int, cpus: int, work: Path):
+    """A Ray cluster of `nodes` raylets on this machine (as `ray start` on `nodes` hosts), `cpus` CPUs
+    each; each node's workers get their own local scratch (LLAMA_TMP_DIR: copies of models and parts
+    staged for object storage), while the data folder is shared by all, as a cluster file system is."""
+    from ray.cluster_utils import Cluster
+
+    def args(i: int) -> dict:
+        return {"num_cpus": cpus, "env_vars": {"LLAMA_TMP_DIR": str(work / f"node-{i}-scratch")}}
+
+    cluster = Cluster(initialize_head=True, head_node_args=args(0))
+    for i in range(1, nodes):
+        cluster.add_node(**args(i))
+    cluster.wait_for_nodes()
+    return cluster
+
+
+def child(stage: str, dumps: Path, data: Path, dump: str, workers: int, engine: str,
+          ray_address: str | None = None) -> dict:
     """Run a stage in a child process while counting the scratch files alive under data/tmp."""
     cmd = [sys.executable, __file__, "--child", stage, "--dumps", str(dumps), "--data", str(data),
            "--dump", dump, "--workers", str(workers), "--engine", engine]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **({"RAY_ADDRESS": ray_address} if ray_address else {}))
     most, done = [0], threading.Event()
 
     def watch():
@@ -136,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="ray: a local Ray of --workers CPUs started by each stage's process")
+    p.add_argument("--ray-nodes", type=int, default=1,
+                   help="with --engine ray: a cluster of this many raylets (--workers CPUs split among them) "
+                        "started once, each stage's process connecting to it as a driver")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--dumps", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -145,16 +166,24 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_stage(a.child, a.dumps, a.data, a.dump, a.workers, a.engine)))
         return 0
     rows = []
-    for n in a.files:
-        t = time.perf_counter()
-        dump = generate(a.work / "dumps", n).name
-        print(f"{n} files generated in {time.perf_counter() - t:.1f}s", flush=True)
-        data = a.work / f"data-{n}-{a.engine}-w{a.workers}"
-        shutil.rmtree(data, ignore_errors=True)
-        for stage in STAGES:
-            r = dict(child(stage, a.work / "dumps", data, dump, a.workers, a.engine), files=n)
-            rows.append(r)
-            print(json.dumps(r), flush=True)
+    cluster = None
+    if a.engine == "ray" and a.ray_nodes > 1:
+        cluster = start_cluster(a.ray_nodes, max(1, a.workers // a.ray_nodes), a.work)
+    try:
+        for n in a.files:
+            t = time.perf_counter()
+            dump = generate(a.work / "dumps", n).name
+            print(f"{n} files generated in {time.perf_counter() - t:.1f}s", flush=True)
+            data = a.work / f"data-{n}-{a.engine}-w{a.workers}-n{a.ray_nodes}"
+            shutil.rmtree(data, ignore_errors=True)
+            for stage in STAGES:
+                r = dict(child(stage, a.work / "dumps", data, dump, a.workers, a.engine,
+                               cluster.address if cluster else None), files=n)
+                rows.append(r)
+                print(json.dumps(r), flush=True)
+    finally:
+        if cluster is not None:
+            cluster.shutdown()
     print("\n| stage | files | wall ms/file | driver CPU ms/file | scratch files max | manifest KB | "
           "done-records | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
