@@ -100,4 +100,5 @@ def record_stat(out_dir, dropped_dir, entries: list[dict]) -> None:
     rec = stat_of(out_dir, {e["output"]: e["output_sha256"] for e in entries})
     rec["dropped"] = stat_of(dropped_dir, {e["dropped"]: e["dropped_sha256"] for e in entries})
     if rec != read_stat(out_dir):
-        write_text(out_dir / STAT, json.dumps(rec, indent=1, sort_keys=True))
+        # One line (the C encoder): an indented dump of a partition's files builds one string per token.
+        write_text(out_dir / STAT, json.dumps(rec, sort_keys=True, separators=(",", ":")))
