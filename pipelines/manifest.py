@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common.io import tmp_name as _tmp
 from pipelines.fs import RemotePath, as_path, scratch_dir, upload
-from pipelines.integrity import CorruptManifestError, check_manifest
+from pipelines.integrity import CorruptManifestError, check_manifest, same_content
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
@@ -128,21 +128,6 @@ def manifest_chunks(header: dict, entries: Entries) -> Iterator[str]:
     yield "\n}"
 
 
-def _same_content(local: Path, other) -> bool:
-    """Whether `other` (local or remote) exists and holds the bytes of the local file."""
-    try:
-        fh = other.open("rb")
-    except (FileNotFoundError, OSError):
-        return False
-    with fh, open(local, "rb") as mine:
-        while True:
-            a, b = mine.read(1 << 20), fh.read(1 << 20)
-            if a != b:
-                return False
-            if not a:
-                return True
-
-
 @contextlib.contextmanager
 def staged_manifest(directory, header: dict, entries: Entries) -> Iterator[bool]:
     """Write the manifest `dict(header, files=entries)` entry by entry to a temporary file; yield whether
@@ -157,7 +142,7 @@ def staged_manifest(directory, header: dict, entries: Entries) -> Iterator[bool]
         with open(tmp, "w", encoding="utf-8") as fh:
             for chunk in manifest_chunks(header, entries):
                 fh.write(chunk)
-        changed = not _same_content(tmp, path)
+        changed = not same_content(tmp, path)
         yield changed
         if changed:
             if remote:
@@ -169,23 +154,34 @@ def staged_manifest(directory, header: dict, entries: Entries) -> Iterator[bool]
             tmp.unlink()
 
 
-def _names_only(d: dict) -> dict:
-    # An entry reduced to what check_manifest and the commit look at (its stats and hashes are dropped).
-    return {k: d[k] for k in ("key", "output", "dropped") if k in d} if "output_sha256" in d else d
+FILES = ("key", "input", "output", "output_sha256", "dropped", "dropped_sha256")  # what locates a file
+NAMES = ("key", "output", "dropped")
 
 
-def read_manifest(directory: str | os.PathLike, *, names_only: bool = False) -> dict | None:
+class _Only:
+    """json object_hook: entries (the objects with an output_sha256) reduced to `fields` as they are
+    parsed, so a large manifest read for its file names never holds its stats, notes and info."""
+
+    def __init__(self, fields: tuple[str, ...]):
+        self.fields = fields
+
+    def __call__(self, d: dict) -> dict:
+        return {k: d[k] for k in self.fields if k in d} if "output_sha256" in d else d
+
+
+def read_manifest(directory: str | os.PathLike, *, fields: tuple[str, ...] | None = None) -> dict | None:
     """The committed manifest of a partition, None when there is none. A manifest that does not parse, or
     whose files are not plain names inside the partition (no `..`, no absolute path, no folder), raises
-    CorruptManifestError naming it and saying how to recover. `names_only`: entries keep only key,
-    output and dropped (a check of an old manifest that holds little memory)."""
+    CorruptManifestError naming it and saying how to recover. `fields`: the entries keep only these
+    (FILES: what locates and checks each file; NAMES), for readers that need no per-file counts."""
     p = as_path(directory) / MANIFEST
     try:
         text = p.read_text()  # one request on S3 (no separate existence check)
     except FileNotFoundError:
         return None
     try:
-        m = json.loads(text, object_hook=_names_only if names_only else None)
+        m = json.loads(text, object_hook=_Only(fields) if fields else None)
+        del text
         check_manifest(m)
     except (ValueError, KeyError, TypeError) as e:
         raise CorruptManifestError(

@@ -51,7 +51,9 @@ from pipelines.integrity import same_bytes as _same_bytes
 from pipelines.lease import LEASE, hold
 from pipelines.manifest import (  # noqa: F401 (MANIFEST, read_manifest, write_json: re-exported)
     DONE,
+    FILES,
     MANIFEST,
+    NAMES,
     Entries,
     entry_text,
     read_manifest,
@@ -66,7 +68,7 @@ class EmptyPartitionError(RuntimeError):
     """A run would replace a partition holding documents with an empty one."""
 
 
-@dataclass
+@dataclass(slots=True)  # slots: the driver holds one per input file
 class Task:
     """One unit of work of a map stage: read `input`, write the outputs of `key`."""
 
@@ -195,7 +197,7 @@ def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path
     sha256 (size+mtime short-cut, pipelines.partition._same_bytes): a consumer never reads a rewritten or
     truncated file (TamperedFileError names it). `which`: "output" or "dropped"."""
     directory = as_path(directory)
-    m = read_manifest(directory)
+    m = read_manifest(directory, fields=FILES)
     if m is None:
         raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
     _verify(directory, m, which)
@@ -234,11 +236,12 @@ def remove_stale_temporaries(*dirs: Path) -> int:
     return n
 
 
-def verify_partition(directory, asset: str = "") -> dict:
+def verify_partition(directory, asset: str = "", fields: tuple[str, ...] | None = None) -> dict:
     """The manifest of a committed partition whose every file (kept and dropped) still hashes to its
-    sha256; else TamperedFileError naming the file. FileNotFoundError when nothing is committed."""
+    sha256; else TamperedFileError naming the file. FileNotFoundError when nothing is committed.
+    `fields`: what its entries keep (manifest.FILES for a stage that only reads the files)."""
     directory = as_path(directory)
-    m = read_manifest(directory)
+    m = read_manifest(directory, fields=fields)
     if m is None:
         raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'the upstream asset'} first")
     known = read_stat(directory)
@@ -381,7 +384,7 @@ def commit(out_dir: Path, dropped_dir: Path, entries: Entries | list[dict], *, s
     with staged_manifest(out_dir, header, entries) as changed:
         if changed:  # the old manifest is read (names only) when it is about to be replaced
             try:
-                old = read_manifest(out_dir, names_only=True)
+                old = read_manifest(out_dir, fields=NAMES)
             except CorruptManifestError as e:
                 old = None  # rebuilt from the tasks' entries (their _done/ records)
                 if log:

@@ -92,13 +92,12 @@ def ingest_tasks(source: str, dump_dir: str | Path, out_dir: str | Path, dropped
     dump_dir = Path(dump_dir)
     # The limits (every cap, defaults included) are part of the version: they change what is read.
     version = stage_version(source, limits)  # fails before any task on an unknown cap
-    tasks = []
+    tasks, out_dir, dropped_dir = [], str(out_dir), str(dropped_dir)
+    params = {"source": source, "dump_dir": str(dump_dir), "limits": dict(limits or {})}  # shared, read only
     for unit in list_units(source, dump_dir):
         rel = unit.relative_to(dump_dir).as_posix()
-        tasks.append(Task(key=key_of(rel), input=rel,
-                          digest=digest_of(source, rel, fingerprint(unit), version),
-                          out_dir=str(out_dir), dropped_dir=str(dropped_dir),
-                          params={"source": source, "dump_dir": str(dump_dir), "limits": dict(limits or {})}))
+        tasks.append(Task(key=key_of(rel), input=rel, digest=digest_of(source, rel, fingerprint(unit), version),
+                          out_dir=out_dir, dropped_dir=dropped_dir, params=params))
     return tasks
 
 

@@ -4,6 +4,7 @@ import json
 from pipelines.engine import LocalEngine
 from pipelines.manifest import (
     MANIFEST,
+    NAMES,
     Entries,
     done_record,
     manifest_chunks,
@@ -51,7 +52,7 @@ def test_an_unchanged_manifest_is_not_rewritten_and_a_changed_one_is(tmp_path):
     with staged_manifest(tmp_path, dict(HEADER, kept=1), entries) as changed:
         assert changed
     assert read_manifest(tmp_path)["kept"] == 1
-    assert read_manifest(tmp_path, names_only=True)["files"] == [
+    assert read_manifest(tmp_path, fields=NAMES)["files"] == [
         {"key": "k1", "output": ENTRY["output"], "dropped": ENTRY["dropped"]}]
     assert [p.name for p in tmp_path.iterdir()] == [MANIFEST]  # no temporary left
 
