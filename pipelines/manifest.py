@@ -7,19 +7,31 @@ each, not dicts of dicts), bulky per-file fields stay in the task's `_done/<key>
 is written entry by entry to a temporary file, then renamed (or uploaded once), so no whole JSON string
 is built. The bytes are those of `json.dumps(manifest, indent=1, sort_keys=True)`; an unchanged
 manifest is not rewritten.
+
+Readers of committed partitions are here too (`read_manifest`, `verify_partition`, `part_files`,
+`committed_files`; pipelines.partition re-exports them): every file is checked against its manifest's
+sha256 before use, and a reader that needs only the files parses the entries down to `FILES`.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import posixpath
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from common.io import tmp_name as _tmp
 from pipelines.fs import RemotePath, as_path, scratch_dir, upload
-from pipelines.integrity import CorruptManifestError, check_manifest, same_content
+from pipelines.integrity import (
+    CorruptManifestError,
+    TamperedFileError,
+    check_manifest,
+    read_stat,
+    same_bytes,
+    same_content,
+)
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
@@ -188,3 +200,65 @@ def read_manifest(directory: str | os.PathLike, *, fields: tuple[str, ...] | Non
             f"{p} is corrupt ({type(e).__name__}: {e}); rematerialize this partition to rebuild it from its "
             f"{DONE}/ records (or delete the file to recompute the partition)") from None
     return m
+
+
+def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
+    """The files of a committed partition, in manifest order, each checked against its manifest's
+    sha256 (size+mtime short-cut, pipelines.integrity.same_bytes): a consumer never reads a rewritten or
+    truncated file (TamperedFileError names it). `which`: "output" or "dropped"."""
+    directory = as_path(directory)
+    m = read_manifest(directory, fields=FILES)
+    if m is None:
+        raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
+    _verify(directory, m, which)
+    base = directory if which == "output" else dropped_dir_of(directory, m)
+    return [base / e[which] for e in m["files"]]
+
+
+def dropped_dir_of(directory, manifest: dict):
+    """The dropped folder of a partition: its manifest's `dropped_dir` ("../../dropped/...") resolved
+    against the partition folder (by name on object storage, where ".." is not a folder)."""
+    directory, rel = as_path(directory), manifest["dropped_dir"]
+    if isinstance(directory, RemotePath):
+        return RemotePath("s3://" + posixpath.normpath(posixpath.join(directory.key, rel)))
+    return directory / rel
+
+
+def verify_partition(directory, asset: str = "", fields: tuple[str, ...] | None = None) -> dict:
+    """The manifest of a committed partition whose every file (kept and dropped) still hashes to its
+    sha256; else TamperedFileError naming the file. FileNotFoundError when nothing is committed.
+    `fields`: what its entries keep (manifest.FILES for a stage that only reads the files)."""
+    directory = as_path(directory)
+    m = read_manifest(directory, fields=fields)
+    if m is None:
+        raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'the upstream asset'} first")
+    known = read_stat(directory)
+    _verify(directory, m, "output", asset, known)
+    _verify(directory, m, "dropped", asset, known)
+    return m
+
+
+def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None = None) -> None:
+    known = read_stat(directory) if known is None else known
+    base = directory if which == "output" else dropped_dir_of(directory, m)
+    known = known if which == "output" else known.get("dropped")
+    for e in m["files"]:
+        name, sha = e[which], e[f"{which}_sha256"]
+        if not same_bytes(base / name, sha, known):
+            raise TamperedFileError(
+                f"{base / name} does not hold the bytes its manifest {directory / MANIFEST} names "
+                f"(sha256 {sha[:12]}...): rematerialize {asset or 'this partition'} to rewrite it")
+
+
+def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
+    """The committed files of one partition folder, or of every partition below a folder (e.g. every
+    dump of `quality_filtered/commoncrawl`, in dump order). [] when nothing is committed there."""
+    directory = as_path(directory)
+    if (directory / MANIFEST).is_file():
+        return part_files(directory, which)
+    if not directory.is_dir():
+        return []
+    out: list[Path] = []
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        out += committed_files(sub, which)
+    return out

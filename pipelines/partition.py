@@ -43,21 +43,24 @@ from pipelines.fs import RemotePath, as_path, file_sha256, scratch_dir, upload
 from pipelines.integrity import (  # noqa: F401 (CorruptManifestError, TamperedFileError: re-exported)
     CorruptManifestError,
     TamperedFileError,
-    check_manifest,
     read_stat,
 )
 from pipelines.integrity import record_stat as _record_stat
 from pipelines.integrity import same_bytes as _same_bytes
 from pipelines.lease import LEASE, hold
-from pipelines.manifest import (  # noqa: F401 (MANIFEST, read_manifest, write_json: re-exported)
+from pipelines.manifest import (  # noqa: F401 (the readers of committed partitions: re-exported)
     DONE,
     FILES,
     MANIFEST,
     NAMES,
     Entries,
+    committed_files,
+    dropped_dir_of,
     entry_text,
+    part_files,
     read_manifest,
     staged_manifest,
+    verify_partition,
     write_json,
 )
 
@@ -192,28 +195,6 @@ class PartWriter:
             self.tmp.unlink()
 
 
-def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
-    """The files of a committed partition, in manifest order, each checked against its manifest's
-    sha256 (size+mtime short-cut, pipelines.partition._same_bytes): a consumer never reads a rewritten or
-    truncated file (TamperedFileError names it). `which`: "output" or "dropped"."""
-    directory = as_path(directory)
-    m = read_manifest(directory, fields=FILES)
-    if m is None:
-        raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
-    _verify(directory, m, which)
-    base = directory if which == "output" else dropped_dir_of(directory, m)
-    return [base / e[which] for e in m["files"]]
-
-
-def dropped_dir_of(directory, manifest: dict):
-    """The dropped folder of a partition: its manifest's `dropped_dir` ("../../dropped/...") resolved
-    against the partition folder (by name on object storage, where ".." is not a folder)."""
-    directory, rel = as_path(directory), manifest["dropped_dir"]
-    if isinstance(directory, RemotePath):
-        return RemotePath("s3://" + posixpath.normpath(posixpath.join(directory.key, rel)))
-    return directory / rel
-
-
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """One writer of a partition at a time (a second run waits), across hosts: a lease on the shared
@@ -234,32 +215,6 @@ def remove_stale_temporaries(*dirs: Path) -> int:
                     p.unlink()
                     n += 1
     return n
-
-
-def verify_partition(directory, asset: str = "", fields: tuple[str, ...] | None = None) -> dict:
-    """The manifest of a committed partition whose every file (kept and dropped) still hashes to its
-    sha256; else TamperedFileError naming the file. FileNotFoundError when nothing is committed.
-    `fields`: what its entries keep (manifest.FILES for a stage that only reads the files)."""
-    directory = as_path(directory)
-    m = read_manifest(directory, fields=fields)
-    if m is None:
-        raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'the upstream asset'} first")
-    known = read_stat(directory)
-    _verify(directory, m, "output", asset, known)
-    _verify(directory, m, "dropped", asset, known)
-    return m
-
-
-def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None = None) -> None:
-    known = read_stat(directory) if known is None else known
-    base = directory if which == "output" else dropped_dir_of(directory, m)
-    known = known if which == "output" else known.get("dropped")
-    for e in m["files"]:
-        name, sha = e[which], e[f"{which}_sha256"]
-        if not _same_bytes(base / name, sha, known):
-            raise TamperedFileError(
-                f"{base / name} does not hold the bytes its manifest {directory / MANIFEST} names "
-                f"(sha256 {sha[:12]}...): rematerialize {asset or 'this partition'} to rewrite it")
 
 
 def _run_task(pair: tuple[Callable, dict]) -> str:
@@ -410,20 +365,6 @@ def _remove_unlisted(out_dir: Path, dropped_dir: Path, listed: dict[str, set]) -
     for p in (out_dir / DONE).glob("*.json"):
         if p.stem not in listed["key"]:
             p.unlink(missing_ok=True)
-
-
-def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
-    """The committed files of one partition folder, or of every partition below a folder (e.g. every
-    dump of `quality_filtered/commoncrawl`, in dump order). [] when nothing is committed there."""
-    directory = as_path(directory)
-    if (directory / MANIFEST).is_file():
-        return part_files(directory, which)
-    if not directory.is_dir():
-        return []
-    out: list[Path] = []
-    for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        out += committed_files(sub, which)
-    return out
 
 
 def write_partition(out_dir: str | os.PathLike, dropped_dir: str | os.PathLike, tables: list[pa.Table],
