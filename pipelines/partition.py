@@ -71,7 +71,7 @@ class EmptyPartitionError(RuntimeError):
     """A run would replace a partition holding documents with an empty one."""
 
 
-@dataclass(slots=True)  # slots: the driver holds one per input file
+@dataclass
 class Task:
     """One unit of work of a map stage: read `input`, write the outputs of `key`."""
 
