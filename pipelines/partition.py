@@ -330,12 +330,9 @@ def commit(out_dir: Path, dropped_dir: Path, entries: Entries | list[dict], *, s
     rel = (posixpath.relpath(dropped_dir.key, out_dir.key) if isinstance(out_dir, RemotePath)
            else os.path.relpath(dropped_dir, out_dir))
     header = {"stage": stage, "dropped_dir": rel, "rows_in": 0, "kept": 0, "dropped_rows": 0, **(extra or {})}
-    listed: dict[str, set] = {"output": set(), "dropped": set(), "key": set()}
-    for e in entries:  # one pass, one entry parsed at a time
+    for e in entries:  # one entry parsed at a time
         for k in ("rows_in", "kept", "dropped_rows"):
             header[k] += e[k]
-        for k in listed:
-            listed[k].add(e[k])
     with staged_manifest(out_dir, header, entries) as changed:
         if changed:  # the old manifest is read (names only) when it is about to be replaced
             try:
@@ -348,23 +345,35 @@ def commit(out_dir: Path, dropped_dir: Path, entries: Entries | list[dict], *, s
                 raise EmptyPartitionError(
                     f"{stage}: this run would replace {old['kept']} documents under {out_dir} with none "
                     f"({header['rows_in']} records in); check the dump, or set LLAMA_ALLOW_EMPTY=1 to accept it")
-    _remove_unlisted(out_dir, dropped_dir, listed)
+    _remove_unlisted(out_dir, dropped_dir, entries)
     _record_stat(out_dir, dropped_dir, entries)
     return dict(header, files=entries)
 
 
-def _remove_unlisted(out_dir: Path, dropped_dir: Path, listed: dict[str, set]) -> None:
-    """Outputs and done-records of inputs no longer in the partition (after the manifest switched)."""
+def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: Entries) -> None:
+    """Outputs and done-records of inputs no longer in the partition (after the manifest switched). One
+    folder at a time, its listed names only in memory, its listing read as it goes."""
     out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
-    for p in out_dir.glob("part-*.parquet"):
-        if p.name not in listed["output"]:
-            p.unlink(missing_ok=True)
-    for p in dropped_dir.glob("part-*.parquet"):
-        if p.name not in listed["dropped"]:
-            p.unlink(missing_ok=True)
-    for p in (out_dir / DONE).glob("*.json"):
-        if p.stem not in listed["key"]:
-            p.unlink(missing_ok=True)
+    for which, folder, suffix in (("output", out_dir, ".parquet"), ("dropped", dropped_dir, ".parquet"),
+                                  ("key", out_dir / DONE, ".json")):
+        listed = {e[which] for e in entries}
+        for p in _listing(folder, "part-" if suffix == ".parquet" else "", suffix):
+            if (p.name if which != "key" else p.name[:-len(suffix)]) not in listed:
+                p.unlink(missing_ok=True)
+
+
+def _listing(folder, prefix: str, suffix: str) -> Iterator:
+    """Files of a folder named prefix*suffix, as they are listed (a local folder is not read whole)."""
+    if isinstance(folder, RemotePath):
+        yield from folder.glob(f"{prefix}*{suffix}")
+        return
+    try:
+        with os.scandir(folder) as it:
+            for d in it:
+                if d.name.startswith(prefix) and d.name.endswith(suffix) and not d.name.startswith("."):
+                    yield folder / d.name
+    except FileNotFoundError:
+        return
 
 
 def write_partition(out_dir: str | os.PathLike, dropped_dir: str | os.PathLike, tables: list[pa.Table],
