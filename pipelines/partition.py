@@ -296,7 +296,9 @@ def run_map(engine, fn: Callable[[Task], dict] | None, tasks: list[Task], out_di
             results = engine.map(_run_task, _Calls(fn, tasks, todo), desc=stage, log=log)
         elif todo:
             results, more = together(tasks)
-            results = [entry_text(_record_done(asdict(t), r)) for t, r in zip(tasks, results)]
+            results = list(results)
+            for j, (t, r) in enumerate(zip(tasks, results)):  # in place: each full entry freed once recorded
+                results[j] = entry_text(_record_done(asdict(t), r))
             extra.update(more)
         else:
             results = []
