@@ -21,6 +21,7 @@ from common.io import tmp_name
 from pipelines.fs import RemotePath, as_path, file_sha256
 
 STAT = "_stat.json"
+CACHED_STAT_BYTES = 1 << 20  # larger records (partitions of thousands of files) are parsed, not kept
 
 
 class CorruptManifestError(ValueError):
@@ -72,15 +73,17 @@ def read_stat(directory) -> dict:
         return {}
     try:
         st = os.stat(directory / STAT)
+        if st.st_size > CACHED_STAT_BYTES:
+            return json.loads((directory / STAT).read_text())
         return _parsed_stat(str(directory / STAT), st.st_size, st.st_mtime_ns)
     except (FileNotFoundError, ValueError):
         return {}  # a lost or damaged record only costs hashing
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)
 def _parsed_stat(path: str, size: int, mtime_ns: int) -> dict:
-    # Read-only for callers; parsed again whenever the file changes (size or mtime). A few partitions
-    # only: a parsed record holds every file of its partition, and a long run visits many partitions.
+    # Read-only for callers; parsed again whenever the file changes (size or mtime). Small records
+    # only: a parsed record holds every file of its partition (~400 bytes each), for the process's life.
     return json.loads(Path(path).read_text())
 
 

@@ -285,6 +285,7 @@ def run_map(engine, fn: Callable[[Task], dict] | None, tasks: list[Task], out_di
             log(f"{stage}: removed {cleaned} temporary files of a killed run")
         known = read_stat(out_dir)
         entries = Entries(_finished(t, known) for t in tasks)  # held as manifest text, not as dicts
+        del known  # every file of the partition: not held while the tasks run
         todo = entries.missing()
         kept_extra = _old_extra(out_dir, extra) if together is not None and not todo else {}
         if together is not None and (todo or kept_extra is None):
