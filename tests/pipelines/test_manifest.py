@@ -13,6 +13,7 @@ from pipelines.manifest import (
     staged_manifest,
 )
 from pipelines.partition import PartWriter, Task, data_version, run_map
+from pipelines.readers.ingest import _preview as ingest_preview
 
 ENTRY = {"key": "k1", "input": "seg-1.warc.wet.gz", "digest": "d" * 24, "output": "part-k1-aaaa.parquet",
          "output_sha256": "a" * 64, "dropped": "part-k1-bbbb.parquet", "dropped_sha256": "b" * 64, "rows_in": 3,
@@ -85,6 +86,7 @@ def test_run_map_keeps_previews_in_done_records_and_commits_the_same_data_versio
         assert list(m["files"]) == committed["files"] and data_version(m) == data_version(committed)
         assert all("preview" not in e for e in committed["files"])
         assert done_record(out, "3")["preview"] == [{"id": "3"}]
+        assert ingest_preview(out, m["files"]) == [{"id": "0"}, {"id": "1"}, {"id": "2"}]  # the summary's
         assert (out / MANIFEST).read_text() == json.dumps(
             {k: v for k, v in m.items() if k not in ("ran", "skipped", "stale_temporaries_removed")} |
             {"files": committed["files"]}, indent=1, sort_keys=True)
