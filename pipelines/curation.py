@@ -29,6 +29,7 @@ from pipelines.dedup.minhash import MinHashParams
 from pipelines.document import DEDUP_SCHEMA, LID_SCHEMA, QUALITY_SCHEMA
 from pipelines.fs import RemotePath, as_path, is_remote, plain, scratch_dir
 from pipelines.lease import run_scratch
+from pipelines.manifest import FILES
 from pipelines.partition import Task, committed_files, digest_of, partition_dirs, run_map, verify_partition
 from pipelines.readers.ingest import INGEST as ingest_stage
 from pipelines.readers.ingest import ingest_dump
@@ -95,7 +96,7 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
     from pipelines.dedup import dedup_files
 
     up, _ = partition_dirs(root, "raw_documents", source, dump)
-    upm = verify_partition(up, f"raw_documents[{source}/{dump}]")  # its files still hold their bytes
+    upm = verify_partition(up, f"raw_documents[{source}/{dump}]", fields=FILES)  # files still hold their bytes
     out, dropped = partition_dirs(root, "deduplicated", source, dump)
     scope = recipes.dedup_scope(source)
     refs = earlier_dumps(root, "raw_documents", source, dump) if scope == "source" else []

@@ -25,8 +25,9 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 import socket
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from common.progress import Progress
 
@@ -97,22 +98,30 @@ class LocalEngine(Engine):
             self._pool = None
 
     def map(self, fn, items, *, desc="tasks", log=None) -> list:
-        items = list(items)
+        """Items are taken one at a time (a lazy Sequence stays lazy); the pool has a window of a few
+        tasks per worker in flight, so the driver holds a bounded number of items and futures."""
+        items = items if isinstance(items, Sequence) else list(items)
         progress = Progress(desc, len(items), unit="tasks", log=log)
         if self.workers == 1 or len(items) <= 1:
             out = []
-            for item in items:
-                out.append(fn(item))
+            for i in range(len(items)):
+                out.append(fn(items[i]))
                 progress.update()
             progress.close()
             return out
         results: list = [None] * len(items)
         futures: dict = {}
+        window, submitted = max(WINDOW_MIN, WINDOW_PER_CPU * self.workers), 0
         try:
-            futures = {self._executor().submit(fn, item): i for i, item in enumerate(items)}
-            for fut in cf.as_completed(futures):
-                results[futures[fut]] = fut.result()
-                progress.update()
+            pool = self._executor()
+            while submitted < len(items) or futures:
+                while submitted < len(items) and len(futures) < window:
+                    futures[pool.submit(fn, items[submitted])] = submitted
+                    submitted += 1
+                done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    results[futures.pop(fut)] = fut.result()
+                    progress.update()
         except cf.process.BrokenProcessPool:
             self._pool = None  # a worker died (killed, out of memory): the next map starts a new pool
             raise
@@ -155,7 +164,7 @@ class RayEngine(Engine):
         dies (killed, out of memory, node lost) is run again by Ray up to `max_retries` times; an
         exception raised by the task itself is not retried and fails the map, as on the local engine."""
         ray = self._ray
-        items = list(items)
+        items = items if isinstance(items, Sequence) else list(items)
         progress = Progress(desc, len(items), unit="tasks", log=log)
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_call)
         fn_ref = ray.put(fn)  # the function (often a configured object) crosses once, not once per task

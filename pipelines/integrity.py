@@ -14,12 +14,14 @@ import contextlib
 import functools
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
-from common.io import write_text
+from common.io import tmp_name
 from pipelines.fs import RemotePath, as_path, file_sha256
 
 STAT = "_stat.json"
+CACHED_STAT_BYTES = 1 << 20  # larger records (partitions of thousands of files) are parsed, not kept
 
 
 class CorruptManifestError(ValueError):
@@ -71,33 +73,62 @@ def read_stat(directory) -> dict:
         return {}
     try:
         st = os.stat(directory / STAT)
+        if st.st_size > CACHED_STAT_BYTES:
+            return json.loads((directory / STAT).read_text())
         return _parsed_stat(str(directory / STAT), st.st_size, st.st_mtime_ns)
     except (FileNotFoundError, ValueError):
         return {}  # a lost or damaged record only costs hashing
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _parsed_stat(path: str, size: int, mtime_ns: int) -> dict:
-    # Read-only for callers; parsed again whenever the file changes (size or mtime).
+    # Read-only for callers; parsed again whenever the file changes (size or mtime). Small records
+    # only: a parsed record holds every file of its partition (~400 bytes each), for the process's life.
     return json.loads(Path(path).read_text())
 
 
-def stat_of(directory, files: dict[str, str]) -> dict:
-    out = {}
-    for name, sha in sorted(files.items()):
-        with contextlib.suppress(FileNotFoundError):
-            st = (directory / name).stat()
-            out[name] = [st.st_size, st.st_mtime_ns, sha]
-    return out
-
-
-def record_stat(out_dir, dropped_dir, entries: list[dict]) -> None:
+def record_stat(out_dir, dropped_dir, entries: Iterable[dict]) -> None:
     """Record size and mtime of the committed files for the short-cut (outputs, and dropped files under
-    "dropped"), in the output folder; rewritten only when it changed."""
+    "dropped"), in the output folder. Written file by file (a partition of many files builds no record in
+    memory; `entries` is iterated twice), replaced only when its bytes changed."""
     out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
     if isinstance(out_dir, RemotePath):
         return
-    rec = stat_of(out_dir, {e["output"]: e["output_sha256"] for e in entries})
-    rec["dropped"] = stat_of(dropped_dir, {e["dropped"]: e["dropped_sha256"] for e in entries})
-    if rec != read_stat(out_dir):
-        write_text(out_dir / STAT, json.dumps(rec, indent=1, sort_keys=True))
+    path = out_dir / STAT
+    tmp = tmp_name(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write("{")
+            sep = ""
+            for which, directory in (("output", out_dir), ("dropped", dropped_dir)):
+                if which == "dropped":
+                    fh.write(sep + '"dropped":{')
+                    sep = ""
+                for e in entries:
+                    name = e[which]
+                    with contextlib.suppress(FileNotFoundError):
+                        st = (directory / name).stat()
+                        fh.write(sep + json.dumps(name) + ":" +
+                                 json.dumps([st.st_size, st.st_mtime_ns, e[f"{which}_sha256"]], separators=(",", ":")))
+                        sep = ","
+            fh.write("}}")
+        if not same_content(tmp, path):
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def same_content(local: Path, other) -> bool:
+    """Whether `other` (a local path or a RemotePath) exists and holds the bytes of the local file."""
+    try:
+        fh = as_path(other).open("rb")
+    except OSError:  # FileNotFoundError included
+        return False
+    with fh, open(local, "rb") as mine:
+        while True:
+            a, b = mine.read(1 << 20), fh.read(1 << 20)
+            if a != b:
+                return False
+            if not a:
+                return True

@@ -30,7 +30,7 @@ import hashlib
 import json
 import os
 import posixpath
-import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -38,19 +38,32 @@ from typing import Callable, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.io import tmp_name as _tmp
 from pipelines.fs import RemotePath, as_path, file_sha256, scratch_dir, upload
 from pipelines.integrity import (  # noqa: F401 (CorruptManifestError, TamperedFileError: re-exported)
     CorruptManifestError,
     TamperedFileError,
-    check_manifest,
     read_stat,
 )
 from pipelines.integrity import record_stat as _record_stat
 from pipelines.integrity import same_bytes as _same_bytes
 from pipelines.lease import LEASE, hold
+from pipelines.manifest import (  # noqa: F401 (the readers of committed partitions: re-exported)
+    DONE,
+    FILES,
+    MANIFEST,
+    NAMES,
+    Entries,
+    committed_files,
+    dropped_dir_of,
+    entry_text,
+    part_files,
+    read_manifest,
+    staged_manifest,
+    verify_partition,
+    write_json,
+)
 
-MANIFEST = "_manifest.json"
-DONE = "_done"
 ROW_GROUP = 5_000
 
 
@@ -118,10 +131,6 @@ def key_of(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-
-
 class PartWriter:
     """Stream rows of one output into Parquet; `close()` names the file by its content and returns
     (file name, sha256, rows). Memory: one row group."""
@@ -186,58 +195,6 @@ class PartWriter:
             self.tmp.unlink()
 
 
-def write_json(path: Path | RemotePath, obj) -> None:
-    path = as_path(path)
-    if isinstance(path, RemotePath):
-        path.write_text(json.dumps(obj, indent=1, sort_keys=True))  # one PUT: old or new object, never part
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def read_manifest(directory: str | os.PathLike) -> dict | None:
-    """The committed manifest of a partition, None when there is none. A manifest that does not parse, or
-    whose files are not plain names inside the partition (no `..`, no absolute path, no folder), raises
-    CorruptManifestError naming it and saying how to recover."""
-    p = as_path(directory) / MANIFEST
-    try:
-        text = p.read_text()  # one request on S3 (no separate existence check)
-    except FileNotFoundError:
-        return None
-    try:
-        m = json.loads(text)
-        check_manifest(m)
-    except (ValueError, KeyError, TypeError) as e:
-        raise CorruptManifestError(
-            f"{p} is corrupt ({type(e).__name__}: {e}); rematerialize this partition to rebuild it from its "
-            f"{DONE}/ records (or delete the file to recompute the partition)") from None
-    return m
-
-
-def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
-    """The files of a committed partition, in manifest order, each checked against its manifest's
-    sha256 (size+mtime short-cut, pipelines.partition._same_bytes): a consumer never reads a rewritten or
-    truncated file (TamperedFileError names it). `which`: "output" or "dropped"."""
-    directory = as_path(directory)
-    m = read_manifest(directory)
-    if m is None:
-        raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
-    _verify(directory, m, which)
-    base = directory if which == "output" else dropped_dir_of(directory, m)
-    return [base / e[which] for e in m["files"]]
-
-
-def dropped_dir_of(directory, manifest: dict):
-    """The dropped folder of a partition: its manifest's `dropped_dir` ("../../dropped/...") resolved
-    against the partition folder (by name on object storage, where ".." is not a folder)."""
-    directory, rel = as_path(directory), manifest["dropped_dir"]
-    if isinstance(directory, RemotePath):
-        return RemotePath("s3://" + posixpath.normpath(posixpath.join(directory.key, rel)))
-    return directory / rel
-
-
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """One writer of a partition at a time (a second run waits), across hosts: a lease on the shared
@@ -260,35 +217,26 @@ def remove_stale_temporaries(*dirs: Path) -> int:
     return n
 
 
-def verify_partition(directory, asset: str = "") -> dict:
-    """The manifest of a committed partition whose every file (kept and dropped) still hashes to its
-    sha256; else TamperedFileError naming the file. FileNotFoundError when nothing is committed."""
-    directory = as_path(directory)
-    m = read_manifest(directory)
-    if m is None:
-        raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'the upstream asset'} first")
-    known = read_stat(directory)
-    _verify(directory, m, "output", asset, known)
-    _verify(directory, m, "dropped", asset, known)
-    return m
-
-
-def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None = None) -> None:
-    known = read_stat(directory) if known is None else known
-    base = directory if which == "output" else dropped_dir_of(directory, m)
-    known = known if which == "output" else known.get("dropped")
-    for e in m["files"]:
-        name, sha = e[which], e[f"{which}_sha256"]
-        if not _same_bytes(base / name, sha, known):
-            raise TamperedFileError(
-                f"{base / name} does not hold the bytes its manifest {directory / MANIFEST} names "
-                f"(sha256 {sha[:12]}...): rematerialize {asset or 'this partition'} to rewrite it")
-
-
-def _run_task(pair: tuple[Callable, dict]) -> dict:
-    """Worker side: run one task, then record it as done (entry written after its outputs)."""
+def _run_task(pair: tuple[Callable, dict]) -> str:
+    """Worker side: run one task, then record it as done (entry written after its outputs). Returns the
+    entry's manifest text: what the driver keeps of it (the done-record has all of it)."""
     fn, task = pair
-    return _record_done(task, fn(Task(**task)))
+    return entry_text(_record_done(task, fn(Task(**task))))
+
+
+class _Calls(Sequence):
+    """The engine's items for the tasks that run, made when the engine takes them (not all up front)."""
+
+    def __init__(self, fn: Callable, tasks: list[Task], todo: list[int]):
+        self.fn, self.tasks, self.todo = fn, tasks, todo
+
+    def __len__(self) -> int:
+        return len(self.todo)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.fn, asdict(self.tasks[self.todo[i]])
 
 
 def _record_done(task: dict, entry: dict) -> dict:
@@ -336,8 +284,9 @@ def run_map(engine, fn: Callable[[Task], dict] | None, tasks: list[Task], out_di
         if cleaned and log:
             log(f"{stage}: removed {cleaned} temporary files of a killed run")
         known = read_stat(out_dir)
-        entries: list[dict | None] = [_finished(t, known) for t in tasks]
-        todo = [i for i, e in enumerate(entries) if e is None]
+        entries = Entries(_finished(t, known) for t in tasks)  # held as manifest text, not as dicts
+        del known  # every file of the partition: not held while the tasks run
+        todo = entries.missing()
         kept_extra = _old_extra(out_dir, extra) if together is not None and not todo else {}
         if together is not None and (todo or kept_extra is None):
             todo = list(range(len(tasks)))  # a global stage runs whole (also to rebuild what it recorded)
@@ -345,16 +294,19 @@ def run_map(engine, fn: Callable[[Task], dict] | None, tasks: list[Task], out_di
             log(f"{stage}: {len(tasks)} files, {len(tasks) - len(todo)} unchanged, {len(todo)} to run "
                 f"on {engine.name} ({engine.workers} workers)")
         if together is None:
-            results = engine.map(_run_task, [(fn, asdict(tasks[i])) for i in todo], desc=stage, log=log)
+            results = engine.map(_run_task, _Calls(fn, tasks, todo), desc=stage, log=log)
         elif todo:
             results, more = together(tasks)
-            results = [_record_done(asdict(t), r) for t, r in zip(tasks, results)]
+            results = list(results)
+            for j, (t, r) in enumerate(zip(tasks, results)):  # in place: each full entry freed once recorded
+                results[j] = entry_text(_record_done(asdict(t), r))
             extra.update(more)
         else:
             results = []
             extra.update(kept_extra or {})
         for i, r in zip(todo, results):
             entries[i] = r
+        del results
         manifest = commit(out_dir, dropped_dir, entries, stage=stage, allow_empty=allow_empty, extra=extra, log=log)
     return dict(manifest, ran=len(todo), skipped=len(tasks) - len(todo), stale_temporaries_removed=cleaned)
 
@@ -372,62 +324,59 @@ def _old_extra(out_dir, extra: dict) -> dict | None:
     return {k: v for k, v in old.items() if k not in core and k not in extra}
 
 
-def commit(out_dir: Path, dropped_dir: Path, entries: list[dict], *, stage: str, allow_empty: bool = False,
-           extra: dict | None = None, log: Callable[[str], None] | None = None) -> dict:
-    """Write the partition's manifest (the commit point), then remove files no longer listed.
-    Call with the partition locked."""
+def commit(out_dir: Path, dropped_dir: Path, entries: Entries | list[dict], *, stage: str,
+           allow_empty: bool = False, extra: dict | None = None, log: Callable[[str], None] | None = None) -> dict:
+    """Write the partition's manifest (the commit point, streamed: pipelines/manifest.py), then remove
+    files no longer listed. Returns the manifest, its `files` an Entries. Call with the partition locked."""
     out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
+    entries = entries if isinstance(entries, Entries) else Entries(entries)
     rel = (posixpath.relpath(dropped_dir.key, out_dir.key) if isinstance(out_dir, RemotePath)
            else os.path.relpath(dropped_dir, out_dir))
-    manifest = {"stage": stage, "dropped_dir": rel, "files": entries,
-                "rows_in": sum(e["rows_in"] for e in entries), "kept": sum(e["kept"] for e in entries),
-                "dropped_rows": sum(e["dropped_rows"] for e in entries), **(extra or {})}
-    try:
-        old = read_manifest(out_dir)
-    except CorruptManifestError as e:
-        old = None  # rebuilt below from the tasks' entries (their _done/ records)
-        if log:
-            log(f"{e}: rebuilding it")
-    if old and old.get("kept", 0) > 0 and manifest["kept"] == 0 and not allow_empty:
-        raise EmptyPartitionError(
-            f"{stage}: this run would replace {old['kept']} documents under {out_dir} with none "
-            f"({manifest['rows_in']} records in); check the dump, or set LLAMA_ALLOW_EMPTY=1 to accept it")
-    if old != manifest:  # an unchanged partition keeps its manifest file as it is
-        write_json(out_dir / MANIFEST, manifest)
+    header = {"stage": stage, "dropped_dir": rel, "rows_in": 0, "kept": 0, "dropped_rows": 0, **(extra or {})}
+    for e in entries:  # one entry parsed at a time
+        for k in ("rows_in", "kept", "dropped_rows"):
+            header[k] += e[k]
+    with staged_manifest(out_dir, header, entries) as changed:
+        if changed:  # the old manifest is read (names only) when it is about to be replaced
+            try:
+                old = read_manifest(out_dir, fields=NAMES)
+            except CorruptManifestError as e:
+                old = None  # rebuilt from the tasks' entries (their _done/ records)
+                if log:
+                    log(f"{e}: rebuilding it")
+            if old and old.get("kept", 0) > 0 and header["kept"] == 0 and not allow_empty:
+                raise EmptyPartitionError(
+                    f"{stage}: this run would replace {old['kept']} documents under {out_dir} with none "
+                    f"({header['rows_in']} records in); check the dump, or set LLAMA_ALLOW_EMPTY=1 to accept it")
     _remove_unlisted(out_dir, dropped_dir, entries)
     _record_stat(out_dir, dropped_dir, entries)
-    return manifest
+    return dict(header, files=entries)
 
 
-def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: list[dict]) -> None:
-    """Outputs and done-records of inputs no longer in the partition (after the manifest switched)."""
-    keep_out = {e["output"] for e in entries}
-    keep_drop = {e["dropped"] for e in entries}
-    keys = {e["key"] for e in entries}
+def _remove_unlisted(out_dir: Path, dropped_dir: Path, entries: Entries) -> None:
+    """Outputs and done-records of inputs no longer in the partition (after the manifest switched). One
+    folder at a time, its listed names only in memory, its listing read as it goes."""
     out_dir, dropped_dir = as_path(out_dir), as_path(dropped_dir)
-    for p in out_dir.glob("part-*.parquet"):
-        if p.name not in keep_out:
-            p.unlink(missing_ok=True)
-    for p in dropped_dir.glob("part-*.parquet"):
-        if p.name not in keep_drop:
-            p.unlink(missing_ok=True)
-    for p in (out_dir / DONE).glob("*.json"):
-        if p.stem not in keys:
-            p.unlink(missing_ok=True)
+    for which, folder, suffix in (("output", out_dir, ".parquet"), ("dropped", dropped_dir, ".parquet"),
+                                  ("key", out_dir / DONE, ".json")):
+        listed = {e[which] for e in entries}
+        for p in _listing(folder, "part-" if suffix == ".parquet" else "", suffix):
+            if (p.name if which != "key" else p.name[:-len(suffix)]) not in listed:
+                p.unlink(missing_ok=True)
 
 
-def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
-    """The committed files of one partition folder, or of every partition below a folder (e.g. every
-    dump of `quality_filtered/commoncrawl`, in dump order). [] when nothing is committed there."""
-    directory = as_path(directory)
-    if (directory / MANIFEST).is_file():
-        return part_files(directory, which)
-    if not directory.is_dir():
-        return []
-    out: list[Path] = []
-    for sub in sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        out += committed_files(sub, which)
-    return out
+def _listing(folder, prefix: str, suffix: str) -> Iterator:
+    """Files of a folder named prefix*suffix, as they are listed (a local folder is not read whole)."""
+    if isinstance(folder, RemotePath):
+        yield from folder.glob(f"{prefix}*{suffix}")
+        return
+    try:
+        with os.scandir(folder) as it:
+            for d in it:
+                if d.name.startswith(prefix) and d.name.endswith(suffix) and not d.name.startswith("."):
+                    yield folder / d.name
+    except FileNotFoundError:
+        return
 
 
 def write_partition(out_dir: str | os.PathLike, dropped_dir: str | os.PathLike, tables: list[pa.Table],

@@ -19,6 +19,7 @@ from pipelines import recipes, version
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA
 from pipelines.fs import as_path, read_schema, read_table, register_parquet
+from pipelines.manifest import FILES
 from pipelines.partition import (
     CorruptManifestError,
     Entry,
@@ -146,13 +147,14 @@ def map_tasks(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike, dropp
               stage: Stage, source: str, params: dict | None = None) -> list[Task]:
     """One task per committed file of the upstream partition: `stage.run(table, source, **params)`.
     A file's digest is its input's sha256 and the stage's version for `source` (pipelines/version.py)."""
-    m = verify_partition(upstream_dir, stage.upstream or "")  # a rewritten input never reaches the stage
+    # A rewritten input never reaches the stage; the upstream entries are read for their files only.
+    m = verify_partition(upstream_dir, stage.upstream or "", fields=FILES)
     params = params or {}
     v = stage.version(source, params)
-    return [Task(key=e["key"], input=str(as_path(upstream_dir) / e["output"]),
-                 digest=digest_of(e["output_sha256"], source, v),
-                 out_dir=str(out_dir), dropped_dir=str(dropped_dir),
-                 params={"func": stage.run, "source": source, "kwargs": params}) for e in m["files"]]
+    up, out_dir, dropped_dir = as_path(upstream_dir), str(out_dir), str(dropped_dir)
+    shared = {"func": stage.run, "source": source, "kwargs": params}  # one dict for every task (read only)
+    return [Task(key=e["key"], input=str(up / e["output"]), digest=digest_of(e["output_sha256"], source, v),
+                 out_dir=out_dir, dropped_dir=dropped_dir, params=shared) for e in m["files"]]
 
 
 def run_table_task(task: Task) -> dict:

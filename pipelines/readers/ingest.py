@@ -23,6 +23,7 @@ from pipelines import recipes
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
 from pipelines.fs import as_path, parquet_file, read_table
+from pipelines.manifest import done_record
 from pipelines.partition import (
     CorruptManifestError,
     Entry,
@@ -91,13 +92,12 @@ def ingest_tasks(source: str, dump_dir: str | Path, out_dir: str | Path, dropped
     dump_dir = Path(dump_dir)
     # The limits (every cap, defaults included) are part of the version: they change what is read.
     version = stage_version(source, limits)  # fails before any task on an unknown cap
-    tasks = []
+    tasks, out_dir, dropped_dir = [], str(out_dir), str(dropped_dir)
+    params = {"source": source, "dump_dir": str(dump_dir), "limits": dict(limits or {})}  # shared, read only
     for unit in list_units(source, dump_dir):
         rel = unit.relative_to(dump_dir).as_posix()
-        tasks.append(Task(key=key_of(rel), input=rel,
-                          digest=digest_of(source, rel, fingerprint(unit), version),
-                          out_dir=str(out_dir), dropped_dir=str(dropped_dir),
-                          params={"source": source, "dump_dir": str(dump_dir), "limits": dict(limits or {})}))
+        tasks.append(Task(key=key_of(rel), input=rel, digest=digest_of(source, rel, fingerprint(unit), version),
+                          out_dir=out_dir, dropped_dir=dropped_dir, params=params))
     return tasks
 
 
@@ -155,8 +155,20 @@ def ingest_dump(engine, source: str, dump_dir: str | Path, out_dir: str | Path, 
         "docs_per_s": round(total.kept / seconds, 1) if seconds > 0 else None,
         "mb_per_s": round(total.bytes_in / 1e6 / seconds, 2) if seconds > 0 else None,
         "notes": {k: v for k, v in sorted(notes.items()) if v}, "balanced": total.balanced,
-        "preview": [p for e in m["files"] for p in e.get("preview", [])][:PREVIEW_DOCS],
+        "preview": _preview(out_dir, m["files"]),
     }
+
+
+def _preview(out_dir, entries) -> list[dict]:
+    """The first documents of the partition, from the first files' done-records (a manifest does not
+    carry previews: pipelines/manifest.py RECORD_ONLY)."""
+    out: list[dict] = []
+    for e in entries:
+        if len(out) >= PREVIEW_DOCS:
+            break
+        if e["kept"]:
+            out += (e.get("preview") or (done_record(out_dir, e["key"]) or {}).get("preview", []))
+    return out[:PREVIEW_DOCS]
 
 
 def check_accounting(out_dir: str | Path) -> tuple[bool, dict]:
