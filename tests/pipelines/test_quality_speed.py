@@ -70,3 +70,78 @@ def test_kenlm_id_path_scores_as_the_per_line_text_path(tmp_path):
 
     assert lm.piece is not None and lm.sp.unk_id() in lm.sp.encode("ѯ")
     assert np.array_equal(lm.perplexity(texts), np.array([per_line(t) for t in texts]))
+
+
+def old_c4_filter(text, min_words_per_line=5, min_sentences=3, max_word_length=1000):
+    """heuristics.c4_filter as it was: the whole bad-words alternation searched on every kept line."""
+    from pipelines.quality import heuristics as h
+
+    kept, sentences = [], 0
+    for line in text.splitlines():
+        line = line.strip()
+        if any(len(w) > max_word_length for w in line.split()):
+            continue
+        line = h._CITATION.sub("", line)
+        if not line.endswith(h.END_MARKS) or line.endswith(h.ELLIPSIS):
+            continue
+        if len(line.split()) < min_words_per_line:
+            continue
+        low = line.lower()
+        if "lorem ipsum" in low:
+            return None, "c4_lorem_ipsum"
+        if "javascript" in low:
+            continue
+        if "{" in line:
+            return None, "c4_curly_bracket"
+        if any(p in low for p in h.POLICY):
+            continue
+        if h._bad_words_regex().search(low):
+            return None, "c4_bad_words"
+        sentences += h._sentences(line)
+        kept.append(line)
+    if not kept:
+        return None, "c4_no_valid_lines"
+    if sentences < min_sentences:
+        return None, "c4_too_few_sentences"
+    return "\n".join(kept).strip(), None
+
+
+def _list_words():
+    from pipelines.quality.heuristics import bad_words
+
+    return list(bad_words())
+
+
+# Lines built from list entries, their pieces, letters and separators: matches at edges, inside longer
+# words, next to digits and punctuation, multi-word entries broken by an extra space.
+piece = st.one_of(st.sampled_from(_list_words()), st.sampled_from(["a", "s", "x", "2", "-", ".", " ", "  ", "é"]),
+                  st.text(alphabet="abcgilmnorstuwy 12.!-", max_size=8))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(piece, max_size=8).map("".join))
+def test_bad_word_lookup_answers_as_the_alternation(line):
+    from pipelines.quality.heuristics import _bad_words_regex, has_bad_word
+
+    low = line.lower()
+    assert has_bad_word(low) == bool(_bad_words_regex().search(low))
+
+
+def test_every_list_entry_is_found_where_the_alternation_finds_it():
+    from pipelines.quality.heuristics import _bad_words_regex, has_bad_word
+
+    for w in _list_words():
+        for line in (w, f"x {w}.", f"x{w}", f"{w}s", f"1{w}1", f"[{w}]"):
+            assert has_bad_word(line.lower()) == bool(_bad_words_regex().search(line.lower())), line
+
+
+line_piece = st.one_of(piece, st.sampled_from(["[1]", "[edit]", "[citation needed]", "lorem ipsum", "{", "javascript",
+                                               "privacy policy", "...", "\n", "\n", "x" * 1001, "The cat sat on the mat."]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(line_piece, max_size=30).map(" ".join))
+def test_c4_filter_decides_as_before(text):
+    from pipelines.quality.heuristics import c4_filter
+
+    assert c4_filter(text) == old_c4_filter(text)
