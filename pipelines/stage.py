@@ -225,6 +225,9 @@ def add_columns(table: pa.Table, columns: dict[str, pa.Array], schema: pa.Schema
     return table.select(schema.names).cast(schema)
 
 
+BALANCE_FILES = 256  # files scanned at once by the balance check
+
+
 def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
     """Re-read a stage's input and both outputs from disk: every input id must be kept or dropped, once,
     in every file and in the partition. Returns counts and `passed`. Used by the asset checks."""
@@ -239,9 +242,14 @@ def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict
         return {"passed": False, "error": f"missing files: input {len(up)}, kept {len(kept)}, dropped {len(dropped)}"}
     con = duckdb.connect()
     try:
-        # Views over the files: read_parquet locally, a pyarrow dataset scan on object storage (no httpfs).
+        # The ids of each side copied into a table BALANCE_FILES files at a time (read_parquet locally, a
+        # pyarrow dataset scan on object storage, no httpfs): one scan of every file of a partition at once
+        # held reader state per file (peak RSS 348 MB for 3 x 5,000 tiny files, growing with the count).
         for name, files in (("up_files", up), ("kept_files", kept), ("dropped_files", dropped)):
-            register_parquet(con, name, files)
+            for lo in range(0, len(files), BALANCE_FILES):
+                register_parquet(con, "chunk", files[lo:lo + BALANCE_FILES])
+                con.execute(f"CREATE TABLE {name} AS SELECT id FROM chunk" if lo == 0 else
+                            f"INSERT INTO {name} SELECT id FROM chunk")  # each chunk replaces the last
         row = con.execute(
             """
             WITH i AS (SELECT id FROM up_files),
