@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines import recipes
+from pipelines.manifest import FILES
 from pipelines.partition import MANIFEST, data_version, partition_dirs, read_manifest
 from pipelines.version import file_digest
 
@@ -37,7 +38,7 @@ def partition_lineage(root, asset: str, source: str, dump: str, dumps_root: str 
     if asset not in CHAIN:
         raise ValueError(f"{asset} has no partition manifests; the curation assets are {', '.join(CHAIN)}")
     out, _ = partition_dirs(root, asset, source, dump)
-    m = read_manifest(out)
+    m = read_manifest(out, fields=FILES)  # each entry's names and hashes only: what a chain shows
     node = {"asset": asset, "partition": f"{source}/{dump}", "manifest": str(out / MANIFEST) if m else None}
     if m is None:
         return node
