@@ -159,6 +159,7 @@ def write_figures(data_dir: Path, out: Path, root: Path | None = None) -> Path:
         # a command never replaces what it did not write: our own figures file holds named blocks
         raise ValueError(f"{out} exists and is not a figures file written by docs-figures: choose another --out")
     named = blocks(data_dir)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_text(out, render(named, machine(), os.environ.get("LLAMA_PROFILE", "tiny")))
     named = read_blocks(Path(out).read_text())   # quote exactly what the file holds
     for f in quoting_files(root):
