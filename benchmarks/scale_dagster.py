@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-ASSETS = {"ingest": "raw_documents", "dedup": "deduplicated", "langid": "language_identified"}
 
 
 def run_child(stage: str, work: Path, n: int) -> dict:
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_child(a.child, a.work, a.n)))
         return 0
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from scale_files import generate
+    from scale_files import STAGES, generate
 
     env = dict(os.environ, PYTHONPATH=str(ROOT), LLAMA_ENGINE="local", LLAMA_WORKERS="1")
     rows = []
@@ -90,14 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         generate(a.work / "dumps", n)
         for d in (a.work / f"data-{n}", a.work / f"dagster-{n}"):
             shutil.rmtree(d, ignore_errors=True)
-        for stage in ASSETS:
+        for stage in STAGES:
             cmd = [sys.executable, __file__, "--child", stage, "--work", str(a.work), "--n", str(n)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)
     print("\n| stage | files | wall ms/file | Dagster's own ms/file | events | event log KB | metadata KB | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
-    for r in sorted(rows, key=lambda r: (list(ASSETS).index(r["stage"]), r["files"])):
+    for r in sorted(rows, key=lambda r: (STAGES.index(r["stage"]), r["files"])):
         n = r["files"]
         print(f"| {r['stage']} | {n:,} | {r['seconds'] * 1e3 / n:.2f} | "
               f"{(r['seconds'] - r['pipeline_seconds']) * 1e3 / n:.2f} | {r['events']} | {r['event_log_kb']:,.1f} | "
