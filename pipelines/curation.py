@@ -31,6 +31,7 @@ from pipelines.fs import RemotePath, as_path, is_remote, plain, scratch_dir
 from pipelines.lease import run_scratch
 from pipelines.manifest import FILES
 from pipelines.partition import Task, committed_files, digest_of, partition_dirs, run_map, verify_partition
+from pipelines.quality.heuristics import BAD_WORDS_FILE
 from pipelines.readers.ingest import INGEST as ingest_stage
 from pipelines.readers.ingest import ingest_dump
 from pipelines.stage import Stage, map_tasks, run_table_task, without_timings
@@ -43,9 +44,12 @@ def _lid_models(source: str | None, params: dict) -> dict:
 
 
 def _quality_models(source: str | None, params: dict) -> dict:
-    """The quality models a source's files are filtered with: none for sources without a perplexity step
-    (c4, github: new models rerun none of their files), and none for the asset as a whole (the models are
-    its upstream asset, whose data version Dagster follows)."""
+    """The quality models a source's files are filtered with: the bad-words list for sources with C4's
+    rules, the models folder for sources with a perplexity step (new models rerun no c4 or github file),
+    and none for the asset as a whole (the models are its upstream asset, whose data version Dagster
+    follows)."""
+    if source is not None and recipes.step(source, recipes.QUALITY, "c4_heuristics"):
+        return {"c4_bad_words": file_digest(BAD_WORDS_FILE)}
     if source is None or not recipes.step(source, recipes.QUALITY, "perplexity"):
         return {}
     models_dir = params.get("models_dir") or ""

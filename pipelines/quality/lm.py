@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.quality import native
 from pipelines.quality.perplexity import KneserNeyLM
 
 ORDER = 5
@@ -92,16 +94,26 @@ class KenLMModel:
     order = ORDER
 
     def __init__(self, directory: str | os.PathLike):
-        import kenlm
         import sentencepiece as spm
 
         self.dir = Path(directory)
         self.sp = spm.SentencePieceProcessor(model_file=str(self.dir / "sp.model"))
-        self.model = kenlm.Model(str(self.dir / "lm.arpa"))
         # id -> piece lookup for perplexity(), or None when some piece is empty or holds white space
         # (KenLM would split it differently: every line then goes through the text path).
         table = [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
         self.piece = table.__getitem__ if all(p.split() == [p] for p in table) else None
+        # KenLM from ids (native.py) when the library is built, else the `kenlm` module (self.model).
+        self.scorer = native.load(self.dir / "lm.arpa")
+        if self.scorer is not None:
+            self.kenlm_id = np.array([self.scorer.index(p.encode()) for p in table], dtype=np.uint32)
+            self._word_ids = dict(zip((p.encode() for p in table), self.kenlm_id.tolist()))
+
+    @functools.cached_property
+    def model(self):
+        """The `kenlm` module's model of the same file (the path without the native library)."""
+        import kenlm
+
+        return kenlm.Model(str(self.dir / "lm.arpa"))
 
     @classmethod
     def train(cls, texts: Sequence[str], directory: str | os.PathLike, seed: int = 0,
@@ -140,27 +152,65 @@ class KenLMModel:
 
     def perplexity(self, texts: Sequence[str]) -> np.ndarray:
         """CCNet's document perplexity; inf for a document without text. The lines of all documents
-        are encoded by SentencePiece in one call (one thread: per-core throughput), as ids: a line's
-        pieces are then looked up in a table, cheaper than SentencePiece building a string per piece.
-        A line with an unknown piece is encoded again as text, since KenLM must see the unknown
-        surface string (it may be in KenLM's vocabulary: training text was encoded the same way)."""
+        are encoded by SentencePiece in one call (one thread: per-core throughput), as ids, then scored
+        by KenLM from ids (native.py) or, without the native library, looked up in the piece table and
+        scored as strings by the `kenlm` module. A line with an unknown piece is encoded again as text,
+        since KenLM must see the unknown surface string (it may be in KenLM's vocabulary: training
+        text was encoded the same way). Both paths give the same bits."""
         lines, owner = [], []
         for i, t in enumerate(texts):
             doc = normalized_lines(t or "")
             lines += doc
             owner += [i] * len(doc)
-        logp, n = [0.0] * len(texts), [0] * len(texts)
+        score = self._scores_by_module if self.scorer is None else self._scores_by_id
+        logp, n = score(lines, owner, len(texts))
+        # Python floats, as before: the same bits (a vectorized pow may differ in the last place).
+        return np.array([10.0 ** (-lp / k) if k else np.inf for lp, k in zip(logp, n)], dtype=np.float64)
+
+    def _text_pieces(self, line: str) -> tuple[str, int]:
+        """A line's pieces as SentencePiece's text (unknown pieces as they are) and how many there are."""
+        joined = " ".join(self.sp.encode(line, out_type=str))
+        return joined, len(joined.split())
+
+    def _scores_by_module(self, lines: list[str], owner: list[int], docs: int) -> tuple[list, list]:
+        logp, n = [0.0] * docs, [0] * docs
         score, piece, unk = self.model.score, self.piece, self.sp.unk_id()
         for i, line, ids in zip(owner, lines, self.sp.encode(lines, num_threads=1)):
             if piece is None or unk in ids:
-                joined = " ".join(self.sp.encode(line, out_type=str))
-                count = len(joined.split())
+                joined, count = self._text_pieces(line)
             else:  # no piece holds white space (checked once): KenLM's split sees exactly these pieces
                 joined, count = " ".join(map(piece, ids)), len(ids)
             logp[i] += score(joined, bos=True, eos=True)
             n[i] += count + 1
-        # Python floats, as before: the same bits (a vectorized pow may differ in the last place).
-        return np.array([10.0 ** (-lp / k) if k else np.inf for lp, k in zip(logp, n)], dtype=np.float64)
+        return logp, n
+
+    def _scores_by_id(self, lines: list[str], owner: list[int], docs: int) -> tuple[list, list]:
+        ids = self.sp.encode(lines, num_threads=1)
+        counts = np.fromiter(map(len, ids), np.int64, len(ids))
+        ends = np.cumsum(counts)
+        pieces = np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(ends[-1]) if len(ends) else 0)
+        del ids
+        scores = self.scorer.score(self.kenlm_id[pieces], ends)
+        if self.piece is None:
+            text = range(len(lines))
+        else:  # the lines holding an unknown piece
+            text = np.unique(np.searchsorted(ends, np.flatnonzero(pieces == self.sp.unk_id()), side="right"))
+        if len(text):
+            words, text_ends = [], []
+            for j in text:
+                joined, counts[j] = self._text_pieces(lines[j])
+                # KenLM's own split: ASCII white space, as bytes.split() does
+                for w in joined.encode("utf-8").split():
+                    k = self._word_ids.get(w)
+                    words.append(self.scorer.index(w) if k is None else k)
+                text_ends.append(len(words))
+            scores[np.asarray(text, dtype=np.int64)] = self.scorer.score(np.array(words, np.uint32), np.array(text_ends))
+        # per document, in line order, as Python would add them (ufunc.at is sequential and unbuffered)
+        owner_ = np.asarray(owner, dtype=np.int64)
+        logp, n = np.zeros(docs), np.zeros(docs, dtype=np.int64)
+        np.add.at(logp, owner_, scores.astype(np.float64))
+        np.add.at(n, owner_, counts + 1)
+        return logp.tolist(), n.tolist()
 
     def files(self) -> list[str]:
         return ["sp.model", "lm.arpa"]

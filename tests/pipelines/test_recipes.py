@@ -104,7 +104,7 @@ def test_c4_bad_words_are_the_full_published_english_list():
 
     words = heuristics.bad_words()
     assert len(words) == 377 and words[0] == "2g1c" and words[-1] == "\U0001f595"       # LDNOOBW en at 25e679f
-    folder = heuristics._BADWORDS_DIR
+    folder = heuristics.BAD_WORDS_FILE.parent
     assert hashlib.sha256((folder / "en").read_bytes()).hexdigest() == \
         "a506cbcf8a31935b122299f3bb1d32be6db3d0ad498765d28f365dfc4f4d7b8c"
     assert "Attribution 4.0 International" in (folder / "LICENSE").read_text()
@@ -164,11 +164,14 @@ def test_classifier_drops_below_one_half(tmp_path, monkeypatch):
     assert res.kept.column("wiki_score").to_pylist() == [0.5, 0.9]
 
 
-def test_kenlm_perplexity_is_ccnets_formula(tmp_path):
+@pytest.mark.parametrize("scorer", ["kenlm module", "native"])
+def test_kenlm_perplexity_is_ccnets_formula(tmp_path, scorer):
     """A hand-written ARPA model (KenLM needs a bigram section; the one bigram "b a" is never used and
     every back-off is 1): P(a) = 1/2, P(b) = 1/4, P(</s>) = 1/4. The document "a b" scores
-    log10(1/2 * 1/4 * 1/4) over 3 tokens (2 pieces + </s>): perplexity 32^(1/3)."""
+    log10(1/2 * 1/4 * 1/4) over 3 tokens (2 pieces + </s>): perplexity 32^(1/3). Through the `kenlm`
+    module and through the native library (pipelines/quality/native.py), which `make install` builds."""
     kenlm = pytest.importorskip("kenlm")
+    from pipelines.quality import native
     from pipelines.quality.lm import KenLMModel
 
     lg = math.log10
@@ -177,11 +180,17 @@ def test_kenlm_perplexity_is_ccnets_formula(tmp_path):
             f"\\2-grams:\n{lg(0.5):.7f}\tb a\n\n\\end\\\n")
     (tmp_path / "lm.arpa").write_text(arpa)
     m = KenLMModel.__new__(KenLMModel)
-    m.model = kenlm.Model(str(tmp_path / "lm.arpa"))
-    # SentencePiece's encode (a line in, its pieces out; a list of lines, a list of piece lists), on spaces
-    m.sp = type("Split", (), {"encode": staticmethod(lambda lines, out_type=str, num_threads=1:
+    if scorer == "native":
+        if native.library_path() is None:
+            pytest.skip("native KenLM library not built (make install)")
+        m.scorer = native.load(tmp_path / "lm.arpa")
+        m.kenlm_id, m._word_ids = np.zeros(1, np.uint32), {}
+    else:
+        m.scorer, m.model = None, kenlm.Model(str(tmp_path / "lm.arpa"))
+    # SentencePiece's encode (a line in, its pieces out; a list of lines, a list of id lists), on spaces
+    m.sp = type("Split", (), {"encode": staticmethod(lambda lines, out_type=int, num_threads=1:
                                                      lines.split() if isinstance(lines, str)
-                                                     else [line.split() for line in lines]),
+                                                     else [[0] * len(line.split()) for line in lines]),
                               "unk_id": staticmethod(lambda: 0)})()
     m.piece = None  # no id table: every line takes the text path
     p = m.perplexity(["A b", "a b\nb", ""])

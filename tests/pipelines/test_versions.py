@@ -182,3 +182,17 @@ def test_new_quality_models_change_the_sources_that_use_them_only(tmp_path):
     assert q.version("commoncrawl", {"models_dir": str(a)}) == q.version("commoncrawl", {"models_dir": str(tmp_path / "c")})
     # c4's quality steps are heuristics: new models rerun none of its files
     assert q.version("c4", {"models_dir": str(a)}) == q.version("c4", {"models_dir": str(b)})
+
+
+def test_the_bad_words_list_is_in_c4s_quality_version(tmp_path, monkeypatch):
+    """C4's rules read the bad-words list: a new list reruns the c4 files, and only them."""
+    from pipelines.quality import heuristics
+
+    q = curation.QUALITY
+    before = {s: q.version(s, {"models_dir": ""}) for s in ("c4", "github", "wikipedia")}
+    edited = tmp_path / "en"
+    edited.write_text(heuristics.BAD_WORDS_FILE.read_text() + "newword\n")
+    monkeypatch.setattr(curation, "BAD_WORDS_FILE", edited)
+    after = {s: q.version(s, {"models_dir": ""}) for s in ("c4", "github", "wikipedia")}
+    assert after["c4"] != before["c4"]
+    assert after["github"] == before["github"] and after["wikipedia"] == before["wikipedia"]
