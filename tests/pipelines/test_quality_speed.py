@@ -166,3 +166,9 @@ def test_a_citation_that_joins_a_list_entry_drops_the_page():
     assert c4_filter(text) == old_c4_filter(text) == (None, "c4_bad_words")
     clean = text.replace(f"{w[:2]}[1]{w[2:]}", "nothing")
     assert c4_filter(clean) == old_c4_filter(clean) and c4_filter(clean)[1] is None
+
+
+def test_every_policy_phrase_holds_a_hint():
+    from pipelines.quality.heuristics import POLICY, POLICY_HINTS
+
+    assert all(any(h in p for h in POLICY_HINTS) for p in POLICY)
