@@ -296,10 +296,10 @@ def run_map(engine, fn: Callable[[Task], dict] | None, tasks: list[Task], out_di
         if together is None:
             results = engine.map(_run_task, _Calls(fn, tasks, todo), desc=stage, log=log)
         elif todo:
-            results, more = together(tasks)
-            results = list(results)
-            for j, (t, r) in enumerate(zip(tasks, results)):  # in place: each full entry freed once recorded
-                results[j] = entry_text(_record_done(asdict(t), r))
+            given, more = together(tasks)
+            # one entry at a time (an Entries yields each as a dict when read): recorded, then kept as text
+            results = [entry_text(_record_done(asdict(t), r)) for t, r in zip(tasks, given)]
+            del given
             extra.update(more)
         else:
             results = []
