@@ -33,17 +33,26 @@ def check_manifest(m: dict) -> None:
     and a dropped_dir that goes up to the root and down the dropped tree only."""
     if not isinstance(m, dict) or not isinstance(m.get("files"), list):
         raise ValueError("no list of files")
-    rel = m.get("dropped_dir", "")
+    check_dropped_dir(m.get("dropped_dir", ""))
+    for e in m["files"]:
+        check_entry(e)
+
+
+def check_dropped_dir(rel) -> None:
+    """ValueError unless `rel` is "../../../dropped/<asset>/<source>/<dump>": up to the root, then down
+    the dropped tree only."""
     parts = rel.split("/")
-    # "../../../dropped/<asset>/<source>/<dump>": up to the root, then down the dropped tree only
     if os.path.isabs(rel) or ".." in parts[parts.count(".."):] or "dropped" not in parts:
         raise ValueError(f"dropped_dir {rel!r} leaves the dropped tree")
-    for e in m["files"]:
-        for k in ("output", "dropped"):
-            name = e[k]
-            if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
-                    or not name.startswith("part-"):
-                raise ValueError(f"entry {e.get('key')!r}: {k} {name!r} is not a file of this partition")
+
+
+def check_entry(e: dict) -> None:
+    """ValueError (or KeyError, TypeError) unless the entry's files are plain part files of its partition."""
+    for k in ("output", "dropped"):
+        name = e[k]
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
+                or not name.startswith("part-"):
+            raise ValueError(f"entry {e.get('key')!r}: {k} {name!r} is not a file of this partition")
 
 
 class TamperedFileError(RuntimeError):

@@ -27,11 +27,14 @@ from pipelines.fs import RemotePath, as_path, scratch_dir, upload
 from pipelines.integrity import (
     CorruptManifestError,
     TamperedFileError,
+    check_dropped_dir,
+    check_entry,
     check_manifest,
     read_stat,
     same_bytes,
     same_content,
 )
+from pipelines.jsonstream import JsonStream
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
@@ -196,10 +199,74 @@ def read_manifest(directory: str | os.PathLike, *, fields: tuple[str, ...] | Non
         del text
         check_manifest(m)
     except (ValueError, KeyError, TypeError) as e:
-        raise CorruptManifestError(
-            f"{p} is corrupt ({type(e).__name__}: {e}); rematerialize this partition to rebuild it from its "
-            f"{DONE}/ records (or delete the file to recompute the partition)") from None
+        raise _corrupt(p, e) from None
     return m
+
+
+def _corrupt(path, e: Exception) -> CorruptManifestError:
+    return CorruptManifestError(
+        f"{path} is corrupt ({type(e).__name__}: {e}); rematerialize this partition to rebuild it from its "
+        f"{DONE}/ records (or delete the file to recompute the partition)")
+
+
+READ_BYTES = 1 << 16  # what iter_entries reads at a time
+
+
+def iter_entries(directory: str | os.PathLike, *, fields: tuple[str, ...] | None = None,
+                 header: dict | None = None) -> Iterator[dict]:
+    """The entries of a committed manifest one at a time, parsed as the file is read: a partition of
+    80,000 files is never held whole, as text or as dicts (what read_manifest does). Each entry is checked
+    as read_manifest checks it, then reduced to `fields`; `header` receives the manifest's other members
+    as they are read (all of them once the iteration ends: "dropped_dir" before the first entry, the
+    writer sorting its keys). FileNotFoundError when nothing is committed; CorruptManifestError naming the
+    file, raised where the text stops being a manifest (entries before that point were yielded)."""
+    p = as_path(directory) / MANIFEST
+    header = {} if header is None else header
+    with p.open("rb") as fh:
+        try:
+            yield from _entries(JsonStream(fh, READ_BYTES), fields, header)
+        except (ValueError, KeyError, TypeError) as e:  # UnicodeDecodeError and JSONDecodeError included
+            raise _corrupt(p, e) from None
+
+
+def _entries(s: JsonStream, fields: tuple[str, ...] | None, header: dict) -> Iterator[dict]:
+    s.take("{")
+    seen = False
+    if s.peek() == "}":
+        s.take("}")
+    else:
+        while True:
+            key = s.value()
+            if not isinstance(key, str):
+                raise ValueError(f"member name {key!r} is not a string")
+            s.take(":")
+            if key != "files":
+                header[key] = s.value()
+            elif seen:
+                raise ValueError("two lists of files")
+            else:
+                seen = True
+                if "dropped_dir" in header:
+                    check_dropped_dir(header["dropped_dir"])
+                if s.peek() != "[":
+                    raise ValueError("no list of files")
+                s.take("[")
+                if s.peek() == "]":
+                    s.take("]")
+                else:
+                    while True:
+                        e = s.value()
+                        check_entry(e)
+                        yield {k: e[k] for k in fields if k in e} if fields else e
+                        if s.take(",]") == "]":
+                            break
+            if s.take(",}") == "}":
+                break
+    if s.peek():
+        raise ValueError("extra data after the manifest")
+    if not seen:
+        raise ValueError("no list of files")
+    check_dropped_dir(header.get("dropped_dir", ""))
 
 
 def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
