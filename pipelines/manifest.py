@@ -310,11 +310,34 @@ def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None 
     base = directory if which == "output" else dropped_dir_of(directory, m)
     known = known if which == "output" else known.get("dropped")
     for e in m["files"]:
-        name, sha = e[which], e[f"{which}_sha256"]
-        if not same_bytes(base / name, sha, known):
-            raise TamperedFileError(
-                f"{base / name} does not hold the bytes its manifest {directory / MANIFEST} names "
-                f"(sha256 {sha[:12]}...): rematerialize {asset or 'this partition'} to rewrite it")
+        _verified(directory, base, e, which, asset, known)
+
+
+def _verified(directory, base, e: dict, which: str, asset: str, known: dict | None):
+    name, sha = e[which], e[f"{which}_sha256"]
+    if not same_bytes(base / name, sha, known):
+        raise TamperedFileError(
+            f"{base / name} does not hold the bytes its manifest {directory / MANIFEST} names "
+            f"(sha256 {sha[:12]}...): rematerialize {asset or 'this partition'} to rewrite it")
+    return base / name
+
+
+def iter_part_files(directory: str | os.PathLike, which: str = "output") -> Iterator[Path]:
+    """part_files as a stream, for a partition of many files: each file checked against its sha256 as
+    it is reached (TamperedFileError then names it); none when nothing is committed there."""
+    directory = as_path(directory)
+    if not (directory / MANIFEST).is_file():
+        return
+    known = read_stat(directory)
+    known = known if which == "output" else known.get("dropped")
+    header: dict = {}
+    base = None
+    for e in iter_entries(directory, fields=FILES, header=header):
+        if base is None:
+            if which != "output" and "dropped_dir" not in header:
+                raise _corrupt(directory / MANIFEST, ValueError("no dropped_dir before its files"))
+            base = directory if which == "output" else dropped_dir_of(directory, header)
+        yield _verified(directory, base, e, which, "", known)
 
 
 def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:

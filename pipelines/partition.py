@@ -58,6 +58,7 @@ from pipelines.manifest import (  # noqa: F401 (the readers of committed partiti
     dropped_dir_of,
     entry_text,
     iter_entries,
+    iter_part_files,
     part_files,
     read_manifest,
     staged_manifest,
