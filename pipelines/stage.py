@@ -225,7 +225,7 @@ def add_columns(table: pa.Table, columns: dict[str, pa.Array], schema: pa.Schema
     return table.select(schema.names).cast(schema)
 
 
-BALANCE_FILES = 256  # files scanned at once by the balance check
+BALANCE_FILES = 64  # files scanned at once by the balance check (DuckDB holds reader state per file scanned)
 
 
 def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict:
