@@ -322,6 +322,27 @@ def _verified(directory, base, e: dict, which: str, asset: str, known: dict | No
     return base / name
 
 
+def verified_entries(directory: str | os.PathLike, fields: tuple[str, ...] | None = FILES,
+                     asset: str = "") -> Iterator[tuple[dict, Path, Path]]:
+    """verify_partition as a stream: (entry, its output file, its dropped file), both checked against
+    their sha256 as they are reached (TamperedFileError names a rewritten one). FileNotFoundError when
+    nothing is committed."""
+    directory = as_path(directory)
+    if not (directory / MANIFEST).is_file():
+        raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'it'} first")
+    known = read_stat(directory)
+    header: dict = {}
+    dropped = None
+    fields = fields if fields is None else tuple(dict.fromkeys(FILES + fields))
+    for e in iter_entries(directory, fields=fields, header=header):
+        if dropped is None:
+            if "dropped_dir" not in header:
+                raise _corrupt(directory / MANIFEST, ValueError("no dropped_dir before its files"))
+            dropped = dropped_dir_of(directory, header)
+        yield (e, _verified(directory, directory, e, "output", asset, known),
+               _verified(directory, dropped, e, "dropped", asset, known.get("dropped")))
+
+
 def iter_part_files(directory: str | os.PathLike, which: str = "output") -> Iterator[Path]:
     """part_files as a stream, for a partition of many files: each file checked against its sha256 as
     it is reached (TamperedFileError then names it); none when nothing is committed there."""

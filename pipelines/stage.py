@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from pipelines import recipes, version
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA
-from pipelines.fs import as_path, read_schema, read_table, register_parquet
+from pipelines.fs import as_path, copy_from_parquet, read_schema, read_table
 from pipelines.manifest import FILES
 from pipelines.partition import (
     CorruptManifestError,
@@ -242,15 +242,10 @@ def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict
         # pyarrow dataset scan on object storage, no httpfs): one scan of every file of a partition at once
         # held reader state per file (peak RSS 348 MB for 3 x 5,000 tiny files, growing with the count).
         # The manifests are read as streams, each file checked as it is reached: no list of the
-        # partition's files is held (at 20,000 files 3 lists and 3 parsed manifests were ~80 MB).
+        # partition's files is held (3 parsed manifests and lists: a 20 MB peak at 5,000 files).
         try:
             for name, directory, which in sides:
-                counts[name] = 0
-                for chunk in _batches(iter_part_files(directory, which), BALANCE_FILES):
-                    register_parquet(con, "chunk", chunk)
-                    con.execute(f"CREATE TABLE {name} AS SELECT id FROM chunk" if not counts[name] else
-                                f"INSERT INTO {name} SELECT id FROM chunk")  # each chunk replaces the last
-                    counts[name] += len(chunk)
+                counts[name] = copy_from_parquet(con, name, iter_part_files(directory, which), "id", BALANCE_FILES)
         except (FileNotFoundError, CorruptManifestError, TamperedFileError) as e:
             return {"passed": False, "error": str(e)}
         if not all(counts.values()):
@@ -276,13 +271,3 @@ def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict
             "input": n_in, "kept": n_kept, "dropped": n_dropped, "missing": missing, "unexpected": extra,
             "files": files, "unbalanced_files": bad_files}
 
-
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for x in items:
-        batch.append(x)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
