@@ -292,6 +292,12 @@ def copy_from_parquet(con, table: str, files: Iterable, select: str, batch: int)
     """CREATE TABLE `table` AS SELECT `select` FROM the Parquet files, scanned `batch` files at a time:
     DuckDB holds reader state per file of a scan, so one scan of a partition's 80,000 files would hold
     it for all of them. `files` may be a stream. Returns the number of files (no table when none)."""
+    import duckdb
+
+    try:  # DuckDB >= 1.3 caches the bytes of the files it read, evicted only near its memory limit
+        con.execute("SET enable_external_file_cache = false")  # each file is read once here
+    except duckdb.Error:
+        pass  # an older DuckDB: no such cache
     n = 0
     for chunk in batches(files, batch):
         register_parquet(con, "_chunk", chunk)
