@@ -10,7 +10,9 @@ manifest is not rewritten.
 
 Readers of committed partitions are here too (`read_manifest`, `verify_partition`, `part_files`,
 `committed_files`; pipelines.partition re-exports them): every file is checked against its manifest's
-sha256 before use, and a reader that needs only the files parses the entries down to `FILES`.
+sha256 before use, and a reader that needs only the files parses the entries down to `FILES`. Readers
+that go through a partition once (asset checks, metadata, lineage) read its manifest as a stream
+(`iter_entries`, `verified_entries`, `iter_part_files`: pipelines/jsonstream.py), one entry at a time.
 """
 from __future__ import annotations
 
@@ -230,9 +232,10 @@ def iter_entries(directory: str | os.PathLike, *, fields: tuple[str, ...] | None
 
 
 def _entries(s: JsonStream, fields: tuple[str, ...] | None, header: dict) -> Iterator[dict]:
+    """The members of the manifest object: `files` yielded entry by entry, the others into `header`."""
     s.take("{")
     seen = False
-    if s.peek() == "}":
+    if s.peek() == "}":  # {}: no list of files, said below
         s.take("}")
     else:
         while True:
@@ -248,18 +251,7 @@ def _entries(s: JsonStream, fields: tuple[str, ...] | None, header: dict) -> Ite
                 seen = True
                 if "dropped_dir" in header:
                     check_dropped_dir(header["dropped_dir"])
-                if s.peek() != "[":
-                    raise ValueError("no list of files")
-                s.take("[")
-                if s.peek() == "]":
-                    s.take("]")
-                else:
-                    while True:
-                        e = s.value()
-                        check_entry(e)
-                        yield {k: e[k] for k in fields if k in e} if fields else e
-                        if s.take(",]") == "]":
-                            break
+                yield from _file_list(s, fields)
             if s.take(",}") == "}":
                 break
     if s.peek():
@@ -267,6 +259,21 @@ def _entries(s: JsonStream, fields: tuple[str, ...] | None, header: dict) -> Ite
     if not seen:
         raise ValueError("no list of files")
     check_dropped_dir(header.get("dropped_dir", ""))
+
+
+def _file_list(s: JsonStream, fields: tuple[str, ...] | None) -> Iterator[dict]:
+    if s.peek() != "[":
+        raise ValueError("no list of files")
+    s.take("[")
+    if s.peek() == "]":
+        s.take("]")
+        return
+    while True:
+        e = s.value()
+        check_entry(e)
+        yield {k: e[k] for k in fields if k in e} if fields else e
+        if s.take(",]") == "]":
+            return
 
 
 def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
