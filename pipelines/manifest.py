@@ -35,6 +35,7 @@ from pipelines.integrity import (
     read_stat,
     same_bytes,
     same_content,
+    stat_of,
 )
 from pipelines.jsonstream import JsonStream
 
@@ -337,7 +338,7 @@ def verified_entries(directory: str | os.PathLike, fields: tuple[str, ...] | Non
     directory = as_path(directory)
     if not (directory / MANIFEST).is_file():
         raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'it'} first")
-    known = read_stat(directory)
+    known, known_dropped = stat_of(directory), stat_of(directory, "dropped")  # read in step with the entries
     header: dict = {}
     dropped = None
     fields = fields if fields is None else tuple(dict.fromkeys(FILES + fields))
@@ -347,7 +348,7 @@ def verified_entries(directory: str | os.PathLike, fields: tuple[str, ...] | Non
                 raise _corrupt(directory / MANIFEST, ValueError("no dropped_dir before its files"))
             dropped = dropped_dir_of(directory, header)
         yield (e, _verified(directory, directory, e, "output", asset, known),
-               _verified(directory, dropped, e, "dropped", asset, known.get("dropped")))
+               _verified(directory, dropped, e, "dropped", asset, known_dropped))
 
 
 def iter_part_files(directory: str | os.PathLike, which: str = "output") -> Iterator[Path]:
@@ -356,8 +357,7 @@ def iter_part_files(directory: str | os.PathLike, which: str = "output") -> Iter
     directory = as_path(directory)
     if not (directory / MANIFEST).is_file():
         return
-    known = read_stat(directory)
-    known = known if which == "output" else known.get("dropped")
+    known = stat_of(directory, which)  # read in step with the entries
     header: dict = {}
     base = None
     for e in iter_entries(directory, fields=FILES, header=header):
