@@ -251,14 +251,18 @@ def balance(upstream_dir: str | os.PathLike, out_dir: str | os.PathLike) -> dict
         if not all(counts.values()):
             return {"passed": False, "error": f"missing files: input {counts['up_files']}, kept "
                                               f"{counts['kept_files']}, dropped {counts['dropped_files']}"}
+        # Missing and unexpected ids as multiset differences (what EXCEPT ALL counts) from the count of
+        # each id on either side: EXCEPT ALL held ~0.8 KB per id (+31 MB for 40,000 ids, this +12 MB).
         row = con.execute(
             """
-            WITH i AS (SELECT id FROM up_files),
-                 o AS (SELECT id FROM kept_files UNION ALL SELECT id FROM dropped_files)
-            SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM kept_files),
+            WITH i AS (SELECT id, count(*) AS n FROM up_files GROUP BY id),
+                 o AS (SELECT id, count(*) AS n
+                       FROM (SELECT id FROM kept_files UNION ALL SELECT id FROM dropped_files) GROUP BY id)
+            SELECT (SELECT count(*) FROM up_files), (SELECT count(*) FROM kept_files),
                    (SELECT count(*) FROM dropped_files),
-                   (SELECT count(*) FROM (SELECT id FROM i EXCEPT ALL SELECT id FROM o)),
-                   (SELECT count(*) FROM (SELECT id FROM o EXCEPT ALL SELECT id FROM i))
+                   coalesce(sum(greatest(coalesce(i.n, 0) - coalesce(o.n, 0), 0)), 0),
+                   coalesce(sum(greatest(coalesce(o.n, 0) - coalesce(i.n, 0), 0)), 0)
+            FROM i FULL OUTER JOIN o ON i.id IS NOT DISTINCT FROM o.id
             """).fetchall()[0]
     finally:
         con.close()

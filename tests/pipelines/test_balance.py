@@ -20,10 +20,11 @@ def _upstream(task: Task) -> dict:
 
 
 def _stage(task: Task) -> dict:
-    """Keeps a<i>, drops b<i>; file 7 loses b7 without recording it when the params say so."""
+    """Keeps a<i>, drops b<i>; when the params say so, loses b<lose> without recording it, or keeps
+    a<twice> twice."""
     i = int(task.key)
     out, dropped = PartWriter(task.out_dir, task.key, IDS), PartWriter(task.dropped_dir, task.key, DROPPED_SCHEMA)
-    out.write_table(pa.table({"id": [f"a{i}"]}, schema=IDS))
+    out.write_table(pa.table({"id": [f"a{i}"] * (2 if task.params.get("twice") == i else 1)}, schema=IDS))
     lose = task.params.get("lose") == i
     if not lose:
         dropped.write({"id": f"b{i}", "source": "s", "stage": "t", "reason": "r", "detail": None, "bytes": 1})
@@ -52,6 +53,12 @@ def test_balance_counts_every_file_whatever_the_batch(tmp_path, monkeypatch, bat
     bad = _partition(tmp_path, "bad", _stage, 20, {"lose": 7})
     assert balance(up, bad) == {"passed": False, "input": 40, "kept": 20, "dropped": 19, "missing": 1,
                                 "unexpected": 0, "files": 20, "unbalanced_files": 1}
+    twice = _partition(tmp_path, "twice", _stage, 20, {"twice": 3})
+    assert balance(up, twice) == {"passed": False, "input": 40, "kept": 21, "dropped": 20, "missing": 0,
+                                  "unexpected": 1, "files": 20, "unbalanced_files": 1}
+    assert balance(twice, good) | {"passed": None} == {
+        "passed": None, "input": 21, "kept": 20, "dropped": 20, "missing": 1, "unexpected": 20,
+        "files": 20, "unbalanced_files": 0}  # a3 once too few, b0..b19 not in the input at all
     assert balance(tmp_path / "nothing", good) == {
         "passed": False, "error": "missing files: input 0, kept 20, dropped 20"}
 
@@ -89,3 +96,37 @@ def test_verified_entries_check_each_file_as_it_is_reached(tmp_path):
         for e, _, _ in verified_entries(up):
             seen.append(e["key"])
     assert seen == ["0", "1"]  # the files before it came first: checked as reached
+
+
+def test_a_large_stat_record_is_read_in_step_with_the_manifest(tmp_path, monkeypatch):
+    """Above CACHED_STAT_BYTES the record is streamed, not parsed whole: it still spares every hash, and a
+    rewritten file is still found."""
+    import json
+
+    from pipelines import integrity, manifest
+    from pipelines.partition import TamperedFileError
+
+    up = _partition(tmp_path, "up", _upstream, 30)
+    record = json.loads((up / integrity.STAT).read_text())
+    names = [n for n in record if n != "dropped"]
+    stream = integrity.StatStream(up / integrity.STAT)
+    assert [stream.get(n) for n in names] == [record[n] for n in names]
+    stream = integrity.StatStream(up / integrity.STAT, "dropped")
+    dropped = list(record["dropped"])
+    # a name without a record, one asked out of order: None (hashed), and no other name lost
+    assert stream.get("part-none.parquet") is None and stream.get(dropped[5]) == record["dropped"][dropped[5]]
+    assert [stream.get(n) for n in dropped if n != dropped[5]] == [
+        record["dropped"][n] for n in dropped if n != dropped[5]]
+    assert integrity.StatStream(tmp_path / "none.json").get(names[0]) is None
+
+    monkeypatch.setattr(integrity, "CACHED_STAT_BYTES", 0)
+    assert isinstance(integrity.stat_of(up, "dropped"), integrity.StatStream)
+    hashed = []
+    real = integrity.file_sha256
+    monkeypatch.setattr(integrity, "file_sha256", lambda p: hashed.append(p) or real(p))
+    assert len(list(manifest.iter_part_files(up))) == len(list(manifest.iter_part_files(up, "dropped"))) == 30
+    assert len(list(manifest.verified_entries(up))) == 30 and hashed == []
+    p = up / names[11]
+    p.write_bytes(p.read_bytes()[:-1])
+    with pytest.raises(TamperedFileError, match=p.name):
+        list(manifest.iter_part_files(up))
