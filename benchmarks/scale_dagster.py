@@ -1,6 +1,7 @@
 """What Dagster itself costs per input file: the curation assets materialized at snapshot shape.
 
     python benchmarks/scale_dagster.py --files 1000 5000 --work /tmp/llama-scale-dagster
+    python benchmarks/scale_dagster.py --files 1000 5000 --stages ingest --ingest-checks   # with its checks
 
 The dumps are benchmarks/scale_files.py's (many tiny CommonCrawl WET files). For each size, ingest,
 dedup and language ID run as `dg.materialize` of `raw_documents`, `deduplicated` and
@@ -26,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run_child(stage: str, work: Path, n: int) -> dict:
-    """Child process: one asset materialized through Dagster, the pipeline call timed inside it."""
+def run_child(stage: str, work: Path, n: int, checks: bool = False) -> dict:
+    """Child process: one asset materialized through Dagster, the pipeline call timed inside it; with
+    `checks`, raw_documents' asset checks too (the curate assets' checks always run: their own specs)."""
     import dagster as dg
 
     from assets import curate, ingest
@@ -59,7 +61,8 @@ def run_child(stage: str, work: Path, n: int) -> dict:
     res = {"storage": ArtifactStorage(root=str(work / f"data-{n}")), "dumps": DumpsResource(root=str(work / "dumps")),
            "profile": ProfileResource(name="tiny")}
     t = time.perf_counter()
-    out = dg.materialize([asset], partition_key=key, resources=res, instance=instance)
+    extra = ingest.CHECKS if checks and stage == "ingest" else []
+    out = dg.materialize([asset, *extra], partition_key=key, resources=res, instance=instance)
     wall = time.perf_counter() - t
     events = instance.all_logs(out.run_id)
     meta = out.asset_materializations_for_node(asset.op.name)[0].metadata
@@ -74,11 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--files", type=int, nargs="+", default=[1000, 5000])
     p.add_argument("--work", type=Path, default=Path("/tmp/llama-scale-dagster"))
+    p.add_argument("--stages", nargs="+", choices=("ingest", "dedup", "langid"), help="a prefix of the stages "
+                   "(default all three; each needs the ones before it)")
+    p.add_argument("--ingest-checks", action="store_true",
+                   help="run raw_documents' asset checks (accounting, unique ids) in the ingest run too")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
-        print(json.dumps(run_child(a.child, a.work, a.n)))
+        print(json.dumps(run_child(a.child, a.work, a.n, a.ingest_checks)))
         return 0
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from scale_files import STAGES, generate
@@ -89,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         generate(a.work / "dumps", n)
         for d in (a.work / f"data-{n}", a.work / f"dagster-{n}"):
             shutil.rmtree(d, ignore_errors=True)
-        for stage in STAGES:
-            cmd = [sys.executable, __file__, "--child", stage, "--work", str(a.work), "--n", str(n)]
+        for stage in a.stages or STAGES:
+            cmd = [sys.executable, __file__, "--child", stage, "--work", str(a.work), "--n", str(n),
+                   *(["--ingest-checks"] if a.ingest_checks else [])]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]), flush=True)

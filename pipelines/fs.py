@@ -29,7 +29,7 @@ import posixpath
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
@@ -286,6 +286,37 @@ def register_parquet(con, name: str, files: list) -> None:
         con.register(name, dataset(files))
     else:
         con.read_parquet([str(f) for f in files]).create_view(name, replace=True)
+
+
+def copy_from_parquet(con, table: str, files: Iterable, select: str, batch: int) -> int:
+    """CREATE TABLE `table` AS SELECT `select` FROM the Parquet files, scanned `batch` files at a time:
+    DuckDB holds reader state per file of a scan, so one scan of a partition's 80,000 files would hold
+    it for all of them. `files` may be a stream. Returns the number of files (no table when none)."""
+    import duckdb
+
+    try:  # DuckDB >= 1.3 caches the bytes of the files it read, evicted only near its memory limit
+        con.execute("SET enable_external_file_cache = false")  # each file is read once here
+    except duckdb.Error:
+        pass  # an older DuckDB: no such cache
+    n = 0
+    for chunk in batches(files, batch):
+        register_parquet(con, "_chunk", chunk)
+        con.execute(f"CREATE TABLE {table} AS SELECT {select} FROM _chunk" if not n else
+                    f"INSERT INTO {table} SELECT {select} FROM _chunk")  # each chunk replaces the last
+        n += len(chunk)
+    return n
+
+
+def batches(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of `size` consecutive items (the last one shorter), taken from `items` as they come."""
+    batch: list = []
+    for x in items:
+        batch.append(x)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # -- whole files and folders -----------------------------------------------------------------------

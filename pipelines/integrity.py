@@ -19,6 +19,7 @@ from pathlib import Path
 
 from common.io import tmp_name
 from pipelines.fs import RemotePath, as_path, file_sha256
+from pipelines.jsonstream import JsonStream
 
 STAT = "_stat.json"
 CACHED_STAT_BYTES = 1 << 20  # larger records (partitions of thousands of files) are parsed, not kept
@@ -33,17 +34,26 @@ def check_manifest(m: dict) -> None:
     and a dropped_dir that goes up to the root and down the dropped tree only."""
     if not isinstance(m, dict) or not isinstance(m.get("files"), list):
         raise ValueError("no list of files")
-    rel = m.get("dropped_dir", "")
+    check_dropped_dir(m.get("dropped_dir", ""))
+    for e in m["files"]:
+        check_entry(e)
+
+
+def check_dropped_dir(rel) -> None:
+    """ValueError unless `rel` is "../../../dropped/<asset>/<source>/<dump>": up to the root, then down
+    the dropped tree only."""
     parts = rel.split("/")
-    # "../../../dropped/<asset>/<source>/<dump>": up to the root, then down the dropped tree only
     if os.path.isabs(rel) or ".." in parts[parts.count(".."):] or "dropped" not in parts:
         raise ValueError(f"dropped_dir {rel!r} leaves the dropped tree")
-    for e in m["files"]:
-        for k in ("output", "dropped"):
-            name = e[k]
-            if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
-                    or not name.startswith("part-"):
-                raise ValueError(f"entry {e.get('key')!r}: {k} {name!r} is not a file of this partition")
+
+
+def check_entry(e: dict) -> None:
+    """ValueError (or KeyError, TypeError) unless the entry's files are plain part files of its partition."""
+    for k in ("output", "dropped"):
+        name = e[k]
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name \
+                or not name.startswith("part-"):
+            raise ValueError(f"entry {e.get('key')!r}: {k} {name!r} is not a file of this partition")
 
 
 class TamperedFileError(RuntimeError):
@@ -85,6 +95,77 @@ def _parsed_stat(path: str, size: int, mtime_ns: int) -> dict:
     # Read-only for callers; parsed again whenever the file changes (size or mtime). Small records
     # only: a parsed record holds every file of its partition (~400 bytes each), for the process's life.
     return json.loads(Path(path).read_text())
+
+
+def stat_of(directory, which: str = "output"):
+    """What `same_bytes` takes as `known` for the partition's outputs or dropped files: the parsed STAT
+    record when it is small, else a StatStream (a partition of 80,000 files: a 20 MB record)."""
+    directory = as_path(directory)
+    if isinstance(directory, RemotePath):
+        return {}
+    try:
+        size = os.stat(directory / STAT).st_size
+    except FileNotFoundError:
+        return {}
+    if size <= CACHED_STAT_BYTES:
+        known = read_stat(directory)
+        return known if which == "output" else known.get("dropped")
+    return StatStream(directory / STAT, which)
+
+
+class StatStream:
+    """A STAT record read in step with its partition's manifest (record_stat writes the files in manifest
+    order): `get(name)` gives what the parsed record holds for the names asked in that order. It reads at
+    most AHEAD names past the last one found; a name not met by then gives None (the file is hashed),
+    and the names read on the way wait for their turn (an entry without a record costs no others)."""
+
+    AHEAD = 64
+
+    def __init__(self, path, which: str = "output"):
+        self._members = _stat_members(path, which)
+        self._ahead: dict = {}
+
+    def get(self, name: str):
+        if name in self._ahead:
+            return self._ahead.pop(name)
+        for _ in range(self.AHEAD):
+            try:
+                key, value = next(self._members)
+            except (StopIteration, ValueError):  # the end, or a damaged record: hashing decides
+                return None
+            if key == name:
+                return value
+            self._ahead[key] = value
+            if len(self._ahead) > 4 * self.AHEAD:
+                del self._ahead[next(iter(self._ahead))]
+        return None
+
+
+def _stat_members(path, which: str):
+    """(file name, [size, mtime_ns, sha256]) of the record's outputs, or of its "dropped" object."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with fh:
+        s = JsonStream(fh)
+        s.take("{")
+        while s.peek() not in ("}", ""):
+            key = s.value()
+            s.take(":")
+            if key == "dropped":
+                if which == "dropped":
+                    s.take("{")
+                    while s.peek() not in ("}", ""):
+                        inner = s.value()
+                        s.take(":")
+                        yield inner, s.value()
+                        s.take(",}")
+                return
+            value = s.value()
+            if which == "output":
+                yield key, value
+            s.take(",}")
 
 
 def record_stat(out_dir, dropped_dir, entries: Iterable[dict]) -> None:

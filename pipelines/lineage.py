@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pipelines import recipes
 from pipelines.manifest import FILES
-from pipelines.partition import MANIFEST, data_version, partition_dirs, read_manifest
+from pipelines.partition import MANIFEST, data_version, iter_entries, partition_dirs
 from pipelines.version import file_digest
 
 CHAIN = (recipes.RAW, recipes.DEDUP, recipes.LID, recipes.QUALITY)
@@ -38,20 +38,28 @@ def partition_lineage(root, asset: str, source: str, dump: str, dumps_root: str 
     if asset not in CHAIN:
         raise ValueError(f"{asset} has no partition manifests; the curation assets are {', '.join(CHAIN)}")
     out, _ = partition_dirs(root, asset, source, dump)
-    m = read_manifest(out, fields=FILES)  # each entry's names and hashes only: what a chain shows
-    node = {"asset": asset, "partition": f"{source}/{dump}", "manifest": str(out / MANIFEST) if m else None}
-    if m is None:
-        return node
-    files = []
-    listed = m["files"] if max_files is None else m["files"][:max_files]
-    for e in listed:
-        f = {"key": e["key"], "input": e["input"], "output_sha256": e["output_sha256"]}
-        if asset == recipes.RAW and dumps_root is not None:
-            f["dump_file_sha256"] = _dump_digest(Path(dumps_root) / source / dump / e["input"])
-        files.append(f)
-    node.update(version=m.get("version"), data_version=data_version(m), files=files)
-    if len(listed) < len(m["files"]):
-        node["files_omitted"] = len(m["files"]) - len(listed)
+    # The manifest read as a stream (each entry's names and hashes only): the files listed, the count
+    # and the data version taken as it goes, nothing of it held while the upstream steps are read.
+    header: dict = {}
+    files, total = [], [0]
+
+    def entries():
+        for e in iter_entries(out, fields=FILES, header=header):
+            total[0] += 1
+            if max_files is None or len(files) < max_files:
+                f = {"key": e["key"], "input": e["input"], "output_sha256": e["output_sha256"]}
+                if asset == recipes.RAW and dumps_root is not None:
+                    f["dump_file_sha256"] = _dump_digest(Path(dumps_root) / source / dump / e["input"])
+                files.append(f)
+            yield e
+    try:
+        version = data_version({"files": entries()})
+    except FileNotFoundError:
+        return {"asset": asset, "partition": f"{source}/{dump}", "manifest": None}
+    node = {"asset": asset, "partition": f"{source}/{dump}", "manifest": str(out / MANIFEST),
+            "version": header.get("version"), "data_version": version, "files": files}
+    if len(files) < total[0]:
+        node["files_omitted"] = total[0] - len(files)
     up = upstream_of(asset)
     if up:
         node["upstream"] = partition_lineage(root, up, source, dump, dumps_root, max_files)

@@ -10,7 +10,9 @@ manifest is not rewritten.
 
 Readers of committed partitions are here too (`read_manifest`, `verify_partition`, `part_files`,
 `committed_files`; pipelines.partition re-exports them): every file is checked against its manifest's
-sha256 before use, and a reader that needs only the files parses the entries down to `FILES`.
+sha256 before use, and a reader that needs only the files parses the entries down to `FILES`. Readers
+that go through a partition once (asset checks, metadata, lineage) read its manifest as a stream
+(`iter_entries`, `verified_entries`, `iter_part_files`: pipelines/jsonstream.py), one entry at a time.
 """
 from __future__ import annotations
 
@@ -27,11 +29,15 @@ from pipelines.fs import RemotePath, as_path, scratch_dir, upload
 from pipelines.integrity import (
     CorruptManifestError,
     TamperedFileError,
+    check_dropped_dir,
+    check_entry,
     check_manifest,
     read_stat,
     same_bytes,
     same_content,
+    stat_of,
 )
+from pipelines.jsonstream import JsonStream
 
 MANIFEST = "_manifest.json"
 DONE = "_done"
@@ -196,10 +202,79 @@ def read_manifest(directory: str | os.PathLike, *, fields: tuple[str, ...] | Non
         del text
         check_manifest(m)
     except (ValueError, KeyError, TypeError) as e:
-        raise CorruptManifestError(
-            f"{p} is corrupt ({type(e).__name__}: {e}); rematerialize this partition to rebuild it from its "
-            f"{DONE}/ records (or delete the file to recompute the partition)") from None
+        raise _corrupt(p, e) from None
     return m
+
+
+def _corrupt(path, e: Exception) -> CorruptManifestError:
+    return CorruptManifestError(
+        f"{path} is corrupt ({type(e).__name__}: {e}); rematerialize this partition to rebuild it from its "
+        f"{DONE}/ records (or delete the file to recompute the partition)")
+
+
+READ_BYTES = 1 << 16  # what iter_entries reads at a time
+
+
+def iter_entries(directory: str | os.PathLike, *, fields: tuple[str, ...] | None = None,
+                 header: dict | None = None) -> Iterator[dict]:
+    """The entries of a committed manifest one at a time, parsed as the file is read: a partition of
+    80,000 files is never held whole, as text or as dicts (what read_manifest does). Each entry is checked
+    as read_manifest checks it, then reduced to `fields`; `header` receives the manifest's other members
+    as they are read (all of them once the iteration ends: "dropped_dir" before the first entry, the
+    writer sorting its keys). FileNotFoundError when nothing is committed; CorruptManifestError naming the
+    file, raised where the text stops being a manifest (entries before that point were yielded)."""
+    p = as_path(directory) / MANIFEST
+    header = {} if header is None else header
+    with p.open("rb") as fh:
+        try:
+            yield from _entries(JsonStream(fh, READ_BYTES), fields, header)
+        except (ValueError, KeyError, TypeError) as e:  # UnicodeDecodeError and JSONDecodeError included
+            raise _corrupt(p, e) from None
+
+
+def _entries(s: JsonStream, fields: tuple[str, ...] | None, header: dict) -> Iterator[dict]:
+    """The members of the manifest object: `files` yielded entry by entry, the others into `header`."""
+    s.take("{")
+    seen = False
+    if s.peek() == "}":  # {}: no list of files, said below
+        s.take("}")
+    else:
+        while True:
+            key = s.value()
+            if not isinstance(key, str):
+                raise ValueError(f"member name {key!r} is not a string")
+            s.take(":")
+            if key != "files":
+                header[key] = s.value()
+            elif seen:
+                raise ValueError("two lists of files")
+            else:
+                seen = True
+                if "dropped_dir" in header:
+                    check_dropped_dir(header["dropped_dir"])
+                yield from _file_list(s, fields)
+            if s.take(",}") == "}":
+                break
+    if s.peek():
+        raise ValueError("extra data after the manifest")
+    if not seen:
+        raise ValueError("no list of files")
+    check_dropped_dir(header.get("dropped_dir", ""))
+
+
+def _file_list(s: JsonStream, fields: tuple[str, ...] | None) -> Iterator[dict]:
+    if s.peek() != "[":
+        raise ValueError("no list of files")
+    s.take("[")
+    if s.peek() == "]":
+        s.take("]")
+        return
+    while True:
+        e = s.value()
+        check_entry(e)
+        yield {k: e[k] for k in fields if k in e} if fields else e
+        if s.take(",]") == "]":
+            return
 
 
 def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:
@@ -243,11 +318,54 @@ def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None 
     base = directory if which == "output" else dropped_dir_of(directory, m)
     known = known if which == "output" else known.get("dropped")
     for e in m["files"]:
-        name, sha = e[which], e[f"{which}_sha256"]
-        if not same_bytes(base / name, sha, known):
-            raise TamperedFileError(
-                f"{base / name} does not hold the bytes its manifest {directory / MANIFEST} names "
-                f"(sha256 {sha[:12]}...): rematerialize {asset or 'this partition'} to rewrite it")
+        _verified(directory, base, e, which, asset, known)
+
+
+def _verified(directory, base, e: dict, which: str, asset: str, known: dict | None):
+    name, sha = e[which], e[f"{which}_sha256"]
+    if not same_bytes(base / name, sha, known):
+        raise TamperedFileError(
+            f"{base / name} does not hold the bytes its manifest {directory / MANIFEST} names "
+            f"(sha256 {sha[:12]}...): rematerialize {asset or 'this partition'} to rewrite it")
+    return base / name
+
+
+def verified_entries(directory: str | os.PathLike, fields: tuple[str, ...] | None = FILES,
+                     asset: str = "") -> Iterator[tuple[dict, Path, Path]]:
+    """verify_partition as a stream: (entry, its output file, its dropped file), both checked against
+    their sha256 as they are reached (TamperedFileError names a rewritten one). FileNotFoundError when
+    nothing is committed."""
+    directory = as_path(directory)
+    if not (directory / MANIFEST).is_file():
+        raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'it'} first")
+    known, known_dropped = stat_of(directory), stat_of(directory, "dropped")  # read in step with the entries
+    header: dict = {}
+    dropped = None
+    fields = fields if fields is None else tuple(dict.fromkeys(FILES + fields))
+    for e in iter_entries(directory, fields=fields, header=header):
+        if dropped is None:
+            if "dropped_dir" not in header:
+                raise _corrupt(directory / MANIFEST, ValueError("no dropped_dir before its files"))
+            dropped = dropped_dir_of(directory, header)
+        yield (e, _verified(directory, directory, e, "output", asset, known),
+               _verified(directory, dropped, e, "dropped", asset, known_dropped))
+
+
+def iter_part_files(directory: str | os.PathLike, which: str = "output") -> Iterator[Path]:
+    """part_files as a stream, for a partition of many files: each file checked against its sha256 as
+    it is reached (TamperedFileError then names it); none when nothing is committed there."""
+    directory = as_path(directory)
+    if not (directory / MANIFEST).is_file():
+        return
+    known = stat_of(directory, which)  # read in step with the entries
+    header: dict = {}
+    base = None
+    for e in iter_entries(directory, fields=FILES, header=header):
+        if base is None:
+            if which != "output" and "dropped_dir" not in header:
+                raise _corrupt(directory / MANIFEST, ValueError("no dropped_dir before its files"))
+            base = directory if which == "output" else dropped_dir_of(directory, header)
+        yield _verified(directory, base, e, which, "", known)
 
 
 def committed_files(directory: str | os.PathLike, which: str = "output") -> list[Path]:

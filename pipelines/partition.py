@@ -57,6 +57,8 @@ from pipelines.manifest import (  # noqa: F401 (the readers of committed partiti
     committed_files,
     dropped_dir_of,
     entry_text,
+    iter_entries,
+    iter_part_files,
     part_files,
     read_manifest,
     staged_manifest,
@@ -123,8 +125,19 @@ def digest_of(*parts: object) -> str:
 
 
 def data_version(manifest: dict) -> str:
-    """A partition's data version: the digest of the files its manifest commits (kept and dropped)."""
-    return digest_of([[e["output_sha256"], e["dropped_sha256"]] for e in manifest["files"]])[:16]
+    """A partition's data version: the digest of the files its manifest commits (kept and dropped).
+    The digest_of of their list of [output, dropped] sha256 pairs, hashed pair by pair: `files` may be
+    a stream (manifest.iter_entries) and no list of 80,000 pairs is built."""
+    h = hashlib.sha256(b"[[")
+    for i, e in enumerate(manifest["files"]):
+        h.update(((", " if i else "") + json.dumps([e["output_sha256"], e["dropped_sha256"]])).encode())
+    h.update(b"]]")
+    return h.hexdigest()[:16]
+
+
+def committed_data_version(directory) -> str:
+    """The data version of a committed partition, its manifest read as a stream."""
+    return data_version({"files": iter_entries(directory, fields=("output_sha256", "dropped_sha256"))})
 
 
 def key_of(name: str) -> str:

@@ -23,7 +23,7 @@ from pipelines import recipes
 from pipelines.base import Stats
 from pipelines.document import DROPPED_SCHEMA, RAW_SCHEMA
 from pipelines.fs import as_path, parquet_file, read_table
-from pipelines.manifest import done_record
+from pipelines.manifest import MANIFEST, done_record, verified_entries
 from pipelines.partition import (
     CorruptManifestError,
     Entry,
@@ -31,10 +31,8 @@ from pipelines.partition import (
     TamperedFileError,
     Task,
     digest_of,
-    dropped_dir_of,
     key_of,
     run_map,
-    verify_partition,
 )
 from pipelines.readers import list_units, read_unit
 from pipelines.readers.base import Limits
@@ -174,23 +172,26 @@ def _preview(out_dir, entries) -> list[dict]:
 def check_accounting(out_dir: str | Path) -> tuple[bool, dict]:
     """Per file and in total: records read == rows written + rows skipped, per reason, re-read from disk."""
     out_dir = as_path(out_dir)
-    try:
-        m = verify_partition(out_dir, "raw_documents")  # a rewritten or truncated file fails, named
-    except FileNotFoundError:
+    if not (out_dir / MANIFEST).is_file():
         return False, {"error": f"no manifest under {out_dir}: materialize raw_documents first"}
+    bad, n_bad, reasons_total, read, written, files = [], 0, Counter(), 0, 0, 0
+    try:
+        # The manifest read as a stream, each file checked as it is reached (a rewritten or truncated
+        # file fails, named): a partition of 80,000 files is not held as parsed entries.
+        for e, out, dropped in verified_entries(out_dir, ("rows_in", "stats"), "raw_documents"):
+            n_out = parquet_file(out).metadata.num_rows
+            col = read_table(dropped, columns=["reason"])["reason"]
+            reasons = {it["values"]: it["counts"] for it in pc.value_counts(col).to_pylist()}
+            if e["rows_in"] != n_out + sum(reasons.values()) or reasons != e["stats"]["dropped"]:
+                n_bad += 1
+                if len(bad) < 20:  # the first 20 named
+                    bad.append(e["input"])
+            reasons_total.update(reasons)
+            read += e["rows_in"]
+            written += n_out
+            files += 1
     except (CorruptManifestError, TamperedFileError) as e:
         return False, {"error": str(e)}
-    bad, reasons_total, read, written = [], Counter(), 0, 0
-    dropped_files_dir = dropped_dir_of(out_dir, m)
-    for e in m["files"]:
-        n_out = parquet_file(out_dir / e["output"]).metadata.num_rows
-        col = read_table(dropped_files_dir / e["dropped"], columns=["reason"])["reason"]
-        reasons = {it["values"]: it["counts"] for it in pc.value_counts(col).to_pylist()}
-        if e["rows_in"] != n_out + sum(reasons.values()) or reasons != e["stats"]["dropped"]:
-            bad.append(e["input"])
-        reasons_total.update(reasons)
-        read += e["rows_in"]
-        written += n_out
-    return not bad, {"records_read": read, "written": written, "skipped": sum(reasons_total.values()),
-                     "skipped_by_reason": dict(sorted(reasons_total.items())), "files": len(m["files"]),
-                     "unbalanced_files": bad[:20]}
+    return not n_bad, {"records_read": read, "written": written, "skipped": sum(reasons_total.values()),
+                     "skipped_by_reason": dict(sorted(reasons_total.items())), "files": files,
+                     "unbalanced_files": bad}
