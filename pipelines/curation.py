@@ -48,16 +48,17 @@ def _quality_models(source: str | None, params: dict) -> dict:
     rules, the models folder for sources with a perplexity step (new models rerun no c4 or github file),
     and none for the asset as a whole (the models are its upstream asset, whose data version Dagster
     follows)."""
+    used = {}
     if source is not None and recipes.step(source, recipes.QUALITY, "c4_heuristics"):
-        return {"c4_bad_words": file_digest(BAD_WORDS_FILE)}
+        used["c4_bad_words"] = file_digest(BAD_WORDS_FILE)
     if source is None or not recipes.step(source, recipes.QUALITY, "perplexity"):
-        return {}
+        return used
     models_dir = params.get("models_dir") or ""
     if not models_dir:
-        return {"quality_models": "missing"}  # never "" as a path: that would be the working directory
+        return used | {"quality_models": "missing"}  # never "" as a path: that would be the working directory
     if is_remote(models_dir):
-        return {"models.json": version_digest(params.get("models_stamp", ""))}
-    return {"quality_models": file_digest(models_dir)}
+        return used | {"models.json": version_digest(params.get("models_stamp", ""))}
+    return used | {"quality_models": file_digest(models_dir)}
 
 
 INGEST = ingest_stage
