@@ -114,6 +114,20 @@ def run_all(defs: dg.Definitions | None = None, instance: dg.DagsterInstance | N
     return summary
 
 
+def _failure(result) -> str:
+    """The failed steps' errors, one line each with the innermost frame: what CI logs and a terminal show
+    without opening the run."""
+    lines = []
+    for ev in result.all_events:
+        if ev.is_step_failure and ev.step_failure_data and ev.step_failure_data.error:
+            err = ev.step_failure_data.error
+            while err.cause is not None:  # Dagster wraps the asset's exception: report the asset's own
+                err = err.cause
+            where = err.stack[-1].strip().splitlines()[0] if err.stack else ""
+            lines.append(f"{ev.step_key}: {err.message.strip()}" + (f" ({where})" if where else ""))
+    return " | ".join(lines) or "no step failure recorded"
+
+
 def run_steps(defs: dg.Definitions, instance: dg.DagsterInstance, steps, title: str, description: str,
               log=print) -> dict:
     """Execute [(asset keys, partition key | None)] in order, one run each, all under one backfill."""
@@ -138,7 +152,7 @@ def run_steps(defs: dg.Definitions, instance: dg.DagsterInstance, steps, title: 
             raise
         if not result.success:
             close_backfill(instance, defs, backfill_id, steps[:i - 1], steps[i - 1:])
-            raise SystemExit(f"materializing {label} failed (run {result.run_id}); "
+            raise SystemExit(f"materializing {label} failed (run {result.run_id}): {_failure(result)}; "
                              f"see the run's logs in the UI or above")
         for ev in result.get_asset_check_evaluations():
             if not ev.passed:
