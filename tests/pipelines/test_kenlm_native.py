@@ -35,7 +35,7 @@ def arpa(tmp_path_factory):
     rng = np.random.default_rng(0)
     text = "\n".join(" ".join(rng.choice(WORDS[:7], size=rng.integers(3, 12))) for _ in range(400))
     (d / "text.txt").write_text(text + "\n")
-    subprocess.run([lmplz_path(), "-o", "3", "--discount_fallback", "-S", "10%", "-T", str(d),
+    subprocess.run([lmplz_path(), "-o", "3", "--discount_fallback", "-S", "64M", "-T", str(d),
                     "--text", str(d / "text.txt"), "--arpa", str(d / "lm.arpa")], check=True, capture_output=True)
     return d / "lm.arpa"
 

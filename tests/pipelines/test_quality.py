@@ -329,3 +329,30 @@ def test_paper_profiles_fail_instead_of_falling_back(tmp_path, monkeypatch, case
     from llama_model.configs import PROFILES
     assert all(not p.data.quality_fallbacks for p in PROFILES.values() if p.paper)
     assert PROFILES["tiny"].data.quality_fallbacks
+
+
+def test_lmplz_memory_follows_the_text_within_the_process_limit(monkeypatch):
+    from pipelines.quality import lm as lms
+
+    monkeypatch.setattr(lms, "memory_limit", lambda: 24 << 30)
+    assert lms.lmplz_memory(1_000) == "256M"                  # lmplz's floor, not a tenth of the host
+    assert lms.lmplz_memory(200 << 20) == "800M"               # four times the pieces text
+    assert lms.lmplz_memory(100 << 30) == f"{(24 << 30) // 10 >> 20}M"  # a tenth of what the process may use
+    monkeypatch.setattr(lms, "memory_limit", lambda: 1 << 30)  # a small container: never below the floor
+    assert lms.lmplz_memory(100 << 30) == "256M"
+
+
+def test_the_kenlm_model_is_the_same_bytes_for_any_lmplz_memory(tmp_path, monkeypatch):
+    pytest.importorskip("kenlm")
+    from pipelines.quality import lm as lms
+
+    if lms.lmplz_path() is None:
+        pytest.skip("lmplz not built")
+    r = random.Random(5)
+    texts = [article(r) for _ in range(60)]
+    arpas = []
+    for memory in ("64M", "1G"):
+        monkeypatch.setattr(lms, "lmplz_memory", lambda _n, m=memory: m)
+        lms.KenLMModel.train(texts, tmp_path / memory, vocab=300)
+        arpas.append((tmp_path / memory / "lm.arpa").read_bytes())
+    assert arpas[0] == arpas[1] and arpas[0].startswith(b"\\data\\\nngram 1=")
