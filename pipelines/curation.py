@@ -29,8 +29,8 @@ from pipelines.dedup.minhash import MinHashParams
 from pipelines.document import DEDUP_SCHEMA, LID_SCHEMA, QUALITY_SCHEMA
 from pipelines.fs import RemotePath, as_path, is_remote, plain, scratch_dir
 from pipelines.lease import run_scratch
-from pipelines.manifest import FILES
-from pipelines.partition import Task, committed_files, digest_of, partition_dirs, run_map, verify_partition
+from pipelines.manifest import FILES, MANIFEST, SIZES, entry_sizes, sized_part_files
+from pipelines.partition import Task, digest_of, partition_dirs, run_map, verify_partition
 from pipelines.quality.heuristics import BAD_WORDS_FILE
 from pipelines.readers.ingest import INGEST as ingest_stage
 from pipelines.readers.ingest import ingest_dump
@@ -79,11 +79,12 @@ def ingest(engine, root, dumps_root, source: str, dump: str, log: Callable | Non
                        allow_empty=allow_empty, limits=limits)
 
 
-def earlier_dumps(root, asset: str, source: str, dump: str) -> list[Path]:
-    """Committed files of the source's dumps that sort before `dump` (dedup scope "source")."""
+def earlier_dumps(root, asset: str, source: str, dump: str) -> list[tuple[Path, int, int]]:
+    """Committed files of the source's dumps that sort before `dump` (dedup scope "source"), each with
+    its (documents, text bytes) from its manifest."""
     d = as_path(root) / asset / source
     dumps = sorted(p.name for p in d.iterdir() if p.is_dir() and p.name < dump) if d.is_dir() else []
-    return [f for x in dumps for f in committed_files(d / x)]
+    return [f for x in dumps if (d / x / MANIFEST).is_file() for f in sized_part_files(d / x)]
 
 
 @contextlib.contextmanager
@@ -101,13 +102,15 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
     from pipelines.dedup import dedup_files
 
     up, _ = partition_dirs(root, "raw_documents", source, dump)
-    upm = verify_partition(up, f"raw_documents[{source}/{dump}]", fields=FILES)  # files still hold their bytes
+    # files still hold their bytes; their sizes plan dedup's tasks (no Parquet footer read per file)
+    upm = verify_partition(up, f"raw_documents[{source}/{dump}]", fields=FILES + SIZES)
     out, dropped = partition_dirs(root, "deduplicated", source, dump)
     scope = recipes.dedup_scope(source)
     refs = earlier_dumps(root, "raw_documents", source, dump) if scope == "source" else []
     # One digest for every file: each output depends on every input (and on the earlier dumps).
     version = DEDUP.version(source, minhash_params(source, params))
-    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f in refs], version)
+    digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f, _, _ in refs], version)
+    sizes = [(rows, nbytes) for _, rows, nbytes in refs] + [entry_sizes(e) for e in upm["files"]]
     tasks = [Task(key=e["key"], input=e["input"], digest=digest, out_dir=str(out), dropped_dir=str(dropped))
              for e in upm["files"]]
     timings: dict = {}
@@ -116,7 +119,7 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
         with run_workdir(workdir or local_workdir(root)) as wd:
             r = dedup_files(engine, [plain(up / e["output"]) for e in upm["files"]], [t.key for t in tasks],
                             plain(out), plain(dropped), source, params, wd, log=log,
-                            reference_inputs=[plain(f) for f in refs])
+                            reference_inputs=[plain(f) for f, _, _ in refs], sizes=sizes)
         timings.update({k: v for k, v in r["info"].items() if "seconds" in k})
         return r["files"], {"info": json.loads(json.dumps(without_timings(r["info"]), default=str))}
 

@@ -173,6 +173,7 @@ def staged_manifest(directory, header: dict, entries: Entries) -> Iterator[bool]
 
 
 FILES = ("key", "input", "output", "output_sha256", "dropped", "dropped_sha256")  # what locates a file
+SIZES = ("kept", "stats")  # a file's documents and text bytes (stats["bytes_kept"])
 NAMES = ("key", "output", "dropped")
 
 
@@ -288,6 +289,23 @@ def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path
     _verify(directory, m, which)
     base = directory if which == "output" else dropped_dir_of(directory, m)
     return [base / e[which] for e in m["files"]]
+
+
+def sized_part_files(directory: str | os.PathLike) -> list[tuple[Path, int, int]]:
+    """part_files (outputs, checked) with each file's (documents, text bytes) as its manifest entry
+    counts them: what a planner needs, without opening each file's Parquet footer (a GET per file on
+    object storage)."""
+    directory = as_path(directory)
+    m = read_manifest(directory, fields=FILES + SIZES)
+    if m is None:
+        raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
+    _verify(directory, m, "output")
+    return [(directory / e["output"], *entry_sizes(e)) for e in m["files"]]
+
+
+def entry_sizes(entry: dict) -> tuple[int, int]:
+    """(documents, text bytes) of an entry's output file."""
+    return int(entry["kept"]), int(entry["stats"].get("bytes_kept", 0))
 
 
 def dropped_dir_of(directory, manifest: dict):

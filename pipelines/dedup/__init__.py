@@ -4,8 +4,8 @@ as a global stage by bucket that never holds a partition (neither its texts nor 
     dedup_files(engine, inputs, keys, out_dir, dropped_dir, source, params, workdir)
 
 Tasks are not files: consecutive input files are grouped into tasks of at most TASK_ROWS documents,
-TASK_BYTES of Parquet data and TASK_FILES files (sizes from the Parquet footers; a bigger file is a task
-alone), so a dump of many tiny files (CommonCrawl: ~80,000 WET files) is a few hundred tasks, and the
+TASK_BYTES of text and TASK_FILES files (sizes from the upstream manifest, or the Parquet footers when
+none is given; a bigger file is a task alone), so a dump of many tiny files (CommonCrawl: ~80,000 WET files) is a few hundred tasks, and the
 scratch files, written per task, grow with the tasks, not with the files.
 
 1. Map, one task per group of files (scatter.py): keys per document (content hash, MinHash band keys
@@ -74,7 +74,7 @@ MAX_BUCKETS = 512
 # Files per task (scatter, fetch, apply). A scatter task holds its documents' keys until it writes them
 # (~1.5 KB a document: band keys, line hashes, signature), so TASK_ROWS as DOCS_PER_BUCKET (~30 MB);
 # keys grow with the text too (line hashes, book samples: under 1 byte per byte of text), so
-# TASK_BYTES (uncompressed Parquet, as the footers say) bounds a task of long documents: a CommonCrawl
+# TASK_BYTES (text bytes, as the upstream manifest counts them) bounds a task of long documents: a CommonCrawl
 # WET file (~150 MB of text) or a file of books stays a task alone. Apply writes two Parquet files per
 # input file (~10 ms each for a tiny file), so TASK_FILES keeps a task of tiny files to a few seconds
 # and 80,000 of them to ~300 tasks for a cluster to share, instead of a handful of long ones.
@@ -85,18 +85,26 @@ TASK_FILES = 256
 
 def make_plan(source: str, files: Sequence[Path], n_ref_files: int, params: MinHashParams, work: Path,
               buckets: int | None = None, memory_limit: str = "1GB", steps: Sequence[str] | None = None,
-              task_size: tuple[int, int, int] = (TASK_ROWS, TASK_BYTES, TASK_FILES)) -> Plan:
+              task_size: tuple[int, int, int] = (TASK_ROWS, TASK_BYTES, TASK_FILES),
+              file_sizes: Sequence[tuple[int, int]] | None = None) -> Plan:
     """The run's description from the source's recipe (or only `steps`, for benchmarks). `task_size`:
-    (documents, Parquet bytes, files) at most per task, a file over a limit being a task alone."""
+    (documents, bytes, files) at most per task, a file over a limit being a task alone. `file_sizes`:
+    (documents, text bytes) of each file as its manifest counts them; None reads each file's footer
+    (documents, uncompressed Parquet bytes): a read per file in the driver, a GET on object storage."""
     def step(name: str):
         s = recipes.step(source, STAGE, name)
         return s if steps is None or name in steps else None
 
-    sizes, nbytes = [], []
-    for f in files:  # one footer at a time: a footer object is KBs, 80,000 of them would be 100s of MB
-        m = parquet_file(f).metadata
-        sizes.append(m.num_rows)
-        nbytes.append(sum(m.row_group(g).total_byte_size for g in range(m.num_row_groups)))
+    if file_sizes is not None:
+        if len(file_sizes) != len(files):
+            raise ValueError(f"{len(files)} files but {len(file_sizes)} sizes")
+        sizes, nbytes = [int(r) for r, _ in file_sizes], [int(b) for _, b in file_sizes]
+    else:
+        sizes, nbytes = [], []
+        for f in files:  # one footer at a time: a footer object is KBs, 80,000 of them would be 100s of MB
+            m = parquet_file(f).metadata
+            sizes.append(m.num_rows)
+            nbytes.append(sum(m.row_group(g).total_byte_size for g in range(m.num_row_groups)))
     offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
     exact, near, line, books = step("exact"), step("minhash"), step("line"), step("containment")
     if buckets is None:
@@ -114,13 +122,15 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
                 params: MinHashParams, workdir: Path, log: Callable[[str], None] | None = None,
                 reference_inputs: Sequence[Path] = (), *, buckets: int | None = None,
                 memory_limit: str = "1GB", steps: Sequence[str] | None = None, keep_work: bool = False,
-                task_size: tuple[int, int, int] = (TASK_ROWS, TASK_BYTES, TASK_FILES)) -> dict:
+                task_size: tuple[int, int, int] = (TASK_ROWS, TASK_BYTES, TASK_FILES),
+                sizes: Sequence[tuple[int, int]] | None = None) -> dict:
     """Deduplicate one partition given as its upstream Parquet files (in document order).
 
     Writes, per input i, one kept file (SCHEMA) to out_dir and one dropped file (DROPPED_SCHEMA) to
     dropped_dir named by keys[i] (the same bytes whatever `task_size`, see make_plan). `reference_inputs`
     (earlier dumps, scope "source") take part in every match and always win; nothing is written for them.
-    `workdir` must be visible to every worker.
+    `workdir` must be visible to every worker. `sizes`: (documents, text bytes) per file of
+    reference_inputs then inputs, from their manifests (else make_plan reads the Parquet footers).
     Returns {"files": manifest entries in input order, "info": counts, timings, parameters}.
     """
     if len(keys) != len(inputs):
@@ -129,7 +139,8 @@ def dedup_files(engine, inputs: list[Path], keys: list[str], out_dir: Path, drop
     work = Path(workdir) / f"dedup-{uuid.uuid4().hex[:12]}"
     # Inputs stay as given: local paths, or object-store URIs read through pipelines.fs.
     files = [plain(p) for p in reference_inputs] + [plain(p) for p in inputs]
-    plan = make_plan(source, files, len(reference_inputs), params, work, buckets, memory_limit, steps, task_size)
+    plan = make_plan(source, files, len(reference_inputs), params, work, buckets, memory_limit, steps, task_size,
+                     file_sizes=sizes)
     timings: dict[str, float] = {}
     info: dict = {"steps": recipes.as_dict(source, STAGE), "scope": recipes.dedup_scope(source),
                   "reference_files": len(reference_inputs), "reference_documents": plan.n_ref,

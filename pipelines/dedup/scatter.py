@@ -70,6 +70,9 @@ class Scatter:
                 ok_rows += len(ok)
                 sel = pa.array(ok)
                 self._batch(doc0 + done - n + ok, batch.column("id").take(sel), texts.take(sel), parts)
+            if done != plan.offsets[index + 1] - doc0:  # document indices would overlap the next file's
+                raise ValueError(f"{plan.files[index]} holds {done} documents, its manifest entry "
+                                 f"{plan.offsets[index + 1] - doc0}: rematerialize its partition")
             rows += done
         nbands = sum(t.num_rows for t in parts["bands"])
         nlines = sum(t.num_rows for t in parts["lines"])

@@ -1,6 +1,6 @@
 """Dedup tasks are groups of input files: the same kept and dropped bytes and manifest entries whatever
 the grouping (one file per task, several, one task for all), the worker count, the engine or the bucket
-count; scratch files are per task; the grouping itself is cheap and follows the footers' sizes."""
+count; scratch files are per task; the grouping itself is cheap and follows the sizes in the upstream manifest (or the footers)."""
 from __future__ import annotations
 
 import random
@@ -165,3 +165,39 @@ def test_plan_groups_twenty_thousand_tiny_files_into_a_few_tasks(tmp_path):
     assert plan.n_tasks == -(-20_000 // d.TASK_FILES) == 79
     assert [len(plan.task_files(t)) for t in range(plan.n_tasks)][:2] == [d.TASK_FILES] * 2
     assert sum(len(plan.task_files(t)) for t in range(plan.n_tasks)) == 20_000
+
+
+def _sizes(paths) -> list[tuple[int, int]]:
+    """(documents, text bytes) per file, as a manifest entry counts them."""
+    out = []
+    for p in paths:
+        texts = pq.read_table(p, columns=["text"]).column("text").to_pylist()
+        out.append((len(texts), sum(len(t.encode()) for t in texts if t)))
+    return out
+
+
+def test_sizes_from_the_manifest_plan_without_opening_the_files(tmp_path, inputs, monkeypatch):
+    """The curation stage passes each file's documents and text bytes from the upstream manifest: no
+    footer is read in the driver, and the outputs are those of the footer-planned run."""
+    import pipelines.dedup as d
+
+    r1, b1 = _run(tmp_path, inputs, "footers", task_size=THREE_FILES)
+
+    def no_footer(path):
+        raise AssertionError(f"the driver opened {path}")
+
+    monkeypatch.setattr(d, "parquet_file", no_footer)
+    r2, b2 = _run(tmp_path, inputs, "sizes", task_size=THREE_FILES, sizes=_sizes(inputs))
+    assert b1 == b2 and r1["files"] == r2["files"] and _core(r1["info"]) == _core(r2["info"])
+    plan = make_plan("commoncrawl", inputs, 0, PARAMS, tmp_path / "w", file_sizes=_sizes(inputs),
+                     task_size=(TASK_ROWS, 2_000, 100))  # bytes of text cut the tasks
+    assert plan.n_tasks > 1 and plan.offsets[-1] == sum(n for n, _ in _sizes(inputs))
+    with pytest.raises(ValueError, match="10 files but 9 sizes"):
+        make_plan("commoncrawl", inputs, 0, PARAMS, tmp_path / "w", file_sizes=_sizes(inputs)[1:])
+
+
+def test_a_file_whose_rows_differ_from_its_manifest_count_fails_the_run(tmp_path, inputs):
+    sizes = _sizes(inputs)
+    sizes[1] = (sizes[1][0] - 1, sizes[1][1])  # its entry says one document fewer than the file holds
+    with pytest.raises(ValueError, match=f"{inputs[1].name} holds {sizes[1][0] + 1} documents, its manifest"):
+        _run(tmp_path, inputs, "wrong", task_size=ONE_FILE, sizes=sizes)
