@@ -163,9 +163,9 @@ def _rm_asset(kind: str):
     @dg.asset_check(asset=name, name="accuracy_above_chance",
                     description="held-out pair accuracy above 50% (and highest for 'significantly better')")
     def _check(storage: ArtifactStorage) -> dg.AssetCheckResult:
-        from llama_model.rlhf import stages
+        from llama_model.rlhf import checks
 
-        r = stages.check_rm_accuracy(storage.path(name))
+        r = checks.check_rm_accuracy(storage.path(name))
         return dg.AssetCheckResult(passed=r["passed"], metadata=_clean({k: v for k, v in r.items() if k != "passed"}))
 
     return _rm, _check
@@ -229,9 +229,9 @@ def rlhf_v5(context: dg.AssetExecutionContext, config: RLHFConfig, storage: Arti
 
 @dg.asset_check(asset=rlhf_v5, description="V5 has no more safety violations on the held-out tasks than the SFT model")
 def safety_not_worse_than_sft(storage: ArtifactStorage) -> dg.AssetCheckResult:
-    from llama_model.rlhf import stages
+    from llama_model.rlhf import checks
 
-    r = stages.check_safety_not_worse(storage.path("rlhf_v5"), storage.path("sft_model"))
+    r = checks.check_safety_not_worse(storage.path("rlhf_v5"), storage.path("sft_model"))
     return dg.AssetCheckResult(passed=r["passed"], metadata={k: v for k, v in r.items() if k != "passed"})
 
 

@@ -15,6 +15,7 @@ shards are visited in a seeded random order, a new permutation every epoch. Glob
 takes the windows at positions (s * world_size + r) * batch_size ... + batch_size - 1 of that stream,
 so ranks never overlap and the position is one integer: a resumed run (even on a different number
 of ranks, when the global batch divides) continues exactly where the last one stopped.
+SyntheticLoader has the same interface over a learnable fake stream, for runs without shards.
 """
 from __future__ import annotations
 
@@ -146,3 +147,41 @@ class TokenLoader:
         """Like val_windows, as (x, y) pairs [B, T]."""
         for w in self.val_windows(source, batch_size):
             yield w[:, :-1], w[:, 1:]
+
+
+class SyntheticLoader:
+    """Learnable fake token stream with TokenLoader's interface (tests, benchmarks, runs without data).
+
+    Window w is an arithmetic sequence (a + b·i) mod vocab with a, b drawn from a generator seeded by
+    (seed, w); windows are laid out like TokenLoader's (global step, rank, batch), so world sizes agree."""
+
+    def __init__(self, vocab_size: int, split: str, seq_len: int, batch_size: int, seed: int = 0,
+                 rank: int = 0, world_size: int = 1):
+        self.vocab_size, self.split, self.seq_len, self.batch_size = vocab_size, split, seq_len, batch_size
+        self.seed, self.rank, self.world_size, self.step = seed, rank, world_size, 0
+
+    def _window(self, w: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, 0 if self.split == "train" else 1, w])
+        a, b = int(rng.integers(3, self.vocab_size)), int(rng.integers(1, 8))
+        return (a + b * np.arange(self.seq_len + 1)) % (self.vocab_size - 3) + 3
+
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        base = (self.step * self.world_size + self.rank) * self.batch_size
+        batch = torch.from_numpy(np.stack([self._window(g) for g in range(base, base + self.batch_size)]))
+        self.step += 1
+        return batch[:, :-1].long(), batch[:, 1:].long()
+
+    def state_dict(self) -> dict:
+        return {"windows_consumed": self.step * self.world_size * self.batch_size, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = state["windows_consumed"] // (self.world_size * self.batch_size)
+
+    def val_sources(self) -> list[str]:
+        return ["synthetic"]
+
+    def val_windows(self, source: str | None = None, batch_size: int | None = None):
+        val = SyntheticLoader(self.vocab_size, "val", self.seq_len, batch_size or self.batch_size, self.seed)
+        while True:
+            x, y = val.next_batch()
+            yield torch.cat([x, y[:, -1:]], dim=1)

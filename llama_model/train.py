@@ -34,7 +34,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -84,48 +83,10 @@ class RunConfig:
 
 # --- data -------------------------------------------------------------------------------------------
 
-class SyntheticLoader:
-    """Learnable fake token stream with TokenLoader's interface (tests, benchmarks, runs without data).
-
-    Window w is an arithmetic sequence (a + b·i) mod vocab with a, b drawn from a generator seeded by
-    (seed, w); windows are laid out like TokenLoader's (global step, rank, batch), so world sizes agree."""
-
-    def __init__(self, vocab_size: int, split: str, seq_len: int, batch_size: int, seed: int = 0,
-                 rank: int = 0, world_size: int = 1):
-        self.vocab_size, self.split, self.seq_len, self.batch_size = vocab_size, split, seq_len, batch_size
-        self.seed, self.rank, self.world_size, self.step = seed, rank, world_size, 0
-
-    def _window(self, w: int) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, 0 if self.split == "train" else 1, w])
-        a, b = int(rng.integers(3, self.vocab_size)), int(rng.integers(1, 8))
-        return (a + b * np.arange(self.seq_len + 1)) % (self.vocab_size - 3) + 3
-
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        base = (self.step * self.world_size + self.rank) * self.batch_size
-        batch = torch.from_numpy(np.stack([self._window(g) for g in range(base, base + self.batch_size)]))
-        self.step += 1
-        return batch[:, :-1].long(), batch[:, 1:].long()
-
-    def state_dict(self) -> dict:
-        return {"windows_consumed": self.step * self.world_size * self.batch_size, "seed": self.seed}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.step = state["windows_consumed"] // (self.world_size * self.batch_size)
-
-    def val_sources(self) -> list[str]:
-        return ["synthetic"]
-
-    def val_windows(self, source: str | None = None, batch_size: int | None = None):
-        val = SyntheticLoader(self.vocab_size, "val", self.seq_len, batch_size or self.batch_size, self.seed)
-        while True:
-            x, y = val.next_batch()
-            yield torch.cat([x, y[:, -1:]], dim=1)
-
-
 def make_loader(cfg: RunConfig, margs: ModelArgs, targs: TrainArgs, micro: int, rank: int, world: int):
+    from llama_model.data import SyntheticLoader, TokenLoader
     if cfg.shards is None:
         return SyntheticLoader(margs.vocab_size, "train", targs.seq_len, micro, targs.seed, rank, world)
-    from llama_model.data import TokenLoader
     meta_path = Path(cfg.shards) / "meta.json"
     vocab = json.loads(meta_path.read_text()).get("vocab_size") if meta_path.exists() else None
     if vocab and vocab > margs.vocab_size:

@@ -36,10 +36,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from common.io import tmp_name as _tmp
-from pipelines.fs import RemotePath, as_path, file_sha256, scratch_dir, upload
+from pipelines.fs import RemotePath, as_path
 from pipelines.integrity import (  # noqa: F401 (CorruptManifestError, TamperedFileError: re-exported)
     CorruptManifestError,
     TamperedFileError,
@@ -65,8 +63,7 @@ from pipelines.manifest import (  # noqa: F401 (the readers of committed partiti
     verify_partition,
     write_json,
 )
-
-ROW_GROUP = 5_000
+from pipelines.partwriter import PartWriter  # noqa: F401 (re-exported: the stages write with it)
 
 
 class EmptyPartitionError(RuntimeError):
@@ -142,70 +139,6 @@ def committed_data_version(directory) -> str:
 
 def key_of(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-class PartWriter:
-    """Stream rows of one output into Parquet; `close()` names the file by its content and returns
-    (file name, sha256, rows). Memory: one row group."""
-
-    def __init__(self, directory: str | os.PathLike | RemotePath, key: str, schema: pa.Schema):
-        self.directory, self.key, self.schema = as_path(directory), key, schema
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # Remote: the file is built locally (its name needs its hash), then uploaded under that name.
-        local = scratch_dir() if isinstance(self.directory, RemotePath) else self.directory
-        self.tmp = _tmp(local / f"part-{key}.parquet")
-        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
-        self.buffer: list[dict] = []
-        self.rows = 0
-
-    def write(self, row: dict) -> None:
-        self.buffer.append(row)
-        if len(self.buffer) >= ROW_GROUP:
-            self._flush()
-
-    def write_table(self, table: pa.Table) -> None:
-        self._flush()
-        if table.num_rows:
-            self.writer.write_table(table.select(self.schema.names).cast(self.schema), row_group_size=ROW_GROUP)
-            self.rows += table.num_rows
-
-    def _flush(self) -> None:
-        if self.buffer:
-            self.writer.write_table(pa.Table.from_pylist(self.buffer, schema=self.schema), row_group_size=ROW_GROUP)
-            self.rows += len(self.buffer)
-            self.buffer = []
-
-    def close(self) -> tuple[str, str, int]:
-        try:
-            return self._close()
-        except BaseException:
-            self.abort()         # a failed upload or write leaves no temporary behind
-            raise
-
-    def _close(self) -> tuple[str, str, int]:
-        self._flush()
-        if self.rows == 0:  # an empty file still carries the schema for readers
-            self.writer.write_table(self.schema.empty_table())
-        self.writer.close()
-        sha = file_sha256(self.tmp)
-        name = f"part-{self.key}-{sha[:12]}.parquet"
-        final = self.directory / name
-        if final.exists() and _same_bytes(final, sha):
-            self.tmp.unlink()  # the same bytes are already there (a tampered file of that name is replaced)
-        elif isinstance(final, RemotePath):
-            try:
-                upload(self.tmp, final)
-            finally:
-                self.tmp.unlink()
-        else:
-            os.replace(self.tmp, final)
-        return name, sha, self.rows
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
 
 
 @contextlib.contextmanager
