@@ -111,6 +111,8 @@ def dedup(engine, root, source: str, dump: str, params: MinHashParams, log: Call
     version = DEDUP.version(source, minhash_params(source, params))
     digest = digest_of([e["output_sha256"] for e in upm["files"]], [f.name for f, _, _ in refs], version)
     sizes = [(rows, nbytes) for _, rows, nbytes in refs] + [entry_sizes(e) for e in upm["files"]]
+    for e in upm["files"]:
+        del e["stats"]  # read for the sizes only: the driver holds the entries for the whole stage
     tasks = [Task(key=e["key"], input=e["input"], digest=digest, out_dir=str(out), dropped_dir=str(dropped))
              for e in upm["files"]]
     timings: dict = {}

@@ -282,25 +282,25 @@ def part_files(directory: str | os.PathLike, which: str = "output") -> list[Path
     """The files of a committed partition, in manifest order, each checked against its manifest's
     sha256 (size+mtime short-cut, pipelines.integrity.same_bytes): a consumer never reads a rewritten or
     truncated file (TamperedFileError names it). `which`: "output" or "dropped"."""
-    directory = as_path(directory)
-    m = read_manifest(directory, fields=FILES)
-    if m is None:
-        raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
-    _verify(directory, m, which)
-    base = directory if which == "output" else dropped_dir_of(directory, m)
+    m, base = _checked(directory, which, FILES)
     return [base / e[which] for e in m["files"]]
 
 
 def sized_part_files(directory: str | os.PathLike) -> list[tuple[Path, int, int]]:
-    """part_files (outputs, checked) with each file's (documents, text bytes) as its manifest entry
-    counts them: what a planner needs, without opening each file's Parquet footer (a GET per file on
-    object storage)."""
+    """part_files (outputs, checked) with each file's (documents, text bytes) from its manifest entry: what
+    a planner needs, without opening each file's Parquet footer (a GET per file on object storage)."""
+    m, base = _checked(directory, "output", FILES + SIZES)
+    return [(base / e["output"], *entry_sizes(e)) for e in m["files"]]
+
+
+def _checked(directory, which: str, fields: tuple[str, ...]) -> tuple[dict, Path]:
+    """A committed partition's manifest (entries: `fields`) with its `which` files checked; their folder."""
     directory = as_path(directory)
-    m = read_manifest(directory, fields=FILES + SIZES)
+    m = read_manifest(directory, fields=fields)
     if m is None:
         raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
-    _verify(directory, m, "output")
-    return [(directory / e["output"], *entry_sizes(e)) for e in m["files"]]
+    _verify(directory, m, which)
+    return m, directory if which == "output" else dropped_dir_of(directory, m)
 
 
 def entry_sizes(entry: dict) -> tuple[int, int]:

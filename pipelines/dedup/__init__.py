@@ -5,8 +5,9 @@ as a global stage by bucket that never holds a partition (neither its texts nor 
 
 Tasks are not files: consecutive input files are grouped into tasks of at most TASK_ROWS documents,
 TASK_BYTES of text and TASK_FILES files (sizes from the upstream manifest, or the Parquet footers when
-none is given; a bigger file is a task alone), so a dump of many tiny files (CommonCrawl: ~80,000 WET files) is a few hundred tasks, and the
-scratch files, written per task, grow with the tasks, not with the files.
+none is given; a bigger file is a task alone), so a dump of many tiny files (CommonCrawl: ~80,000 WET
+files) is a few hundred tasks, and the scratch files, written per task, grow with the tasks, not with
+the files.
 
 1. Map, one task per group of files (scatter.py): keys per document (content hash, MinHash band keys
    and signature, CCNet line hashes, sampled book shingles), one scratch file per task and kind (a row
@@ -74,10 +75,10 @@ MAX_BUCKETS = 512
 # Files per task (scatter, fetch, apply). A scatter task holds its documents' keys until it writes them
 # (~1.5 KB a document: band keys, line hashes, signature), so TASK_ROWS as DOCS_PER_BUCKET (~30 MB);
 # keys grow with the text too (line hashes, book samples: under 1 byte per byte of text), so
-# TASK_BYTES (text bytes, as the upstream manifest counts them) bounds a task of long documents: a CommonCrawl
-# WET file (~150 MB of text) or a file of books stays a task alone. Apply writes two Parquet files per
-# input file (~10 ms each for a tiny file), so TASK_FILES keeps a task of tiny files to a few seconds
-# and 80,000 of them to ~300 tasks for a cluster to share, instead of a handful of long ones.
+# TASK_BYTES (text bytes, as the upstream manifest counts them) bounds a task of long documents: a
+# CommonCrawl WET file (~150 MB of text) or a file of books stays a task alone. Apply writes two Parquet
+# files per input file (~10 ms each for a tiny file), so TASK_FILES keeps a task of tiny files to a few
+# seconds and 80,000 of them to ~300 tasks for a cluster to share, instead of a handful of long ones.
 TASK_ROWS = 20_000
 TASK_BYTES = 64 << 20
 TASK_FILES = 256
