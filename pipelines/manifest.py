@@ -299,8 +299,7 @@ def _checked(directory, which: str, fields: tuple[str, ...]) -> tuple[dict, Path
     m = read_manifest(directory, fields=fields)
     if m is None:
         raise FileNotFoundError(f"no {MANIFEST} under {directory}: materialize the upstream asset first")
-    _verify(directory, m, which)
-    return m, directory if which == "output" else dropped_dir_of(directory, m)
+    return m, _verify(directory, m, which)
 
 
 def entry_sizes(entry: dict) -> tuple[int, int]:
@@ -331,12 +330,22 @@ def verify_partition(directory, asset: str = "", fields: tuple[str, ...] | None 
     return m
 
 
-def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None = None) -> None:
+def _verify(directory, m: dict, which: str, asset: str = "", known: dict | None = None):  # -> their folder
     known = read_stat(directory) if known is None else known
-    base = directory if which == "output" else dropped_dir_of(directory, m)
+    base = _folder(directory, m, which)
     known = known if which == "output" else known.get("dropped")
     for e in m["files"]:
         _verified(directory, base, e, which, asset, known)
+    return base
+
+
+def _folder(directory, header: dict, which: str):
+    """The folder of a partition's `which` files (streamed manifests hold dropped_dir before the files)."""
+    if which == "output":
+        return directory
+    if "dropped_dir" not in header:
+        raise _corrupt(directory / MANIFEST, ValueError("no dropped_dir before its files"))
+    return dropped_dir_of(directory, header)
 
 
 def _verified(directory, base, e: dict, which: str, asset: str, known: dict | None):
@@ -350,21 +359,16 @@ def _verified(directory, base, e: dict, which: str, asset: str, known: dict | No
 
 def verified_entries(directory: str | os.PathLike, fields: tuple[str, ...] | None = FILES,
                      asset: str = "") -> Iterator[tuple[dict, Path, Path]]:
-    """verify_partition as a stream: (entry, its output file, its dropped file), both checked against
-    their sha256 as they are reached (TamperedFileError names a rewritten one). FileNotFoundError when
-    nothing is committed."""
+    """verify_partition as a stream: (entry, its output file, its dropped file), both checked against their
+    sha256 as they are reached (TamperedFileError names a rewritten one); FileNotFoundError: none committed."""
     directory = as_path(directory)
     if not (directory / MANIFEST).is_file():
         raise FileNotFoundError(f"no committed partition under {directory}: materialize {asset or 'it'} first")
     known, known_dropped = stat_of(directory), stat_of(directory, "dropped")  # read in step with the entries
-    header: dict = {}
-    dropped = None
+    header, dropped = {}, None
     fields = fields if fields is None else tuple(dict.fromkeys(FILES + fields))
     for e in iter_entries(directory, fields=fields, header=header):
-        if dropped is None:
-            if "dropped_dir" not in header:
-                raise _corrupt(directory / MANIFEST, ValueError("no dropped_dir before its files"))
-            dropped = dropped_dir_of(directory, header)
+        dropped = _folder(directory, header, "dropped") if dropped is None else dropped
         yield (e, _verified(directory, directory, e, "output", asset, known),
                _verified(directory, dropped, e, "dropped", asset, known_dropped))
 
@@ -376,13 +380,9 @@ def iter_part_files(directory: str | os.PathLike, which: str = "output") -> Iter
     if not (directory / MANIFEST).is_file():
         return
     known = stat_of(directory, which)  # read in step with the entries
-    header: dict = {}
-    base = None
+    header, base = {}, None
     for e in iter_entries(directory, fields=FILES, header=header):
-        if base is None:
-            if which != "output" and "dropped_dir" not in header:
-                raise _corrupt(directory / MANIFEST, ValueError("no dropped_dir before its files"))
-            base = directory if which == "output" else dropped_dir_of(directory, header)
+        base = _folder(directory, header, which) if base is None else base
         yield _verified(directory, base, e, which, "", known)
 
 

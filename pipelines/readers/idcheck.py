@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from pipelines.fs import as_path, copy_from_parquet
-from pipelines.manifest import MANIFEST, NAMES, iter_entries
+from pipelines.manifest import MANIFEST, NAMES, dropped_dir_of, iter_entries
 
 
 def partition_files(out_dir: str | os.PathLike, with_dropped: bool = False) -> Iterator[Path]:
@@ -29,8 +29,10 @@ def partition_files(out_dir: str | os.PathLike, with_dropped: bool = False) -> I
     yield from (out_dir / e["output"] for e in iter_entries(out_dir, fields=NAMES))
     if with_dropped:
         header: dict = {}
+        dropped = None
         for e in iter_entries(out_dir, fields=NAMES, header=header):
-            yield out_dir / header["dropped_dir"] / e["dropped"]
+            dropped = dropped_dir_of(out_dir, header) if dropped is None else dropped
+            yield dropped / e["dropped"]
 
 
 ID_FILES = 64  # files scanned at once (DuckDB holds reader state per file of a scan)
